@@ -1,3 +1,130 @@
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The command line: `huddle serve`, `huddle token`, …  Flags win over environment variables,
+//! which win over defaults (clap's `env`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::{load_or_create_secret, Claims, Keys, Role};
+use crate::config::{LogFormat, Settings};
+use crate::db::DbUrl;
+use crate::startup::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "huddle",
+    version,
+    about = "Classroom dashboard service: practice events in, insights for teachers out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (migrations are applied at start).
+    Serve(ServeArgs),
+    /// Print a signed token, for student tools and scripts.
+    Token(TokenArgs),
+}
+
+/// Where the data and the signing secret live.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        env = "HUDDLE_DATABASE_URL",
+        default_value = "sqlite://huddle.db"
+    )]
+    pub database_url: String,
+    /// File holding the token-signing secret. Without it, a random secret is created beside
+    /// the SQLite file (mode 0600) and reused.
+    #[arg(long, env = "HUDDLE_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn resolve(&self) -> anyhow::Result<(DbUrl, secrecy::SecretString)> {
+        let url = DbUrl::parse(&self.database_url)?;
+        let secret = load_or_create_secret(self.jwt_secret_file.as_deref(), &url)?;
+        Ok((url, secret))
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "HUDDLE_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "HUDDLE_WORKERS", default_value_t = 0)]
+    workers: usize,
+    /// Database connections kept in the pool.
+    #[arg(long, env = "HUDDLE_DB_POOL_SIZE", default_value_t = 8)]
+    db_pool_size: u32,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[arg(long, value_enum)]
+    role: Role,
+    /// The organisation (district) the token acts for.
+    #[arg(long)]
+    org: String,
+    /// Who holds it: a tool's name or a user's id (default: the role).
+    #[arg(long)]
+    sub: Option<String>,
+    /// How long it is valid, e.g. 30m, 12h, 90d.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("huddle: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(args.log_format);
+    let (database, secret) = args.store.resolve()?;
+    let mut settings = Settings::new(database, secret);
+    settings.bind = args.bind;
+    settings.workers = args.workers;
+    settings.pool_size = args.db_pool_size.max(1);
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        tracing::info!(port = app.port(), "huddle is listening");
+        app.run_until_stopped().await?;
+        tracing::info!("huddle stopped");
+        Ok(())
+    })
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.org.trim().is_empty(), "--org must not be empty");
+    let (_, secret) = args.store.resolve()?;
+    let sub = args.sub.unwrap_or_else(|| args.role.as_str().to_owned());
+    let claims = Claims::new(sub, args.role, args.org, args.ttl);
+    println!("{}", Keys::new(&secret).sign(&claims)?);
+    Ok(())
 }

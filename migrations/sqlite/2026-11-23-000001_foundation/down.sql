@@ -1,0 +1,10 @@
+DROP TABLE events;
+DROP TABLE items;
+DROP TABLE skills;
+DROP TABLE enrolments;
+DROP TABLE class_teachers;
+DROP TABLE users;
+DROP TABLE students;
+DROP TABLE classes;
+DROP TABLE schools;
+DROP TABLE orgs;

@@ -1,0 +1,171 @@
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{policy, Caller};
+use crate::config::MAX_BODY_BYTES;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::ingest::{self, BatchError, Rejected};
+use crate::startup::AppState;
+use crate::store::events::Stored;
+
+/// The answer to a batch: 200 whenever the body was a batch, even if some events were refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// Events stored by this request.
+    pub accepted: usize,
+    /// Events already stored (or repeated in this batch) with the same content: nothing changed.
+    pub duplicates: usize,
+    /// Events refused, by their index in the batch.
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedEvent {
+    pub index: usize,
+    /// The event's `event_id` as sent, when there was one.
+    pub event_id: Option<String>,
+    pub error: ErrorDetail,
+}
+
+impl From<Rejected> for RejectedEvent {
+    fn from(r: Rejected) -> Self {
+        RejectedEvent {
+            index: r.index,
+            event_id: r.event_id,
+            error: ErrorDetail {
+                code: r.rejection.code.to_owned(),
+                message: r.rejection.message,
+            },
+        }
+    }
+}
+
+/// One practice event, as documented in contract.md. Unknown fields are ignored.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PracticeEvent {
+    /// UUID chosen by the tool: the idempotency key.
+    #[schema(example = "0b6e1c1e-6f0a-4c57-9a43-3f1f4d0e8c11")]
+    event_id: String,
+    /// RFC 3339; at most 5 minutes in the future.
+    #[schema(example = "2026-11-20T09:15:03Z")]
+    occurred_at: String,
+    /// 1–128 characters of A-Za-z0-9._:- (also class_id, skill_id, item_id).
+    #[schema(example = "stu-0042")]
+    student_id: String,
+    #[schema(example = "class-5b")]
+    class_id: String,
+    #[schema(example = "fractions.add-unlike")]
+    skill_id: String,
+    #[schema(example = "frac-add-017")]
+    item_id: String,
+    /// correct, incorrect or skipped.
+    #[schema(example = "correct")]
+    outcome: String,
+    /// At least 1; default 1.
+    attempt: Option<i32>,
+    /// 0 to 3,600,000.
+    response_ms: Option<i32>,
+    /// At least 0; default 0.
+    hints_used: Option<i32>,
+    /// Default false.
+    hint_bottom_out: Option<bool>,
+    /// Else sessions are split at 30 minutes without activity.
+    session_id: Option<String>,
+    skill_name: Option<String>,
+    tool: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatch {
+    /// At most 5,000 events; the body at most 8 MiB.
+    events: Vec<PracticeEvent>,
+}
+
+/// Ingest a batch of practice events.
+///
+/// Each event is validated on its own: valid events are stored even when others are refused.
+/// Re-sending an event (same `event_id`, same content) is harmless and counts as a duplicate.
+/// When the answer is sent, the accepted events are committed to disk.
+#[utoipa::path(post, path = "/api/v1/events", tag = "ingestion",
+    request_body = EventBatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The batch was read; see which events were refused", body = BatchResult),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not write events", body = ErrorBody),
+        (status = 413, description = "More than 5,000 events or 8 MiB", body = ErrorBody),
+        (status = 422, description = "JSON, but not an object with an events array", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn post_events(
+    caller: Caller,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    policy::may_write_events(&caller)?;
+    let body = payload
+        .to_bytes_limited(MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::too_large(
+                "payload_too_large",
+                "the body is larger than 8 MiB: split the batch",
+            )
+        })?
+        .map_err(|e| {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+
+    let now = Utc::now();
+    let prepared = crate::db::blocking(move || Ok(ingest::prepare(&body, now)))
+        .await?
+        .map_err(|e| match e {
+            BatchError::Malformed(_) => ApiError::bad_request("malformed_json", e.to_string()),
+            BatchError::NotABatch => ApiError::unprocessable("invalid_batch", e.to_string()),
+            BatchError::TooMany(_) => ApiError::too_large("too_many_events", e.to_string()),
+        })?;
+
+    let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = prepared.events.into_iter().unzip();
+    let org = caller.org;
+    let stored = state
+        .db
+        .write(move |conn| crate::store::events::append(conn, &org, &events, now))
+        .await?;
+
+    let mut result = BatchResult {
+        accepted: 0,
+        duplicates: prepared.duplicates,
+        rejected: prepared
+            .rejected
+            .into_iter()
+            .map(RejectedEvent::from)
+            .collect(),
+    };
+    for (index, outcome) in indexes.into_iter().zip(stored) {
+        match outcome {
+            Stored::Inserted => result.accepted += 1,
+            Stored::Duplicate => result.duplicates += 1,
+            Stored::Conflict => result.rejected.push(RejectedEvent::from(Rejected {
+                index,
+                event_id: None,
+                rejection: ingest::conflict(),
+            })),
+        }
+    }
+    result.rejected.sort_by_key(|r| r.index);
+    tracing::info!(
+        accepted = result.accepted,
+        duplicates = result.duplicates,
+        rejected = result.rejected.len(),
+        "batch ingested"
+    );
+    Ok(HttpResponse::Ok().json(result))
+}

@@ -1,0 +1,33 @@
+use actix_web::{web, HttpResponse};
+use diesel::connection::SimpleConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ErrorBody;
+use crate::startup::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// 200 when the service can reach its database.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state
+        .db
+        .read(|conn| Ok(conn.batch_execute("SELECT 1")?))
+        .await
+    {
+        Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "health check failed");
+            HttpResponse::ServiceUnavailable().json(ErrorBody::new(
+                "database_unavailable",
+                "the service cannot reach its database",
+            ))
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The database: one binary for SQLite (embedded, the default) and PostgreSQL (production).
+//!
+//! Everything else talks to [`Db`]: `read` and `write` run a closure with a connection on the
+//! blocking thread pool, carrying the caller's tracing span. Queries that need types outside
+//! diesel's `MultiConnection` subset (bytes, booleans, upserts) are written once and compiled
+//! for both backends with [`on_backend!`].
+
+mod migrate;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+pub use migrate::{revert_all_migrations, run_migrations};
+
+/// A connection to either backend; the variant is chosen from the URL scheme.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs the same block against the concrete connection of either backend, so backend-specific
+/// features (upserts, byte columns, `RETURNING`) stay typed and written once.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
+/// Where the data lives, parsed from `sqlite://PATH` or `postgres://…`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            anyhow::ensure!(
+                !path.is_empty(),
+                "the SQLite URL names no file: use sqlite://PATH"
+            );
+            Ok(DbUrl::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_owned()))
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…")
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbUrl::Sqlite(_))
+    }
+
+    fn connect(&self) -> diesel::ConnectionResult<DbConnection> {
+        match self {
+            DbUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
+                // WAL on every commit, so an acknowledged batch survives a power cut, not only a
+                // crash (docs/operations.md). busy_timeout covers the rare writer outside `Db::write`.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;
+                     PRAGMA temp_store = MEMORY;
+                     PRAGMA cache_size = -16000;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+        }
+    }
+}
+
+/// An r2d2 manager that picks the backend from the URL scheme (diesel's own tries each in turn).
+pub struct Manager(DbUrl);
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.0
+            .connect()
+            .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The database handle shared by the whole application.
+#[derive(Clone)]
+pub struct Db {
+    url: DbUrl,
+    pool: Pool<Manager>,
+    /// SQLite has one writer: every write goes through this connection, in turn, so batches
+    /// never spin on SQLite's lock and the hot index pages stay in one cache.
+    writer: Option<Arc<Mutex<DbConnection>>>,
+}
+
+impl Db {
+    /// Opens the database and applies pending migrations.
+    pub fn open(url: &DbUrl, pool_size: u32) -> anyhow::Result<Self> {
+        if let DbUrl::Sqlite(path) = url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the directory {}", dir.display()))?;
+            }
+        }
+        let mut first = url
+            .connect()
+            .with_context(|| format!("connecting to {}", describe(url)))?;
+        run_migrations(&mut first).context("applying migrations")?;
+        let writer = match url {
+            DbUrl::Sqlite(_) => {
+                // The writer gets a larger page cache: it holds the event-id index.
+                first.batch_execute("PRAGMA cache_size = -65536;")?;
+                Some(Arc::new(Mutex::new(first)))
+            }
+            DbUrl::Postgres(_) => None,
+        };
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager(url.clone()))
+            .with_context(|| format!("opening a connection pool to {}", describe(url)))?;
+        Ok(Db {
+            url: url.clone(),
+            pool,
+            writer,
+        })
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// Runs a read on a pooled connection, off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        blocking(move || {
+            let mut conn = pool.get().context("no database connection available")?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs a write: on SQLite through the single writer connection, on PostgreSQL on any
+    /// pooled connection (PostgreSQL serialises conflicting rows itself).
+    pub async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.write_blocking(f)).await
+    }
+
+    /// The same as [`Db::write`] for callers already off the async workers (CLI, benchmarks).
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        match &self.writer {
+            Some(writer) => {
+                // A panic while writing poisons the lock but leaves the connection usable:
+                // the transaction it was in has been rolled back by diesel.
+                let mut conn = writer
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                f(&mut conn)
+            }
+            None => {
+                let mut conn = self
+                    .pool
+                    .get()
+                    .context("no database connection available")?;
+                f(&mut conn)
+            }
+        }
+    }
+
+    /// A pooled connection for callers already off the async workers.
+    pub fn conn(&self) -> anyhow::Result<PooledConn> {
+        self.pool.get().context("no database connection available")
+    }
+}
+
+/// Runs blocking work on the blocking pool, inside the caller's tracing span.
+pub async fn blocking<T, F>(f: F) -> anyhow::Result<T>
+where
+    F: FnOnce() -> anyhow::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    actix_web::rt::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .context("a blocking task panicked")?
+}
+
+/// The URL without its password, for logs and errors.
+fn describe(url: &DbUrl) -> String {
+    match url {
+        DbUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DbUrl::Postgres(url) => match url.split_once('@') {
+            Some((_, host)) => format!("postgres://…@{host}"),
+            None => url.clone(),
+        },
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one way times are stored (both backends, compact).
+pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,123 @@
+//! Diesel's view of the tables (see `migrations/`; kept by hand, checked by the migration tests).
+
+diesel::table! {
+    orgs (org_id) {
+        org_id -> Text,
+        name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    schools (org_id, school_id) {
+        org_id -> Text,
+        school_id -> Text,
+        name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    classes (org_id, class_id) {
+        org_id -> Text,
+        class_id -> Text,
+        school_id -> Nullable<Text>,
+        name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    students (org_id, student_id) {
+        org_id -> Text,
+        student_id -> Text,
+        name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (user_id) {
+        user_id -> Text,
+        org_id -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    class_teachers (org_id, class_id, user_id) {
+        org_id -> Text,
+        class_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    enrolments (org_id, class_id, student_id) {
+        org_id -> Text,
+        class_id -> Text,
+        student_id -> Text,
+        source -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    skills (org_id, skill_id) {
+        org_id -> Text,
+        skill_id -> Text,
+        name -> Nullable<Text>,
+        domain -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    items (org_id, item_id) {
+        org_id -> Text,
+        item_id -> Text,
+        skill_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        event_id -> Binary,
+        org_id -> Text,
+        class_id -> Text,
+        student_id -> Text,
+        skill_id -> Text,
+        item_id -> Text,
+        occurred_at -> BigInt,
+        received_at -> BigInt,
+        outcome -> Text,
+        attempt -> Integer,
+        response_ms -> Nullable<Integer>,
+        hints_used -> Integer,
+        hint_bottom_out -> Bool,
+        session_id -> Nullable<Text>,
+        skill_name -> Nullable<Text>,
+        tool -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(class_teachers -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    orgs,
+    schools,
+    classes,
+    students,
+    users,
+    class_teachers,
+    enrolments,
+    skills,
+    items,
+    events,
+);

@@ -1,0 +1,334 @@
+//! Appending a batch: in one transaction, make sure the organisation, classes, students,
+//! skills and items exist, insert the events that are new, and tell re-sent events from
+//! conflicting ones.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use uuid::Uuid;
+
+use crate::db::schema::{classes, enrolments, events, items, orgs, skills, students};
+use crate::db::{from_millis, to_millis, DbConnection};
+use crate::ingest::{domain_of, Event, Outcome};
+use crate::on_backend;
+
+/// What happened to each event handed to [`append`], in the same order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Inserted,
+    /// Already stored with the same content: nothing changed.
+    Duplicate,
+    /// Already stored with other content.
+    Conflict,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct NewEvent<'a> {
+    event_id: &'a [u8],
+    org_id: &'a str,
+    class_id: &'a str,
+    student_id: &'a str,
+    skill_id: &'a str,
+    item_id: &'a str,
+    occurred_at: i64,
+    received_at: i64,
+    outcome: &'a str,
+    attempt: i32,
+    response_ms: Option<i32>,
+    hints_used: i32,
+    hint_bottom_out: bool,
+    session_id: Option<&'a str>,
+    skill_name: Option<&'a str>,
+    tool: Option<&'a str>,
+}
+
+impl<'a> NewEvent<'a> {
+    fn new(org: &'a str, e: &'a Event, received_at: i64) -> Self {
+        NewEvent {
+            event_id: e.event_id.as_bytes(),
+            org_id: org,
+            class_id: &e.class_id,
+            student_id: &e.student_id,
+            skill_id: &e.skill_id,
+            item_id: &e.item_id,
+            occurred_at: to_millis(e.occurred_at),
+            received_at,
+            outcome: e.outcome.as_str(),
+            attempt: e.attempt,
+            response_ms: e.response_ms,
+            hints_used: e.hints_used,
+            hint_bottom_out: e.hint_bottom_out,
+            session_id: e.session_id.as_deref(),
+            skill_name: e.skill_name.as_deref(),
+            tool: e.tool.as_deref(),
+        }
+    }
+}
+
+/// A stored event as read back.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub seq: i64,
+    pub event_id: Vec<u8>,
+    pub org_id: String,
+    pub class_id: String,
+    pub student_id: String,
+    pub skill_id: String,
+    pub item_id: String,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub outcome: String,
+    pub attempt: i32,
+    pub response_ms: Option<i32>,
+    pub hints_used: i32,
+    pub hint_bottom_out: bool,
+    pub session_id: Option<String>,
+    pub skill_name: Option<String>,
+    pub tool: Option<String>,
+}
+
+impl EventRow {
+    pub fn to_event(&self) -> Option<Event> {
+        Some(Event {
+            event_id: Uuid::from_slice(&self.event_id).ok()?,
+            occurred_at: from_millis(self.occurred_at),
+            student_id: self.student_id.clone(),
+            class_id: self.class_id.clone(),
+            skill_id: self.skill_id.clone(),
+            item_id: self.item_id.clone(),
+            outcome: Outcome::parse(&self.outcome)?,
+            attempt: self.attempt,
+            response_ms: self.response_ms,
+            hints_used: self.hints_used,
+            hint_bottom_out: self.hint_bottom_out,
+            session_id: self.session_id.clone(),
+            skill_name: self.skill_name.clone(),
+            tool: self.tool.clone(),
+        })
+    }
+}
+
+/// Rows per multi-row INSERT on PostgreSQL (17 binds a row, under the 65,535 bind limit).
+const PG_CHUNK: usize = 2_000;
+
+/// Appends `batch` for `org` in one transaction; when this returns, the inserted events are
+/// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that).
+pub fn append(
+    conn: &mut DbConnection,
+    org: &str,
+    batch: &[Event],
+    received_at: DateTime<Utc>,
+) -> anyhow::Result<Vec<Stored>> {
+    let received_at = to_millis(received_at);
+    on_backend!(conn, |c| c.transaction(|c| append_in(
+        c,
+        org,
+        batch,
+        received_at
+    )))
+}
+
+fn append_in<C: EventSql>(
+    c: &mut C,
+    org: &str,
+    batch: &[Event],
+    received_at: i64,
+) -> anyhow::Result<Vec<Stored>> {
+    c.ensure_entities(org, batch, received_at)?;
+    let rows: Vec<NewEvent> = batch
+        .iter()
+        .map(|e| NewEvent::new(org, e, received_at))
+        .collect();
+    let inserted = c.insert_new(&rows)?;
+
+    // Events not inserted were stored before: the same content is a re-send, other content
+    // (or another organisation's event) a conflict.
+    let old_ids: Vec<&[u8]> = rows
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, new)| !**new)
+        .map(|(r, _)| r.event_id)
+        .collect();
+    let stored: HashMap<Vec<u8>, EventRow> = if old_ids.is_empty() {
+        HashMap::new()
+    } else {
+        c.load_by_ids(&old_ids)?
+            .into_iter()
+            .map(|row| (row.event_id.clone(), row))
+            .collect()
+    };
+    Ok(batch
+        .iter()
+        .zip(inserted)
+        .map(|(event, new)| {
+            if new {
+                return Stored::Inserted;
+            }
+            let same = stored
+                .get(event.event_id.as_bytes().as_slice())
+                .is_some_and(|row| row.org_id == org && row.to_event().as_ref() == Some(event));
+            if same {
+                Stored::Duplicate
+            } else {
+                Stored::Conflict
+            }
+        })
+        .collect())
+}
+
+/// The statements of an append, for each backend's concrete connection.
+trait EventSql: Connection {
+    /// Creates the organisation, classes, students, enrolments, skills and items that the
+    /// batch names for the first time; a skill's latest non-empty name wins.
+    fn ensure_entities(&mut self, org: &str, batch: &[Event], now: i64) -> QueryResult<()>;
+    /// Inserts the rows whose event id is not stored yet; true for each row inserted.
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>>;
+    fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>>;
+}
+
+/// The statements that read the same on both backends, written once.
+macro_rules! shared_event_sql {
+    () => {
+        fn ensure_entities(&mut self, org: &str, batch: &[Event], now: i64) -> QueryResult<()> {
+            diesel::insert_into(orgs::table)
+                .values((orgs::org_id.eq(org), orgs::created_at.eq(now)))
+                .on_conflict_do_nothing()
+                .execute(self)?;
+
+            // Sorted sets: the same order on every node keeps PostgreSQL from deadlocking.
+            let mut skill_names: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+            let mut item_skills: BTreeMap<&str, &str> = BTreeMap::new();
+            let mut class_ids: BTreeSet<&str> = BTreeSet::new();
+            let mut student_ids: BTreeSet<&str> = BTreeSet::new();
+            let mut pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+            for e in batch {
+                let name = skill_names.entry(&e.skill_id).or_default();
+                if e.skill_name.is_some() {
+                    *name = e.skill_name.as_deref();
+                }
+                item_skills.entry(&e.item_id).or_insert(&e.skill_id);
+                class_ids.insert(&e.class_id);
+                student_ids.insert(&e.student_id);
+                pairs.insert((&e.class_id, &e.student_id));
+            }
+
+            for (skill, name) in skill_names {
+                let row = (
+                    skills::org_id.eq(org),
+                    skills::skill_id.eq(skill),
+                    skills::name.eq(name),
+                    skills::domain.eq(domain_of(skill)),
+                    skills::created_at.eq(now),
+                );
+                let insert = diesel::insert_into(skills::table).values(row);
+                match name {
+                    Some(_) => insert
+                        .on_conflict((skills::org_id, skills::skill_id))
+                        .do_update()
+                        .set(skills::name.eq(excluded(skills::name)))
+                        .execute(self)?,
+                    None => insert.on_conflict_do_nothing().execute(self)?,
+                };
+            }
+            for (item, skill) in item_skills {
+                diesel::insert_into(items::table)
+                    .values((
+                        items::org_id.eq(org),
+                        items::item_id.eq(item),
+                        items::skill_id.eq(skill),
+                        items::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
+            for class in class_ids {
+                diesel::insert_into(classes::table)
+                    .values((
+                        classes::org_id.eq(org),
+                        classes::class_id.eq(class),
+                        classes::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
+            for student in student_ids {
+                diesel::insert_into(students::table)
+                    .values((
+                        students::org_id.eq(org),
+                        students::student_id.eq(student),
+                        students::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
+            for (class, student) in pairs {
+                diesel::insert_into(enrolments::table)
+                    .values((
+                        enrolments::org_id.eq(org),
+                        enrolments::class_id.eq(class),
+                        enrolments::student_id.eq(student),
+                        enrolments::source.eq("event"),
+                        enrolments::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
+            Ok(())
+        }
+
+        fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>> {
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                rows.extend(
+                    events::table
+                        .filter(events::event_id.eq_any(chunk))
+                        .select(EventRow::as_select())
+                        .load(self)?,
+                );
+            }
+            Ok(rows)
+        }
+    };
+}
+
+impl EventSql for diesel::SqliteConnection {
+    shared_event_sql!();
+
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>> {
+        // In-process, a cached one-row statement per event is as fast as a multi-row one and
+        // says directly which rows were new.
+        rows.iter()
+            .map(|row| {
+                diesel::insert_into(events::table)
+                    .values(row)
+                    .on_conflict(events::event_id)
+                    .do_nothing()
+                    .execute(self)
+                    .map(|n| n == 1)
+            })
+            .collect()
+    }
+}
+
+impl EventSql for diesel::PgConnection {
+    shared_event_sql!();
+
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>> {
+        // Over a socket, one multi-row statement per chunk; RETURNING names the new rows.
+        let mut new_ids = HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(PG_CHUNK) {
+            let ids: Vec<Vec<u8>> = diesel::insert_into(events::table)
+                .values(chunk)
+                .on_conflict(events::event_id)
+                .do_nothing()
+                .returning(events::event_id)
+                .get_results(self)?;
+            new_ids.extend(ids);
+        }
+        Ok(rows.iter().map(|r| new_ids.contains(r.event_id)).collect())
+    }
+}

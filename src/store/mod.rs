@@ -1,0 +1,4 @@
+//! The queries: appending events and the state derived from them, and the reads. SQL lives
+//! here and in `db`; the rules live in the domain modules.
+
+pub mod events;
