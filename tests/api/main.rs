@@ -1,0 +1,12 @@
+//! The integration tests, compiled as one binary: each test starts the real application on
+//! port 0 with a database of its own, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod health;
+mod ingest;
+mod migrations;
+mod openapi;
+mod shutdown;
