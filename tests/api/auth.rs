@@ -66,9 +66,15 @@ async fn post_with_header(app: &TestApp, authorization: &str) -> reqwest::Respon
 }
 
 async fn refused(app: &TestApp, token: &str, code: &str) {
-    let response = app.post_events_as(token, &json!({ "events": [event()] })).await;
+    let response = app
+        .post_events_as(token, &json!({ "events": [event()] }))
+        .await;
     assert_error(response, 401, code).await;
-    assert_eq!(app.count_events().await, 0, "a refused caller stores nothing");
+    assert_eq!(
+        app.count_events().await,
+        0,
+        "a refused caller stores nothing"
+    );
 }
 
 async fn a_tool_and_an_admin_may_post_events(app: TestApp) {
@@ -87,7 +93,9 @@ async fn a_tool_and_an_admin_may_post_events(app: TestApp) {
 }
 
 async fn no_token_is_a_401(app: TestApp) {
-    let response = app.post_raw(None, json!({"events": [event()]}).to_string().into_bytes()).await;
+    let response = app
+        .post_raw(None, json!({"events": [event()]}).to_string().into_bytes())
+        .await;
     assert_error(response, 401, "missing_token").await;
     // Authentication comes before reading the body: a bad body without a token is still a 401.
     let response = app.post_raw(None, b"{not json".to_vec()).await;
@@ -124,7 +132,12 @@ async fn a_token_signed_with_another_secret_is_a_401(app: TestApp) {
         "another-secret-that-is-long-enough-0001".to_owned(),
     ));
     let claims = Claims::new("tool-x", Role::Tool, ORG, Duration::from_secs(3600));
-    refused(&app, &other.sign(&claims).expect("signing"), "invalid_signature").await;
+    refused(
+        &app,
+        &other.sign(&claims).expect("signing"),
+        "invalid_signature",
+    )
+    .await;
 }
 
 async fn a_token_with_a_tampered_payload_is_a_401(app: TestApp) {
@@ -143,7 +156,12 @@ async fn an_unsigned_alg_none_token_is_a_401(app: TestApp) {
     // With a signature part that is not empty, and with "None" spelled otherwise.
     let valid = app.tool_token();
     let signature = valid.rsplit('.').next().expect("a signature");
-    refused(&app, &format!("{header}.{payload}.{signature}"), "invalid_token").await;
+    refused(
+        &app,
+        &format!("{header}.{payload}.{signature}"),
+        "invalid_token",
+    )
+    .await;
     let header = b64url(br#"{"alg":"None","typ":"JWT"}"#);
     refused(&app, &format!("{header}.{payload}."), "invalid_token").await;
 }
@@ -151,7 +169,9 @@ async fn an_unsigned_alg_none_token_is_a_401(app: TestApp) {
 async fn a_token_with_another_algorithm_is_a_401(app: TestApp) {
     // Signed with the right secret, but HS512: only HS256 is accepted.
     let token = raw_token(Algorithm::HS512, &claims_json("tool"));
-    let response = app.post_events_as(&token, &json!({ "events": [event()] })).await;
+    let response = app
+        .post_events_as(&token, &json!({ "events": [event()] }))
+        .await;
     assert_eq!(response.status(), 401);
     assert_eq!(app.count_events().await, 0);
 }
@@ -178,19 +198,26 @@ async fn a_token_with_an_unknown_role_or_missing_claims_is_a_401(app: TestApp) {
         },
     ] {
         let token = raw_token(Algorithm::HS256, &claims);
-        let response = app.post_events_as(&token, &json!({ "events": [event()] })).await;
+        let response = app
+            .post_events_as(&token, &json!({ "events": [event()] }))
+            .await;
         assert_error(response, 401, "invalid_token").await;
     }
     // The same claims with a known role pass: the refusals above are about the claims.
     let token = raw_token(Algorithm::HS256, &claims_json("tool"));
-    let response = app.post_events_as(&token, &json!({ "events": [event()] })).await;
+    let response = app
+        .post_events_as(&token, &json!({ "events": [event()] }))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.count_events().await, 1);
 }
 
 async fn a_teacher_token_is_a_403(app: TestApp) {
     let response = app
-        .post_events_as(&app.token(Role::Teacher, ORG), &json!({ "events": [event()] }))
+        .post_events_as(
+            &app.token(Role::Teacher, ORG),
+            &json!({ "events": [event()] }),
+        )
         .await;
     assert_error(response, 403, "forbidden").await;
     assert_eq!(app.count_events().await, 0);

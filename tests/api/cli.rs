@@ -50,15 +50,31 @@ async fn a_printed_token_is_accepted_by_the_service_and_the_secret_is_created_on
     }
     let secret = std::fs::read(&secret_file).expect("the secret");
     let second = token(&[
-        "--role", "admin", "--org", "d1", "--sub", "ops-1", "--ttl", "30m", "--database-url", &url,
+        "--role",
+        "admin",
+        "--org",
+        "d1",
+        "--sub",
+        "ops-1",
+        "--ttl",
+        "30m",
+        "--database-url",
+        &url,
     ]);
-    assert_eq!(std::fs::read(&secret_file).expect("the secret"), secret, "reused");
+    assert_eq!(
+        std::fs::read(&secret_file).expect("the secret"),
+        secret,
+        "reused"
+    );
 
     let keys = keys_from(&secret_file);
     let claims = keys.verify(&first).expect("signed with the secret on disk");
     assert_eq!((claims.role, claims.org.as_str()), (Role::Tool, "d1"));
     assert_eq!(claims.sub, "tool", "the role is the default subject");
-    assert!((claims.exp - claims.iat - 24 * 3600).abs() <= 1, "default ttl 24h");
+    assert!(
+        (claims.exp - claims.iat - 24 * 3600).abs() <= 1,
+        "default ttl 24h"
+    );
     let claims = keys.verify(&second).expect("signed with the same secret");
     assert_eq!((claims.role, claims.sub.as_str()), (Role::Admin, "ops-1"));
     assert_eq!(claims.exp - claims.iat, 30 * 60);
@@ -90,7 +106,15 @@ fn a_configured_secret_file_is_used_and_the_flag_wins_over_the_environment() {
     let url = format!("sqlite://{}", dir.path().join("y.db").display());
 
     let output = huddle_command()
-        .args(["token", "--role", "tool", "--org", "d1", "--database-url", &url])
+        .args([
+            "token",
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--database-url",
+            &url,
+        ])
         .env("HUDDLE_JWT_SECRET_FILE", &from_env)
         .output()
         .expect("huddle token");
@@ -99,7 +123,15 @@ fn a_configured_secret_file_is_used_and_the_flag_wins_over_the_environment() {
     assert!(keys_from(&from_env).verify(by_env.trim()).is_ok());
 
     let output = huddle_command()
-        .args(["token", "--role", "tool", "--org", "d1", "--database-url", &url])
+        .args([
+            "token",
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--database-url",
+            &url,
+        ])
         .arg("--jwt-secret-file")
         .arg(&from_flag)
         .env("HUDDLE_JWT_SECRET_FILE", &from_env)
@@ -125,12 +157,43 @@ fn bad_token_requests_fail_without_printing_a_token() {
         vec!["--role", "superuser", "--org", "d1", "--database-url", &url],
         vec!["--role", "tool", "--org", "", "--database-url", &url],
         vec!["--role", "tool", "--database-url", &url],
-        vec!["--role", "tool", "--org", "d1", "--ttl", "soon", "--database-url", &url],
-        vec!["--role", "tool", "--org", "d1", "--database-url", "mysql://x"],
-        vec!["--role", "tool", "--org", "d1", "--database-url", &url,
-             "--jwt-secret-file", short.to_str().expect("a path")],
+        vec![
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--ttl",
+            "soon",
+            "--database-url",
+            &url,
+        ],
+        vec![
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--database-url",
+            "mysql://x",
+        ],
+        vec![
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--database-url",
+            &url,
+            "--jwt-secret-file",
+            short.to_str().expect("a path"),
+        ],
         // PostgreSQL has no file to put a secret beside.
-        vec!["--role", "tool", "--org", "d1", "--database-url", "postgres://x@127.0.0.1/y"],
+        vec![
+            "--role",
+            "tool",
+            "--org",
+            "d1",
+            "--database-url",
+            "postgres://x@127.0.0.1/y",
+        ],
     ] {
         let output = huddle_command()
             .arg("token")

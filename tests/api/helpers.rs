@@ -148,11 +148,10 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub keys: Keys,
-    pub backend: Backend,
     /// Direct access to the application's database, for checking what was stored.
     pub db: Db,
     // Dropped last: the database outlives the handle above.
-    pub database: TestDatabase,
+    _database: TestDatabase,
 }
 
 impl TestApp {
@@ -180,9 +179,8 @@ impl TestApp {
                 .build()
                 .expect("an HTTP client"),
             keys: Keys::new(&secret),
-            backend,
             db,
-            database,
+            _database: database,
         }
     }
 
@@ -259,15 +257,6 @@ impl TestApp {
             })
             .await
             .expect("reading the events")
-    }
-
-    /// The stored event with this id, if any.
-    pub async fn stored_event(&self, event_id: &str) -> Option<EventRow> {
-        let id = Uuid::parse_str(event_id).expect("a UUID").as_bytes().to_vec();
-        self.stored_events()
-            .await
-            .into_iter()
-            .find(|row| row.event_id == id)
     }
 
     pub async fn count_events(&self) -> i64 {
@@ -356,7 +345,10 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     let body: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("the error body is not JSON ({e}): {text}"));
     assert_error_shape(&body, code);
-    body["error"]["message"].as_str().unwrap_or_default().to_owned()
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// `{"error": {"code": code, "message": "<non-empty>"}}` and nothing else at the top.

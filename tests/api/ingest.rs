@@ -72,7 +72,10 @@ fn millis(rfc3339: &str) -> i64 {
 }
 
 fn bytes(event_id: &str) -> Vec<u8> {
-    Uuid::parse_str(event_id).expect("a UUID").as_bytes().to_vec()
+    Uuid::parse_str(event_id)
+        .expect("a UUID")
+        .as_bytes()
+        .to_vec()
 }
 
 async fn stored_ids(app: &TestApp) -> BTreeSet<Vec<u8>> {
@@ -155,7 +158,13 @@ async fn optional_fields_get_their_defaults(app: TestApp) {
     }));
     // Explicit JSON nulls mean "not sent" too.
     let mut explicit_nulls = event();
-    for field in ["attempt", "response_ms", "hints_used", "hint_bottom_out", "session_id"] {
+    for field in [
+        "attempt",
+        "response_ms",
+        "hints_used",
+        "hint_bottom_out",
+        "session_id",
+    ] {
         explicit_nulls[field] = Value::Null;
     }
     let answer = app.post_batch(&[minimal, nulls, explicit_nulls]).await;
@@ -198,7 +207,12 @@ fn bad_events() -> Vec<(Value, &'static str)> {
     for bad in ["not-a-uuid", "", "0b6e1c1e-6f0a-4c57-9a43-3f1f4d0e8c1"] {
         cases.push((event_with(json!({"event_id": bad})), "invalid_event_id"));
     }
-    for bad in ["yesterday", "2026-11-20T09:15:03", "2026-13-40T09:15:03Z", ""] {
+    for bad in [
+        "yesterday",
+        "2026-11-20T09:15:03",
+        "2026-13-40T09:15:03Z",
+        "",
+    ] {
         cases.push((event_with(json!({"occurred_at": bad})), "invalid_timestamp"));
     }
     cases.push((
@@ -258,7 +272,10 @@ async fn each_invalid_event_gets_its_code_and_its_valid_neighbours_are_stored(ap
         valid_ids.insert(bytes(id_of(&good)));
         batch.push(good);
         // The event_id as sent comes back whenever it was a string.
-        let sent_id = bad.get("event_id").and_then(Value::as_str).map(str::to_owned);
+        let sent_id = bad
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         expected_rejections.push((batch.len() as u64, sent_id, code.to_owned()));
         batch.push(bad);
     }
@@ -286,8 +303,10 @@ async fn the_edges_of_the_valid_ranges_are_accepted(app: TestApp) {
         event_with(json!({"response_ms": 3_600_000})),
         event_with(json!({"attempt": 1, "hints_used": 0})),
         event_with(json!({"attempt": 2_147_483_647_i64, "hints_used": 40})),
-        event_with(json!({"student_id": id128.clone(), "class_id": id128.clone(),
-                          "skill_id": id128.clone(), "item_id": id128.clone()})),
+        event_with(
+            json!({"student_id": id128.clone(), "class_id": id128.clone(),
+                          "skill_id": id128.clone(), "item_id": id128.clone()}),
+        ),
         event_with(json!({"student_id": "a", "class_id": "b", "skill_id": "c", "item_id": "d"})),
         event_with(json!({"event_id": Uuid::new_v4().to_string().to_uppercase()})),
     ];
@@ -319,7 +338,11 @@ async fn a_resent_batch_counts_as_duplicates_and_changes_nothing(app: TestApp) {
         json!({"accepted": 0, "duplicates": 3, "rejected": []})
     );
     let after = app.stored_events().await;
-    assert_eq!(format!("{before:?}"), format!("{after:?}"), "nothing changed");
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{after:?}"),
+        "nothing changed"
+    );
 
     // Re-sent among new events: only the new ones are stored.
     let mut mixed = batch.clone();
@@ -360,7 +383,11 @@ async fn the_same_id_with_other_content_is_a_conflict_and_the_original_stays(app
         assert_eq!(counts(&answer), (0, 0, 1));
     }
     let after = app.stored_events().await;
-    assert_eq!(format!("{before:?}"), format!("{after:?}"), "the original stays");
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{after:?}"),
+        "the original stays"
+    );
 }
 
 async fn repeats_inside_one_batch_are_sorted_out(app: TestApp) {
@@ -377,7 +404,11 @@ async fn repeats_inside_one_batch_are_sorted_out(app: TestApp) {
     assert_eq!(counts(&answer), (2, 2, 1), "{answer}");
     assert_eq!(
         rejections(&answer),
-        vec![(3, Some(id_of(&a).to_owned()), "event_id_conflict".to_owned())]
+        vec![(
+            3,
+            Some(id_of(&a).to_owned()),
+            "event_id_conflict".to_owned()
+        )]
     );
     let rows = app.stored_events().await;
     assert_eq!(rows.len(), 2);
@@ -443,9 +474,7 @@ async fn five_thousand_events_are_accepted(app: TestApp) {
 }
 
 async fn five_thousand_and_one_events_are_too_many(app: TestApp) {
-    let response = app
-        .post_events(&json!({ "events": events(5_001) }))
-        .await;
+    let response = app.post_events(&json!({ "events": events(5_001) })).await;
     assert_error(response, 413, "too_many_events").await;
     assert_eq!(app.count_events().await, 0, "nothing of it is stored");
 }
@@ -529,9 +558,7 @@ async fn unknown_classes_students_skills_and_items_are_created_under_the_org(app
     let answer = app.post_batch(&batch).await;
     assert_eq!(counts(&answer), (4, 0, 0));
 
-    let org_rows: Vec<String> = app
-        .read(|c| orgs::table.select(orgs::org_id).load(c))
-        .await;
+    let org_rows: Vec<String> = app.read(|c| orgs::table.select(orgs::org_id).load(c)).await;
     assert_eq!(org_rows, vec![ORG.to_owned()]);
     let class_rows: Vec<(String, String)> = app
         .read(|c| {
@@ -592,16 +619,20 @@ async fn unknown_classes_students_skills_and_items_are_created_under_the_org(app
             e("class-6a", "stu-2")
         ]
     );
-    let skill_rows = skill_rows(&app).await;
+    let skills_now = skill_rows(&app).await;
     assert_eq!(
-        skill_rows,
+        skills_now,
         vec![
             (
                 "fractions.add-unlike".to_owned(),
                 Some("Adding fractions with unlike denominators".to_owned()),
                 "fractions".to_owned()
             ),
-            ("reading.main-idea.grade3".to_owned(), None, "reading".to_owned()),
+            (
+                "reading.main-idea.grade3".to_owned(),
+                None,
+                "reading".to_owned()
+            ),
             ("spelling".to_owned(), None, "spelling".to_owned()),
         ]
     );
@@ -625,17 +656,19 @@ async fn unknown_classes_students_skills_and_items_are_created_under_the_org(app
     );
 
     // A later event naming a skill gives it its name; one without a name keeps it.
-    app.post_batch(&[event_with(json!({"skill_id": "spelling", "item_id": "spell-1",
-        "class_id": "class-6a", "student_id": "stu-2", "skill_name": "Spelling"}))])
-        .await;
-    app.post_batch(&[event_with(json!({"skill_id": "spelling", "item_id": "spell-1",
-        "class_id": "class-6a", "student_id": "stu-2"}))])
-        .await;
+    app.post_batch(&[event_with(
+        json!({"skill_id": "spelling", "item_id": "spell-1",
+        "class_id": "class-6a", "student_id": "stu-2", "skill_name": "Spelling"}),
+    )])
+    .await;
+    app.post_batch(&[event_with(
+        json!({"skill_id": "spelling", "item_id": "spell-1",
+        "class_id": "class-6a", "student_id": "stu-2"}),
+    )])
+    .await;
     let spelling = skill_rows(&app).await.remove(2);
     assert_eq!(spelling.1.as_deref(), Some("Spelling"));
-    let enrolled: i64 = app
-        .read(|c| enrolments::table.count().get_result(c))
-        .await;
+    let enrolled: i64 = app.read(|c| enrolments::table.count().get_result(c)).await;
     assert_eq!(enrolled, 3, "known enrolments are not repeated");
 }
 
@@ -651,8 +684,10 @@ async fn skill_rows(app: &TestApp) -> Vec<(String, Option<String>, String)> {
 }
 
 async fn the_same_class_id_in_two_orgs_stays_two_classes(app: TestApp) {
-    let one = event_with(json!({"class_id": "class-5b", "student_id": "stu-1", "skill_id": "math.x"}));
-    let two = event_with(json!({"class_id": "class-5b", "student_id": "stu-1", "skill_id": "math.x"}));
+    let one =
+        event_with(json!({"class_id": "class-5b", "student_id": "stu-1", "skill_id": "math.x"}));
+    let two =
+        event_with(json!({"class_id": "class-5b", "student_id": "stu-1", "skill_id": "math.x"}));
     app.post_batch(&[one]).await;
     let response = app
         .post_events_as(
@@ -759,7 +794,11 @@ async fn a_rejected_conflicting_event_creates_nothing(app: TestApp) {
 
     let student_count: i64 = app.read(|c| students::table.count().get_result(c)).await;
     let class_count: i64 = app.read(|c| classes::table.count().get_result(c)).await;
-    assert_eq!((student_count, class_count), (1, 1), "rows from a rejected event");
+    assert_eq!(
+        (student_count, class_count),
+        (1, 1),
+        "rows from a rejected event"
+    );
     assert_eq!(
         skill_rows(&app).await[0].1.as_deref(),
         Some("Adding fractions"),

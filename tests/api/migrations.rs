@@ -28,10 +28,10 @@ fn tables(conn: &mut DbConnection) -> Vec<String> {
         name: String,
     }
     let names: Vec<Name> = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-        )
-        .load(c),
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .load(c)
+        }
         DbConnection::Postgresql(c) => diesel::sql_query(
             "SELECT table_name AS name FROM information_schema.tables \
              WHERE table_schema = 'public' ORDER BY table_name",
@@ -50,16 +50,72 @@ fn tables(conn: &mut DbConnection) -> Vec<String> {
 fn schema_matches(conn: &mut DbConnection) {
     use huddle::db::schema::*;
     huddle::on_backend!(conn, |c| {
-        orgs::table.select(orgs::all_columns).load::<(String, Option<String>, i64)>(c).map(|_| ())
-            .and(schools::table.select(schools::all_columns).load::<(String, String, Option<String>, i64)>(c).map(|_| ()))
-            .and(classes::table.select(classes::all_columns).load::<(String, String, Option<String>, Option<String>, i64)>(c).map(|_| ()))
-            .and(students::table.select(students::all_columns).load::<(String, String, Option<String>, i64)>(c).map(|_| ()))
-            .and(users::table.select(users::all_columns).load::<(String, String, String, Option<String>, String, Option<String>, i64)>(c).map(|_| ()))
-            .and(class_teachers::table.select(class_teachers::all_columns).load::<(String, String, String)>(c).map(|_| ()))
-            .and(enrolments::table.select(enrolments::all_columns).load::<(String, String, String, String, i64)>(c).map(|_| ()))
-            .and(skills::table.select(skills::all_columns).load::<(String, String, Option<String>, String, i64)>(c).map(|_| ()))
-            .and(items::table.select(items::all_columns).load::<(String, String, String, i64)>(c).map(|_| ()))
-            .and(events::table.select(huddle::store::events::EventRow::as_select()).load(c).map(|_| ()))
+        orgs::table
+            .select(orgs::all_columns)
+            .load::<(String, Option<String>, i64)>(c)
+            .map(|_| ())
+            .and(
+                schools::table
+                    .select(schools::all_columns)
+                    .load::<(String, String, Option<String>, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                classes::table
+                    .select(classes::all_columns)
+                    .load::<(String, String, Option<String>, Option<String>, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                students::table
+                    .select(students::all_columns)
+                    .load::<(String, String, Option<String>, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                users::table
+                    .select(users::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        String,
+                        Option<String>,
+                        i64,
+                    )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                class_teachers::table
+                    .select(class_teachers::all_columns)
+                    .load::<(String, String, String)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                enrolments::table
+                    .select(enrolments::all_columns)
+                    .load::<(String, String, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                skills::table
+                    .select(skills::all_columns)
+                    .load::<(String, String, Option<String>, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                items::table
+                    .select(items::all_columns)
+                    .load::<(String, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                events::table
+                    .select(huddle::store::events::EventRow::as_select())
+                    .load(c)
+                    .map(|_| ()),
+            )
     })
     .expect("schema.rs matches the migrated tables");
 }
@@ -87,7 +143,11 @@ fn up_down_up(backend: Backend) {
     run_migrations(&mut conn).expect("up again");
 
     revert_all_migrations(&mut conn).expect("down");
-    assert_eq!(tables(&mut conn), Vec::<String>::new(), "down removes every table");
+    assert_eq!(
+        tables(&mut conn),
+        Vec::<String>::new(),
+        "down removes every table"
+    );
 
     run_migrations(&mut conn).expect("up after down");
     assert_eq!(tables(&mut conn), all);

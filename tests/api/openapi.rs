@@ -9,7 +9,9 @@ fn the_openapi_document_matches_the_checked_in_snapshot() {
     let document = huddle::api::openapi::document();
     let parsed: serde_json::Value = serde_json::from_str(&document).expect("valid JSON");
     assert!(
-        parsed["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        parsed["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
         "an OpenAPI 3 document"
     );
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {

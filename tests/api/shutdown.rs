@@ -55,7 +55,12 @@ async fn sigterm_finishes_in_flight_batches_and_loses_no_acknowledged_event() {
 
     let keys = Keys::new(&SecretString::from(secret.to_owned()));
     let token = keys
-        .sign(&Claims::new("tool-1", Role::Tool, ORG, Duration::from_secs(600)))
+        .sign(&Claims::new(
+            "tool-1",
+            Role::Tool,
+            ORG,
+            Duration::from_secs(600),
+        ))
         .expect("a token");
     let mut batches: Vec<Vec<Value>> = Vec::new();
     for i in 0..BATCHES {
@@ -167,6 +172,10 @@ async fn sigterm_finishes_in_flight_batches_and_loses_no_acknowledged_event() {
             Err(_) => {}
         }
     }
+    eprintln!(
+        "shutdown: {} of {BATCHES} batches answered 200, {answered_after_sigterm} of them after SIGTERM",
+        outcomes.iter().filter(|o| matches!(o.result, Ok((200, _)))).count()
+    );
     assert!(
         stored_set.is_subset(&sent_anywhere),
         "the database holds events nobody sent"
