@@ -134,6 +134,8 @@ pub async fn post_events(
         })?;
 
     let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = prepared.events.into_iter().unzip();
+    // Kept for the answer: a conflict found in the database names its event like any other.
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
     let org = caller.org;
     let stored = state
         .db
@@ -149,13 +151,13 @@ pub async fn post_events(
             .map(RejectedEvent::from)
             .collect(),
     };
-    for (index, outcome) in indexes.into_iter().zip(stored) {
+    for ((index, id), outcome) in indexes.into_iter().zip(ids).zip(stored) {
         match outcome {
             Stored::Inserted => result.accepted += 1,
             Stored::Duplicate => result.duplicates += 1,
             Stored::Conflict => result.rejected.push(RejectedEvent::from(Rejected {
                 index,
-                event_id: None,
+                event_id: Some(id.to_string()),
                 rejection: ingest::conflict(),
             })),
         }
