@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 pub use migrate::{revert_all_migrations, run_migrations};
 
@@ -68,11 +68,15 @@ impl DbUrl {
         match self {
             DbUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // Small pages (set when the file is created): each event-id insert dirties a
+                // page at a random place, and every dirty page is written to the WAL and
+                // synced; 1 KiB pages write a quarter of the bytes of the default 4 KiB.
                 // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
                 // WAL on every commit, so an acknowledged batch survives a power cut, not only a
                 // crash (docs/operations.md). busy_timeout covers the rare writer outside `Db::write`.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
+                    "PRAGMA page_size = 1024;
+                     PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 10000;
@@ -80,6 +84,10 @@ impl DbUrl {
                      PRAGMA cache_size = -16000;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                if let Ok(extra) = std::env::var("XX_PRAGMAS") {
+                    conn.batch_execute(&extra)
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
             DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
@@ -137,9 +145,14 @@ impl Db {
         run_migrations(&mut first).context("applying migrations")?;
         let writer = match url {
             DbUrl::Sqlite(_) => {
-                // The writer gets a larger page cache: it holds the event-id index.
-                first.batch_execute("PRAGMA cache_size = -65536;")?;
-                Some(Arc::new(Mutex::new(first)))
+                // The writer gets a larger page cache (it holds the hot index pages) and leaves
+                // checkpoints to a thread of their own, so copying the WAL back into the
+                // database never holds up a batch.
+                first
+                    .batch_execute("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;")?;
+                let writer = Arc::new(Mutex::new(first));
+                spawn_checkpointer(url, Arc::downgrade(&writer))?;
+                Some(writer)
             }
             DbUrl::Postgres(_) => None,
         };
@@ -213,6 +226,46 @@ impl Db {
     pub fn conn(&self) -> anyhow::Result<PooledConn> {
         self.pool.get().context("no database connection available")
     }
+}
+
+/// Above this many WAL pages (about 256 MiB), the checkpointer waits for the writer to pause
+/// and truncates the WAL, so the file cannot grow without bound.
+const WAL_TRUNCATE_PAGES: i64 = 65_536;
+
+/// Copies the SQLite WAL back into the database file in the background (a passive checkpoint
+/// every half second), until the writer connection is gone.
+fn spawn_checkpointer(
+    url: &DbUrl,
+    writer: std::sync::Weak<Mutex<DbConnection>>,
+) -> anyhow::Result<()> {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = BigInt)]
+        log: i64,
+    }
+    let mut conn = url.connect()?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while writer.strong_count() > 0 {
+                std::thread::sleep(Duration::from_millis(500));
+                let DbConnection::Sqlite(c) = &mut conn else {
+                    return;
+                };
+                let passive: Result<Vec<Checkpoint>, _> =
+                    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(c);
+                let wal_pages = passive.ok().and_then(|r| r.first().map(|c| c.log));
+                if wal_pages.is_some_and(|pages| pages > WAL_TRUNCATE_PAGES) {
+                    let _ = c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+                }
+            }
+            // The last one out leaves a small WAL behind.
+            if let DbConnection::Sqlite(c) = &mut conn {
+                let _ = c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+        })?;
+    Ok(())
 }
 
 /// Runs blocking work on the blocking pool, inside the caller's tracing span.

@@ -138,12 +138,22 @@ fn append_in<C: EventSql>(
     batch: &[Event],
     received_at: i64,
 ) -> anyhow::Result<Vec<Stored>> {
-    c.ensure_entities(org, batch, received_at)?;
     let rows: Vec<NewEvent> = batch
         .iter()
         .map(|e| NewEvent::new(org, e, received_at))
         .collect();
     let inserted = c.insert_new(&rows)?;
+
+    // Only events actually stored name new entities: a duplicate or a conflict changes nothing.
+    let new_events: Vec<&Event> = batch
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, new)| **new)
+        .map(|(e, _)| e)
+        .collect();
+    if !new_events.is_empty() {
+        c.ensure_entities(org, &new_events, received_at)?;
+    }
 
     // Events not inserted were stored before: the same content is a re-send, other content
     // (or another organisation's event) a conflict.
@@ -184,7 +194,7 @@ fn append_in<C: EventSql>(
 trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
     /// batch names for the first time; a skill's latest non-empty name wins.
-    fn ensure_entities(&mut self, org: &str, batch: &[Event], now: i64) -> QueryResult<()>;
+    fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()>;
     /// Inserts the rows whose event id is not stored yet; true for each row inserted.
     fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>>;
     fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>>;
@@ -193,7 +203,7 @@ trait EventSql: Connection {
 /// The statements that read the same on both backends, written once.
 macro_rules! shared_event_sql {
     () => {
-        fn ensure_entities(&mut self, org: &str, batch: &[Event], now: i64) -> QueryResult<()> {
+        fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()> {
             diesel::insert_into(orgs::table)
                 .values((orgs::org_id.eq(org), orgs::created_at.eq(now)))
                 .on_conflict_do_nothing()
@@ -205,7 +215,7 @@ macro_rules! shared_event_sql {
             let mut class_ids: BTreeSet<&str> = BTreeSet::new();
             let mut student_ids: BTreeSet<&str> = BTreeSet::new();
             let mut pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
-            for e in batch {
+            for e in batch.iter().copied() {
                 let name = skill_names.entry(&e.skill_id).or_default();
                 if e.skill_name.is_some() {
                     *name = e.skill_name.as_deref();
@@ -216,67 +226,94 @@ macro_rules! shared_event_sql {
                 pairs.insert((&e.class_id, &e.student_id));
             }
 
-            for (skill, name) in skill_names {
-                let row = (
+            // One multi-row statement per kind of entity: a round trip each on PostgreSQL.
+            let (named, unnamed): (Vec<_>, Vec<_>) = skill_names
+                .into_iter()
+                .partition(|(_, name)| name.is_some());
+            let skill_row = |(skill, name)| {
+                (
                     skills::org_id.eq(org),
                     skills::skill_id.eq(skill),
                     skills::name.eq(name),
                     skills::domain.eq(domain_of(skill)),
                     skills::created_at.eq(now),
-                );
-                let insert = diesel::insert_into(skills::table).values(row);
-                match name {
-                    Some(_) => insert
-                        .on_conflict((skills::org_id, skills::skill_id))
-                        .do_update()
-                        .set(skills::name.eq(excluded(skills::name)))
-                        .execute(self)?,
-                    None => insert.on_conflict_do_nothing().execute(self)?,
-                };
+                )
+            };
+            let named: Vec<_> = named.into_iter().map(skill_row).collect();
+            let unnamed: Vec<_> = unnamed.into_iter().map(skill_row).collect();
+            if !named.is_empty() {
+                diesel::insert_into(skills::table)
+                    .values(&named)
+                    .on_conflict((skills::org_id, skills::skill_id))
+                    .do_update()
+                    .set(skills::name.eq(excluded(skills::name)))
+                    .execute(self)?;
             }
-            for (item, skill) in item_skills {
-                diesel::insert_into(items::table)
-                    .values((
+            if !unnamed.is_empty() {
+                diesel::insert_into(skills::table)
+                    .values(&unnamed)
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
+            let rows: Vec<_> = item_skills
+                .into_iter()
+                .map(|(item, skill)| {
+                    (
                         items::org_id.eq(org),
                         items::item_id.eq(item),
                         items::skill_id.eq(skill),
                         items::created_at.eq(now),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(self)?;
-            }
-            for class in class_ids {
-                diesel::insert_into(classes::table)
-                    .values((
+                    )
+                })
+                .collect();
+            diesel::insert_into(items::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(self)?;
+            let rows: Vec<_> = class_ids
+                .into_iter()
+                .map(|class| {
+                    (
                         classes::org_id.eq(org),
                         classes::class_id.eq(class),
                         classes::created_at.eq(now),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(self)?;
-            }
-            for student in student_ids {
-                diesel::insert_into(students::table)
-                    .values((
+                    )
+                })
+                .collect();
+            diesel::insert_into(classes::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(self)?;
+            let rows: Vec<_> = student_ids
+                .into_iter()
+                .map(|student| {
+                    (
                         students::org_id.eq(org),
                         students::student_id.eq(student),
                         students::created_at.eq(now),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(self)?;
-            }
-            for (class, student) in pairs {
-                diesel::insert_into(enrolments::table)
-                    .values((
+                    )
+                })
+                .collect();
+            diesel::insert_into(students::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(self)?;
+            let rows: Vec<_> = pairs
+                .into_iter()
+                .map(|(class, student)| {
+                    (
                         enrolments::org_id.eq(org),
                         enrolments::class_id.eq(class),
                         enrolments::student_id.eq(student),
                         enrolments::source.eq("event"),
                         enrolments::created_at.eq(now),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(self)?;
-            }
+                    )
+                })
+                .collect();
+            diesel::insert_into(enrolments::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(self)?;
             Ok(())
         }
 

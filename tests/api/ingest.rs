@@ -34,7 +34,6 @@ both_backends!(
     unknown_classes_students_skills_and_items_are_created_under_the_org,
     the_same_class_id_in_two_orgs_stays_two_classes,
     concurrent_batches_of_the_same_events_store_each_once,
-    #[ignore = "known bug: store::events::append creates roster rows for events it then rejects as conflicts"]
     a_rejected_conflicting_event_creates_nothing,
 );
 

@@ -1,0 +1,426 @@
+//! Ingestion benchmark (issue 2): posts generated events in batches from concurrent clients over
+//! loopback to the release binary, and in the same run measures the raw bulk-insert ceiling of
+//! the same rows straight into a fresh database of the same backend, with no HTTP.
+//!
+//!     cargo bench --bench ingest -- [--backend sqlite|postgres|both] [--events 1000000]
+//!                                   [--batch 1000] [--clients 2] [--runs 1]
+//!
+//! PostgreSQL: `HUDDLE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
+//! a database is created for each measurement and dropped afterwards.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use huddle::db::schema::events;
+use huddle::db::{Db, DbConnection, DbUrl};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+struct Options {
+    backends: Vec<&'static str>,
+    events: usize,
+    batch: usize,
+    clients: usize,
+    runs: usize,
+    /// Skip the HTTP half (for trying database settings quickly).
+    raw_only: bool,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        backends: vec!["sqlite", "postgres"],
+        events: 1_000_000,
+        batch: 1_000,
+        clients: 2,
+        runs: 1,
+        raw_only: false,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--backend" => {
+                o.backends = match value.as_str() {
+                    "sqlite" => vec!["sqlite"],
+                    "postgres" => vec!["postgres"],
+                    _ => vec!["sqlite", "postgres"],
+                };
+                i += 1;
+            }
+            "--events" => (o.events, i) = (value.parse().expect("--events N"), i + 1),
+            "--batch" => (o.batch, i) = (value.parse().expect("--batch N"), i + 1),
+            "--clients" => (o.clients, i) = (value.parse().expect("--clients N"), i + 1),
+            "--runs" => (o.runs, i) = (value.parse().expect("--runs N"), i + 1),
+            "--raw-only" => o.raw_only = true,
+            _ => {} // cargo bench passes --bench
+        }
+        i += 1;
+    }
+    o
+}
+
+/// A district's worth of practice: 4,000 students in 160 classes, 40 skills of 4 domains,
+/// 12 items each; a batch is what one tool sends for a few classes over a few minutes.
+fn generate(n: usize, batch: usize) -> Vec<Vec<serde_json::Value>> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let start = Utc::now() - TimeDelta::days(30);
+    let domains = ["fractions", "multiplication", "reading", "geometry"];
+    let mut batches = Vec::with_capacity(n.div_ceil(batch));
+    let mut made = 0;
+    while made < n {
+        let size = batch.min(n - made);
+        let first_class = rng.random_range(0..158);
+        let at = start + TimeDelta::seconds((made as i64 * 2_592_000) / n as i64);
+        let events = (0..size)
+            .map(|k| {
+                let class = first_class + rng.random_range(0..3);
+                let student = class * 25 + rng.random_range(0..25);
+                let skill = rng.random_range(0..40);
+                let domain = domains[skill % 4];
+                let outcome = match rng.random_range(0..10) {
+                    0..=5 => "correct",
+                    6..=8 => "incorrect",
+                    _ => "skipped",
+                };
+                serde_json::json!({
+                    "event_id": uuid::Uuid::new_v4().to_string(),
+                    "occurred_at": (at + TimeDelta::milliseconds(k as i64 * 150)).to_rfc3339(),
+                    "student_id": format!("stu-{student:05}"),
+                    "class_id": format!("class-{class:03}"),
+                    "skill_id": format!("{domain}.skill-{skill:02}"),
+                    "item_id": format!("{domain}-{skill:02}-{:02}", rng.random_range(0..12)),
+                    "outcome": outcome,
+                    "attempt": 1,
+                    "response_ms": rng.random_range(800..40_000),
+                    "hints_used": rng.random_range(0..3),
+                    "hint_bottom_out": false,
+                    "session_id": format!("s-{student}-{}", made / 20_000),
+                    "skill_name": format!("Skill {skill} of {domain}"),
+                    "tool": "bench-tool",
+                })
+            })
+            .collect();
+        batches.push(events);
+        made += size;
+    }
+    batches
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(url: &str, secret: &Path) -> Server {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", url])
+        .arg("--jwt-secret-file")
+        .arg(secret)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start huddle serve");
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[server] {line}");
+        }
+    });
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Server { child, port };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not become healthy");
+}
+
+/// Posts every batch from `clients` threads; returns (accepted events, seconds).
+fn post_all(port: u16, token: &str, bodies: &[Vec<u8>], clients: usize) -> (usize, f64) {
+    let started = Instant::now();
+    let accepted: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                s.spawn(move || {
+                    let client = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(120))
+                        .build()
+                        .expect("client");
+                    let mut accepted = 0;
+                    for body in bodies.iter().skip(c).step_by(clients) {
+                        let response = client
+                            .post(format!("http://127.0.0.1:{port}/api/v1/events"))
+                            .bearer_auth(token)
+                            .header("content-type", "application/json")
+                            .body(body.clone())
+                            .send()
+                            .expect("post a batch");
+                        assert!(response.status().is_success(), "{}", response.status());
+                        let answer: serde_json::Value = response.json().expect("json answer");
+                        accepted += answer["accepted"].as_u64().unwrap_or(0) as usize;
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .sum()
+    });
+    (accepted, started.elapsed().as_secs_f64())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct Row {
+    event_id: Vec<u8>,
+    org_id: String,
+    class_id: String,
+    student_id: String,
+    skill_id: String,
+    item_id: String,
+    occurred_at: i64,
+    received_at: i64,
+    outcome: String,
+    attempt: i32,
+    response_ms: Option<i32>,
+    hints_used: i32,
+    hint_bottom_out: bool,
+    session_id: Option<String>,
+    skill_name: Option<String>,
+    tool: Option<String>,
+}
+
+fn row(v: &serde_json::Value) -> Row {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    Row {
+        event_id: uuid::Uuid::parse_str(&s("event_id"))
+            .expect("uuid")
+            .as_bytes()
+            .to_vec(),
+        org_id: "bench-district".into(),
+        class_id: s("class_id"),
+        student_id: s("student_id"),
+        skill_id: s("skill_id"),
+        item_id: s("item_id"),
+        occurred_at: chrono::DateTime::parse_from_rfc3339(&s("occurred_at"))
+            .expect("time")
+            .timestamp_millis(),
+        received_at: Utc::now().timestamp_millis(),
+        outcome: s("outcome"),
+        attempt: 1,
+        response_ms: v["response_ms"].as_i64().map(|x| x as i32),
+        hints_used: v["hints_used"].as_i64().unwrap_or(0) as i32,
+        hint_bottom_out: false,
+        session_id: Some(s("session_id")),
+        skill_name: Some(s("skill_name")),
+        tool: Some(s("tool")),
+    }
+}
+
+/// The ceiling: the same rows, one transaction per batch, from as many threads as there are
+/// clients, straight into the same schema: no HTTP, no validation, no deduplication, no derived
+/// state. Each backend gets its fastest plain insert: cached one-row statements in-process on
+/// SQLite (multi-row statements there need a statement journal), multi-row statements over the
+/// socket on PostgreSQL. Returns events/s.
+fn raw_ceiling(url: &DbUrl, batches: &[Vec<serde_json::Value>], clients: usize) -> f64 {
+    let rows: Vec<Vec<Row>> = batches
+        .iter()
+        .map(|b| b.iter().map(row).collect())
+        .collect();
+    let db = Db::open(url, clients as u32).expect("open the raw database");
+    let n: usize = rows.iter().map(Vec::len).sum();
+    let cpu = cpu_seconds();
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for c in 0..clients {
+            let (db, rows) = (&db, &rows);
+            s.spawn(move || {
+                for batch in rows.iter().skip(c).step_by(clients) {
+                    db.write_blocking(|conn| insert_plain(conn, batch))
+                        .expect("raw insert");
+                }
+            });
+        }
+    });
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "raw: {:.1} µs CPU per event ({:.0}% of one core)",
+        (cpu_seconds() - cpu) * 1e6 / n as f64,
+        100.0 * (cpu_seconds() - cpu) / wall
+    );
+    n as f64 / wall
+}
+
+fn insert_plain(conn: &mut DbConnection, batch: &[Row]) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Sqlite(c) => c.transaction(|c| {
+            for row in batch {
+                diesel::insert_into(events::table).values(row).execute(c)?;
+            }
+            diesel::QueryResult::Ok(())
+        })?,
+        DbConnection::Postgresql(c) => c.transaction(|c| {
+            for chunk in batch.chunks(2_000) {
+                diesel::insert_into(events::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            diesel::QueryResult::Ok(())
+        })?,
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) of this process so far, from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn pg_base() -> String {
+    std::env::var("HUDDLE_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_admin(sql: &str) {
+    let mut conn = diesel::PgConnection::establish(&pg_base()).expect("connect to PostgreSQL");
+    conn.batch_execute(sql).expect(sql);
+}
+
+/// A fresh database for one measurement, and the URL to reach it.
+fn fresh_database(backend: &str, dir: &Path, name: &str) -> String {
+    match backend {
+        "sqlite" => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+        _ => {
+            let db = format!("huddle_bench_{name}_{}", std::process::id());
+            pg_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            pg_admin(&format!("CREATE DATABASE {db}"));
+            let base = pg_base();
+            let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
+            format!("{server}/{db}")
+        }
+    }
+}
+
+fn drop_database(backend: &str, url: &str) {
+    if backend == "postgres" {
+        if let Some((_, db)) = url.rsplit_once('/') {
+            pg_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    }
+}
+
+fn main() {
+    let o = options();
+    println!(
+        "ingest benchmark: {} events, batches of {}, {} clients, {} core(s)",
+        o.events,
+        o.batch,
+        o.clients,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let batches = generate(o.events, o.batch);
+    let bodies: Vec<Vec<u8>> = batches
+        .iter()
+        .map(|b| serde_json::to_vec(&serde_json::json!({ "events": b })).expect("json"))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "bench-secret-bench-secret-bench-secret-0123").expect("secret");
+    let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(
+        "bench-secret-bench-secret-bench-secret-0123".to_owned(),
+    ));
+    let token = keys
+        .sign(&huddle::auth::Claims::new(
+            "bench-tool",
+            huddle::auth::Role::Tool,
+            "bench-district",
+            Duration::from_secs(3600),
+        ))
+        .expect("token");
+
+    for backend in &o.backends {
+        for run in 0..o.runs {
+            if o.raw_only {
+                let raw_url = fresh_database(backend, dir.path(), &format!("raw{run}"));
+                let raw = raw_ceiling(&DbUrl::parse(&raw_url).expect("url"), &batches, o.clients);
+                drop_database(backend, &raw_url);
+                println!("{backend} run {run}: raw ceiling {raw:.0} events/s");
+                continue;
+            }
+            let url = fresh_database(backend, dir.path(), &format!("http{run}"));
+            let server = start_server(&url, &secret);
+            let (accepted, seconds) = post_all(server.port, &token, &bodies, o.clients);
+            let rss = peak_rss_mb(server.child.id());
+            drop(server);
+            drop_database(backend, &url);
+            assert_eq!(accepted, o.events, "every generated event is accepted once");
+            let http = accepted as f64 / seconds;
+
+            let raw_url = fresh_database(backend, dir.path(), &format!("raw{run}"));
+            let raw = raw_ceiling(&DbUrl::parse(&raw_url).expect("url"), &batches, o.clients);
+            drop_database(backend, &raw_url);
+
+            println!(
+                "{backend} run {run}: HTTP {http:.0} events/s ({seconds:.1} s), raw ceiling {raw:.0} events/s, ratio {:.2}, server peak RSS {rss:.0} MB",
+                http / raw
+            );
+        }
+    }
+}
