@@ -61,6 +61,71 @@ fn intern(map: &mut HashMap<String, u32>, names: &mut Vec<String>, key: &str) ->
     i
 }
 
+/// Builds a [`Dataset`] from rows in any order: groups them by skill and student and
+/// sorts each group by `order` (stable: equal orders keep their arrival order).
+#[derive(Default)]
+pub struct DatasetBuilder {
+    students: HashMap<String, u32>,
+    student_ids: Vec<String>,
+    skills: HashMap<String, u32>,
+    skill_ids: Vec<String>,
+    rows: Vec<Row>,
+}
+
+impl DatasetBuilder {
+    pub fn push(&mut self, student: &str, skill: &str, correct: bool, order: f64) {
+        let row = Row {
+            skill: intern(&mut self.skills, &mut self.skill_ids, skill),
+            student: intern(&mut self.students, &mut self.student_ids, student),
+            order,
+            correct,
+        };
+        self.rows.push(row);
+    }
+
+    pub fn finish(self) -> Dataset {
+        let DatasetBuilder {
+            student_ids,
+            skill_ids,
+            mut rows,
+            ..
+        } = self;
+        // Skills by id; a stable sort keeps the arrival order of rows with equal `order`.
+        let mut skill_rank: Vec<u32> = (0..skill_ids.len() as u32).collect();
+        skill_rank.sort_by(|&a, &b| skill_ids[a as usize].cmp(&skill_ids[b as usize]));
+        let mut rank_of = vec![0u32; skill_ids.len()];
+        for (rank, &s) in skill_rank.iter().enumerate() {
+            rank_of[s as usize] = rank as u32;
+        }
+        rows.sort_by(|a, b| {
+            (rank_of[a.skill as usize], a.student)
+                .cmp(&(rank_of[b.skill as usize], b.student))
+                .then(a.order.total_cmp(&b.order))
+        });
+        let mut data = Dataset {
+            skills: skill_rank
+                .iter()
+                .map(|&s| SkillData::new(skill_ids[s as usize].clone()))
+                .collect(),
+            students: student_ids,
+        };
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i;
+            while j < rows.len()
+                && rows[j].skill == rows[i].skill
+                && rows[j].student == rows[i].student
+            {
+                j += 1;
+            }
+            let skill = &mut data.skills[rank_of[rows[i].skill as usize] as usize];
+            skill.push_sequence(rows[i].student, rows[i..j].iter().map(|r| r.correct));
+            i = j;
+        }
+        data
+    }
+}
+
 pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -83,9 +148,7 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
         col("order")?,
     );
 
-    let (mut students, mut student_ids) = (HashMap::new(), Vec::new());
-    let (mut skills, mut skill_ids) = (HashMap::new(), Vec::new());
-    let mut rows = Vec::new();
+    let mut builder = DatasetBuilder::default();
     let mut record = csv::StringRecord::new();
     loop {
         let line = rdr.position().line();
@@ -121,45 +184,9 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
             line,
             message: format!("`order` must be a number or an RFC 3339 time, found {raw_order:?}"),
         })?;
-        rows.push(Row {
-            skill: intern(&mut skills, &mut skill_ids, skill),
-            student: intern(&mut students, &mut student_ids, student),
-            order,
-            correct,
-        });
+        builder.push(student, skill, correct, order);
     }
-
-    // Skills by id; a stable sort keeps the file order of rows with equal `order`.
-    let mut skill_rank: Vec<u32> = (0..skill_ids.len() as u32).collect();
-    skill_rank.sort_by(|&a, &b| skill_ids[a as usize].cmp(&skill_ids[b as usize]));
-    let mut rank_of = vec![0u32; skill_ids.len()];
-    for (rank, &s) in skill_rank.iter().enumerate() {
-        rank_of[s as usize] = rank as u32;
-    }
-    rows.sort_by(|a, b| {
-        (rank_of[a.skill as usize], a.student)
-            .cmp(&(rank_of[b.skill as usize], b.student))
-            .then(a.order.total_cmp(&b.order))
-    });
-    let mut data = Dataset {
-        students: student_ids,
-        skills: skill_rank
-            .iter()
-            .map(|&s| SkillData::new(skill_ids[s as usize].clone()))
-            .collect(),
-    };
-    let mut i = 0;
-    while i < rows.len() {
-        let mut j = i;
-        while j < rows.len() && rows[j].skill == rows[i].skill && rows[j].student == rows[i].student
-        {
-            j += 1;
-        }
-        let skill = &mut data.skills[rank_of[rows[i].skill as usize] as usize];
-        skill.push_sequence(rows[i].student, rows[i..j].iter().map(|r| r.correct));
-        i = j;
-    }
-    Ok(data)
+    Ok(builder.finish())
 }
 
 #[cfg(test)]

@@ -35,8 +35,11 @@ pub struct Rules {
     /// Confidence is high when the interval is at most this wide, medium up to the next.
     pub high_confidence_width: f64,
     pub medium_confidence_width: f64,
-    /// An estimate this close to a threshold is sent to review.
+    /// With enough evidence to call a student struggling, an estimate from
+    /// `struggling_threshold - review_margin` up to `mastery_threshold + mastery_review_margin`
+    /// has not settled on either side: it is sent to review.
     pub review_margin: f64,
+    pub mastery_review_margin: f64,
 }
 
 impl Default for Rules {
@@ -49,7 +52,8 @@ impl Default for Rules {
             struggling_min_opportunities: 5,
             high_confidence_width: 0.2,
             medium_confidence_width: 0.4,
-            review_margin: 0.05,
+            review_margin: 0.1,
+            mastery_review_margin: 0.02,
         }
     }
 }
@@ -197,18 +201,19 @@ impl SkillState {
         }
     }
 
-    /// Review when confidence is low, or when the estimate sits within `review_margin`
-    /// of a threshold that would change the status.
+    /// Review when confidence is low, or when, after enough answers to call a student
+    /// struggling, the estimate still sits between the two decision boundaries (or has
+    /// only just crossed the mastery one): the evidence has not settled the status.
     pub fn needs_review(&self, rules: &Rules) -> bool {
         if self.opportunities == 0 {
             // Nothing to review yet: "not started" is a fact, not an estimate.
             return false;
         }
-        let near = |t: f64| (self.p_known - t).abs() < rules.review_margin;
-        self.confidence(rules) == Confidence::Low
-            || near(rules.mastery_threshold)
-            || (self.evidence() >= rules.struggling_min_opportunities
-                && near(rules.struggling_threshold))
+        let p = self.p_known;
+        let unsettled = self.evidence() >= rules.struggling_min_opportunities
+            && p >= rules.struggling_threshold - rules.review_margin
+            && p < rules.mastery_threshold + rules.mastery_review_margin;
+        self.confidence(rules) == Confidence::Low || unsettled
     }
 
     pub fn estimate(&self, rules: &Rules) -> Estimate {
