@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use super::confidence::Spread;
 use super::params::{bounds, Params, MIN_ROWS_TO_FIT, MIN_STUDENTS_TO_FIT};
+use super::trie::{Scratch, Trie, TrieCounts, TrieWeights};
 
 /// The answers of one skill, grouped by student and in time order.
 #[derive(Debug, Clone, Default)]
@@ -171,6 +172,24 @@ struct Counts {
     trans: f64,
 }
 
+impl From<TrieCounts> for Counts {
+    fn from(t: TrieCounts) -> Counts {
+        Counts {
+            ll: t.ll,
+            sequences: t.sequences,
+            first_known: t.first_known,
+            rows: t.rows,
+            correct: t.correct,
+            known: t.known,
+            known_correct: t.known_correct,
+            trans_known: t.trans_known,
+            learned: t.learned,
+            forgot: t.forgot,
+            trans: t.trans,
+        }
+    }
+}
+
 impl Counts {
     /// The M-step. Each parameter's expected complete-data log-likelihood is a concave
     /// Bernoulli term, so clamping its unconstrained maximiser into the bounds gives the
@@ -291,6 +310,31 @@ fn e_step(
     c
 }
 
+/// The per-sequence E-step's counts, the reference the trie E-step is tested against.
+#[cfg(test)]
+pub(crate) fn e_step_counts(p: &Params, data: &SkillData, weights: Option<&[u32]>) -> TrieCounts {
+    let c = e_step(
+        p,
+        data,
+        weights,
+        0..data.sequences(),
+        &mut vec![0.0; data.max_len()],
+    );
+    TrieCounts {
+        ll: c.ll,
+        sequences: c.sequences,
+        first_known: c.first_known,
+        rows: c.rows,
+        correct: c.correct,
+        known: c.known,
+        known_correct: c.known_correct,
+        trans_known: c.trans_known,
+        learned: c.learned,
+        forgot: c.forgot,
+        trans: c.trans,
+    }
+}
+
 /// Log-likelihood of a skill's data (all students, weight 1) under `p`.
 pub fn log_likelihood(p: &Params, data: &SkillData) -> f64 {
     let mut scratch = vec![0.0; data.max_len()];
@@ -316,17 +360,17 @@ fn random_start(rng: &mut StdRng, fit_forget: bool) -> Params {
 /// and the number of E-steps.
 fn em(
     start: Params,
-    data: &SkillData,
-    weights: Option<&[u32]>,
+    trie: &Trie,
+    weights: &TrieWeights,
     opts: &FitOptions,
     max_iter: usize,
-    scratch: &mut [f64],
 ) -> (Params, f64, usize) {
+    let mut scratch = Scratch::new(trie);
     let mut p = start;
     let mut prev = f64::NEG_INFINITY;
     let mut iter = 0;
     loop {
-        let c = e_step(&p, data, weights, 0..data.sequences(), scratch);
+        let c = Counts::from(trie.e_step(&p, weights, &mut scratch));
         iter += 1;
         if iter >= max_iter.max(1) || (c.ll - prev).abs() < opts.tol {
             return (p, c.ll, iter);
@@ -422,15 +466,24 @@ pub fn fit_dataset(
         .flat_map(|i| (0..restarts).map(move |r| (i, r)))
         .collect();
     let n_threads = threads(opts);
+    // Prefix trees and their weights, built once per skill and shared by its restarts.
+    let tries: Vec<Option<(Trie, TrieWeights)>> = parallel_map(skills.len(), n_threads, |i| {
+        fittable[i].then(|| {
+            let t = Trie::build(&skills[i]);
+            let w = t.weights(weights.map(|w| w[i].as_slice()));
+            (t, w)
+        })
+    });
     let runs = parallel_map(jobs.len(), n_threads, |j| {
         let (i, r) = jobs[j];
         let skill = &skills[i];
-        let w = weights.map(|w| w[i].as_slice());
         let mut rng =
             StdRng::seed_from_u64(mix(mix(opts.seed, stable_hash(&skill.skill_id)), r as u64));
         let start = random_start(&mut rng, opts.fit_forget);
-        let mut scratch = vec![0.0; skill.max_len()];
-        em(start, skill, w, opts, opts.max_iter, &mut scratch)
+        match &tries[i] {
+            Some((trie, tw)) => em(start, trie, tw, opts, opts.max_iter),
+            None => (start, f64::NEG_INFINITY, 0),
+        }
     });
     let mut best: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
     for (&(i, _), run) in jobs.iter().zip(runs) {
@@ -465,17 +518,20 @@ pub fn fit_dataset(
         for _ in 0..pool.len() {
             w[pool[rng.random_range(0..pool.len())]] += 1;
         }
-        let mut scratch = vec![0.0; skill.max_len()];
         let start = best[i].map_or(Params::default(), |b| b.0);
-        em(
-            start,
-            skill,
-            Some(&w),
-            opts,
-            opts.max_iter.min(30),
-            &mut scratch,
-        )
-        .0
+        match &tries[i] {
+            Some((trie, _)) => {
+                em(
+                    start,
+                    trie,
+                    &trie.weights(Some(&w)),
+                    opts,
+                    opts.max_iter.min(30),
+                )
+                .0
+            }
+            None => start,
+        }
     });
     let mut boot_params: Vec<Vec<Params>> = vec![Vec::new(); skills.len()];
     for (&(i, _), p) in boot_jobs.iter().zip(boots) {
@@ -553,7 +609,7 @@ pub fn within_bounds(p: &Params) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Simulates BKT answers directly (the full simulator lives in `crate::sim`).
@@ -635,8 +691,8 @@ mod tests {
         let d = simulate(&p, 20, 10, 5);
         let w: Vec<u32> = (0..20).map(|i| (i % 3) as u32).collect();
         let mut dup = SkillData::new("s");
-        for s in 0..20 {
-            for _ in 0..w[s] {
+        for (s, &copies) in w.iter().enumerate() {
+            for _ in 0..copies {
                 dup.push_sequence(s as u32, d.sequence(s).iter().map(|&o| o == 1));
             }
         }

@@ -38,6 +38,7 @@ pub mod fit;
 pub mod load;
 pub mod params;
 pub mod state;
+mod trie;
 
 pub use confidence::{Confidence, Spread};
 pub use cv::{auc, cross_validate, CvResult};
