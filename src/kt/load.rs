@@ -33,7 +33,14 @@ pub fn load_path(path: &Path) -> Result<Dataset, LoadError> {
         path: path.display().to_string(),
         source,
     })?;
-    load(std::io::BufReader::with_capacity(1 << 20, file))
+    let mut bytes = Vec::new();
+    std::io::BufReader::new(file)
+        .read_to_end(&mut bytes)
+        .map_err(|source| LoadError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+    load_bytes(&bytes)
 }
 
 fn parse_order(raw: &str) -> Option<f64> {
@@ -122,6 +129,25 @@ impl DatasetBuilder {
         self.rows.push(row);
     }
 
+    /// Appends the rows of `other` after this builder's, as if pushed here.
+    fn append(&mut self, other: DatasetBuilder) {
+        let students: Vec<u32> = other
+            .student_ids
+            .iter()
+            .map(|id| intern(&mut self.students, &mut self.student_ids, id))
+            .collect();
+        let skills: Vec<u32> = other
+            .skill_ids
+            .iter()
+            .map(|id| intern(&mut self.skills, &mut self.skill_ids, id))
+            .collect();
+        self.rows.extend(other.rows.into_iter().map(|r| Row {
+            skill: skills[r.skill as usize],
+            student: students[r.student as usize],
+            ..r
+        }));
+    }
+
     pub fn finish(self) -> Dataset {
         let DatasetBuilder {
             student_ids,
@@ -136,20 +162,57 @@ impl DatasetBuilder {
         for (rank, &s) in skill_rank.iter().enumerate() {
             rank_of[s as usize] = rank as u32;
         }
-        // Sort keys packed into one integer, the arrival index breaking ties (stable).
-        let mut keys: Vec<(u64, f64, u32)> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    (u64::from(rank_of[r.skill as usize]) << 32) | u64::from(r.student),
-                    r.order,
-                    i as u32,
-                )
-            })
-            .collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let rows: Vec<&Row> = keys.iter().map(|k| &rows[k.2 as usize]).collect();
+        // Group by (skill, student) with two stable counting sorts (O(n)), then sort a
+        // group by `order` only if it is not in order already (files are usually in time
+        // order); ties keep the arrival order.
+        let counting_sort = |input: &[u32], key: &dyn Fn(&Row) -> usize, buckets: usize| {
+            let mut start = vec![0usize; buckets + 1];
+            for &i in input {
+                start[key(&rows[i as usize]) + 1] += 1;
+            }
+            for k in 0..buckets {
+                start[k + 1] += start[k];
+            }
+            let mut out = vec![0u32; input.len()];
+            for &i in input {
+                let k = key(&rows[i as usize]);
+                out[start[k]] = i;
+                start[k] += 1;
+            }
+            out
+        };
+        let arrival: Vec<u32> = (0..rows.len() as u32).collect();
+        let by_student = counting_sort(&arrival, &|r| r.student as usize, student_ids.len());
+        let mut idx = counting_sort(
+            &by_student,
+            &|r| rank_of[r.skill as usize] as usize,
+            skill_ids.len(),
+        );
+        let mut i = 0;
+        while i < idx.len() {
+            let first = &rows[idx[i] as usize];
+            let mut j = i + 1;
+            while j < idx.len() && {
+                let r = &rows[idx[j] as usize];
+                r.skill == first.skill && r.student == first.student
+            } {
+                j += 1;
+            }
+            let group = &mut idx[i..j];
+            if !group
+                .windows(2)
+                .all(|w| rows[w[0] as usize].order <= rows[w[1] as usize].order)
+            {
+                group.sort_by(|&a, &b| {
+                    rows[a as usize]
+                        .order
+                        .total_cmp(&rows[b as usize].order)
+                        .then(a.cmp(&b))
+                });
+            }
+            i = j;
+        }
+        let rows: Vec<&Row> = idx.iter().map(|&k| &rows[k as usize]).collect();
         let mut data = Dataset {
             skills: skill_rank
                 .iter()
@@ -174,14 +237,16 @@ impl DatasetBuilder {
     }
 }
 
-pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(reader);
-    let headers = rdr
-        .headers()
-        .map_err(|source| LoadError::Csv { line: 1, source })?
-        .clone();
+/// Column positions of the four used columns.
+#[derive(Clone, Copy)]
+struct Columns {
+    student: usize,
+    skill: usize,
+    correct: usize,
+    order: usize,
+}
+
+fn columns(headers: &csv::StringRecord) -> Result<Columns, LoadError> {
     let col = |name: &'static str| {
         headers
             .iter()
@@ -192,23 +257,123 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
             })
             .ok_or(LoadError::MissingColumn(name))
     };
-    let (c_student, c_skill, c_correct, c_order) = (
-        col("student_id")?,
-        col("skill_id")?,
-        col("correct")?,
-        col("order")?,
-    );
+    Ok(Columns {
+        student: col("student_id")?,
+        skill: col("skill_id")?,
+        correct: col("correct")?,
+        order: col("order")?,
+    })
+}
 
+/// Reads a whole CSV (header row first).
+pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
+    let headers = rdr
+        .headers()
+        .map_err(|source| LoadError::Csv { line: 1, source })?
+        .clone();
+    let cols = columns(&headers)?;
     let mut builder = DatasetBuilder::default();
+    read_rows(&mut rdr, cols, 0, &mut builder)?;
+    Ok(builder.finish())
+}
+
+/// Reads a CSV held in memory; large files without quote characters (so that every
+/// newline ends a record) are parsed by two or more threads, each on a run of whole lines,
+/// and merged in file order: the result is the same as [`load`]'s.
+pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let header_end = bytes.iter().position(|&b| b == b'\n');
+    let (Some(header_end), true, false) = (
+        header_end,
+        threads > 1 && bytes.len() > (4 << 20),
+        bytes.contains(&b'"'),
+    ) else {
+        return load(bytes);
+    };
+    let mut hdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(&bytes[..=header_end]);
+    let headers = hdr
+        .headers()
+        .map_err(|source| LoadError::Csv { line: 1, source })?
+        .clone();
+    let cols = columns(&headers)?;
+
+    // Chunk boundaries just after a newline.
+    let body = &bytes[header_end + 1..];
+    let mut bounds = vec![0];
+    for t in 1..threads {
+        let target = body.len() * t / threads;
+        let cut = body[target..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body.len(), |i| target + i + 1);
+        if cut > *bounds.last().unwrap_or(&0) {
+            bounds.push(cut);
+        }
+    }
+    bounds.push(body.len());
+    bounds.dedup();
+    let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
+    // Line number of each chunk's first line (the header is line 1).
+    let mut first_line = Vec::with_capacity(chunks.len());
+    let mut line = 1u64;
+    for c in &chunks {
+        first_line.push(line);
+        line += c.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    let parts: Vec<Result<DatasetBuilder, LoadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .zip(&first_line)
+            .map(|(chunk, &offset)| {
+                scope.spawn(move || {
+                    let mut rdr = csv::ReaderBuilder::new()
+                        .has_headers(false)
+                        .from_reader(*chunk);
+                    let mut b = DatasetBuilder::default();
+                    read_rows(&mut rdr, cols, offset, &mut b).map(|()| b)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(LoadError::Row {
+                        line: 0,
+                        message: "a loader thread failed".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut all = DatasetBuilder::default();
+    for part in parts {
+        all.append(part?);
+    }
+    Ok(all.finish())
+}
+
+/// Reads records into `builder`; `line_offset` is added to the reader's line numbers.
+fn read_rows<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    cols: Columns,
+    line_offset: u64,
+    builder: &mut DatasetBuilder,
+) -> Result<(), LoadError> {
     let mut record = csv::ByteRecord::new();
     loop {
-        let line = rdr.position().line();
+        let line = rdr.position().line() + line_offset;
         match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
+            Ok(false) => return Ok(()),
             Ok(true) => {}
             Err(source) => return Err(LoadError::Csv { line, source }),
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = record.position().map_or(line, |p| p.line() + line_offset);
         let field = |i: usize, name: &str| -> Result<&str, LoadError> {
             // Only the four used fields are trimmed (trimming whole records is slower).
             let raw = record
@@ -224,9 +389,9 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
                 message: format!("`{name}` is not valid UTF-8"),
             })
         };
-        let student = field(c_student, "student_id")?;
-        let skill = field(c_skill, "skill_id")?;
-        let correct = match field(c_correct, "correct")? {
+        let student = field(cols.student, "student_id")?;
+        let skill = field(cols.skill, "skill_id")?;
+        let correct = match field(cols.correct, "correct")? {
             "1" => true,
             "0" => false,
             other => {
@@ -236,14 +401,13 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
                 })
             }
         };
-        let raw_order = field(c_order, "order")?;
+        let raw_order = field(cols.order, "order")?;
         let order = parse_order(raw_order).ok_or_else(|| LoadError::Row {
             line,
             message: format!("`order` must be a number or an RFC 3339 time, found {raw_order:?}"),
         })?;
         builder.push(student, skill, correct, order);
     }
-    Ok(builder.finish())
 }
 
 #[cfg(test)]
@@ -260,6 +424,24 @@ mod tests {
         assert_eq!(d.skills[1].skill_id, "b");
         // s1 on b by order 1, 2, 3, 10 (numeric, not text, order).
         assert_eq!(d.skills[1].sequence(0), &[0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn parallel_loading_equals_sequential_loading() {
+        let mut csv = String::from("student_id,skill_id,correct,order\n");
+        for i in 0..260_000u32 {
+            csv.push_str(&format!("stu-{},skill-{},{},{}\n", i % 977, i % 7, (i / 3) % 2, i % 13));
+        }
+        let a = load(csv.as_bytes()).expect("valid");
+        let b = load_bytes(csv.as_bytes()).expect("valid");
+        assert_eq!(a.students, b.students);
+        assert_eq!(a.skills.len(), b.skills.len());
+        for (x, y) in a.skills.iter().zip(&b.skills) {
+            assert_eq!((&x.skill_id, &x.obs, &x.starts, &x.students), (&y.skill_id, &y.obs, &y.starts, &y.students));
+        }
+        csv.push_str("stu-1,skill-1,2,5\n");
+        let e = load_bytes(csv.as_bytes()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with("line 260002:"), "{e}");
     }
 
     #[test]
