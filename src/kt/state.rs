@@ -192,7 +192,10 @@ impl SkillState {
     }
 
     pub fn confidence(&self, rules: &Rules) -> Confidence {
-        if self.width <= rules.high_confidence_width {
+        if self.evidence() == 0 {
+            // Cold start: whatever the skill's prior, nothing is known of this student yet.
+            Confidence::Low
+        } else if self.width <= rules.high_confidence_width {
             Confidence::High
         } else if self.width <= rules.medium_confidence_width {
             Confidence::Medium
