@@ -284,7 +284,9 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
 /// newline ends a record) are parsed by two or more threads, each on a run of whole lines,
 /// and merged in file order: the result is the same as [`load`]'s.
 pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let header_end = bytes.iter().position(|&b| b == b'\n');
     let (Some(header_end), true, false) = (
         header_end,
@@ -430,17 +432,29 @@ mod tests {
     fn parallel_loading_equals_sequential_loading() {
         let mut csv = String::from("student_id,skill_id,correct,order\n");
         for i in 0..260_000u32 {
-            csv.push_str(&format!("stu-{},skill-{},{},{}\n", i % 977, i % 7, (i / 3) % 2, i % 13));
+            csv.push_str(&format!(
+                "stu-{},skill-{},{},{}\n",
+                i % 977,
+                i % 7,
+                (i / 3) % 2,
+                i % 13
+            ));
         }
         let a = load(csv.as_bytes()).expect("valid");
         let b = load_bytes(csv.as_bytes()).expect("valid");
         assert_eq!(a.students, b.students);
         assert_eq!(a.skills.len(), b.skills.len());
         for (x, y) in a.skills.iter().zip(&b.skills) {
-            assert_eq!((&x.skill_id, &x.obs, &x.starts, &x.students), (&y.skill_id, &y.obs, &y.starts, &y.students));
+            assert_eq!(
+                (&x.skill_id, &x.obs, &x.starts, &x.students),
+                (&y.skill_id, &y.obs, &y.starts, &y.students)
+            );
         }
         csv.push_str("stu-1,skill-1,2,5\n");
-        let e = load_bytes(csv.as_bytes()).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = load_bytes(csv.as_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.starts_with("line 260002:"), "{e}");
     }
 

@@ -113,3 +113,83 @@ fn observation_outcome_applies_the_evidence_rules() {
     assert_eq!(session_key("a1b2c3"), session_key("a1b2c3"));
     assert_ne!(session_key("a1b2c3"), session_key("a1b2c4"));
 }
+
+fn bkt_params() -> impl Strategy<Value = Params> {
+    // Parameters a real skill could have, where 2,000 students × 20 answers identify them.
+    (0.15..0.5f64, 0.08..0.25f64, 0.1..0.3f64, 0.05..0.15f64).prop_map(
+        |(prior, learn, guess, slip)| Params {
+            prior,
+            learn,
+            guess,
+            slip,
+            forget: 0.0,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fit_is_deterministic_for_a_seed(truth in bkt_params(), data_seed in 0u64..1000, seed in any::<u64>()) {
+        let data = Dataset { students: Vec::new(), skills: vec![fit::tests::simulate(&truth, 60, 12, data_seed)] };
+        let opts = FitOptions { restarts: 3, bootstrap: 2, seed, ..FitOptions::default() };
+        let a = fit_dataset(&data, None, &opts);
+        let b = fit_dataset(&data, None, &FitOptions { threads: 1, ..opts });
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn parameters_are_recovered_from_simulated_data(truth in bkt_params(), data_seed in 0u64..1000) {
+        let data = Dataset { students: Vec::new(), skills: vec![fit::tests::simulate(&truth, 2000, 20, data_seed)] };
+        let opts = FitOptions { restarts: 3, bootstrap: 0, ..FitOptions::default() };
+        let fitted = &fit_dataset(&data, None, &opts)[0];
+        // EM finds the maximum likelihood: never worse than the truth (up to the tolerance).
+        prop_assert!(fitted.log_likelihood >= fit::log_likelihood(&truth, &data.skills[0]) - 0.01);
+        let p = fitted.model.params;
+        for (got, want) in [(p.prior, truth.prior), (p.learn, truth.learn), (p.guess, truth.guess), (p.slip, truth.slip)] {
+            prop_assert!((got - want).abs() < 0.05, "fitted {:?}, true {:?}", p, truth);
+        }
+    }
+}
+
+#[test]
+fn forgetting_is_recovered_when_fitted() {
+    let truth = Params {
+        prior: 0.3,
+        learn: 0.2,
+        guess: 0.2,
+        slip: 0.08,
+        forget: 0.05,
+    };
+    let data = Dataset {
+        students: Vec::new(),
+        skills: vec![fit::tests::simulate(&truth, 1500, 25, 5)],
+    };
+    let with = fit_dataset(
+        &data,
+        None,
+        &FitOptions {
+            fit_forget: true,
+            bootstrap: 0,
+            ..FitOptions::default()
+        },
+    )[0]
+    .clone();
+    let without = fit_dataset(
+        &data,
+        None,
+        &FitOptions {
+            bootstrap: 0,
+            ..FitOptions::default()
+        },
+    )[0]
+    .clone();
+    assert!(
+        (with.model.params.forget - truth.forget).abs() < 0.02,
+        "{:?}",
+        with.model.params
+    );
+    assert_eq!(without.model.params.forget, 0.0);
+    assert!(with.log_likelihood > without.log_likelihood);
+}
