@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::kt::{self, FitOptions, Params, Spread};
@@ -115,7 +114,11 @@ struct CvOut {
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<kt::Dataset> {
-    kt::load::load_path(path).with_context(|| format!("reading {}", path.display()))
+    // The loader's errors name the path or the line; say which file too for the latter.
+    kt::load::load_path(path).map_err(|e| match e {
+        kt::load::LoadError::Open { .. } => anyhow::Error::new(e),
+        _ => anyhow::Error::new(e).context(path.display().to_string()),
+    })
 }
 
 pub fn run(args: KtArgs) -> anyhow::Result<()> {
@@ -166,6 +169,5 @@ pub fn run(args: KtArgs) -> anyhow::Result<()> {
             })?
         }
     };
-    println!("{json}");
-    Ok(())
+    super::print_line(&json)
 }

@@ -23,6 +23,16 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
 }
 
+/// Prints one line on stdout; a closed pipe (`huddle kt fit ... | head`) is not an error.
+pub(crate) fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

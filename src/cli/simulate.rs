@@ -78,9 +78,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     } else {
         opportunities = out.events.iter().filter(|e| e.attempt == 1).count();
     }
-    println!(
-        "{}",
-        serde_json::json!({
+    super::print_line(
+        &serde_json::json!({
             "events": out.events.len(),
             "opportunities": opportunities,
             "students": out.students.len(),
@@ -90,6 +89,6 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             "seed": args.seed,
             "out": args.out.display().to_string(),
         })
-    );
-    Ok(())
+        .to_string(),
+    )
 }

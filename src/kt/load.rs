@@ -15,7 +15,7 @@ use super::fit::{Dataset, SkillData};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Open {
         path: String,
         source: std::io::Error,
@@ -24,7 +24,7 @@ pub enum LoadError {
     MissingColumn(&'static str),
     #[error("line {line}: {message}")]
     Row { line: u64, message: String },
-    #[error("line {line}: {source}")]
+    #[error("line {line}: malformed CSV")]
     Csv { line: u64, source: csv::Error },
 }
 
