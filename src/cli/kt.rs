@@ -122,6 +122,11 @@ fn load(path: &std::path::Path) -> anyhow::Result<kt::Dataset> {
 }
 
 pub fn run(args: KtArgs) -> anyhow::Result<()> {
+    super::print_line(&render(args)?)
+}
+
+/// The JSON line `run` prints.
+fn render(args: KtArgs) -> anyhow::Result<String> {
     let started = Instant::now();
     let json = match args.command {
         KtCommand::Fit(a) => {
@@ -169,5 +174,91 @@ pub fn run(args: KtArgs) -> anyhow::Result<()> {
             })?
         }
     };
-    super::print_line(&json)
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Config, Simulation};
+    use std::io::Write;
+
+    fn csv_file() -> tempfile::NamedTempFile {
+        let out = Simulation::new(Config {
+            students: 80,
+            days: 10,
+            skills: 2,
+            seed: 5,
+            ..Config::default()
+        })
+        .run();
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(f, "order,student_id,extra,skill_id,correct").expect("write");
+        for (student, skill, correct, order) in out.kt_rows() {
+            writeln!(f, "{order},{student},x,{skill},{}", u8::from(correct)).expect("write");
+        }
+        f
+    }
+
+    fn flags() -> FitFlags {
+        FitFlags {
+            restarts: 2,
+            seed: 1,
+            forget: false,
+            max_iter: 100,
+            tol: 1e-3,
+            threads: 0,
+            bootstrap: 2,
+        }
+    }
+
+    #[test]
+    fn fit_prints_the_contract_shape() {
+        let f = csv_file();
+        let json = render(KtArgs {
+            command: KtCommand::Fit(FitArgs {
+                csv: f.path().to_path_buf(),
+                fit: flags(),
+            }),
+        })
+        .expect("fit runs");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let skills = v["skills"].as_object().expect("skills object");
+        assert_eq!(skills.len(), 2);
+        for skill in skills.values() {
+            for key in [
+                "prior",
+                "learn",
+                "guess",
+                "slip",
+                "forget",
+                "log_likelihood",
+            ] {
+                assert!(skill[key].is_f64(), "{key} in {skill}");
+            }
+            assert_eq!(skill["students"], 80);
+            assert!(skill["rows"].as_u64().unwrap_or(0) > 0);
+        }
+        assert!(v["seconds"].is_f64());
+    }
+
+    #[test]
+    fn cv_prints_the_contract_shape() {
+        let f = csv_file();
+        let json = render(KtArgs {
+            command: KtCommand::Cv(CvArgs {
+                csv: f.path().to_path_buf(),
+                folds: 3,
+                fit: flags(),
+            }),
+        })
+        .expect("cv runs");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let auc = v["auc"].as_f64().unwrap_or(0.0);
+        assert!(auc > 0.6 && auc <= 1.0, "{v}");
+        assert!(v["rmse"].as_f64().is_some_and(|r| r > 0.0 && r < 0.5));
+        assert_eq!(v["folds"], 3);
+        assert!(v["rows"].as_u64().unwrap_or(0) > 0);
+        assert!(v["seconds"].is_f64());
+    }
 }

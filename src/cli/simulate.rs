@@ -92,3 +92,41 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .to_string(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_events_and_truth_as_json_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("sim");
+        run(SimulateArgs {
+            students: 12,
+            days: 3,
+            seed: 9,
+            out: out.clone(),
+            skills: 2,
+            classes: 0,
+            skills_per_day: 2,
+            kt_csv: true,
+        })
+        .expect("simulate runs");
+        let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+        let events = read("events.jsonl");
+        assert!(events.lines().count() > 12);
+        for line in events.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
+            assert!(v["event_id"].is_string() && v["outcome"].is_string());
+        }
+        let truth = read("truth.jsonl");
+        assert_eq!(
+            truth.lines().count(),
+            12 * 2,
+            "one line per student and skill"
+        );
+        let csv = read("kt.csv");
+        assert!(csv.starts_with("student_id,skill_id,correct,order\n"));
+    }
+}
