@@ -14,6 +14,14 @@
 //! After a refit or a late event, `SkillState::replay(&model, &observations)` rebuilds the
 //! state from the events; it equals applying them one by one.
 //!
+//! The types involved: [`SkillModel`] (parameters + [`Spread`], store it per skill as JSON),
+//! [`SkillState`] (store it per student × skill as JSON, ~100 bytes), [`Observation`],
+//! [`Rules`] (thresholds, `Default`), [`Estimate`] (what the overview shows per skill:
+//! estimate, low, high, status, confidence, needs_review, opportunities).
+//! Refitting: build a [`Dataset`] with [`load::DatasetBuilder`] from the opportunities
+//! (student id, skill id, correct, time), call [`fit_dataset`] with [`FitOptions::default()`],
+//! keep each [`SkillFit::model`].
+//!
 //! # Evidence rules (applied by the caller when it turns events into observations)
 //!
 //! 1. **One opportunity per student per item**: only the student's *first* attempt at an

@@ -61,7 +61,7 @@ impl Default for Config {
 }
 
 /// How a student behaves. Only diligent students for now; the behaviour-signals issue
-/// adds rapid guessers, hint abusers and gamers (see [`Simulation::first_attempt`], the
+/// adds rapid guessers, hint abusers and gamers (see `Simulation::first_attempt`, the
 /// one place where a profile changes answers, times and hints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Profile {
