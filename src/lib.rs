@@ -1,7 +1,7 @@
 //! Huddle: practice events in, plain-language insights for teachers out.
 //!
-//! The binary (`main.rs`) only calls [`cli::main`]. Domain modules (`ingest`, and the ones to
-//! come: knowledge tracing, signals, insights) are plain Rust; `store` and `db` hold the SQL,
+//! The binary (`main.rs`) only calls [`cli::main`]. Domain modules (`ingest`, `kt` for knowledge
+//! tracing, `sim` the classroom simulator) are plain Rust; `store` and `db` hold the SQL,
 //! `api` the HTTP.
 
 pub mod api;
@@ -11,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod kt;
+pub mod sim;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

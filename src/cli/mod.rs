@@ -1,5 +1,8 @@
-//! The command line: `huddle serve`, `huddle token`, …  Flags win over environment variables,
-//! which win over defaults (clap's `env`).
+//! The command line: `huddle serve`, `huddle token`, `huddle kt`, `huddle simulate`. Flags win
+//! over environment variables, which win over defaults (clap's `env`).
+
+pub mod kt;
+pub mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,10 @@ enum Command {
     Serve(ServeArgs),
     /// Print a signed token, for student tools and scripts.
     Token(TokenArgs),
+    /// Knowledge tracing for researchers: fit and cross-validate BKT from a CSV.
+    Kt(kt::KtArgs),
+    /// Write simulated practice events and their ground truth.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Where the data and the signing secret live.
@@ -94,6 +101,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::Kt(args) => kt::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,4 +136,14 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let claims = Claims::new(sub, args.role, args.org, args.ttl);
     println!("{}", Keys::new(&secret).sign(&claims)?);
     Ok(())
+}
+
+/// Prints one line on stdout; a closed pipe (`huddle kt fit ... | head`) is not an error.
+pub(crate) fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
