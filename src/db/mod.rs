@@ -84,10 +84,6 @@ impl DbUrl {
                      PRAGMA cache_size = -16000;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                if let Ok(extra) = std::env::var("XX_PRAGMAS") {
-                    conn.batch_execute(&extra)
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                }
                 Ok(DbConnection::Sqlite(conn))
             }
             DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
