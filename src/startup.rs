@@ -11,10 +11,13 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::store::state::RefitOptions;
 
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
+    /// How `POST /api/v1/admin/refit` refits.
+    pub refit: RefitOptions,
 }
 
 pub struct Application {
@@ -33,7 +36,13 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { db });
+        if let Some(every) = settings.refit_interval.filter(|d| !d.is_zero()) {
+            spawn_refit_job(db.clone(), every, settings.refit);
+        }
+        let state = web::Data::new(AppState {
+            db,
+            refit: settings.refit,
+        });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let settings = Arc::new(settings);
 
@@ -63,4 +72,43 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Refits every organisation's models every `every`, on the blocking pool: the fit runs outside
+/// any transaction and each write is short (see `store::state::refit_db`), so ingest goes on.
+/// The task ends with the server's runtime.
+fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
+    actix_web::rt::spawn(async move {
+        loop {
+            // A period between the end of one refit and the start of the next.
+            actix_web::rt::time::sleep(every).await;
+            let db = db.clone();
+            let done = crate::db::blocking(move || {
+                let orgs = {
+                    let mut conn = db.conn()?;
+                    crate::store::state::orgs(&mut conn)?
+                };
+                let mut summaries = Vec::new();
+                for org in orgs {
+                    summaries.push(crate::store::state::refit_db(&db, &org, &opts)?);
+                }
+                Ok(summaries)
+            })
+            .await;
+            match done {
+                Ok(summaries) => {
+                    for s in summaries {
+                        tracing::info!(
+                            org = %s.org,
+                            skills = s.skills.len(),
+                            states = s.states_written,
+                            seconds = s.seconds,
+                            "background refit"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(error = format!("{e:#}"), "background refit failed"),
+            }
+        }
+    });
 }

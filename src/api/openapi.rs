@@ -7,10 +7,17 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Huddle", description = "Practice events in; plain-language insights for teachers out."),
-    paths(super::health::healthz, super::events::post_events),
+    paths(
+        super::health::healthz,
+        super::events::post_events,
+        super::students::get_student,
+        super::admin::post_refit
+    ),
     modifiers(&BearerAuth),
     tags(
         (name = "ingestion", description = "Practice events from student tools"),
+        (name = "students", description = "What Huddle knows of each student"),
+        (name = "administration", description = "For the organisation's administrators"),
         (name = "operations", description = "Health and the API description"),
     )
 )]

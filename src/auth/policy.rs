@@ -13,6 +13,31 @@ pub fn may_write_events(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// Reading a student's data in the caller's organisation (the handler reads only
+/// `caller.org`, so another organisation's data is out of reach whatever the role). For now
+/// administrators only: teachers get their own classes' students with rostering and auth.
+pub fn may_read_org_data(caller: &Caller) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Teacher => Err(ApiError::forbidden(
+            "teachers' access to students comes with class assignments; ask an administrator",
+        )),
+        Role::Tool => Err(ApiError::forbidden(
+            "tool tokens send events; they cannot read students' data",
+        )),
+    }
+}
+
+/// Administration of the organisation (refitting the models, ...): administrators only.
+pub fn may_administer(caller: &Caller) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Teacher | Role::Tool => Err(ApiError::forbidden(
+            "only an administrator of the organisation may do this",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +55,19 @@ mod tests {
         assert!(may_write_events(&caller(Role::Tool)).is_ok());
         assert!(may_write_events(&caller(Role::Admin)).is_ok());
         assert!(may_write_events(&caller(Role::Teacher)).is_err());
+    }
+
+    #[test]
+    fn only_admins_read_org_data_for_now() {
+        assert!(may_read_org_data(&caller(Role::Admin)).is_ok());
+        assert!(may_read_org_data(&caller(Role::Teacher)).is_err());
+        assert!(may_read_org_data(&caller(Role::Tool)).is_err());
+    }
+
+    #[test]
+    fn only_admins_administer() {
+        assert!(may_administer(&caller(Role::Admin)).is_ok());
+        assert!(may_administer(&caller(Role::Teacher)).is_err());
+        assert!(may_administer(&caller(Role::Tool)).is_err());
     }
 }

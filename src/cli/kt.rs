@@ -20,6 +20,66 @@ pub enum KtCommand {
     Fit(FitArgs),
     /// K-fold cross-validation by student; prints JSON with auc and rmse.
     Cv(CvArgs),
+    /// Refit the models of the service's database from its events and recompute the states;
+    /// prints a JSON summary per organisation.
+    Refit(RefitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefitArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        env = "HUDDLE_DATABASE_URL",
+        default_value = "sqlite://huddle.db"
+    )]
+    pub database_url: String,
+    /// Only this organisation (default: all).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// A skill is refitted once this many students have answered it.
+    #[arg(long, env = "HUDDLE_REFIT_MIN_STUDENTS", default_value_t = 50)]
+    pub min_students: usize,
+    /// Also recompute every state from the events, refitted or not (after a bug fix).
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+#[derive(Serialize)]
+struct RefitOut {
+    orgs: Vec<crate::store::state::RefitSummary>,
+    /// States written by --rebuild.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rebuilt_states: Option<usize>,
+    seconds: f64,
+}
+
+fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
+    use crate::store::state;
+    let url = crate::db::DbUrl::parse(&a.database_url)?;
+    let db = crate::db::Db::open(&url, 2)?;
+    let orgs = match a.org {
+        Some(org) => vec![org],
+        None => state::orgs(&mut *db.conn()?)?,
+    };
+    let opts = state::RefitOptions {
+        min_students: a.min_students.max(1),
+        ..state::RefitOptions::default()
+    };
+    let mut out = RefitOut {
+        orgs: Vec::new(),
+        rebuilt_states: None,
+        seconds: 0.0,
+    };
+    for org in &orgs {
+        out.orgs.push(state::refit_db(&db, org, &opts)?);
+        if a.rebuild {
+            let written = db.write_blocking(|conn| state::rebuild(conn, org, None))?;
+            *out.rebuilt_states.get_or_insert(0) += written;
+        }
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(serde_json::to_string(&out)?)
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,6 +225,7 @@ fn render(args: KtArgs) -> anyhow::Result<String> {
                 seconds: started.elapsed().as_secs_f64(),
             })?
         }
+        KtCommand::Refit(a) => refit(a, started)?,
         KtCommand::Cv(a) => {
             let data = load(&a.csv)?;
             let result = kt::cross_validate(&data, a.folds as usize, &a.fit.options());

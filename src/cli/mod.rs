@@ -77,6 +77,13 @@ struct ServeArgs {
     /// Database connections kept in the pool.
     #[arg(long, env = "HUDDLE_DB_POOL_SIZE", default_value_t = 8)]
     db_pool_size: u32,
+    /// How often to refit the knowledge-tracing models in the background (e.g. 6h, 30m);
+    /// 0 disables the background refit.
+    #[arg(long, env = "HUDDLE_REFIT_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration)]
+    refit_interval: Duration,
+    /// A skill is refitted once this many students have answered it.
+    #[arg(long, env = "HUDDLE_REFIT_MIN_STUDENTS", default_value_t = 50)]
+    refit_min_students: usize,
 }
 
 #[derive(Args)]
@@ -120,6 +127,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.bind = args.bind;
     settings.workers = args.workers;
     settings.pool_size = args.db_pool_size.max(1);
+    settings.refit_interval = Some(args.refit_interval).filter(|d| !d.is_zero());
+    settings.refit.min_students = args.refit_min_students.max(1);
+    // In the server, the fit leaves a core to ingest.
+    settings.refit.fit.threads = 1;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
         tracing::info!(port = app.port(), "huddle is listening");

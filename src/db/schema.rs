@@ -107,6 +107,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    skill_models (org_id, skill_id) {
+        org_id -> Text,
+        skill_id -> Text,
+        model -> Text,
+        fitted_at -> Nullable<BigInt>,
+        students -> Integer,
+        rows -> Integer,
+        log_likelihood -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    skill_states (org_id, student_id, skill_id) {
+        org_id -> Text,
+        student_id -> Text,
+        skill_id -> Text,
+        state -> Text,
+        last_occurred_at -> BigInt,
+        last_seq -> BigInt,
+        session_start -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    student_items (org_id, student_id, skill_id, item_id) {
+        org_id -> Text,
+        student_id -> Text,
+        skill_id -> Text,
+        item_id -> Text,
+        first_occurred_at -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -120,4 +155,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     skills,
     items,
     events,
+    skill_models,
+    skill_states,
+    student_items,
 );

@@ -37,11 +37,15 @@
 //!    P(known) and does not count towards mastery.
 //! 4. Observations are applied in time order (`occurred_at`, then arrival). A late event
 //!    is handled by replaying the student's observations for that skill.
-//! 5. `session` is [`session_key`] of the event's `session_id` (or of the session the store
-//!    derived from 30 minutes of inactivity).
+//! 5. `session` is [`session_key`] of the event's `session_id`, or, without one, of a
+//!    session derived from 30 minutes of inactivity of the student on the skill.
+//!
+//! [`evidence`] applies these rules one event at a time ([`evidence::Track::step`]); the
+//! store's online path and its replays both go through it.
 
 pub mod confidence;
 pub mod cv;
+pub mod evidence;
 pub mod fit;
 pub mod load;
 pub mod params;

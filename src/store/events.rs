@@ -2,7 +2,7 @@
 //! skills and items exist, insert the events that are new, and tell re-sent events from
 //! conflicting ones.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -132,27 +132,35 @@ pub fn append(
     )))
 }
 
-fn append_in<C: EventSql>(
+fn append_in<C: EventSql + super::state::StateSql>(
     c: &mut C,
     org: &str,
     batch: &[Event],
     received_at: i64,
 ) -> anyhow::Result<Vec<Stored>> {
+    // On PostgreSQL, one student's batches take turns from here to the commit (several nodes
+    // may receive them at once): their states then never race, and two batches re-sending the
+    // same events never wait on each other's uncommitted rows in a cycle. Sorted locks.
+    let students: BTreeSet<&str> = batch.iter().map(|e| e.student_id.as_str()).collect();
+    c.lock_students(org, &students)?;
     let rows: Vec<NewEvent> = batch
         .iter()
         .map(|e| NewEvent::new(org, e, received_at))
         .collect();
-    let inserted = c.insert_new(&rows)?;
+    let seqs = c.insert_new(&rows)?;
+    let inserted: Vec<bool> = seqs.iter().map(Option::is_some).collect();
 
     // Only events actually stored name new entities: a duplicate or a conflict changes nothing.
-    let new_events: Vec<&Event> = batch
+    let new_events: Vec<(&Event, i64)> = batch
         .iter()
-        .zip(&inserted)
-        .filter(|(_, new)| **new)
-        .map(|(e, _)| e)
+        .zip(&seqs)
+        .filter_map(|(e, seq)| Some((e, (*seq)?)))
         .collect();
     if !new_events.is_empty() {
-        c.ensure_entities(org, &new_events, received_at)?;
+        let events: Vec<&Event> = new_events.iter().map(|(e, _)| *e).collect();
+        c.ensure_entities(org, &events, received_at)?;
+        // The knowledge-tracing state moves in the same transaction as its events.
+        super::state::apply_in(c, org, &new_events, received_at)?;
     }
 
     // Events not inserted were stored before: the same content is a re-send, other content
@@ -195,8 +203,8 @@ trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
     /// batch names for the first time; a skill's latest non-empty name wins.
     fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()>;
-    /// Inserts the rows whose event id is not stored yet; true for each row inserted.
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>>;
+    /// Inserts the rows whose event id is not stored yet; the `seq` of each row inserted.
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>>;
     fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>>;
 }
 
@@ -335,17 +343,18 @@ macro_rules! shared_event_sql {
 impl EventSql for diesel::SqliteConnection {
     shared_event_sql!();
 
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>> {
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>> {
         // In-process, a cached one-row statement per event is as fast as a multi-row one and
-        // says directly which rows were new.
+        // says directly which rows were new (RETURNING gives nothing for a conflict).
         rows.iter()
             .map(|row| {
                 diesel::insert_into(events::table)
                     .values(row)
                     .on_conflict(events::event_id)
                     .do_nothing()
-                    .execute(self)
-                    .map(|n| n == 1)
+                    .returning(events::seq)
+                    .get_result(self)
+                    .optional()
             })
             .collect()
     }
@@ -354,18 +363,21 @@ impl EventSql for diesel::SqliteConnection {
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
 
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<bool>> {
+    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>> {
         // Over a socket, one multi-row statement per chunk; RETURNING names the new rows.
-        let mut new_ids = HashSet::with_capacity(rows.len());
+        let mut new_ids = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(PG_CHUNK) {
-            let ids: Vec<Vec<u8>> = diesel::insert_into(events::table)
+            let ids: Vec<(Vec<u8>, i64)> = diesel::insert_into(events::table)
                 .values(chunk)
                 .on_conflict(events::event_id)
                 .do_nothing()
-                .returning(events::event_id)
+                .returning((events::event_id, events::seq))
                 .get_results(self)?;
             new_ids.extend(ids);
         }
-        Ok(rows.iter().map(|r| new_ids.contains(r.event_id)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| new_ids.get(r.event_id).copied())
+            .collect())
     }
 }

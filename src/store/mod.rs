@@ -2,3 +2,4 @@
 //! here and in `db`; the rules live in the domain modules.
 
 pub mod events;
+pub mod state;

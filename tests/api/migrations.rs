@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 13] = [
     "orgs",
     "schools",
     "classes",
@@ -18,6 +18,9 @@ const TABLES: [&str; 10] = [
     "skills",
     "items",
     "events",
+    "skill_models",
+    "skill_states",
+    "student_items",
 ];
 
 /// The application's tables present in the database.
@@ -114,6 +117,24 @@ fn schema_matches(conn: &mut DbConnection) {
                 events::table
                     .select(huddle::store::events::EventRow::as_select())
                     .load(c)
+                    .map(|_| ()),
+            )
+            .and(
+                skill_models::table
+                    .select(skill_models::all_columns)
+                    .load::<(String, String, String, Option<i64>, i32, i32, Option<f64>)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                skill_states::table
+                    .select(skill_states::all_columns)
+                    .load::<(String, String, String, String, i64, i64, i64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                student_items::table
+                    .select(student_items::all_columns)
+                    .load::<(String, String, String, String, i64)>(c)
                     .map(|_| ()),
             )
     })

@@ -1,0 +1,3 @@
+DROP TABLE student_items;
+DROP TABLE skill_states;
+DROP TABLE skill_models;

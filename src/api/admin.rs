@@ -1,0 +1,98 @@
+//! Administration: `POST /api/v1/admin/refit`.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{policy, Caller};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+use crate::store::state::RefitSummary;
+
+/// What a refit did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefitResult {
+    pub org: String,
+    /// The skills refitted: those with enough students (50 by default).
+    pub skills: Vec<RefittedSkillView>,
+    /// Skills left on their current model for lack of students.
+    pub skills_skipped: usize,
+    /// Students whose states were recomputed with the new models.
+    pub students_recomputed: usize,
+    /// Student × skill states written.
+    pub states_written: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefittedSkillView {
+    pub skill_id: String,
+    pub students: usize,
+    /// Opportunities (first attempts) the fit used.
+    pub rows: usize,
+    pub log_likelihood: f64,
+    pub prior: f64,
+    pub learn: f64,
+    pub guess: f64,
+    pub slip: f64,
+    pub forget: f64,
+}
+
+impl From<RefitSummary> for RefitResult {
+    fn from(s: RefitSummary) -> Self {
+        RefitResult {
+            org: s.org,
+            skills: s
+                .skills
+                .into_iter()
+                .map(|k| RefittedSkillView {
+                    skill_id: k.skill_id,
+                    students: k.students,
+                    rows: k.rows,
+                    log_likelihood: k.log_likelihood,
+                    prior: k.params.prior,
+                    learn: k.params.learn,
+                    guess: k.params.guess,
+                    slip: k.params.slip,
+                    forget: k.params.forget,
+                })
+                .collect(),
+            skills_skipped: s.skills_skipped,
+            students_recomputed: s.students_recomputed,
+            states_written: s.states_written,
+            seconds: s.seconds,
+        }
+    }
+}
+
+/// Refit the knowledge-tracing models now.
+///
+/// Fits each skill of the caller's organisation that has enough students, stores the models
+/// and recomputes those students' estimates. The server also does this in the background
+/// (every 6 hours by default). Ingest goes on meanwhile. Administrators only.
+#[utoipa::path(post, path = "/api/v1/admin/refit", tag = "administration",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The refit is done", body = RefitResult),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn post_refit(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    policy::may_administer(&caller)?;
+    let db = state.db.clone();
+    let opts = state.refit;
+    let org = caller.org;
+    let summary =
+        crate::db::blocking(move || crate::store::state::refit_db(&db, &org, &opts)).await?;
+    tracing::info!(
+        skills = summary.skills.len(),
+        states = summary.states_written,
+        seconds = summary.seconds,
+        "refit on demand"
+    );
+    Ok(HttpResponse::Ok().json(RefitResult::from(summary)))
+}
