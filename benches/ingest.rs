@@ -67,7 +67,8 @@ fn options() -> Options {
 }
 
 /// A district's worth of practice: 4,000 students in 160 classes, 40 skills of 4 domains,
-/// 12 items each; a batch is what one tool sends for a few classes over a few minutes.
+/// 12 items each. A batch is what one tool sends for three classes over a few minutes; each
+/// student works on one skill for a while (a session), as in a real lesson.
 fn generate(n: usize, batch: usize) -> Vec<Vec<serde_json::Value>> {
     let mut rng = StdRng::seed_from_u64(7);
     let start = Utc::now() - TimeDelta::days(30);
@@ -77,12 +78,13 @@ fn generate(n: usize, batch: usize) -> Vec<Vec<serde_json::Value>> {
     while made < n {
         let size = batch.min(n - made);
         let first_class = rng.random_range(0..158);
+        let session = made / (batch * 4);
         let at = start + TimeDelta::seconds((made as i64 * 2_592_000) / n as i64);
         let events = (0..size)
             .map(|k| {
                 let class = first_class + rng.random_range(0..3);
                 let student = class * 25 + rng.random_range(0..25);
-                let skill = rng.random_range(0..40);
+                let skill = (student * 7 + session * 13) % 40;
                 let domain = domains[skill % 4];
                 let outcome = match rng.random_range(0..10) {
                     0..=5 => "correct",
@@ -101,7 +103,7 @@ fn generate(n: usize, batch: usize) -> Vec<Vec<serde_json::Value>> {
                     "response_ms": rng.random_range(800..40_000),
                     "hints_used": rng.random_range(0..3),
                     "hint_bottom_out": false,
-                    "session_id": format!("s-{student}-{}", made / 20_000),
+                    "session_id": format!("s-{student}-{session}"),
                     "skill_name": format!("Skill {skill} of {domain}"),
                     "tool": "bench-tool",
                 })
