@@ -95,22 +95,8 @@ pub struct Student {
     pub speed: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Correct,
-    Incorrect,
-    Skipped,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Correct => "correct",
-            Outcome::Incorrect => "incorrect",
-            Outcome::Skipped => "skipped",
-        }
-    }
-}
+/// The simulator answers with the same outcomes the service ingests.
+pub use crate::ingest::Outcome;
 
 /// One event, compact (indices instead of strings); [`Output::wire`] gives the JSON shape.
 #[derive(Debug, Clone, Copy, PartialEq)]
