@@ -23,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
         .route("/", web::get().to(dashboard::index))
+        .route("/ui/{path:.*}", web::get().to(dashboard::asset))
         .default_service(web::to(not_found));
 }
 

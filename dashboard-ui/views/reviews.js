@@ -1,0 +1,54 @@
+// The review queue: the calls Huddle leaves to the teacher.
+
+import { get, post } from '../api.js';
+import { h, toast, when } from '../dom.js';
+import { FLAG_NAMES, studentLink } from './common.js';
+
+export async function reviews() {
+  const cls = sessionStorage.getItem('huddle.class');
+  const path = cls ? `/api/v1/reviews?class_id=${encodeURIComponent(cls)}` : '/api/v1/reviews';
+  const data = await get(path);
+  const items = Array.isArray(data) ? data : data.reviews || data.items || [];
+  const open = items.filter((r) => !r.status || r.status === 'open');
+  return h(
+    'section',
+    {},
+    h('h1', {}, 'Review'),
+    h('p', { class: 'muted' }, 'Huddle is unsure about these. Your judgment decides: confirm what you see in class, dismiss what you don\u2019t.'),
+    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : h('ul', { class: 'reviews' }, open.map(reviewItem)),
+  );
+}
+
+function reviewItem(r) {
+  const note = h('input', { type: 'text', 'aria-label': 'Note (optional)', placeholder: 'Note (optional)' });
+  const item = h(
+    'li',
+    { class: 'review-item' },
+    h(
+      'p',
+      { class: 'headline' },
+      studentLink(r.student_id, r.name || r.student_name),
+      ' · ',
+      r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill_name || r.skill_id || '',
+    ),
+    h('p', {}, r.reason || r.headline || ''),
+    r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,
+    h(
+      'div',
+      { class: 'row' },
+      note,
+      h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
+    ),
+  );
+  async function decide(decision) {
+    try {
+      await post(`/api/v1/reviews/${encodeURIComponent(r.id)}`, { decision, note: note.value || undefined });
+      item.replaceChildren(h('p', {}, decision === 'confirm' ? 'Confirmed. Thank you.' : 'Dismissed: Huddle will stay quiet about this until new answers arrive.'));
+      toast(decision === 'confirm' ? 'Confirmed.' : 'Dismissed.');
+    } catch (e) {
+      toast(`Could not record it: ${e.message}`);
+    }
+  }
+  return item;
+}

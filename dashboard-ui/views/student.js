@@ -1,0 +1,147 @@
+// One student: what they know, how it moved, what they did lately, and any flags.
+
+import { get, post } from '../api.js';
+import { h, percent, seconds, toast, when } from '../dom.js';
+import { lineChart } from '../chart.js';
+import { FLAG_NAMES, statusBadge } from './common.js';
+
+export async function student(studentId) {
+  const s = await get(`/api/v1/students/${encodeURIComponent(studentId)}`);
+  const name = s.name || studentId;
+  const skills = s.skills || [];
+  return h(
+    'div',
+    { class: 'student' },
+    h('h1', {}, name),
+    flagsSection(s.flags || []),
+    h(
+      'section',
+      { 'aria-labelledby': 'skills-h' },
+      h('h2', { id: 'skills-h' }, 'Skills'),
+      skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId)),
+    ),
+    evidenceSection(s.recent_evidence || s.evidence || []),
+  );
+}
+
+function flagsSection(flags) {
+  if (flags.length === 0) return null;
+  return h(
+    'section',
+    { 'aria-labelledby': 'flags-h', class: 'flags-section' },
+    h('h2', { id: 'flags-h' }, 'What Huddle noticed'),
+    h(
+      'ul',
+      {},
+      flags.map((f) =>
+        h(
+          'li',
+          {},
+          h('strong', {}, FLAG_NAMES[f.kind] || f.kind),
+          ': ',
+          f.evidence || f.sentence || '',
+          h('span', { class: 'muted' }, ` (since ${when(f.since)}${f.until ? `, until ${when(f.until)}` : ''})`),
+        ),
+      ),
+    ),
+  );
+}
+
+function historyOf(history, skillId) {
+  if (!history) return [];
+  if (Array.isArray(history)) {
+    const entry = history.find((x) => x.skill_id === skillId);
+    return entry ? entry.points || entry.history || [] : [];
+  }
+  return history[skillId] || [];
+}
+
+function skillPanel(skill, history, studentId) {
+  const points = historyOf(history, skill.skill_id).map((p) => ({
+    t: p.at || p.t || p.occurred_at,
+    y: p.estimate,
+    low: p.low,
+    high: p.high,
+  }));
+  const title = skill.name || skill.skill_id;
+  return h(
+    'article',
+    { class: 'skill-panel' },
+    h('h3', {}, statusBadge(skill, { withText: true }), ' ', title),
+    h(
+      'p',
+      {},
+      skill.status === 'not_started'
+        ? 'No answers yet.'
+        : `About ${percent(skill.estimate)} likely to know it (between ${percent(skill.low)} and ${percent(skill.high)}), based on ${skill.opportunities} answers; confidence ${skill.confidence}.`,
+      skill.excluded_rapid_guesses ? ` ${skill.excluded_rapid_guesses} very fast answers were not counted.` : '',
+    ),
+    points.length > 1
+      ? lineChart({
+          title: `${title}: estimate over time`,
+          summary: `From ${percent(points[0].y)} to ${percent(points[points.length - 1].y)} over ${points.length} answers.`,
+          series: [{ label: title, points }],
+          marks: [{ y: 0.95, label: 'mastery' }],
+          format: percent,
+        })
+      : null,
+    skill.needs_review ? reviewButtons(skill, studentId) : null,
+  );
+}
+
+function reviewButtons(skill, studentId) {
+  const note = h('input', { type: 'text', 'aria-label': `Note on ${skill.name || skill.skill_id}`, placeholder: 'Note (optional)' });
+  const decide = async (decision) => {
+    try {
+      const id = skill.review_id;
+      if (!id) throw new Error('open the review queue to decide this one');
+      await post(`/api/v1/reviews/${encodeURIComponent(id)}`, { decision, note: note.value || undefined });
+      toast(decision === 'confirm' ? 'Confirmed.' : 'Dismissed.');
+      location.reload();
+    } catch (e) {
+      toast(`Could not record it: ${e.message}`);
+    }
+  };
+  return h(
+    'div',
+    { class: 'row review-row' },
+    h('span', {}, `Does this look right for ${studentId}?`),
+    note,
+    h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
+  );
+}
+
+function evidenceSection(evidence) {
+  if (evidence.length === 0) return null;
+  return h(
+    'section',
+    { 'aria-labelledby': 'evidence-h' },
+    h('h2', { id: 'evidence-h' }, 'Recent answers'),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'data' },
+        h('thead', {}, h('tr', {}, ['When', 'Skill', 'Item', 'Answer', 'Time', 'Hints'].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'tbody',
+          {},
+          evidence.map((e) =>
+            h(
+              'tr',
+              { class: e.excluded ? 'excluded' : '' },
+              h('td', {}, when(e.occurred_at)),
+              h('td', {}, e.skill_name || e.skill_id),
+              h('td', {}, e.item_id),
+              h('td', {}, e.outcome === 'correct' ? '✓ right' : e.outcome === 'incorrect' ? '✗ wrong' : '– skipped'),
+              h('td', {}, seconds(e.response_ms)),
+              h('td', {}, `${e.hints_used ?? 0}${e.hint_bottom_out ? ' (to the answer)' : ''}`),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}

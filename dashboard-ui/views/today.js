@@ -1,0 +1,164 @@
+// Today: the few insights worth acting on before the lesson, and the small groups to pull.
+
+import { get, post } from '../api.js';
+import { h, mount, plural, toast } from '../dom.js';
+import { studentLink } from './common.js';
+
+const SHOWN = 3;
+
+export async function today(classId) {
+  const id = encodeURIComponent(classId);
+  const [insights, groups] = await Promise.all([
+    get(`/api/v1/classes/${id}/insights`),
+    get(`/api/v1/classes/${id}/groups`),
+  ]);
+  const names = new Map();
+  for (const g of groups.groups || []) for (const s of g.members || []) names.set(s.student_id, s.name);
+  for (const s of groups.students || []) names.set(s.student_id, s.name);
+  return h(
+    'div',
+    { class: 'today' },
+    h('h1', {}, `Today in ${groups.class_name || insights.class_name || classId}`),
+    insightList(insights.insights || [], names),
+    groupSection(classId, groups, names),
+  );
+}
+
+function insightList(all, names) {
+  const section = h('section', { 'aria-labelledby': 'insights-h' }, h('h2', { id: 'insights-h' }, 'What to act on'));
+  if (all.length === 0) {
+    section.append(h('p', {}, 'Nothing needs you yet: insights appear as students practise.'));
+    return section;
+  }
+  const list = h('ol', { class: 'insights' }, all.slice(0, SHOWN).map((i) => insightCard(i, names)));
+  section.append(list);
+  if (all.length > SHOWN) {
+    const more = h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => {
+          list.append(...all.slice(SHOWN).map((i) => insightCard(i, names)));
+          more.remove();
+        },
+      },
+      `Show ${plural(all.length - SHOWN, 'more insight')}`,
+    );
+    section.append(more);
+  }
+  return section;
+}
+
+function insightCard(insight, names) {
+  const students = insight.students || [];
+  return h(
+    'li',
+    { class: `insight ${insight.kind || ''}${insight.positive ? ' positive' : ''}` },
+    h('p', { class: 'headline' }, insight.headline),
+    insight.action ? h('p', { class: 'action' }, h('span', { class: 'visually-hidden' }, 'Suggested: '), insight.action) : null,
+    h(
+      'details',
+      {},
+      h('summary', {}, 'Why Huddle thinks so'),
+      h('p', {}, insight.detail),
+      students.length
+        ? h('p', {}, 'Students: ', students.map((s, i) => [i ? ', ' : '', studentLink(s, names.get(s))]))
+        : null,
+      h(
+        'p',
+        { class: 'muted' },
+        `Confidence: ${insight.confidence}`,
+        insight.needs_review ? ' · needs your review' : '',
+      ),
+    ),
+  );
+}
+
+function groupSection(classId, data, names) {
+  const groups = (data.groups || []).map((g) => ({ ...g, students: [...g.students] }));
+  const section = h(
+    'section',
+    { 'aria-labelledby': 'groups-h', class: 'groups-section' },
+    h('h2', { id: 'groups-h' }, 'Suggested small groups'),
+  );
+  if (groups.length === 0) {
+    section.append(h('p', {}, 'No groups yet: groups need a few students who share a need.'));
+    return section;
+  }
+  const cards = h('div', { class: 'group-cards' });
+  const draw = () => mount(cards, groups.map((g, i) => groupCard(g, i, groups, names, draw)));
+  draw();
+  const apart = data.needs_review || data.held_back || [];
+  section.append(
+    data.reason || data.formed_from ? h('p', { class: 'muted' }, data.reason || data.formed_from) : null,
+    cards,
+    apart.length
+      ? h(
+          'p',
+          { class: 'apart' },
+          'Not placed until you review their estimates: ',
+          apart.map((s, i) => [i ? ', ' : '', studentLink(s.student_id || s, names.get(s.student_id || s))]),
+        )
+      : null,
+    h(
+      'div',
+      { class: 'row no-print' },
+      h('button', { type: 'button', onclick: () => savePlan(classId, groups) }, 'Save this plan'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, 'Print group cards'),
+    ),
+  );
+  return section;
+}
+
+function groupCard(group, index, groups, names, redraw) {
+  return h(
+    'article',
+    { class: 'group-card', 'aria-labelledby': `group-${index}` },
+    h('h3', { id: `group-${index}` }, group.focus || group.focus_skill_id),
+    h('p', {}, group.reason),
+    h(
+      'ul',
+      { class: 'members' },
+      group.students.map((s) =>
+        h(
+          'li',
+          {},
+          studentLink(s, names.get(s)),
+          groups.length > 1
+            ? h(
+                'select',
+                {
+                  class: 'no-print',
+                  'aria-label': `Move ${names.get(s) || s} to another group`,
+                  onchange: (e) => {
+                    const to = Number(e.target.value);
+                    group.students = group.students.filter((x) => x !== s);
+                    if (to >= 0) groups[to].students.push(s);
+                    redraw();
+                  },
+                },
+                h('option', { value: '', selected: true }, 'Move…'),
+                groups.map((g, j) => (j === index ? null : h('option', { value: j }, `to ${g.focus || g.focus_skill_id}`))),
+                h('option', { value: -1 }, 'Remove from groups'),
+              )
+            : null,
+        ),
+      ),
+    ),
+    group.items_to_revisit?.length
+      ? h('p', { class: 'items' }, 'Items to revisit: ', group.items_to_revisit.join(', '))
+      : null,
+  );
+}
+
+async function savePlan(classId, groups) {
+  try {
+    await post(`/api/v1/classes/${encodeURIComponent(classId)}/plans`, {
+      groups: groups.map((g) => ({ focus_skill_id: g.focus_skill_id, students: g.students, reason: g.reason })),
+    });
+    toast('Plan saved.');
+  } catch (e) {
+    toast(`Could not save the plan: ${e.message}`);
+  }
+}
