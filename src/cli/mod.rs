@@ -89,7 +89,11 @@ struct ServeArgs {
     #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
     signals: Switch,
     /// Wheel-spinning: this many opportunities on a skill without mastery raise the flag.
-    #[arg(long, env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES",
+        default_value_t = 10
+    )]
     wheel_spinning_opportunities: u32,
     /// Idle: this many school days (Monday to Friday) without practice raise the flag.
     #[arg(long, env = "HUDDLE_IDLE_SCHOOL_DAYS", default_value_t = 3)]
