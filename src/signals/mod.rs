@@ -126,8 +126,11 @@ pub struct Thresholds {
     // Idle (school days are Monday to Friday, UTC dates).
     pub idle_school_days: u32,
 
-    // Wheel-spinning (Beck & Gong 2013): this many opportunities without mastery.
+    // Wheel-spinning (Beck & Gong 2013): this many opportunities without mastery, where
+    // mastery is `wheel_spinning_streak` right first answers in a row (their definition) or an
+    // estimate at the mastery threshold.
     pub wheel_spinning_opportunities: u32,
+    pub wheel_spinning_streak: u32,
 
     // Shared account.
     /// Switches back to another live session (or answers in two sessions at the same
@@ -159,10 +162,11 @@ impl Default for Thresholds {
             rushing_drop: 0.35,
             rushing_min_history: 20,
             skips_min: 3,
-            abandon_errors: 3,
-            abandon_fraction: 0.5,
+            abandon_errors: 2,
+            abandon_fraction: 0.6,
             idle_school_days: 3,
             wheel_spinning_opportunities: 10,
+            wheel_spinning_streak: 3,
             shared_switches: 3,
             shared_gap_ms: 120_000,
         }

@@ -15,6 +15,8 @@ use crate::kt::evidence::SESSION_GAP_MS;
 pub struct KtAfter {
     /// Opportunities that count as evidence (rapid guesses excluded).
     pub evidence: u32,
+    /// The estimate has reached the mastery threshold (progress; the spaced-practice part of
+    /// the mastery rule is not needed to stop calling it wheel-spinning).
     pub mastered: bool,
     pub estimate: f64,
 }
@@ -217,6 +219,10 @@ pub struct Tracker {
     /// The session of the latest action, and the sessions live lately with their last action.
     prev_session: Option<u64>,
     live: Vec<(u64, i64)>,
+    /// Per skill: right first answers in a row (not rapid guesses), or u32::MAX once the
+    /// student has shown progress (wheel-spinning is then over for good).
+    #[serde(default)]
+    streaks: std::collections::BTreeMap<String, u32>,
     /// Flags still going on.
     pub open: Vec<Episode>,
 }
@@ -512,9 +518,18 @@ impl Tracker {
         t: &Thresholds,
         closed: &mut Vec<Episode>,
     ) {
+        let streak = self.streaks.entry(a.skill_id.to_owned()).or_insert(0);
+        if *streak != u32::MAX && a.attempt == 1 && !a.is_rapid_guess(t) {
+            let right = a.outcome == "correct" && !a.hint_bottom_out;
+            *streak = if right { *streak + 1 } else { 0 };
+        }
+        if kt.mastered || *streak >= t.wheel_spinning_streak.max(1) {
+            *streak = u32::MAX;
+        }
+        let progressed = *streak == u32::MAX;
         let open = self.open_index(Kind::WheelSpinning, Some(a.skill_id));
         match open {
-            Some(i) if kt.mastered => {
+            Some(i) if progressed => {
                 let mut e = self.open.remove(i);
                 e.ended_at = Some(a.at);
                 e.last_at = a.at;
@@ -529,7 +544,7 @@ impl Tracker {
                 e.evidence.opportunities = Some(kt.evidence);
                 e.evidence.estimate = Some(kt.estimate);
             }
-            None if !kt.mastered && kt.evidence >= t.wheel_spinning_opportunities => {
+            None if !progressed && kt.evidence >= t.wheel_spinning_opportunities => {
                 self.open.push(Episode {
                     kind: Kind::WheelSpinning,
                     skill_id: Some(a.skill_id.to_owned()),
@@ -578,9 +593,13 @@ impl Tracker {
                     }),
                 }
             }
-            let n = f64::from(self.sittings);
-            self.mean_sitting = (self.mean_sitting * n + f64::from(self.sitting_len)) / (n + 1.0);
-            self.sittings += 1;
+            // The usual sitting is learnt from the sittings not cut short.
+            if !abandoned {
+                let n = f64::from(self.sittings);
+                self.mean_sitting =
+                    (self.mean_sitting * n + f64::from(self.sitting_len)) / (n + 1.0);
+                self.sittings += 1;
+            }
         }
         let (ending, going_on): (Vec<Episode>, Vec<Episode>) = std::mem::take(&mut self.open)
             .into_iter()
@@ -837,6 +856,7 @@ mod tests {
         let mut s = Script::new();
         for n in 1..=12u32 {
             s.act(25, |a| {
+                a.outcome = if n % 3 == 0 { "correct" } else { "incorrect" };
                 a.kt = Some(KtAfter {
                     evidence: n,
                     mastered: false,
@@ -855,6 +875,7 @@ mod tests {
             Some("fractions.add")
         );
         s.act(25, |a| {
+            a.outcome = "incorrect";
             a.kt = Some(KtAfter {
                 evidence: 13,
                 mastered: true,
@@ -863,6 +884,26 @@ mod tests {
         });
         assert!(!s.open(Kind::WheelSpinning));
         assert!(s.closed.iter().any(|e| e.kind == Kind::WheelSpinning));
+    }
+
+    #[test]
+    fn three_right_in_a_row_is_progress_not_wheel_spinning() {
+        let mut s = Script::new();
+        for n in 1..=12u32 {
+            s.act(25, |a| {
+                a.outcome = if (4..=6).contains(&n) {
+                    "correct"
+                } else {
+                    "incorrect"
+                };
+                a.kt = Some(KtAfter {
+                    evidence: n,
+                    mastered: false,
+                    estimate: 0.5,
+                })
+            });
+        }
+        assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
     }
 
     #[test]

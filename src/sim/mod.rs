@@ -910,5 +910,6 @@ impl Output {
 }
 
 pub mod quality;
+pub mod signals_quality;
 #[cfg(test)]
 mod tests;

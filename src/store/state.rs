@@ -210,7 +210,7 @@ fn step_event(
     if let Some(tracker) = tracker {
         action.kt = Some(KtAfter {
             evidence: kt.state.evidence(),
-            mastered: kt.state.status(&Rules::default()) == kt::Status::Mastered,
+            mastered: kt.state.p_known >= Rules::default().mastery_threshold,
             estimate: kt.state.p_known,
         });
         tracker.step(&action, t, closed);
