@@ -155,9 +155,9 @@ impl Episode {
 
     fn note(&mut self, m: &Mark) {
         if self.evidence.examples.len() < MAX_EXAMPLES {
-            self.evidence.examples.push(m.example.clone());
+            self.evidence.examples.push(m.example());
         }
-        let skill = &m.example.skill_id;
+        let skill = &m.example.1;
         if self.evidence.skills.len() < MAX_SKILLS && !self.evidence.skills.contains(skill) {
             self.evidence.skills.push(skill.clone());
         }
@@ -185,45 +185,78 @@ const WINDOW_KINDS: [(Kind, u16); 6] = [
     (Kind::SharedAccount, SWITCH),
 ];
 
-/// One recent action of the sitting.
+/// One recent action of the sitting. Short names and a tuple: it is stored in every
+/// student's row, rewritten with each batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Mark {
+    #[serde(rename = "t")]
     at: i64,
+    #[serde(rename = "b")]
     bits: u16,
     /// The rapid-guess threshold that applied.
+    #[serde(rename = "h")]
     threshold_ms: i32,
-    example: Example,
+    /// (item, skill, outcome, attempt, response_ms, hints_used)
+    #[serde(rename = "e")]
+    example: (String, String, String, i32, Option<i32>, i32),
+}
+
+impl Mark {
+    fn example(&self) -> Example {
+        let (item_id, skill_id, outcome, attempt, response_ms, hints_used) = self.example.clone();
+        Example {
+            item_id,
+            skill_id,
+            outcome,
+            attempt,
+            response_ms,
+            hints_used,
+        }
+    }
 }
 
 /// A student's detector state (stored as JSON per student).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tracker {
     /// The latest action applied.
+    #[serde(rename = "l")]
     pub last_at: Option<i64>,
     /// The current sitting: actions without a 30-minute gap.
+    #[serde(rename = "ss")]
     sitting_start: i64,
     /// First attempts in the sitting.
+    #[serde(rename = "sl")]
     sitting_len: u32,
     /// Wrong or skipped first attempts in a row at the end of the sitting, since when.
+    #[serde(rename = "te")]
     trailing_errors: u32,
+    #[serde(rename = "ts")]
     trailing_since: i64,
     /// Sittings closed so far and their mean length (first attempts).
+    #[serde(rename = "n")]
     sittings: u32,
+    #[serde(rename = "m")]
     mean_sitting: f64,
     /// First attempts that were not rapid guesses, and how many were right: the student's
     /// usual accuracy.
+    #[serde(rename = "a")]
     answered: u32,
+    #[serde(rename = "c")]
     correct: u32,
     /// The latest actions of the sitting, at most `window`.
+    #[serde(rename = "w")]
     window: VecDeque<Mark>,
     /// The session of the latest action, and the sessions live lately with their last action.
+    #[serde(rename = "p")]
     prev_session: Option<u64>,
+    #[serde(rename = "v")]
     live: Vec<(u64, i64)>,
     /// Per skill: right first answers in a row (not rapid guesses), or u32::MAX once the
     /// student has shown progress (wheel-spinning is then over for good).
-    #[serde(default)]
+    #[serde(rename = "k", default)]
     streaks: std::collections::BTreeMap<String, u32>,
     /// Flags still going on.
+    #[serde(rename = "o")]
     pub open: Vec<Episode>,
 }
 
@@ -335,14 +368,14 @@ impl Tracker {
             at: a.at,
             bits,
             threshold_ms: threshold,
-            example: Example {
-                item_id: a.item_id.to_owned(),
-                skill_id: a.skill_id.to_owned(),
-                outcome: a.outcome.to_owned(),
-                attempt: a.attempt,
-                response_ms: a.response_ms,
-                hints_used: a.hints_used,
-            },
+            example: (
+                a.item_id.to_owned(),
+                a.skill_id.to_owned(),
+                a.outcome.to_owned(),
+                a.attempt,
+                a.response_ms,
+                a.hints_used,
+            ),
         }
     }
 
@@ -434,7 +467,7 @@ impl Tracker {
         t: &Thresholds,
         closed: &mut Vec<Episode>,
     ) {
-        let Some(latest) = self.window.back().cloned() else {
+        let Some(latest) = self.window.back() else {
             return;
         };
         let hit = latest.bits & bits != 0;
@@ -445,7 +478,7 @@ impl Tracker {
                 if hit {
                     e.evidence.hits += 1;
                     e.last_at = latest.at;
-                    e.note(&latest);
+                    e.note(latest);
                     if kind == Kind::RapidGuessing {
                         e.evidence.threshold_ms = Some(latest.threshold_ms);
                     }
@@ -475,6 +508,8 @@ impl Tracker {
                     }
                 }
             }
+            // Only an action that shows the behaviour can raise its flag.
+            None if !hit => {}
             None if self.triggered(kind, bits, t) => {
                 let hits: Vec<&Mark> = self.window.iter().filter(|m| m.bits & bits != 0).collect();
                 let Some(first) = hits.first() else {
@@ -518,7 +553,12 @@ impl Tracker {
         t: &Thresholds,
         closed: &mut Vec<Episode>,
     ) {
-        let streak = self.streaks.entry(a.skill_id.to_owned()).or_insert(0);
+        if !self.streaks.contains_key(a.skill_id) {
+            self.streaks.insert(a.skill_id.to_owned(), 0);
+        }
+        let Some(streak) = self.streaks.get_mut(a.skill_id) else {
+            return;
+        };
         if *streak != u32::MAX && a.attempt == 1 && !a.is_rapid_guess(t) {
             let right = a.outcome == "correct" && !a.hint_bottom_out;
             *streak = if right { *streak + 1 } else { 0 };
@@ -764,7 +804,7 @@ mod tests {
                 a.response_ms = Some(4_000);
                 a.outcome = "incorrect";
             });
-            let item = s.tracker.window.back().map(|m| m.example.item_id.clone());
+            let item = s.tracker.window.back().map(|m| m.example.0.clone());
             let item: &'static str = Box::leak(item.unwrap_or_default().into_boxed_str());
             s.act(2, |a| {
                 a.item_id = item;

@@ -185,12 +185,11 @@ macro_rules! shared_flag_sql {
             skills: &BTreeSet<&str>,
             items: &BTreeSet<&str>,
         ) -> QueryResult<HashMap<NormKey, Norm>> {
-            let mut keys: Vec<&str> = items.iter().copied().collect();
-            keys.push("");
+            // By skill only: a skill has tens of items, and an IN list on both key columns
+            // makes SQLite probe every skill × item pair.
             let rows: Vec<(String, String, i32, f64)> = item_norms::table
                 .filter(item_norms::org_id.eq(org))
                 .filter(item_norms::skill_id.eq_any(skills))
-                .filter(item_norms::item_id.eq_any(keys))
                 .select((
                     item_norms::skill_id,
                     item_norms::item_id,
@@ -200,6 +199,7 @@ macro_rules! shared_flag_sql {
                 .load(self)?;
             Ok(rows
                 .into_iter()
+                .filter(|(_, item, _, _)| item.is_empty() || items.contains(item.as_str()))
                 .map(|(skill, item, n, sum)| {
                     let norm = Norm {
                         responses: u32::try_from(n).unwrap_or(0),

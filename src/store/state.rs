@@ -494,6 +494,16 @@ pub(crate) fn apply_in<C: StateSql>(
         Default::default()
     };
 
+    // Each item's typical time, once per item of the batch.
+    let mut typicals: HashMap<(&str, &str), Option<f64>> = HashMap::new();
+    if sig.enabled {
+        for ev in &evs {
+            typicals
+                .entry((ev.skill, ev.item))
+                .or_insert_with(|| flags::typical_of(&norms, ev.skill, ev.item, t));
+        }
+    }
+
     // Which student × skill states cannot take the new events on top (late events, an
     // unreadable state), and, with signals, which students are replayed whole.
     let mut late: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -533,6 +543,7 @@ pub(crate) fn apply_in<C: StateSql>(
         let mut tracker = sig
             .enabled
             .then(|| trackers.remove(*student).unwrap_or_default());
+        let open_before: Vec<Episode> = tracker.as_ref().map_or_else(Vec::new, |t| t.open.clone());
         let mut closed = Vec::new();
         for ev in list {
             if late.contains(&(student, ev.skill)) {
@@ -568,11 +579,7 @@ pub(crate) fn apply_in<C: StateSql>(
                     first_occurred_at: ev.at,
                 });
             }
-            let typical = if sig.enabled {
-                flags::typical_of(&norms, ev.skill, ev.item, t)
-            } else {
-                None
-            };
+            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
             step_event(
                 ev,
                 first,
@@ -597,12 +604,9 @@ pub(crate) fn apply_in<C: StateSql>(
         }
         if let Some(tracker) = tracker {
             episodes.extend(closed.into_iter().map(|e| (student.to_string(), e)));
-            episodes.extend(
-                tracker
-                    .open
-                    .iter()
-                    .map(|e| (student.to_string(), e.clone())),
-            );
+            // Flags going on are written when they started or changed in this batch.
+            let changed = tracker.open.iter().filter(|e| !open_before.contains(e));
+            episodes.extend(changed.map(|e| (student.to_string(), e.clone())));
             saved_trackers.push((student.to_string(), tracker));
         }
     }
@@ -611,7 +615,7 @@ pub(crate) fn apply_in<C: StateSql>(
     let mut norm_add: HashMap<flags::NormKey, Norm> = HashMap::new();
     if sig.enabled {
         for ev in &evs {
-            let typical = flags::typical_of(&norms, ev.skill, ev.item, t);
+            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
             if let Some(ms) = ev.action(typical).norm_sample(t) {
                 for item in [ev.item, ""] {
                     norm_add
