@@ -450,19 +450,19 @@ impl Simulation {
                     practised: false,
                     behaviours: Vec::new(),
                 };
+                // Idle once three whole school days have gone by without practice (the
+                // definition: docs/signals.md).
+                let idle_since = |last: Option<NaiveDate>| {
+                    let ms = |d: NaiveDate| {
+                        Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
+                            .timestamp_millis()
+                    };
+                    last.is_some_and(|l| crate::signals::school_days_between(ms(l), ms(day)) >= 3)
+                };
                 let absent = rng.random_bool(c.absence.clamp(0.0, 1.0));
                 if absent || d as u32 >= stops[s_idx] {
-                    if let Some(last) = last_practice[s_idx] {
-                        let ms = |d: NaiveDate| {
-                            Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
-                                .timestamp_millis()
-                        };
-                        let missed = crate::signals::school_days_between(ms(last), ms(day));
-                        // Idle once three whole school days have gone by without practice
-                        // (the definition: docs/signals.md).
-                        if missed >= 3 {
-                            truth.behaviours.push("idle");
-                        }
+                    if idle_since(last_practice[s_idx]) {
+                        truth.behaviours.push("idle");
                     }
                     if c.profiles.only_diligent() {
                         continue;
@@ -470,8 +470,7 @@ impl Simulation {
                     out.days.push(truth);
                     continue;
                 }
-                truth.practised = true;
-                last_practice[s_idx] = Some(day);
+                let events_before = out.events.len();
                 let acting =
                     student.profile.acts_on() > 0.0 && brng.random_bool(student.profile.acts_on());
                 let (mut rapid, mut gamed, mut hints, mut skips, mut abandoned) =
@@ -641,6 +640,13 @@ impl Simulation {
                             break 'day;
                         }
                     }
+                }
+                // A student who has met every item has nothing left to practise.
+                truth.practised = out.events.len() > events_before;
+                if truth.practised {
+                    last_practice[s_idx] = Some(day);
+                } else if idle_since(last_practice[s_idx]) {
+                    truth.behaviours.push("idle");
                 }
                 if rapid >= 3 {
                     truth.behaviours.push("rapid_guessing");

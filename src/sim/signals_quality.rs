@@ -451,6 +451,8 @@ mod tests {
             days,
             skills: 6,
             seed,
+            // Enough items that nobody runs out within the days simulated.
+            items_per_skill: 120,
             profiles: ProfileMix::mixed(),
             ..Config::default()
         }
@@ -482,7 +484,9 @@ mod tests {
         for m in q
             .mastery
             .iter()
-            .filter(|m| m.profile == "rapid_guesser" || m.profile == "gamer")
+            // Rapid guessers; for gamers, whose quick answers are not all rapid, docs/quality.md
+            // gives the figures (exclusion does not help them).
+            .filter(|m| m.profile == "rapid_guesser")
         {
             assert!(
                 m.mae_with_exclusion < m.mae_without_exclusion,
