@@ -98,7 +98,7 @@ fn flags_of<'a>(body: &'a Value, kind: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-fn skill<'a>(body: &'a Value) -> &'a Value {
+fn skill(body: &Value) -> &Value {
     body["skills"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["skill_id"] == SKILL))
