@@ -334,3 +334,57 @@ both_backends!(
     many_opportunities_without_mastery_is_wheel_spinning,
     flags_stay_in_their_organisation,
 );
+
+/// `huddle serve --signals off` (for measuring the cost): no flags, nothing excluded.
+#[actix_web::test]
+async fn serve_with_signals_off_raises_no_flags_and_excludes_nothing() {
+    use crate::helpers::Served;
+    use huddle::auth::{Claims, Keys};
+    use secrecy::SecretString;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let secret = "signals-off-test-secret-0123456789abcdef";
+    let secret_file = dir.path().join("jwt.secret");
+    std::fs::write(&secret_file, secret).expect("writing the secret");
+    let url = format!("sqlite://{}", dir.path().join("huddle.db").display());
+    let served = Served::start(
+        &[
+            "--database-url",
+            &url,
+            "--jwt-secret-file",
+            &secret_file.to_string_lossy(),
+            "--signals",
+            "off",
+        ],
+        dir.path().join("serve.log"),
+    )
+    .await;
+    let keys = Keys::new(&SecretString::from(secret.to_owned()));
+    let token = |role| {
+        keys.sign(&Claims::new("t", role, ORG, Duration::from_secs(600)))
+            .expect("a token")
+    };
+    let client = reqwest::Client::new();
+    let events = answers("stu-fast", 1, 0, 0, 6, |_| "incorrect", 300);
+    let response = client
+        .post(format!("{}/api/v1/events", served.address))
+        .bearer_auth(token(Role::Tool))
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200, "{}", served.log_text());
+    let body: Value = client
+        .get(format!("{}/api/v1/students/stu-fast", served.address))
+        .bearer_auth(token(Role::Admin))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(body["flags"], json!([]), "{body}");
+    assert_eq!(skill(&body)["excluded_rapid_guesses"], 0);
+    assert_eq!(skill(&body)["opportunities"], 6);
+}
