@@ -4,6 +4,10 @@
 //!
 //!     cargo bench --bench ingest -- [--backend sqlite|postgres|both] [--events 1000000]
 //!                                   [--batch 1000] [--clients 2] [--runs 1]
+//!                                   [--signals on|off|both]
+//!
+//! `--signals both` posts the same events to a server with the behaviour signals off, then to
+//! one with them on (each on a fresh database), and prints both rates and their ratio.
 //!
 //! PostgreSQL: `HUDDLE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
 //! a database is created for each measurement and dropped afterwards.
@@ -30,6 +34,8 @@ struct Options {
     runs: usize,
     /// Skip the HTTP half (for trying database settings quickly).
     raw_only: bool,
+    /// `huddle serve --signals` values to measure, in order.
+    signals: Vec<&'static str>,
 }
 
 fn options() -> Options {
@@ -40,6 +46,7 @@ fn options() -> Options {
         clients: 2,
         runs: 1,
         raw_only: false,
+        signals: vec!["on"],
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -59,6 +66,14 @@ fn options() -> Options {
             "--clients" => (o.clients, i) = (value.parse().expect("--clients N"), i + 1),
             "--runs" => (o.runs, i) = (value.parse().expect("--runs N"), i + 1),
             "--raw-only" => o.raw_only = true,
+            "--signals" => {
+                o.signals = match value.as_str() {
+                    "off" => vec!["off"],
+                    "both" => vec!["off", "on"],
+                    _ => vec!["on"],
+                };
+                i += 1;
+            }
             _ => {} // cargo bench passes --bench
         }
         i += 1;
@@ -144,10 +159,11 @@ impl Drop for Server {
     }
 }
 
-fn start_server(url: &str, secret: &Path) -> Server {
+fn start_server(url: &str, secret: &Path, signals: &str) -> Server {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--signals", signals])
         .args(["--database-url", url])
         .arg("--jwt-secret-file")
         .arg(secret)
@@ -406,14 +422,28 @@ fn main() {
                 println!("{backend} run {run}: raw ceiling {raw:.0} events/s");
                 continue;
             }
-            let url = fresh_database(backend, dir.path(), &format!("http{run}"));
-            let server = start_server(&url, &secret);
-            let (accepted, seconds) = post_all(server.port, &token, &bodies, o.clients);
-            let rss = peak_rss_mb(server.child.id());
-            drop(server);
-            drop_database(backend, &url);
-            assert_eq!(accepted, o.events, "every generated event is accepted once");
-            let http = accepted as f64 / seconds;
+            let mut rates = Vec::new();
+            let mut http = 0.0;
+            let mut seconds = 0.0;
+            let mut rss = 0.0;
+            for signals in &o.signals {
+                let url = fresh_database(backend, dir.path(), &format!("http{run}{signals}"));
+                let server = start_server(&url, &secret, signals);
+                let (accepted, secs) = post_all(server.port, &token, &bodies, o.clients);
+                rss = peak_rss_mb(server.child.id());
+                drop(server);
+                drop_database(backend, &url);
+                assert_eq!(accepted, o.events, "every generated event is accepted once");
+                (http, seconds) = (accepted as f64 / secs, secs);
+                println!("{backend} run {run}: signals {signals}: HTTP {http:.0} events/s ({secs:.1} s), server peak RSS {rss:.0} MB");
+                rates.push(http);
+            }
+            if let [off, on] = rates[..] {
+                println!(
+                    "{backend} run {run}: signals on / off = {:.2} ({on:.0} / {off:.0} events/s)",
+                    on / off
+                );
+            }
 
             let raw_url = fresh_database(backend, dir.path(), &format!("raw{run}"));
             let raw = raw_ceiling(&DbUrl::parse(&raw_url).expect("url"), &batches, o.clients);

@@ -35,6 +35,8 @@ pub struct Settings {
     pub refit_interval: Option<Duration>,
     /// Which skills are refitted (enough students), and how.
     pub refit: crate::store::state::RefitOptions,
+    /// Behaviour signals: on or off, and their thresholds.
+    pub signals: crate::signals::Settings,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             workers: 0,
             refit_interval: Some(DEFAULT_REFIT_INTERVAL),
             refit: crate::store::state::RefitOptions::default(),
+            signals: crate::signals::Settings::default(),
         }
     }
 }

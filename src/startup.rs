@@ -29,6 +29,7 @@ impl Application {
     /// Opens the database (applying migrations) and binds the listener; `run_until_stopped`
     /// then serves. Binding to port 0 picks a free port, which `port()` tells.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::signals::configure(settings.signals);
         let database = settings.database.clone();
         let pool_size = settings.pool_size;
         let db = crate::db::blocking(move || Db::open(&database, pool_size)).await?;

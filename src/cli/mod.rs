@@ -84,6 +84,26 @@ struct ServeArgs {
     /// A skill is refitted once this many students have answered it.
     #[arg(long, env = "HUDDLE_REFIT_MIN_STUDENTS", default_value_t = 50)]
     refit_min_students: usize,
+    /// Behaviour signals (rapid guessing, gaming, ...): `off` skips the detectors and the
+    /// rapid-guess exclusion at ingest (to measure their cost; see docs/signals.md).
+    #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
+    signals: Switch,
+    /// Wheel-spinning: this many opportunities on a skill without mastery raise the flag.
+    #[arg(
+        long,
+        env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES",
+        default_value_t = 10
+    )]
+    wheel_spinning_opportunities: u32,
+    /// Idle: this many school days (Monday to Friday) without practice raise the flag.
+    #[arg(long, env = "HUDDLE_IDLE_SCHOOL_DAYS", default_value_t = 3)]
+    idle_school_days: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Args)]
@@ -129,6 +149,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.pool_size = args.db_pool_size.max(1);
     settings.refit_interval = Some(args.refit_interval).filter(|d| !d.is_zero());
     settings.refit.min_students = args.refit_min_students.max(1);
+    settings.signals.enabled = args.signals == Switch::On;
+    settings.signals.thresholds.wheel_spinning_opportunities =
+        args.wheel_spinning_opportunities.max(1);
+    settings.signals.thresholds.idle_school_days = args.idle_school_days.max(1);
     // In the server, the fit leaves a core to ingest.
     settings.refit.fit.threads = 1;
     actix_web::rt::System::new().block_on(async move {

@@ -31,6 +31,12 @@ pub struct SimulateArgs {
     /// Also write kt.csv (student_id,skill_id,correct,order) of the opportunities, for `huddle kt`.
     #[arg(long)]
     pub kt_csv: bool,
+    /// Behaviour profiles of the students: `diligent` (all), `mixed` (a plausible class:
+    /// diligent, struggling, rapid guessers, hint abusers, gamers, giver-uppers, idle), or
+    /// weights such as `diligent=80,gamer=10,rapid_guesser=10`. With profiles, truth.jsonl
+    /// also has one `"type": "day"` line per student and school day.
+    #[arg(long, default_value = "diligent", value_parser = crate::sim::ProfileMix::parse)]
+    pub profiles: crate::sim::ProfileMix,
 }
 
 fn create(path: &std::path::Path) -> anyhow::Result<BufWriter<File>> {
@@ -48,6 +54,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         skills: args.skills.max(1),
         classes: args.classes,
         skills_per_day: args.skills_per_day.max(1),
+        profiles: args.profiles.clone(),
         ..Config::default()
     };
     let out = Simulation::new(config).run();
@@ -63,6 +70,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let mut w = create(&args.out.join("truth.jsonl"))?;
     for t in &out.truth {
         serde_json::to_writer(&mut w, &out.truth_line(t))?;
+        w.write_all(b"\n")?;
+    }
+    for d in &out.days {
+        serde_json::to_writer(&mut w, &out.day_line(d))?;
         w.write_all(b"\n")?;
     }
     w.flush()?;
@@ -86,6 +97,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             "classes": out.class_ids.len(),
             "skills": out.skills.len(),
             "days": args.days,
+            "profiles": out.students.iter().fold(
+                std::collections::BTreeMap::<&str, usize>::new(),
+                |mut m, s| {
+                    *m.entry(s.profile.as_str()).or_default() += 1;
+                    m
+                },
+            ),
             "seed": args.seed,
             "out": args.out.display().to_string(),
         })
@@ -110,6 +128,7 @@ mod tests {
             classes: 0,
             skills_per_day: 2,
             kt_csv: true,
+            profiles: crate::sim::ProfileMix::diligent(),
         })
         .expect("simulate runs");
         let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
@@ -128,5 +147,51 @@ mod tests {
         );
         let csv = read("kt.csv");
         assert!(csv.starts_with("student_id,skill_id,correct,order\n"));
+    }
+
+    #[test]
+    fn profiles_add_a_truth_line_per_student_and_day() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("sim");
+        run(SimulateArgs {
+            students: 40,
+            days: 5,
+            seed: 3,
+            out: out.clone(),
+            skills: 2,
+            classes: 0,
+            skills_per_day: 2,
+            kt_csv: false,
+            profiles: crate::sim::ProfileMix::mixed(),
+        })
+        .expect("simulate runs");
+        let truth = std::fs::read_to_string(out.join("truth.jsonl")).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = truth
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        let days: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "day").collect();
+        assert_eq!(days.len(), 40 * 5, "one line per student and school day");
+        assert!(days
+            .iter()
+            .all(|d| d["behaviours"].is_array() && d["date"].is_string()));
+        assert!(lines.iter().any(|l| l["profile"] == "rapid_guesser"));
+        let flagged = days
+            .iter()
+            .filter(|d| d["behaviours"] != serde_json::json!([]))
+            .count();
+        assert!(flagged > 0, "some misbehaviour in a mixed class");
+    }
+
+    #[test]
+    fn profile_weights_parse_with_clear_errors() {
+        use crate::sim::{Profile, ProfileMix};
+        let mix = ProfileMix::parse("diligent=80,gamer=20").expect("valid");
+        assert_eq!(mix.0, vec![(Profile::Diligent, 80), (Profile::Gamer, 20)]);
+        assert!(ProfileMix::parse("bored=3")
+            .unwrap_err()
+            .contains("unknown profile"));
+        assert!(ProfileMix::parse("gamer").is_err());
+        assert!(ProfileMix::parse("gamer=0").is_err());
     }
 }

@@ -142,6 +142,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    item_norms (org_id, skill_id, item_id) {
+        org_id -> Text,
+        skill_id -> Text,
+        item_id -> Text,
+        responses -> Integer,
+        sum_log_ms -> Double,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    student_signals (org_id, student_id) {
+        org_id -> Text,
+        student_id -> Text,
+        state -> Text,
+        last_occurred_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    flags (org_id, student_id, kind, skill_id, started_at) {
+        org_id -> Text,
+        student_id -> Text,
+        kind -> Text,
+        skill_id -> Text,
+        started_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        evidence -> Text,
+        sentence -> Text,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -158,4 +193,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     skill_models,
     skill_states,
     student_items,
+    item_norms,
+    student_signals,
+    flags,
 );

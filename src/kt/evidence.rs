@@ -28,6 +28,9 @@ pub struct Attempt<'a> {
     pub outcome: &'a str,
     pub hint_bottom_out: bool,
     pub session_id: Option<&'a str>,
+    /// The behaviour signals judged this answer a rapid guess (`signals::Action::is_rapid_guess`):
+    /// it counts as an opportunity but not as evidence of knowledge.
+    pub rapid_guess: bool,
 }
 
 /// Where a student × skill's history stands.
@@ -95,15 +98,15 @@ pub fn observation(a: &Attempt, first: bool, session: u64) -> Option<Observation
         correct: observation_outcome(a.outcome, a.hint_bottom_out),
         at: DateTime::<Utc>::from_timestamp_millis(a.occurred_at).unwrap_or_default(),
         session,
-        // Hook for the behaviour-signals issue: a rapid guess (or a gaming episode) will set
-        // this, and the answer will count as an opportunity without moving the estimate.
+        // A rapid guess counts as an opportunity without moving the estimate.
         excluded: is_excluded(a),
     })
 }
 
-/// Whether the behaviour signals exclude this answer from the evidence. None do yet.
-fn is_excluded(_a: &Attempt) -> bool {
-    false
+/// Whether the behaviour signals exclude this answer from the evidence: rapid guesses. (Other
+/// answers of a gaming episode still count: they are slow enough to have been read.)
+fn is_excluded(a: &Attempt) -> bool {
+    a.rapid_guess
 }
 
 /// What a replay of a student × skill's whole history gives.
@@ -150,6 +153,7 @@ mod tests {
             outcome,
             hint_bottom_out: false,
             session_id: None,
+            rapid_guess: false,
         }
     }
 
@@ -195,6 +199,11 @@ mod tests {
         );
         let excluded = observation(&at("a", 0, "correct"), true, 1).map(|o| o.excluded);
         assert_eq!(excluded, Some(false));
+        let rapid = Attempt {
+            rapid_guess: true,
+            ..at("a", 0, "correct")
+        };
+        assert_eq!(observation(&rapid, true, 1).map(|o| o.excluded), Some(true));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::kt::Params;
 
-pub use wire::{PracticeEvent, TruthLine, TruthStep};
+pub use wire::{DayLine, PracticeEvent, TruthLine, TruthStep};
 
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,8 @@ pub struct Config {
     pub absence: f64,
     /// Give skills a true forgetting rate (classic BKT has none).
     pub forgetting: bool,
+    /// How many students of each behaviour profile (default: all diligent).
+    pub profiles: ProfileMix,
 }
 
 impl Default for Config {
@@ -56,17 +58,172 @@ impl Default for Config {
             items_per_session: (4, 6),
             absence: 0.05,
             forgetting: false,
+            profiles: ProfileMix::diligent(),
         }
     }
 }
 
-/// How a student behaves. Only diligent students for now; the behaviour-signals issue
-/// adds rapid guessers, hint abusers and gamers (see `Simulation::first_attempt`, the
-/// one place where a profile changes answers, times and hints).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a student behaves. Diligent students answer at their own pace and retry after a
+/// wrong answer; the others misbehave on some days (see [`Profile::acts_on`]) and behave
+/// diligently on the rest. The behaviours follow the research the detectors follow
+/// (docs/signals.md), so that the detectors can be measured against the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
 pub enum Profile {
     #[default]
     Diligent,
+    /// Diligent, but knows less and learns slowly (lower prior and learning rate).
+    Struggling,
+    /// On most days, answers most items far too fast to have read them; a guess is right
+    /// one time in four and teaches nothing.
+    RapidGuesser,
+    /// On most days, clicks through every hint to the answer.
+    HintAbuser,
+    /// In some sessions only: fast guesses, then quick retries until right (guess-and-check).
+    Gamer,
+    /// Skips what they don't know and leaves the session after a couple of errors.
+    GiverUpper,
+    /// Practises diligently for a while, then stops practising altogether.
+    Idle,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 7] = [
+        Profile::Diligent,
+        Profile::Struggling,
+        Profile::RapidGuesser,
+        Profile::HintAbuser,
+        Profile::Gamer,
+        Profile::GiverUpper,
+        Profile::Idle,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Diligent => "diligent",
+            Profile::Struggling => "struggling",
+            Profile::RapidGuesser => "rapid_guesser",
+            Profile::HintAbuser => "hint_abuser",
+            Profile::Gamer => "gamer",
+            Profile::GiverUpper => "giver_upper",
+            Profile::Idle => "idle",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The share of school days on which the profile shows its behaviour.
+    fn acts_on(self) -> f64 {
+        match self {
+            Profile::RapidGuesser | Profile::HintAbuser => 0.7,
+            Profile::Gamer => 0.4,
+            Profile::GiverUpper => 1.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Relative weights of the profiles among the students.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileMix(pub Vec<(Profile, u32)>);
+
+impl ProfileMix {
+    pub fn diligent() -> Self {
+        ProfileMix(vec![(Profile::Diligent, 1)])
+    }
+
+    /// A plausible class: mostly diligent, a few of each other profile.
+    pub fn mixed() -> Self {
+        ProfileMix(vec![
+            (Profile::Diligent, 55),
+            (Profile::Struggling, 12),
+            (Profile::RapidGuesser, 8),
+            (Profile::HintAbuser, 7),
+            (Profile::Gamer, 8),
+            (Profile::GiverUpper, 5),
+            (Profile::Idle, 5),
+        ])
+    }
+
+    /// `mixed`, `diligent`, or `name=weight,...` (e.g. `diligent=80,gamer=20`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "mixed" => return Ok(ProfileMix::mixed()),
+            "diligent" => return Ok(ProfileMix::diligent()),
+            _ => {}
+        }
+        let mut mix = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, weight) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: use name=weight"))?;
+            let profile = Profile::parse(name.trim()).ok_or_else(|| {
+                let names: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown profile {name:?}: use one of {}", names.join(", "))
+            })?;
+            let weight: u32 = weight
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?}: the weight must be a whole number"))?;
+            mix.push((profile, weight));
+        }
+        if mix.iter().all(|(_, w)| *w == 0) {
+            return Err("the profile weights add up to zero".into());
+        }
+        Ok(ProfileMix(mix))
+    }
+
+    fn only_diligent(&self) -> bool {
+        self.0
+            .iter()
+            .all(|(p, w)| *p == Profile::Diligent || *w == 0)
+    }
+
+    /// The profile of student `i` of `n`: weights turned into counts, in a shuffled order.
+    fn assign(&self, n: usize, rng: &mut StdRng) -> Vec<Profile> {
+        let total: u32 = self.0.iter().map(|(_, w)| w).sum();
+        let mut out = Vec::with_capacity(n);
+        for (p, w) in &self.0 {
+            let k = (n as f64 * f64::from(*w) / f64::from(total.max(1))).round() as usize;
+            out.extend(std::iter::repeat_n(*p, k));
+        }
+        out.resize(n, Profile::Diligent);
+        rand::seq::SliceRandom::shuffle(out.as_mut_slice(), rng);
+        out
+    }
+}
+
+/// What a student did on one school day (the ground truth of the behaviour detectors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayTruth {
+    pub student: u32,
+    pub date: NaiveDate,
+    pub practised: bool,
+    /// Flag kinds the student's behaviour that day should raise (e.g. `rapid_guessing`).
+    pub behaviours: Vec<&'static str>,
+}
+
+/// One answer of a misbehaving student.
+struct Act {
+    outcome: Outcome,
+    attempt: u8,
+    response_ms: u32,
+    hints_used: u8,
+    hint_bottom_out: bool,
+}
+
+/// What misbehaving on one item did, besides the answers.
+struct Misbehaved {
+    acts: Vec<Act>,
+    /// Answers far faster than reading allows.
+    rapid: u32,
+    /// Guess-and-check: quick retries until right.
+    gamed: bool,
+    hint_abused: bool,
+    skipped: bool,
+    /// Whether the item could teach anything (a guess does not).
+    engaged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +301,8 @@ pub struct Output {
     pub events: Vec<Event>,
     /// One per student and skill practised.
     pub truth: Vec<Truth>,
+    /// One per student and school day.
+    pub days: Vec<DayTruth>,
 }
 
 pub struct Simulation {
@@ -224,6 +383,9 @@ impl Simulation {
     pub fn run(&self) -> Output {
         let c = &self.config;
         let mut rng = StdRng::seed_from_u64(c.seed);
+        // Behaviours draw from a stream of their own: an all-diligent run is the same as
+        // before profiles existed.
+        let mut brng = StdRng::seed_from_u64(c.seed ^ 0x5eed_b0e4_a710_0000);
         let skills = self.make_skills(&mut rng);
         let n_classes = if c.classes > 0 {
             c.classes
@@ -233,12 +395,25 @@ impl Simulation {
         let class_ids: Vec<String> = (0..n_classes)
             .map(|i| format!("class-{:02}", i + 1))
             .collect();
+        let profiles = if c.profiles.only_diligent() {
+            vec![Profile::Diligent; c.students]
+        } else {
+            c.profiles.assign(c.students, &mut brng)
+        };
         let students: Vec<Student> = (0..c.students)
             .map(|i| Student {
                 id: format!("stu-{:04}", i + 1),
                 class: i % n_classes,
-                profile: Profile::Diligent,
+                profile: profiles[i],
                 speed: lognormal(&mut rng, 0.25),
+            })
+            .collect();
+        // Idle students stop practising after a while: from this school day on.
+        let stops: Vec<u32> = students
+            .iter()
+            .map(|s| match s.profile {
+                Profile::Idle => (f64::from(c.days) * brng.random_range(0.3..0.6)).round() as u32,
+                _ => u32::MAX,
             })
             .collect();
         // Each class works through the skills in its own order, a few skills a day, so every
@@ -259,17 +434,48 @@ impl Simulation {
             session_ids: Vec::new(),
             events: Vec::new(),
             truth: Vec::new(),
+            days: Vec::new(),
         };
         let per_day = c.skills_per_day.clamp(1, out.skills.len());
         let (lo, hi) = (
             c.items_per_session.0.max(1),
             c.items_per_session.1.max(c.items_per_session.0.max(1)),
         );
+        let mut last_practice: Vec<Option<NaiveDate>> = vec![None; out.students.len()];
         for (d, day) in school_days(c.start, c.days).into_iter().enumerate() {
             for (s_idx, student) in out.students.iter().enumerate() {
-                if rng.random_bool(c.absence.clamp(0.0, 1.0)) {
+                let mut truth = DayTruth {
+                    student: s_idx as u32,
+                    date: day,
+                    practised: false,
+                    behaviours: Vec::new(),
+                };
+                // Idle once three whole school days have gone by without practice (the
+                // definition: docs/signals.md).
+                let idle_since = |last: Option<NaiveDate>| {
+                    let ms = |d: NaiveDate| {
+                        Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
+                            .timestamp_millis()
+                    };
+                    last.is_some_and(|l| crate::signals::school_days_between(ms(l), ms(day)) >= 3)
+                };
+                let absent = rng.random_bool(c.absence.clamp(0.0, 1.0));
+                if absent || d as u32 >= stops[s_idx] {
+                    if idle_since(last_practice[s_idx]) {
+                        truth.behaviours.push("idle");
+                    }
+                    if c.profiles.only_diligent() {
+                        continue;
+                    }
+                    out.days.push(truth);
                     continue;
                 }
+                let events_before = out.events.len();
+                let acting =
+                    student.profile.acts_on() > 0.0 && brng.random_bool(student.profile.acts_on());
+                let (mut rapid, mut gamed, mut hints, mut skips, mut abandoned) =
+                    (0u32, 0u32, 0u32, 0u32, false);
+                let mut errors_in_row = 0u32;
                 // Classes have their lesson in different periods of the morning.
                 let period_min = 8 * 60 + 30 + (student.class % 5) as i64 * 55;
                 let mut t = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
@@ -279,11 +485,19 @@ impl Simulation {
                 out.session_ids
                     .push(format!("{:012x}", rng.random::<u64>() >> 16));
                 let order = &class_order[student.class];
-                for j in 0..per_day {
+                'day: for j in 0..per_day {
                     let k = order[(d * per_day + j) % order.len()];
                     let slot = s_idx * out.skills.len() + k;
                     let skill = &out.skills[k];
-                    let p = &skill.params;
+                    let p = if student.profile == Profile::Struggling {
+                        Params {
+                            prior: skill.params.prior * 0.3,
+                            learn: skill.params.learn * 0.25,
+                            ..skill.params
+                        }
+                    } else {
+                        skill.params
+                    };
                     let prog = progress[slot].get_or_insert_with(|| {
                         let known = rng.random_bool(p.prior);
                         out.truth.push(Truth {
@@ -305,62 +519,149 @@ impl Simulation {
                         let item = prog.next_item;
                         prog.next_item += 1;
                         let known_before = prog.known;
-                        let first =
-                            Self::first_attempt(&mut rng, student, skill, item, known_before);
-                        let id = uuid(&mut rng);
-                        out.events.push(Event {
-                            event_id: id,
-                            at: t,
-                            student: s_idx as u32,
-                            skill: k as u16,
-                            item: item as u16,
-                            session,
-                            outcome: first.outcome,
-                            attempt: 1,
-                            response_ms: first.response_ms,
-                            hints_used: first.hints_used,
-                            hint_bottom_out: first.hint_bottom_out,
-                        });
-                        t += Duration::milliseconds(
-                            first.response_ms as i64 + rng.random_range(2_000..12_000),
-                        );
-                        // A diligent student tries again after a wrong answer; retries are
-                        // not opportunities (they show what the feedback taught).
-                        if first.outcome == Outcome::Incorrect {
-                            let ms =
-                                (first.response_ms as f64 * 0.7 * lognormal(&mut rng, 0.3)) as u32;
-                            let hints = u8::from(rng.random_bool(0.4));
-                            out.events.push(Event {
-                                event_id: uuid(&mut rng),
-                                at: t,
-                                student: s_idx as u32,
-                                skill: k as u16,
-                                item: item as u16,
-                                session,
-                                outcome: if rng.random_bool(if known_before { 0.9 } else { 0.5 }) {
-                                    Outcome::Correct
-                                } else {
-                                    Outcome::Incorrect
-                                },
-                                attempt: 2,
-                                response_ms: ms.clamp(500, 3_600_000),
-                                hints_used: hints,
-                                hint_bottom_out: false,
-                            });
-                            t += Duration::milliseconds(ms as i64 + rng.random_range(2_000..8_000));
-                        }
-                        prog.known = if prog.known {
-                            !rng.random_bool(p.forget)
+                        let misbehaved = if acting || student.profile == Profile::GiverUpper {
+                            Self::misbehave(&mut brng, student, skill, item, known_before)
                         } else {
-                            rng.random_bool(p.learn)
+                            None
                         };
+                        let id = uuid(&mut rng);
+                        let (first_correct, engaged) = match misbehaved {
+                            Some(m) => {
+                                rapid += m.rapid;
+                                gamed += u32::from(m.gamed);
+                                hints += u32::from(m.hint_abused);
+                                skips += u32::from(m.skipped);
+                                for (n, act) in m.acts.iter().enumerate() {
+                                    out.events.push(Event {
+                                        event_id: if n == 0 { id } else { uuid(&mut brng) },
+                                        at: t,
+                                        student: s_idx as u32,
+                                        skill: k as u16,
+                                        item: item as u16,
+                                        session,
+                                        outcome: act.outcome,
+                                        attempt: act.attempt,
+                                        response_ms: act.response_ms,
+                                        hints_used: act.hints_used,
+                                        hint_bottom_out: act.hint_bottom_out,
+                                    });
+                                    t += Duration::milliseconds(
+                                        act.response_ms as i64 + brng.random_range(1_000..4_000),
+                                    );
+                                }
+                                let first = &m.acts[0];
+                                (
+                                    crate::kt::observation_outcome(
+                                        first.outcome.as_str(),
+                                        first.hint_bottom_out,
+                                    ),
+                                    m.engaged,
+                                )
+                            }
+                            None => {
+                                let first = Self::first_attempt(
+                                    &mut rng,
+                                    student,
+                                    skill,
+                                    &p,
+                                    item,
+                                    known_before,
+                                );
+                                out.events.push(Event {
+                                    event_id: id,
+                                    at: t,
+                                    student: s_idx as u32,
+                                    skill: k as u16,
+                                    item: item as u16,
+                                    session,
+                                    outcome: first.outcome,
+                                    attempt: 1,
+                                    response_ms: first.response_ms,
+                                    hints_used: first.hints_used,
+                                    hint_bottom_out: first.hint_bottom_out,
+                                });
+                                t += Duration::milliseconds(
+                                    first.response_ms as i64 + rng.random_range(2_000..12_000),
+                                );
+                                // A diligent student tries again after a wrong answer; retries
+                                // are not opportunities (they show what the feedback taught).
+                                if first.outcome == Outcome::Incorrect {
+                                    let ms =
+                                        (first.response_ms as f64 * 0.7 * lognormal(&mut rng, 0.3))
+                                            as u32;
+                                    let hints = u8::from(rng.random_bool(0.4));
+                                    out.events.push(Event {
+                                        event_id: uuid(&mut rng),
+                                        at: t,
+                                        student: s_idx as u32,
+                                        skill: k as u16,
+                                        item: item as u16,
+                                        session,
+                                        outcome: if rng.random_bool(if known_before {
+                                            0.9
+                                        } else {
+                                            0.5
+                                        }) {
+                                            Outcome::Correct
+                                        } else {
+                                            Outcome::Incorrect
+                                        },
+                                        attempt: 2,
+                                        response_ms: ms.clamp(500, 3_600_000),
+                                        hints_used: hints,
+                                        hint_bottom_out: false,
+                                    });
+                                    t += Duration::milliseconds(
+                                        ms as i64 + rng.random_range(2_000..8_000),
+                                    );
+                                }
+                                (first.correct, true)
+                            }
+                        };
+                        if engaged {
+                            prog.known = if prog.known {
+                                !rng.random_bool(p.forget)
+                            } else {
+                                rng.random_bool(p.learn)
+                            };
+                        }
                         out.truth[prog.truth].steps.push(Step {
                             event_id: id,
-                            correct: first.correct,
+                            correct: first_correct,
                             known_before,
                             known_after: prog.known,
                         });
+                        errors_in_row = if first_correct { 0 } else { errors_in_row + 1 };
+                        if student.profile == Profile::GiverUpper
+                            && errors_in_row >= 2
+                            && brng.random_bool(0.6)
+                        {
+                            abandoned = true;
+                            break 'day;
+                        }
                     }
+                }
+                // A student who has met every item has nothing left to practise.
+                truth.practised = out.events.len() > events_before;
+                if truth.practised {
+                    last_practice[s_idx] = Some(day);
+                } else if idle_since(last_practice[s_idx]) {
+                    truth.behaviours.push("idle");
+                }
+                if rapid >= 3 {
+                    truth.behaviours.push("rapid_guessing");
+                }
+                if gamed >= 2 {
+                    truth.behaviours.push("gaming");
+                }
+                if hints >= 2 {
+                    truth.behaviours.push("hint_abuse");
+                }
+                if skips >= 2 || abandoned {
+                    truth.behaviours.push("giving_up");
+                }
+                if !c.profiles.only_diligent() {
+                    out.days.push(truth);
                 }
             }
         }
@@ -369,23 +670,116 @@ impl Simulation {
         out
     }
 
+    /// How a misbehaving student answers an item; None when they answer it diligently.
+    fn misbehave(
+        rng: &mut StdRng,
+        student: &Student,
+        skill: &Skill,
+        item: usize,
+        known: bool,
+    ) -> Option<Misbehaved> {
+        let median = skill.items[item].median_ms * student.speed;
+        let ms = |rng: &mut StdRng, lo: f64, hi: f64| -> u32 {
+            ((median * rng.random_range(lo..hi)) as u32).clamp(150, 3_600_000)
+        };
+        let answer = |correct: bool| {
+            if correct {
+                Outcome::Correct
+            } else {
+                Outcome::Incorrect
+            }
+        };
+        let act = |outcome, attempt, response_ms| Act {
+            outcome,
+            attempt,
+            response_ms,
+            hints_used: 0,
+            hint_bottom_out: false,
+        };
+        let m = |acts, rapid, engaged| Misbehaved {
+            acts,
+            rapid,
+            gamed: false,
+            hint_abused: false,
+            skipped: false,
+            engaged,
+        };
+        match student.profile {
+            Profile::RapidGuesser if rng.random_bool(0.8) => {
+                // Far under a tenth of the item's time; right one time in four.
+                let right = rng.random_bool(0.25);
+                Some(m(
+                    vec![act(answer(right), 1, ms(rng, 0.02, 0.08))],
+                    1,
+                    false,
+                ))
+            }
+            Profile::Gamer if rng.random_bool(0.85) => {
+                // A fast guess (half of them rapid), then quick retries until right.
+                let rapid = rng.random_bool(0.5);
+                let first_ms = if rapid {
+                    ms(rng, 0.02, 0.08)
+                } else {
+                    ms(rng, 0.12, 0.3)
+                };
+                let right = rng.random_bool(if known { 0.5 } else { 0.25 });
+                let mut acts = vec![act(answer(right), 1, first_ms)];
+                if !right {
+                    let retries = rng.random_range(1..=3u8);
+                    for r in 0..retries {
+                        let last = r + 1 == retries;
+                        acts.push(act(answer(last), r + 2, ms(rng, 0.05, 0.25)));
+                    }
+                }
+                let gamed = acts.len() > 1;
+                let mut out = m(acts, u32::from(rapid), false);
+                out.gamed = gamed;
+                Some(out)
+            }
+            Profile::HintAbuser if rng.random_bool(0.8) => {
+                // Every hint, one after the other, then the answer the last one gave away.
+                let hints = rng.random_range(3..=4u8);
+                let per_hint = rng.random_range(300..1_200u32);
+                let mut out = m(
+                    vec![Act {
+                        outcome: Outcome::Correct,
+                        attempt: 1,
+                        response_ms: per_hint * u32::from(hints),
+                        hints_used: hints,
+                        hint_bottom_out: true,
+                    }],
+                    0,
+                    true,
+                );
+                out.hint_abused = true;
+                Some(out)
+            }
+            Profile::GiverUpper if !known && rng.random_bool(0.5) => {
+                let mut out = m(vec![act(Outcome::Skipped, 1, ms(rng, 0.1, 0.4))], 0, true);
+                out.skipped = true;
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// The first attempt at an item: BKT decides right or wrong from the hidden state;
     /// the profile decides how that shows (time, hints, skipping).
     fn first_attempt(
         rng: &mut StdRng,
         student: &Student,
         skill: &Skill,
+        p: &Params,
         item: usize,
         known: bool,
     ) -> FirstAttempt {
-        let p = &skill.params;
         let correct = if known {
             !rng.random_bool(p.slip)
         } else {
             rng.random_bool(p.guess)
         };
-        match student.profile {
-            Profile::Diligent => {
+        {
+            {
                 let slow = if known { 1.0 } else { 1.4 };
                 let ms = skill.items[item].median_ms * student.speed * slow * lognormal(rng, 0.4);
                 let response_ms = (ms as u32).clamp(600, 3_600_000);
@@ -468,6 +862,8 @@ impl Output {
         let skill = &self.skills[t.skill as usize];
         let student = &self.students[t.student as usize];
         TruthLine {
+            kind: "skill",
+            profile: student.profile.as_str(),
             student_id: &student.id,
             class_id: &self.class_ids[student.class],
             skill_id: &skill.id,
@@ -483,6 +879,20 @@ impl Output {
                     known_after: s.known_after,
                 })
                 .collect(),
+        }
+    }
+
+    /// One student's school day: what they did (a `"type": "day"` line of truth.jsonl).
+    pub fn day_line(&self, d: &DayTruth) -> DayLine<'_> {
+        let student = &self.students[d.student as usize];
+        DayLine {
+            kind: "day",
+            student_id: &student.id,
+            class_id: &self.class_ids[student.class],
+            date: d.date,
+            profile: student.profile.as_str(),
+            practised: d.practised,
+            behaviours: d.behaviours.clone(),
         }
     }
 
@@ -506,5 +916,6 @@ impl Output {
 }
 
 pub mod quality;
+pub mod signals_quality;
 #[cfg(test)]
 mod tests;

@@ -2,4 +2,5 @@
 //! here and in `db`; the rules live in the domain modules.
 
 pub mod events;
+pub mod flags;
 pub mod state;

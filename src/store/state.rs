@@ -22,8 +22,11 @@ use crate::db::schema::{events, skill_models, skill_states, skills, student_item
 use crate::db::{to_millis, DbConnection};
 use crate::ingest::Event;
 use crate::kt::evidence::{self, Attempt, Track};
-use crate::kt::{self, FitOptions, Params, SkillModel, SkillState};
+use crate::kt::{self, FitOptions, Params, Rules, SkillModel, SkillState};
 use crate::on_backend;
+use crate::signals::{self, Action, Episode, KtAfter, Norm, Thresholds, Tracker};
+
+use super::flags::{self, FlagSql};
 
 /// Students rebuilt per transaction: keeps each write short, so ingest goes on in between.
 const REBUILD_CHUNK: usize = 200;
@@ -91,31 +94,126 @@ pub(crate) struct HistoryRow {
     seq: i64,
     outcome: String,
     attempt: i32,
+    response_ms: Option<i32>,
+    hints_used: i32,
     hint_bottom_out: bool,
     session_id: Option<String>,
 }
 
 impl HistoryRow {
-    fn attempt(&self) -> Attempt<'_> {
-        Attempt {
-            item_id: &self.item_id,
-            occurred_at: self.occurred_at,
-            attempt: self.attempt,
+    fn ev(&self) -> Ev<'_> {
+        Ev {
+            student: &self.student_id,
+            skill: &self.skill_id,
+            item: &self.item_id,
+            at: self.occurred_at,
+            seq: self.seq,
             outcome: &self.outcome,
+            attempt: self.attempt,
+            response_ms: self.response_ms,
+            hints_used: self.hints_used,
             hint_bottom_out: self.hint_bottom_out,
             session_id: self.session_id.as_deref(),
         }
     }
 }
 
-fn attempt_of(e: &Event) -> Attempt<'_> {
-    Attempt {
-        item_id: &e.item_id,
-        occurred_at: to_millis(e.occurred_at),
-        attempt: e.attempt,
-        outcome: e.outcome.as_str(),
-        hint_bottom_out: e.hint_bottom_out,
-        session_id: e.session_id.as_deref(),
+/// One stored event, from a batch or from the history: what the knowledge tracing and the
+/// behaviour signals need of it.
+#[derive(Debug, Clone, Copy)]
+struct Ev<'a> {
+    student: &'a str,
+    skill: &'a str,
+    item: &'a str,
+    at: i64,
+    seq: i64,
+    outcome: &'a str,
+    attempt: i32,
+    response_ms: Option<i32>,
+    hints_used: i32,
+    hint_bottom_out: bool,
+    session_id: Option<&'a str>,
+}
+
+impl<'a> Ev<'a> {
+    fn of(e: &'a Event, seq: i64) -> Self {
+        Ev {
+            student: &e.student_id,
+            skill: &e.skill_id,
+            item: &e.item_id,
+            at: to_millis(e.occurred_at),
+            seq,
+            outcome: e.outcome.as_str(),
+            attempt: e.attempt,
+            response_ms: e.response_ms,
+            hints_used: e.hints_used,
+            hint_bottom_out: e.hint_bottom_out,
+            session_id: e.session_id.as_deref(),
+        }
+    }
+
+    fn attempt(&self, rapid_guess: bool) -> Attempt<'a> {
+        Attempt {
+            item_id: self.item,
+            occurred_at: self.at,
+            attempt: self.attempt,
+            outcome: self.outcome,
+            hint_bottom_out: self.hint_bottom_out,
+            session_id: self.session_id,
+            rapid_guess,
+        }
+    }
+
+    fn action(&self, typical_ms: Option<f64>) -> Action<'a> {
+        Action {
+            at: self.at,
+            skill_id: self.skill,
+            item_id: self.item,
+            session_id: self.session_id,
+            attempt: self.attempt,
+            outcome: self.outcome,
+            response_ms: self.response_ms,
+            hints_used: self.hints_used,
+            hint_bottom_out: self.hint_bottom_out,
+            typical_ms,
+            kt: None,
+        }
+    }
+}
+
+/// A student × skill's knowledge-tracing state while events are applied.
+struct Kt {
+    state: SkillState,
+    track: Track,
+    last_seq: i64,
+}
+
+/// Applies one event of a student, in time order: the knowledge tracing of its skill (a rapid
+/// guess counts as an opportunity but not as evidence), then, when `tracker` is given, the
+/// behaviour detectors (episodes that end go to `closed`).
+#[allow(clippy::too_many_arguments)]
+fn step_event(
+    ev: &Ev,
+    first: bool,
+    kt: &mut Kt,
+    model: &SkillModel,
+    tracker: Option<&mut Tracker>,
+    typical_ms: Option<f64>,
+    t: &Thresholds,
+    closed: &mut Vec<Episode>,
+) {
+    let mut action = ev.action(typical_ms);
+    let rapid = tracker.is_some() && action.is_rapid_guess(t);
+    kt.track
+        .step(&mut kt.state, model, &ev.attempt(rapid), first);
+    kt.last_seq = kt.last_seq.max(ev.seq);
+    if let Some(tracker) = tracker {
+        action.kt = Some(KtAfter {
+            evidence: kt.state.evidence(),
+            mastered: kt.state.p_known >= Rules::default().mastery_threshold,
+            estimate: kt.state.p_known,
+        });
+        tracker.step(&action, t, closed);
     }
 }
 
@@ -124,7 +222,7 @@ fn to_json(state: &SkillState) -> String {
 }
 
 /// The statements of the state, for each backend's concrete connection.
-pub(crate) trait StateSql: Connection {
+pub(crate) trait StateSql: Connection + FlagSql {
     /// Serialises the updates of these students' state across connections (PostgreSQL).
     fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()>;
     fn load_states(
@@ -344,6 +442,14 @@ fn lock_key(org: &str, student: &str) -> i64 {
 /// Updates the state with the events this transaction inserted (`seq` is each one's events
 /// row): called by `events::append_in`, inside the batch's transaction, which holds the
 /// students' locks ([`StateSql::lock_students`]) already.
+/// Updates the state with the events this transaction inserted (`seq` is each one's events
+/// row): called by `events::append_in`, inside the batch's transaction, which holds the
+/// students' locks ([`StateSql::lock_students`]) already.
+///
+/// With behaviour signals on (the default, [`signals::settings`]), each event is also checked
+/// against its item's timing norm (a rapid guess is no evidence of knowledge), fed to its
+/// student's detectors, and the flags they raise or end are saved. A student with an event
+/// earlier than their latest (or without a detector state yet) is replayed from the events.
 pub(crate) fn apply_in<C: StateSql>(
     c: &mut C,
     org: &str,
@@ -353,19 +459,22 @@ pub(crate) fn apply_in<C: StateSql>(
     if inserted.is_empty() {
         return Ok(());
     }
+    let sig = signals::settings();
+    let t = &sig.thresholds;
+    let evs: Vec<Ev> = inserted.iter().map(|&(e, seq)| Ev::of(e, seq)).collect();
     let mut students = BTreeSet::new();
     let mut skills = BTreeSet::new();
     let mut items = BTreeSet::new();
-    // Each student × skill's new events, in time order then arrival order.
-    let mut groups: BTreeMap<(&str, &str), Vec<(Attempt, i64)>> = BTreeMap::new();
-    for &(e, seq) in inserted {
-        students.insert(e.student_id.as_str());
-        skills.insert(e.skill_id.as_str());
-        items.insert(e.item_id.as_str());
-        groups
-            .entry((&e.student_id, &e.skill_id))
-            .or_default()
-            .push((attempt_of(e), seq));
+    // Each student's new events, in time order then arrival order.
+    let mut by_student: BTreeMap<&str, Vec<Ev>> = BTreeMap::new();
+    for ev in &evs {
+        students.insert(ev.student);
+        skills.insert(ev.skill);
+        items.insert(ev.item);
+        by_student.entry(ev.student).or_default().push(*ev);
+    }
+    for list in by_student.values_mut() {
+        list.sort_by_key(|ev| (ev.at, ev.seq));
     }
     let stored: HashMap<(String, String), StateRow> = c
         .load_states(org, &students, &skills)?
@@ -376,71 +485,210 @@ pub(crate) fn apply_in<C: StateSql>(
         c.load_seen(org, &students, &items)?.into_iter().collect();
     let models = c.load_models(org)?;
     let default_model = SkillModel::default();
+    let (norms, mut trackers) = if sig.enabled {
+        (
+            c.load_norms(org, &skills, &items)?,
+            c.load_trackers(org, &students)?,
+        )
+    } else {
+        Default::default()
+    };
 
-    let mut states = Vec::with_capacity(groups.len());
-    let mut new_items = Vec::new();
+    // Each item's typical time, once per item of the batch.
+    let mut typicals: HashMap<(&str, &str), Option<f64>> = HashMap::new();
+    if sig.enabled {
+        for ev in &evs {
+            typicals
+                .entry((ev.skill, ev.item))
+                .or_insert_with(|| flags::typical_of(&norms, ev.skill, ev.item, t));
+        }
+    }
+
+    // Which student × skill states cannot take the new events on top (late events, an
+    // unreadable state), and, with signals, which students are replayed whole.
     let mut late: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for ((student, skill), mut attempts) in groups {
-        attempts.sort_by_key(|(a, seq)| (a.occurred_at, *seq));
-        let model = models.get(skill).unwrap_or(&default_model);
-        let row = stored.get(&(student.to_owned(), skill.to_owned()));
-        let (mut state, mut track, mut last_seq) = match row {
-            None => (SkillState::new(model), Track::NONE, 0),
-            Some(row) => match row.skill_state() {
-                Some(state) => (
-                    state,
-                    Track {
-                        last_at: row.last_occurred_at,
-                        session_start: row.session_start,
-                    },
-                    row.last_seq,
-                ),
-                // Unreadable (an older format): derive it again from the events.
-                None => {
-                    late.insert((student, skill));
-                    continue;
+    for (student, list) in &by_student {
+        for ev in list {
+            match stored.get(&(student.to_string(), ev.skill.to_owned())) {
+                Some(row) if row.skill_state().is_none() || ev.at < row.last_occurred_at => {
+                    late.insert((student, ev.skill));
                 }
-            },
-        };
-        if attempts.iter().any(|(a, _)| track.is_late(a.occurred_at)) {
-            late.insert((student, skill));
+                _ => {}
+            }
+        }
+    }
+    let mut replayed: BTreeSet<&str> = BTreeSet::new();
+    if sig.enabled {
+        for (student, list) in &by_student {
+            let behind = match trackers.get(*student) {
+                Some(tracker) => list.iter().any(|ev| tracker.is_late(ev.at)),
+                // No detector state yet, but a history (signals were off): replay it.
+                None => stored.keys().any(|(s, _)| s == student),
+            };
+            if behind || late.iter().any(|(s, _)| s == student) {
+                replayed.insert(student);
+            }
+        }
+    }
+
+    let mut states = Vec::new();
+    let mut new_items = Vec::new();
+    let mut episodes: Vec<(String, Episode)> = Vec::new();
+    let mut saved_trackers: Vec<(String, Tracker)> = Vec::new();
+    for (student, list) in &by_student {
+        if replayed.contains(student) {
             continue;
         }
-        for (a, seq) in &attempts {
-            let key = (student.to_owned(), skill.to_owned(), a.item_id.to_owned());
+        let mut kts: BTreeMap<&str, Kt> = BTreeMap::new();
+        let mut tracker = sig
+            .enabled
+            .then(|| trackers.remove(*student).unwrap_or_default());
+        let open_before: Vec<Episode> = tracker.as_ref().map_or_else(Vec::new, |t| t.open.clone());
+        let mut closed = Vec::new();
+        for ev in list {
+            if late.contains(&(student, ev.skill)) {
+                continue; // replayed below (signals off)
+            }
+            let model = models.get(ev.skill).unwrap_or(&default_model);
+            let kt = kts.entry(ev.skill).or_insert_with(|| {
+                match stored.get(&(student.to_string(), ev.skill.to_owned())) {
+                    Some(row) => Kt {
+                        state: row.skill_state().unwrap_or_else(|| SkillState::new(model)),
+                        track: Track {
+                            last_at: row.last_occurred_at,
+                            session_start: row.session_start,
+                        },
+                        last_seq: row.last_seq,
+                    },
+                    None => Kt {
+                        state: SkillState::new(model),
+                        track: Track::NONE,
+                        last_seq: 0,
+                    },
+                }
+            });
+            let key = (student.to_string(), ev.skill.to_owned(), ev.item.to_owned());
             let first = !seen.contains(&key);
             if first {
                 seen.insert(key);
                 new_items.push(NewItem {
                     org_id: org.to_owned(),
-                    student_id: student.to_owned(),
-                    skill_id: skill.to_owned(),
-                    item_id: a.item_id.to_owned(),
-                    first_occurred_at: a.occurred_at,
+                    student_id: student.to_string(),
+                    skill_id: ev.skill.to_owned(),
+                    item_id: ev.item.to_owned(),
+                    first_occurred_at: ev.at,
                 });
             }
-            track.step(&mut state, model, a, first);
-            last_seq = last_seq.max(*seq);
+            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
+            step_event(
+                ev,
+                first,
+                kt,
+                model,
+                tracker.as_mut(),
+                typical,
+                t,
+                &mut closed,
+            );
         }
-        states.push(new_state(org, student, skill, &state, track, last_seq, now));
+        for (skill, kt) in kts {
+            states.push(new_state(
+                org,
+                student,
+                skill,
+                &kt.state,
+                kt.track,
+                kt.last_seq,
+                now,
+            ));
+        }
+        if let Some(tracker) = tracker {
+            episodes.extend(closed.into_iter().map(|e| (student.to_string(), e)));
+            // Flags going on are written when they started or changed in this batch.
+            let changed = tracker.open.iter().filter(|e| !open_before.contains(e));
+            episodes.extend(changed.map(|e| (student.to_string(), e.clone())));
+            saved_trackers.push((student.to_string(), tracker));
+        }
     }
 
-    if !late.is_empty() {
-        let late_students: Vec<&str> = late
-            .iter()
-            .map(|(s, _)| *s)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let history = c.load_history(org, &late_students)?;
-        let (replayed, items) = replay_rows(org, &history, &models, now, |student, skill| {
-            late.contains(&(student, skill))
-        });
-        states.extend(replayed);
-        new_items.extend(items);
+    // The new events' response times join their items' norms (after they were judged).
+    let mut norm_add: HashMap<flags::NormKey, Norm> = HashMap::new();
+    if sig.enabled {
+        for ev in &evs {
+            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
+            if let Some(ms) = ev.action(typical).norm_sample(t) {
+                for item in [ev.item, ""] {
+                    norm_add
+                        .entry((ev.skill.to_owned(), item.to_owned()))
+                        .or_insert(Norm::EMPTY)
+                        .add(ms);
+                }
+            }
+        }
+    }
+
+    let mut replay_students: BTreeSet<&str> = replayed.clone();
+    replay_students.extend(late.iter().map(|(s, _)| *s));
+    if !replay_students.is_empty() {
+        let ids: Vec<&str> = replay_students.iter().copied().collect();
+        let history = c.load_history(org, &ids)?;
+        let norms = if sig.enabled {
+            history_norms(c, org, &history)?
+        } else {
+            HashMap::new()
+        };
+        let r = replay_rows(
+            org,
+            &history,
+            &models,
+            &norms,
+            sig.enabled.then_some(t),
+            now,
+            |student, skill| replayed.contains(student) || late.contains(&(student, skill)),
+        );
+        states.extend(r.states);
+        new_items.extend(r.items);
+        if sig.enabled {
+            let whole: Vec<&str> = replayed.iter().copied().collect();
+            c.delete_flags(org, &whole)?;
+            episodes.extend(r.episodes);
+            saved_trackers.extend(r.trackers);
+        }
     }
     c.save_items(&new_items)?;
-    c.save_states(&states)
+    c.save_states(&states)?;
+    if sig.enabled {
+        save_signals(c, org, &saved_trackers, &episodes, now)?;
+        c.add_norms(org, &norm_add, now)?;
+    }
+    Ok(())
+}
+
+fn save_signals<C: StateSql>(
+    c: &mut C,
+    org: &str,
+    trackers: &[(String, Tracker)],
+    episodes: &[(String, Episode)],
+    now: i64,
+) -> QueryResult<()> {
+    let rows: Vec<(&str, &Tracker)> = trackers.iter().map(|(s, t)| (s.as_str(), t)).collect();
+    c.save_trackers(org, &rows, now)?;
+    let rows: Vec<(&str, &Episode)> = episodes.iter().map(|(s, e)| (s.as_str(), e)).collect();
+    c.save_flags(org, &rows, now)
+}
+
+/// The norms of the items (and skills) of a history.
+fn history_norms<C: StateSql>(
+    c: &mut C,
+    org: &str,
+    history: &[HistoryRow],
+) -> QueryResult<HashMap<flags::NormKey, Norm>> {
+    let skills: BTreeSet<&str> = history.iter().map(|r| r.skill_id.as_str()).collect();
+    let items: BTreeSet<&str> = history.iter().map(|r| r.item_id.as_str()).collect();
+    if skills.is_empty() {
+        return Ok(HashMap::new());
+    }
+    c.load_norms(org, &skills, &items)
 }
 
 fn new_state(
@@ -464,58 +712,98 @@ fn new_state(
     }
 }
 
-/// Replays every student × skill of `rows` (per student in time order) that `wanted` keeps:
-/// the states to save and the items met, each with its first time.
+/// What a replay gives: states, items met (with their first time) and, with signals, each
+/// student's detector state and all their flag episodes.
+#[derive(Default)]
+struct Replay {
+    states: Vec<NewState>,
+    items: Vec<NewItem>,
+    trackers: Vec<(String, Tracker)>,
+    episodes: Vec<(String, Episode)>,
+}
+
+/// Replays `rows` (per student in time order). With signals (`thresholds`), every student of
+/// `rows` is replayed whole: all their skills and their detectors. Without, only the student ×
+/// skill pairs that `wanted` keeps.
 fn replay_rows(
     org: &str,
     rows: &[HistoryRow],
     models: &HashMap<String, SkillModel>,
+    norms: &HashMap<flags::NormKey, Norm>,
+    thresholds: Option<&Thresholds>,
     now: i64,
     wanted: impl Fn(&str, &str) -> bool,
-) -> (Vec<NewState>, Vec<NewItem>) {
+) -> Replay {
     let default_model = SkillModel::default();
-    // Group by student × skill, keeping time order within each.
-    let mut groups: BTreeMap<(&str, &str), Vec<&HistoryRow>> = BTreeMap::new();
+    let default_t = Thresholds::default();
+    let t = thresholds.unwrap_or(&default_t);
+    // Group by student, keeping time order within each.
+    let mut groups: BTreeMap<&str, Vec<Ev>> = BTreeMap::new();
     for row in rows {
-        if wanted(&row.student_id, &row.skill_id) {
-            groups
-                .entry((&row.student_id, &row.skill_id))
-                .or_default()
-                .push(row);
+        let ev = row.ev();
+        if thresholds.is_some() || wanted(ev.student, ev.skill) {
+            groups.entry(ev.student).or_default().push(ev);
         }
     }
-    let mut states = Vec::with_capacity(groups.len());
-    let mut items = Vec::new();
-    for ((student, skill), rows) in groups {
-        let model = models.get(skill).unwrap_or(&default_model);
-        let replayed = evidence::replay(model, rows.iter().map(|r| r.attempt()));
-        let last_seq = rows.iter().map(|r| r.seq).max().unwrap_or(0);
-        states.push(new_state(
-            org,
-            student,
-            skill,
-            &replayed.state,
-            replayed.track,
-            last_seq,
-            now,
-        ));
-        let mut met = HashSet::new();
-        for r in rows {
-            if met.insert(r.item_id.as_str()) {
-                items.push(NewItem {
+    let mut out = Replay::default();
+    for (student, evs) in groups {
+        let mut kts: BTreeMap<&str, Kt> = BTreeMap::new();
+        let mut met: HashSet<(&str, &str)> = HashSet::new();
+        let mut tracker = thresholds.map(|_| Tracker::default());
+        let mut closed = Vec::new();
+        for ev in &evs {
+            let model = models.get(ev.skill).unwrap_or(&default_model);
+            let kt = kts.entry(ev.skill).or_insert_with(|| Kt {
+                state: SkillState::new(model),
+                track: Track::NONE,
+                last_seq: 0,
+            });
+            let first = met.insert((ev.skill, ev.item));
+            if first {
+                out.items.push(NewItem {
                     org_id: org.to_owned(),
                     student_id: student.to_owned(),
-                    skill_id: skill.to_owned(),
-                    item_id: r.item_id.clone(),
-                    first_occurred_at: r.occurred_at,
+                    skill_id: ev.skill.to_owned(),
+                    item_id: ev.item.to_owned(),
+                    first_occurred_at: ev.at,
                 });
             }
+            let typical = thresholds.and_then(|t| flags::typical_of(norms, ev.skill, ev.item, t));
+            step_event(
+                ev,
+                first,
+                kt,
+                model,
+                tracker.as_mut(),
+                typical,
+                t,
+                &mut closed,
+            );
+        }
+        for (skill, kt) in kts {
+            out.states.push(new_state(
+                org,
+                student,
+                skill,
+                &kt.state,
+                kt.track,
+                kt.last_seq,
+                now,
+            ));
+        }
+        if let Some(tracker) = tracker {
+            out.episodes
+                .extend(closed.into_iter().map(|e| (student.to_owned(), e)));
+            out.episodes
+                .extend(tracker.open.iter().map(|e| (student.to_owned(), e.clone())));
+            out.trackers.push((student.to_owned(), tracker));
         }
     }
-    (states, items)
+    out
 }
 
-/// Rebuilds these students' states from their events, in one transaction.
+/// Rebuilds these students' states (and, with signals, their detectors and flags) from their
+/// events, in one transaction.
 fn rebuild_students_in<C: StateSql>(
     c: &mut C,
     org: &str,
@@ -525,18 +813,35 @@ fn rebuild_students_in<C: StateSql>(
     if students.is_empty() {
         return Ok(0);
     }
+    let sig = signals::settings();
     c.transaction(|c| {
         c.lock_students(org, &students.iter().copied().collect())?;
         let models = c.load_models(org)?;
         let history = c.load_history(org, students)?;
-        let (states, items) = replay_rows(org, &history, &models, now, |_, _| true);
-        c.save_items(&items)?;
-        c.save_states(&states)?;
-        Ok(states.len())
+        let norms = if sig.enabled {
+            history_norms(c, org, &history)?
+        } else {
+            HashMap::new()
+        };
+        let r = replay_rows(
+            org,
+            &history,
+            &models,
+            &norms,
+            sig.enabled.then_some(&sig.thresholds),
+            now,
+            |_, _| true,
+        );
+        c.save_items(&r.items)?;
+        c.save_states(&r.states)?;
+        if sig.enabled {
+            c.delete_flags(org, students)?;
+            save_signals(c, org, &r.trackers, &r.episodes, now)?;
+        }
+        Ok(r.states.len())
     })
 }
 
-/// Rebuilds these students' states (all their skills) from the events, in one transaction.
 pub fn rebuild_students(
     conn: &mut DbConnection,
     org: &str,
@@ -639,15 +944,27 @@ pub fn fit_models(
     let all = students_of(conn, org, None)?;
     let mut builder = kt::load::DatasetBuilder::default();
     let model = SkillModel::default(); // observations do not depend on the model
+    let sig = signals::settings();
+    let norms = if sig.enabled {
+        flags::all_norms(conn, org)?
+    } else {
+        HashMap::new()
+    };
     for chunk in all.chunks(REBUILD_CHUNK) {
         let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let history = on_backend!(conn, |c| c.load_history(org, &ids))?;
         let mut groups: BTreeMap<(&str, &str), Vec<Attempt>> = BTreeMap::new();
         for row in &history {
+            let ev = row.ev();
+            // The same exclusions as the online path: rapid guesses are no evidence.
+            let rapid = sig.enabled && {
+                let typical = flags::typical_of(&norms, ev.skill, ev.item, &sig.thresholds);
+                ev.action(typical).is_rapid_guess(&sig.thresholds)
+            };
             groups
                 .entry((&row.student_id, &row.skill_id))
                 .or_default()
-                .push(row.attempt());
+                .push(ev.attempt(rapid));
         }
         for ((student, skill), attempts) in groups {
             let replayed = evidence::replay(&model, attempts);

@@ -12,3 +12,4 @@ mod knowledge;
 mod migrations;
 mod openapi;
 mod shutdown;
+mod signals;

@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 16] = [
     "orgs",
     "schools",
     "classes",
@@ -21,6 +21,9 @@ const TABLES: [&str; 13] = [
     "skill_models",
     "skill_states",
     "student_items",
+    "item_norms",
+    "student_signals",
+    "flags",
 ];
 
 /// The application's tables present in the database.
@@ -135,6 +138,34 @@ fn schema_matches(conn: &mut DbConnection) {
                 student_items::table
                     .select(student_items::all_columns)
                     .load::<(String, String, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                item_norms::table
+                    .select(item_norms::all_columns)
+                    .load::<(String, String, String, i32, f64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                student_signals::table
+                    .select(student_signals::all_columns)
+                    .load::<(String, String, String, i64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                flags::table
+                    .select(flags::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        i64,
+                        Option<i64>,
+                        String,
+                        String,
+                        i64,
+                    )>(c)
                     .map(|_| ()),
             )
     })

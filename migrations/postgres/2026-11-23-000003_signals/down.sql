@@ -1,0 +1,3 @@
+DROP TABLE flags;
+DROP TABLE student_signals;
+DROP TABLE item_norms;
