@@ -33,6 +33,7 @@ diesel::table! {
         student_id -> Text,
         name -> Nullable<Text>,
         created_at -> BigInt,
+        group_label -> Nullable<Text>,
     }
 }
 
@@ -142,6 +143,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        first_failed -> BigInt,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        org_id -> Text,
+        at -> BigInt,
+        actor_sub -> Text,
+        actor_role -> Text,
+        action -> Text,
+        subject_kind -> Text,
+        subject_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    retention_marks (org_id) {
+        org_id -> Text,
+        purged_before -> BigInt,
+        purged_at -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -158,4 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     skill_models,
     skill_states,
     student_items,
+    login_failures,
+    audit_log,
+    retention_marks,
 );

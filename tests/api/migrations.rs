@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 16] = [
     "orgs",
     "schools",
     "classes",
@@ -21,6 +21,9 @@ const TABLES: [&str; 13] = [
     "skill_models",
     "skill_states",
     "student_items",
+    "login_failures",
+    "audit_log",
+    "retention_marks",
 ];
 
 /// The application's tables present in the database.
@@ -72,7 +75,7 @@ fn schema_matches(conn: &mut DbConnection) {
             .and(
                 students::table
                     .select(students::all_columns)
-                    .load::<(String, String, Option<String>, i64)>(c)
+                    .load::<(String, String, Option<String>, i64, Option<String>)>(c)
                     .map(|_| ()),
             )
             .and(
@@ -135,6 +138,34 @@ fn schema_matches(conn: &mut DbConnection) {
                 student_items::table
                     .select(student_items::all_columns)
                     .load::<(String, String, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                login_failures::table
+                    .select(login_failures::all_columns)
+                    .load::<(String, i32, i64, Option<i64>)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                audit_log::table
+                    .select(audit_log::all_columns)
+                    .load::<(
+                        i64,
+                        String,
+                        i64,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<String>,
+                    )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                retention_marks::table
+                    .select(retention_marks::all_columns)
+                    .load::<(String, i64, i64)>(c)
                     .map(|_| ()),
             )
     })
