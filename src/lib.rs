@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod kt;
+pub mod privacy;
 pub mod sim;
 pub mod startup;
 pub mod store;
