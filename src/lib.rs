@@ -13,6 +13,7 @@ pub mod error;
 pub mod ingest;
 pub mod kt;
 pub mod privacy;
+pub mod ratelimit;
 pub mod sim;
 pub mod startup;
 pub mod store;
