@@ -10,21 +10,21 @@ use crate::db::schema::audit_log;
 use crate::db::DbConnection;
 
 /// What an entry is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subject<'a> {
-    Student(&'a str),
-    Class(&'a str),
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Student(String),
+    Class(String),
     /// The organisation as a whole (roster uploads, organisation-wide reports).
     Organisation,
     /// A student who has since been erased: no id is kept (docs/privacy.md).
     ErasedStudent,
 }
 
-impl Subject<'_> {
+impl Subject {
     fn parts(self) -> (&'static str, Option<String>) {
         match self {
-            Subject::Student(id) => ("student", Some(id.to_owned())),
-            Subject::Class(id) => ("class", Some(id.to_owned())),
+            Subject::Student(id) => ("student", Some(id)),
+            Subject::Class(id) => ("class", Some(id)),
             Subject::Organisation => ("organisation", None),
             Subject::ErasedStudent => ("student", None),
         }
@@ -37,7 +37,7 @@ pub fn record(
     conn: &mut DbConnection,
     caller: &Caller,
     action: &str,
-    subject: Subject<'_>,
+    subject: Subject,
     detail: Option<&str>,
 ) -> anyhow::Result<()> {
     let (kind, id) = subject.parts();
