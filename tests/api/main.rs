@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accounts;
 mod auth;
 mod cli;
 mod health;
@@ -10,4 +11,5 @@ mod ingest;
 mod knowledge;
 mod migrations;
 mod openapi;
+mod security;
 mod shutdown;
