@@ -11,5 +11,6 @@ mod ingest;
 mod knowledge;
 mod migrations;
 mod openapi;
+mod privacy;
 mod security;
 mod shutdown;
