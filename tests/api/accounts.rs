@@ -243,3 +243,52 @@ async fn a_tool_token_limited_to_classes_writes_only_those(app: TestApp) {
     let body = app.post_batch(&[event_with(json!({"class_id": "class-9z"}))]).await;
     assert_eq!(body["accepted"], 1);
 }
+
+#[actix_web::test]
+async fn the_token_and_user_commands_work_from_the_command_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("a directory");
+    let url = format!("sqlite://{}", dir.path().join("h.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = crate::helpers::huddle_command()
+            .args(args)
+            .args(["--database-url", &url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("huddle");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            writeln!(input, "{text}").expect("stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("huddle")
+    };
+    let out = run(&["token", "--role", "tool", "--org", ORG, "--classes", "class-5b,class-6a"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).expect("UTF-8");
+    let secret = std::fs::read_to_string(dir.path().join("h.db.secret")).expect("the secret");
+    let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(secret.trim().to_owned()));
+    let claims = keys.verify(token.trim()).expect("a valid token");
+    assert_eq!(claims.classes, Some(vec!["class-5b".to_owned(), "class-6a".to_owned()]));
+    assert!(!run(&["token", "--role", "teacher", "--org", ORG, "--classes", "c"], None).status.success());
+
+    // An account without a password, then one set from stdin; short passwords are refused.
+    let out = run(&["user", "add", "--email", "cli@school.example", "--role", "teacher", "--org", ORG, "--classes", "class-5b"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["user", "add", "--email", "CLI@school.example", "--role", "admin", "--org", ORG], None);
+    assert!(!out.status.success(), "the email is taken");
+    assert!(!run(&["user", "set-password", "--email", "cli@school.example"], Some("short")).status.success());
+    assert!(!run(&["user", "set-password", "--email", "nobody@school.example"], Some(PASSWORD)).status.success());
+    let out = run(&["user", "set-password", "--email", "cli@school.example"], Some(PASSWORD));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = huddle::db::Db::open(&huddle::db::DbUrl::parse(&url).expect("URL"), 1).expect("db");
+    let user = db
+        .read(|c| huddle::store::users::find_login(c, "cli@school.example"))
+        .await
+        .expect("read")
+        .expect("the account");
+    assert_eq!(user.role, Role::Teacher);
+    assert!(passwords::verify_password(PASSWORD, user.password_hash.as_deref()));
+}

@@ -353,3 +353,23 @@ async fn the_log_holds_no_tokens_passwords_or_names() {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }
 }
+
+#[actix_web::test]
+async fn the_retention_job_purges_in_the_background() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.retention_days = Some(30);
+        s.retention_interval = Duration::from_millis(100);
+    })
+    .await;
+    app.post_batch(&[
+        event_with(json!({"item_id": "old", "occurred_at": ago(40 * 86_400)})),
+        event_with(json!({"item_id": "new"})),
+    ])
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.count_events().await > 1 {
+        assert!(std::time::Instant::now() < deadline, "the old event was not purged");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.stored_events().await[0].item_id, "new");
+}

@@ -227,3 +227,34 @@ async fn bodies_too_large_or_malformed_are_refused_cleanly(app: TestApp) {
     let response = app.client.get(app.url("/api/v1/admin/audit?from=yesterday")).bearer_auth(&admin).send().await.expect("GET");
     assert_error(response, 400, "invalid_query").await;
 }
+
+/// Endpoints anyone may call.
+const PUBLIC: [&str; 4] = ["/healthz", "/openapi.json", "/api/v1/auth/login", "/"];
+
+/// Every endpoint of the OpenAPI document either is public or declares the bearer token and is
+/// in [`endpoints`], so a new endpoint cannot skip the security tests.
+#[test]
+fn every_documented_endpoint_is_in_the_security_table() {
+    let doc: Value = serde_json::from_str(&huddle::api::openapi::document()).expect("JSON");
+    let table: Vec<(String, String)> = endpoints()
+        .iter()
+        .map(|e| (e.method.to_lowercase(), e.path.split('?').next().unwrap_or_default().to_owned()))
+        .collect();
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            if PUBLIC.contains(&path.as_str()) {
+                continue;
+            }
+            assert!(
+                operation["security"].to_string().contains("bearer"),
+                "{method} {path} does not declare the bearer token"
+            );
+            let covered = table.iter().any(|(m, p)| {
+                m == method
+                    && p.split('/').count() == path.split('/').count()
+                    && p.split('/').zip(path.split('/')).all(|(a, b)| a == b || b.starts_with('{'))
+            });
+            assert!(covered, "{method} {path} is missing from security::endpoints()");
+        }
+    }
+}
