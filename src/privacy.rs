@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn names_show_only_outside_anonymised_mode() {
-        assert_eq!(shown_name("o", "s", Some("Maya"), false).as_deref(), Some("Maya"));
+        assert_eq!(
+            shown_name("o", "s", Some("Maya"), false).as_deref(),
+            Some("Maya")
+        );
         assert_eq!(shown_name("o", "s", None, false), None);
         let anon = shown_name("o", "s", Some("Maya"), true).unwrap();
         assert!(!anon.contains("Maya"));
@@ -145,7 +148,9 @@ pub fn parse_roster(
     csv: bool,
 ) -> Result<Vec<crate::store::privacy::RosterEntry>, RosterError> {
     let lines: Vec<(String, RosterLine)> = if csv {
-        let mut reader = ::csv::ReaderBuilder::new().trim(::csv::Trim::All).from_reader(body);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .trim(::csv::Trim::All)
+            .from_reader(body);
         let headers = reader
             .headers()
             .map_err(|e| RosterError(format!("the CSV header could not be read: {e}")))?

@@ -67,7 +67,10 @@ impl Application {
                 // Innermost first: the rate limit runs after CORS and the headers, so a 429
                 // carries them too.
                 .wrap(actix_web::middleware::from_fn(rate_limit))
-                .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .wrap(security_headers())
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(state.clone())
@@ -194,7 +197,9 @@ async fn rate_limit(
             return Ok(req.into_response(response).map_into_right_body());
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The bucket a request draws from: its bearer token (hashed: the limiter never holds a
@@ -274,10 +279,7 @@ fn spawn_retention_job(db: Db, days: u32, every: std::time::Duration) {
 /// Purges every organisation's events older than `days` days; gives back how many.
 pub fn purge_all(db: &Db, days: u32) -> anyhow::Result<usize> {
     const CHUNK: i64 = 5_000;
-    let cutoff = crate::privacy::retention_cutoff(
-        crate::db::to_millis(chrono::Utc::now()),
-        days,
-    );
+    let cutoff = crate::privacy::retention_cutoff(crate::db::to_millis(chrono::Utc::now()), days);
     let orgs = {
         let mut conn = db.conn()?;
         crate::store::state::orgs(&mut conn)?

@@ -74,7 +74,11 @@ fn time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
         return Ok(Some(t.timestamp_millis()));
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis()));
+        return Ok(Some(
+            d.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis(),
+        ));
     }
     Err(ApiError::bad_request(
         "invalid_query",

@@ -70,7 +70,8 @@ pub async fn login(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, MAX_LOGIN_BYTES, "16 KiB").await?;
-    let request: LoginRequest = super::parse_json(&body, "{\"email\": \"…\", \"password\": \"…\"}")?;
+    let request: LoginRequest =
+        super::parse_json(&body, "{\"email\": \"…\", \"password\": \"…\"}")?;
     let policy = state.login;
     let throttle_keys = keys_for(&request.email, &crate::startup::client_ip(&req));
     let now = crate::db::to_millis(chrono::Utc::now());
@@ -89,7 +90,10 @@ pub async fn login(
             })
             .await?
     };
-    if let Some(wait) = email_failures.locked_for(now).or(ip_failures.locked_for(now)) {
+    if let Some(wait) = email_failures
+        .locked_for(now)
+        .or(ip_failures.locked_for(now))
+    {
         tracing::info!("sign-in refused: locked");
         return Err(locked(wait));
     }
@@ -147,7 +151,10 @@ fn locked(wait_ms: i64) -> ApiError {
     let seconds = (wait_ms + 999) / 1000;
     ApiError::too_many(
         "too_many_attempts",
-        format!("too many failed sign-ins; try again in {} minutes", (seconds + 59) / 60),
+        format!(
+            "too many failed sign-ins; try again in {} minutes",
+            (seconds + 59) / 60
+        ),
         u64::try_from(seconds.max(1)).unwrap_or(1),
     )
 }

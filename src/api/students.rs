@@ -139,10 +139,16 @@ pub async fn get_student(
             Ok((skills, name, purged))
         })
         .await?;
-    let skills = skills.ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
+    let skills = skills
+        .ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
     let rules = Rules::default();
     Ok(HttpResponse::Ok().json(StudentView {
-        name: crate::privacy::shown_name(scope.org(), scope.student_id(), name.as_deref(), anonymise),
+        name: crate::privacy::shown_name(
+            scope.org(),
+            scope.student_id(),
+            name.as_deref(),
+            anonymise,
+        ),
         anonymised: anonymise,
         events_purged_before: purged.map(|ms| {
             crate::db::from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -192,16 +198,30 @@ pub async fn export_student(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope =
-        student_scope(&state, &caller, path.into_inner(), policy::may_manage_student).await?;
-    super::audit::record(&state, &caller, "student.export", Subject::Student(scope.student_id().to_owned()), None)
-        .await?;
+    let scope = student_scope(
+        &state,
+        &caller,
+        path.into_inner(),
+        policy::may_manage_student,
+    )
+    .await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "student.export",
+        Subject::Student(scope.student_id().to_owned()),
+        None,
+    )
+    .await?;
     let export = state
         .db
         .read(move |conn| crate::store::privacy::export_student(conn, &scope))
         .await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("Content-Disposition", "attachment; filename=\"student-export.json\""))
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"student-export.json\"",
+        ))
         .json(export))
 }
 
@@ -236,8 +256,13 @@ pub async fn erase_student(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope =
-        student_scope(&state, &caller, path.into_inner(), policy::may_manage_student).await?;
+    let scope = student_scope(
+        &state,
+        &caller,
+        path.into_inner(),
+        policy::may_manage_student,
+    )
+    .await?;
     let who = caller.clone();
     let erased = state
         .db

@@ -55,8 +55,7 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash_password("no account has this password, it only spends time")
-            .unwrap_or_default()
+        hash_password("no account has this password, it only spends time").unwrap_or_default()
     })
 }
 
@@ -76,7 +75,10 @@ mod tests {
 
     #[test]
     fn no_hash_never_verifies() {
-        assert!(!verify_password("no account has this password, it only spends time", None));
+        assert!(!verify_password(
+            "no account has this password, it only spends time",
+            None
+        ));
         assert!(!verify_password("anything", None));
         assert!(!verify_password("anything", Some("not a hash")));
     }

@@ -248,7 +248,10 @@ mod tests {
         let a = caller(Role::Admin);
         assert_eq!(status(may_read_class(&a, &class(true, false))), 200);
         assert_eq!(status(may_read_class(&a, &class(false, false))), 404);
-        assert_eq!(status(may_read_class(&caller(Role::Tool), &class(true, true))), 403);
+        assert_eq!(
+            status(may_read_class(&caller(Role::Tool), &class(true, true))),
+            403
+        );
         let scope = may_read_class(&a, &class(true, false)).unwrap();
         assert_eq!((scope.org(), scope.class_id()), ("o", "c"));
     }
@@ -262,15 +265,42 @@ mod tests {
         let a = caller(Role::Admin);
         assert_eq!(status(may_read_student(&a, &student(true, false))), 200);
         assert_eq!(status(may_read_student(&a, &student(false, false))), 404);
-        assert_eq!(status(may_read_student(&caller(Role::Tool), &student(true, true))), 403);
+        assert_eq!(
+            status(may_read_student(&caller(Role::Tool), &student(true, true))),
+            403
+        );
     }
 
     #[test]
     fn only_admins_export_or_erase() {
-        assert_eq!(status(may_manage_student(&caller(Role::Admin), &student(true, false))), 200);
-        assert_eq!(status(may_manage_student(&caller(Role::Admin), &student(false, false))), 404);
-        assert_eq!(status(may_manage_student(&caller(Role::Teacher), &student(true, true))), 403);
-        assert_eq!(status(may_manage_student(&caller(Role::Tool), &student(true, true))), 403);
+        assert_eq!(
+            status(may_manage_student(
+                &caller(Role::Admin),
+                &student(true, false)
+            )),
+            200
+        );
+        assert_eq!(
+            status(may_manage_student(
+                &caller(Role::Admin),
+                &student(false, false)
+            )),
+            404
+        );
+        assert_eq!(
+            status(may_manage_student(
+                &caller(Role::Teacher),
+                &student(true, true)
+            )),
+            403
+        );
+        assert_eq!(
+            status(may_manage_student(
+                &caller(Role::Tool),
+                &student(true, true)
+            )),
+            403
+        );
     }
 
     #[test]
@@ -287,7 +317,10 @@ mod tests {
     fn listing_classes() {
         assert_eq!(
             may_list_classes(&caller(Role::Teacher)).unwrap(),
-            ClassFilter::TaughtBy { org: "o".into(), user_id: "u1".into() }
+            ClassFilter::TaughtBy {
+                org: "o".into(),
+                user_id: "u1".into()
+            }
         );
         assert_eq!(
             may_list_classes(&caller(Role::Admin)).unwrap(),

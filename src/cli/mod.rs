@@ -95,7 +95,11 @@ struct ServeArgs {
     rate_limit_burst: u32,
     /// An origin allowed to call the API from a browser (repeat, or comma-separate in the
     /// environment). Without any, CORS stays closed.
-    #[arg(long = "cors-origin", env = "HUDDLE_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "HUDDLE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     cors_origins: Vec<String>,
     /// Delete practice events older than this many days (estimates are kept). Default: keep.
     #[arg(long, env = "HUDDLE_RETENTION_DAYS")]

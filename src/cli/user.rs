@@ -27,7 +27,11 @@ enum UserCommand {
 #[derive(Args)]
 struct DbArgs {
     /// sqlite://PATH or postgres://USER@HOST/DB
-    #[arg(long, env = "HUDDLE_DATABASE_URL", default_value = "sqlite://huddle.db")]
+    #[arg(
+        long,
+        env = "HUDDLE_DATABASE_URL",
+        default_value = "sqlite://huddle.db"
+    )]
     database_url: String,
 }
 

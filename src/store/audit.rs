@@ -82,11 +82,7 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    org: &str,
-    q: &AuditQuery,
-) -> anyhow::Result<Vec<AuditEntry>> {
+pub fn list(conn: &mut DbConnection, org: &str, q: &AuditQuery) -> anyhow::Result<Vec<AuditEntry>> {
     let mut query = audit_log::table
         .filter(audit_log::org_id.eq(org))
         .select(audit_log::all_columns)
@@ -112,7 +108,11 @@ pub fn list(
 }
 
 /// After an erasure: the entries about the student keep who, what and when, but lose the id.
-pub fn forget_student(conn: &mut DbConnection, org: &str, student_id: &str) -> anyhow::Result<usize> {
+pub fn forget_student(
+    conn: &mut DbConnection,
+    org: &str,
+    student_id: &str,
+) -> anyhow::Result<usize> {
     Ok(diesel::update(
         audit_log::table
             .filter(audit_log::org_id.eq(org))

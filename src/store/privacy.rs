@@ -219,7 +219,11 @@ pub fn export_student(
         .filter(enrolments::org_id.eq(org))
         .filter(enrolments::student_id.eq(student))
         .order(enrolments::class_id)
-        .select((enrolments::class_id, enrolments::source, enrolments::created_at))
+        .select((
+            enrolments::class_id,
+            enrolments::source,
+            enrolments::created_at,
+        ))
         .load::<(String, String, i64)>(conn)?
         .into_iter()
         .map(|(class_id, source, since)| ExportEnrolment {

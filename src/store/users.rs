@@ -154,13 +154,15 @@ pub fn failures(conn: &mut DbConnection, key: &str) -> anyhow::Result<Failures> 
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map_or_else(Failures::default, |(count, first_failed, locked_until)| {
-        Failures {
-            count: u32::try_from(count).unwrap_or(0),
-            first_failed,
-            locked_until,
-        }
-    }))
+    Ok(
+        row.map_or_else(Failures::default, |(count, first_failed, locked_until)| {
+            Failures {
+                count: u32::try_from(count).unwrap_or(0),
+                first_failed,
+                locked_until,
+            }
+        }),
+    )
 }
 
 pub fn save_failures(conn: &mut DbConnection, key: &str, f: Failures) -> anyhow::Result<()> {

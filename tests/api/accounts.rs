@@ -21,7 +21,13 @@ both_backends!(
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Adds an account of `org` teaching `classes`, with [`PASSWORD`]; gives back its user id.
-pub async fn add_user(app: &TestApp, email: &str, role: Role, org: &str, classes: &[&str]) -> String {
+pub async fn add_user(
+    app: &TestApp,
+    email: &str,
+    role: Role,
+    org: &str,
+    classes: &[&str],
+) -> String {
     let user = NewUser {
         email: email.to_owned(),
         role,
@@ -60,10 +66,25 @@ pub async fn get_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response
 }
 
 async fn a_teacher_signs_in_and_reads_their_classes(app: TestApp) {
-    let teacher = add_user(&app, "Ms.Rivera@School.example", Role::Teacher, ORG, &["class-5b", "class-6a"]).await;
-    add_user(&app, "other@school.example", Role::Teacher, ORG, &["class-7c"]).await;
+    let teacher = add_user(
+        &app,
+        "Ms.Rivera@School.example",
+        Role::Teacher,
+        ORG,
+        &["class-5b", "class-6a"],
+    )
+    .await;
+    add_user(
+        &app,
+        "other@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-7c"],
+    )
+    .await;
     add_user(&app, "admin@school.example", Role::Admin, ORG, &[]).await;
-    app.post_batch(&[event_with(json!({"class_id": "class-5b"}))]).await;
+    app.post_batch(&[event_with(json!({"class_id": "class-5b"}))])
+        .await;
 
     // Emails match without case or spaces.
     let response = login(&app, "  ms.rivera@school.example ", PASSWORD).await;
@@ -83,17 +104,40 @@ async fn a_teacher_signs_in_and_reads_their_classes(app: TestApp) {
     assert!(!payload.is_empty());
     assert!(!String::from_utf8_lossy(&decode_b64url(payload)).contains("rivera"));
 
-    let classes: Value = get_as(&app, token, "/api/v1/classes").await.json().await.expect("JSON");
-    let ids: Vec<&str> = classes["classes"].as_array().expect("classes").iter()
-        .map(|c| c["class_id"].as_str().expect("an id")).collect();
+    let classes: Value = get_as(&app, token, "/api/v1/classes")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let ids: Vec<&str> = classes["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .map(|c| c["class_id"].as_str().expect("an id"))
+        .collect();
     assert_eq!(ids, ["class-5b", "class-6a"], "{classes}");
     assert_eq!(classes["classes"][0]["students"], 1);
 
-    let admin: Value = login(&app, "admin@school.example", PASSWORD).await.json().await.expect("JSON");
+    let admin: Value = login(&app, "admin@school.example", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(admin["role"], "admin");
-    let all: Value = get_as(&app, admin["token"].as_str().expect("token"), "/api/v1/classes")
-        .await.json().await.expect("JSON");
-    assert_eq!(all["classes"].as_array().expect("classes").len(), 3, "{all}");
+    let all: Value = get_as(
+        &app,
+        admin["token"].as_str().expect("token"),
+        "/api/v1/classes",
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(
+        all["classes"].as_array().expect("classes").len(),
+        3,
+        "{all}"
+    );
 
     // A tool cannot list classes.
     let response = get_as(&app, &app.tool_token(), "/api/v1/classes").await;
@@ -129,8 +173,15 @@ async fn wrong_credentials_get_one_answer_whatever_the_email(app: TestApp) {
     let b = assert_error(unknown, 401, "invalid_credentials").await;
     assert_eq!(a, b, "the same message: no hint whether the email exists");
     // Both verify an argon2 hash (a dummy one for the unknown email): comparable timing.
-    let (fast, slow) = if known_time < unknown_time { (known_time, unknown_time) } else { (unknown_time, known_time) };
-    assert!(slow < fast * 5 + Duration::from_millis(200), "{known_time:?} vs {unknown_time:?}");
+    let (fast, slow) = if known_time < unknown_time {
+        (known_time, unknown_time)
+    } else {
+        (unknown_time, known_time)
+    };
+    assert!(
+        slow < fast * 5 + Duration::from_millis(200),
+        "{known_time:?} vs {unknown_time:?}"
+    );
     // An account without a password cannot sign in.
     let user = NewUser {
         email: "nopassword@school.example".into(),
@@ -140,7 +191,10 @@ async fn wrong_credentials_get_one_answer_whatever_the_email(app: TestApp) {
         classes: vec![],
         password_hash: None,
     };
-    app.db.write(move |c| huddle::store::users::add_user(c, &user)).await.expect("add");
+    app.db
+        .write(move |c| huddle::store::users::add_user(c, &user))
+        .await
+        .expect("add");
     let response = login(&app, "nopassword@school.example", "").await;
     assert_error(response, 401, "invalid_credentials").await;
 }
@@ -155,21 +209,40 @@ async fn repeated_failures_lock_the_email_for_a_while(app: TestApp) {
         slowest = slowest.max(started.elapsed());
         assert_error(response, 401, "invalid_credentials").await;
     }
-    assert!(slowest >= policy.delay_step, "failures past the free ones are slowed: {slowest:?}");
+    assert!(
+        slowest >= policy.delay_step,
+        "failures past the free ones are slowed: {slowest:?}"
+    );
     // Locked now: even the right password is refused, with Retry-After.
     let response = login(&app, "target@school.example", PASSWORD).await;
-    let retry: u64 = response.headers().get("retry-after").expect("Retry-After")
-        .to_str().expect("text").parse().expect("seconds");
+    let retry: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
     assert_error(response, 429, "too_many_attempts").await;
     // An unknown email is locked the same way (no hint that the first one exists)...
     for _ in 0..policy.lock_after {
         login(&app, "ghost@school.example", "guess").await;
     }
-    assert_error(login(&app, "ghost@school.example", "guess").await, 429, "too_many_attempts").await;
+    assert_error(
+        login(&app, "ghost@school.example", "guess").await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
     // ...and another account is not locked by them.
     add_user(&app, "bystander@school.example", Role::Teacher, ORG, &[]).await;
-    assert_eq!(login(&app, "bystander@school.example", PASSWORD).await.status(), 200);
+    assert_eq!(
+        login(&app, "bystander@school.example", PASSWORD)
+            .await
+            .status(),
+        200
+    );
 }
 
 async fn bad_login_bodies_are_refused_cleanly(app: TestApp) {
@@ -180,18 +253,60 @@ async fn bad_login_bodies_are_refused_cleanly(app: TestApp) {
             .body(body)
             .send()
     };
-    assert_error(post(b"{not json".to_vec()).await.expect("POST"), 400, "malformed_json").await;
-    assert_error(post(b"{\"email\": \"a@b\"}".to_vec()).await.expect("POST"), 422, "invalid_body").await;
-    assert_error(post(b"[1, 2]".to_vec()).await.expect("POST"), 422, "invalid_body").await;
-    let huge = format!("{{\"email\": \"a@b\", \"password\": \"{}\"}}", "x".repeat(20_000));
-    assert_error(post(huge.into_bytes()).await.expect("POST"), 413, "payload_too_large").await;
+    assert_error(
+        post(b"{not json".to_vec()).await.expect("POST"),
+        400,
+        "malformed_json",
+    )
+    .await;
+    assert_error(
+        post(b"{\"email\": \"a@b\"}".to_vec()).await.expect("POST"),
+        422,
+        "invalid_body",
+    )
+    .await;
+    assert_error(
+        post(b"[1, 2]".to_vec()).await.expect("POST"),
+        422,
+        "invalid_body",
+    )
+    .await;
+    let huge = format!(
+        "{{\"email\": \"a@b\", \"password\": \"{}\"}}",
+        "x".repeat(20_000)
+    );
+    assert_error(
+        post(huge.into_bytes()).await.expect("POST"),
+        413,
+        "payload_too_large",
+    )
+    .await;
     // A long password within the body limit is simply wrong.
-    assert_error(login(&app, "a@b.example", &"y".repeat(5_000)).await, 401, "invalid_credentials").await;
+    assert_error(
+        login(&app, "a@b.example", &"y".repeat(5_000)).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
 }
 
 async fn teachers_see_their_students_only(app: TestApp) {
-    let mine = add_user(&app, "mine@school.example", Role::Teacher, ORG, &["class-5b"]).await;
-    let theirs = add_user(&app, "theirs@school.example", Role::Teacher, ORG, &["class-7c"]).await;
+    let mine = add_user(
+        &app,
+        "mine@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-5b"],
+    )
+    .await;
+    let theirs = add_user(
+        &app,
+        "theirs@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-7c"],
+    )
+    .await;
     app.post_batch(&[
         event_with(json!({"student_id": "stu-a", "class_id": "class-5b"})),
         event_with(json!({"student_id": "stu-b", "class_id": "class-7c"})),
@@ -211,14 +326,34 @@ async fn teachers_see_their_students_only(app: TestApp) {
     assert_eq!(m1, m2);
     // The other teacher sees theirs, not mine.
     let token_b = token_for(&app, &theirs, Role::Teacher, ORG);
-    assert_eq!(get_as(&app, &token_b, "/api/v1/students/stu-b").await.status(), 200);
-    assert_error(get_as(&app, &token_b, "/api/v1/students/stu-a").await, 403, "forbidden").await;
+    assert_eq!(
+        get_as(&app, &token_b, "/api/v1/students/stu-b")
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        get_as(&app, &token_b, "/api/v1/students/stu-a").await,
+        403,
+        "forbidden",
+    )
+    .await;
     // A teacher's token for another organisation sees nothing here.
     let foreign = token_for(&app, &mine, Role::Teacher, "district-2");
-    assert_error(get_as(&app, &foreign, "/api/v1/students/stu-a").await, 403, "forbidden").await;
+    assert_error(
+        get_as(&app, &foreign, "/api/v1/students/stu-a").await,
+        403,
+        "forbidden",
+    )
+    .await;
     // An administrator reads any student of the organisation.
     let admin = app.token(Role::Admin, ORG);
-    assert_eq!(get_as(&app, &admin, "/api/v1/students/stu-b").await.status(), 200);
+    assert_eq!(
+        get_as(&app, &admin, "/api/v1/students/stu-b")
+            .await
+            .status(),
+        200
+    );
 }
 
 async fn a_tool_token_limited_to_classes_writes_only_those(app: TestApp) {
@@ -236,11 +371,18 @@ async fn a_tool_token_limited_to_classes_writes_only_those(app: TestApp) {
     assert_eq!(body["accepted"], 2, "{body}");
     assert_eq!(body["rejected"][0]["index"], 1, "{body}");
     assert_eq!(body["rejected"][0]["error"]["code"], "class_not_allowed");
-    let stored: Vec<String> = app.stored_events().await.into_iter().map(|e| e.class_id).collect();
+    let stored: Vec<String> = app
+        .stored_events()
+        .await
+        .into_iter()
+        .map(|e| e.class_id)
+        .collect();
     assert_eq!(stored.len(), 2);
     assert!(!stored.contains(&"class-9z".to_owned()));
     // An unlimited tool token writes any class.
-    let body = app.post_batch(&[event_with(json!({"class_id": "class-9z"}))]).await;
+    let body = app
+        .post_batch(&[event_with(json!({"class_id": "class-9z"}))])
+        .await;
     assert_eq!(body["accepted"], 1);
 }
 
@@ -265,24 +407,94 @@ async fn the_token_and_user_commands_work_from_the_command_line() {
         drop(input);
         child.wait_with_output().expect("huddle")
     };
-    let out = run(&["token", "--role", "tool", "--org", ORG, "--classes", "class-5b,class-6a"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &[
+            "token",
+            "--role",
+            "tool",
+            "--org",
+            ORG,
+            "--classes",
+            "class-5b,class-6a",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).expect("UTF-8");
     let secret = std::fs::read_to_string(dir.path().join("h.db.secret")).expect("the secret");
     let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(secret.trim().to_owned()));
     let claims = keys.verify(token.trim()).expect("a valid token");
-    assert_eq!(claims.classes, Some(vec!["class-5b".to_owned(), "class-6a".to_owned()]));
-    assert!(!run(&["token", "--role", "teacher", "--org", ORG, "--classes", "c"], None).status.success());
+    assert_eq!(
+        claims.classes,
+        Some(vec!["class-5b".to_owned(), "class-6a".to_owned()])
+    );
+    assert!(!run(
+        &["token", "--role", "teacher", "--org", ORG, "--classes", "c"],
+        None
+    )
+    .status
+    .success());
 
     // An account without a password, then one set from stdin; short passwords are refused.
-    let out = run(&["user", "add", "--email", "cli@school.example", "--role", "teacher", "--org", ORG, "--classes", "class-5b"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(&["user", "add", "--email", "CLI@school.example", "--role", "admin", "--org", ORG], None);
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "cli@school.example",
+            "--role",
+            "teacher",
+            "--org",
+            ORG,
+            "--classes",
+            "class-5b",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "CLI@school.example",
+            "--role",
+            "admin",
+            "--org",
+            ORG,
+        ],
+        None,
+    );
     assert!(!out.status.success(), "the email is taken");
-    assert!(!run(&["user", "set-password", "--email", "cli@school.example"], Some("short")).status.success());
-    assert!(!run(&["user", "set-password", "--email", "nobody@school.example"], Some(PASSWORD)).status.success());
-    let out = run(&["user", "set-password", "--email", "cli@school.example"], Some(PASSWORD));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!run(
+        &["user", "set-password", "--email", "cli@school.example"],
+        Some("short")
+    )
+    .status
+    .success());
+    assert!(!run(
+        &["user", "set-password", "--email", "nobody@school.example"],
+        Some(PASSWORD)
+    )
+    .status
+    .success());
+    let out = run(
+        &["user", "set-password", "--email", "cli@school.example"],
+        Some(PASSWORD),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let db = huddle::db::Db::open(&huddle::db::DbUrl::parse(&url).expect("URL"), 1).expect("db");
     let user = db
         .read(|c| huddle::store::users::find_login(c, "cli@school.example"))
@@ -290,5 +502,8 @@ async fn the_token_and_user_commands_work_from_the_command_line() {
         .expect("read")
         .expect("the account");
     assert_eq!(user.role, Role::Teacher);
-    assert!(passwords::verify_password(PASSWORD, user.password_hash.as_deref()));
+    assert!(passwords::verify_password(
+        PASSWORD,
+        user.password_hash.as_deref()
+    ));
 }

@@ -41,16 +41,70 @@ pub fn endpoints() -> Vec<Endpoint> {
     let student = format!("/api/v1/students/{STUDENT}");
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     vec![
-        Endpoint { method: "POST", path: "/api/v1/events", body: Some(json!({"events": [event_with(json!({"class_id": "class-x"}))]})), allowed: &[Tool, Admin], teacher_scoped: false },
-        Endpoint { method: "GET", path: "/api/v1/classes", body: None, allowed: &[Teacher, Admin], teacher_scoped: false },
-        Endpoint { method: "GET", path: leak(student.clone()), body: None, allowed: &[Teacher, Admin], teacher_scoped: true },
-        Endpoint { method: "GET", path: leak(format!("{student}?anonymise=true")), body: None, allowed: &[Teacher, Admin], teacher_scoped: true },
-        Endpoint { method: "GET", path: leak(format!("{student}/export")), body: None, allowed: &[Admin], teacher_scoped: true },
-        Endpoint { method: "GET", path: "/api/v1/admin/audit", body: None, allowed: &[Admin], teacher_scoped: false },
-        Endpoint { method: "PUT", path: "/api/v1/admin/roster", body: Some(json!({"students": [{"student_id": "stu-new", "display_name": "New"}]})), allowed: &[Admin], teacher_scoped: false },
-        Endpoint { method: "POST", path: "/api/v1/admin/refit", body: None, allowed: &[Admin], teacher_scoped: false },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/events",
+            body: Some(json!({"events": [event_with(json!({"class_id": "class-x"}))]})),
+            allowed: &[Tool, Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/classes",
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: leak(student.clone()),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "GET",
+            path: leak(format!("{student}?anonymise=true")),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "GET",
+            path: leak(format!("{student}/export")),
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/audit",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "PUT",
+            path: "/api/v1/admin/roster",
+            body: Some(json!({"students": [{"student_id": "stu-new", "display_name": "New"}]})),
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/admin/refit",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
         // Destructive: keep last, its success check erases the fixture's student.
-        Endpoint { method: "DELETE", path: leak(student), body: None, allowed: &[Admin], teacher_scoped: true },
+        Endpoint {
+            method: "DELETE",
+            path: leak(student),
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: true,
+        },
     ]
 }
 
@@ -71,7 +125,8 @@ async fn refused(response: reqwest::Response, status: u16, code: &str, what: &st
     let actual = response.status().as_u16();
     let text = response.text().await.expect("a body");
     assert_eq!(actual, status, "{what}: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"));
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"));
     crate::helpers::assert_error_shape(&body, code);
     for secret in [STUDENT, CLASS, NAME] {
         assert!(!text.contains(secret), "{what} leaked {secret}: {text}");
@@ -82,7 +137,10 @@ fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
         }
@@ -93,8 +151,18 @@ fn b64url(bytes: &[u8]) -> String {
 /// The fixture: a class with a named student and their events, two teachers.
 async fn fixture(app: &TestApp) -> (String, String) {
     let teacher = add_user(app, "teacher@school.example", Role::Teacher, ORG, &[CLASS]).await;
-    let stranger = add_user(app, "stranger@school.example", Role::Teacher, ORG, &["class-other"]).await;
-    app.post_batch(&[event_with(json!({"student_id": STUDENT, "class_id": CLASS}))]).await;
+    let stranger = add_user(
+        app,
+        "stranger@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-other"],
+    )
+    .await;
+    app.post_batch(&[event_with(
+        json!({"student_id": STUDENT, "class_id": CLASS}),
+    )])
+    .await;
     let roster = app
         .client
         .put(app.url("/api/v1/admin/roster"))
@@ -110,7 +178,11 @@ async fn fixture(app: &TestApp) -> (String, String) {
 async fn every_endpoint_refuses_bad_tokens_and_wrong_callers(app: TestApp) {
     let (teacher, stranger) = fixture(&app).await;
     let org_events = || async {
-        app.stored_events().await.into_iter().filter(|e| e.org_id == ORG).count()
+        app.stored_events()
+            .await
+            .into_iter()
+            .filter(|e| e.org_id == ORG)
+            .count()
     };
     let events_before = org_events().await;
     let now = chrono::Utc::now().timestamp();
@@ -124,34 +196,87 @@ async fn every_endpoint_refuses_bad_tokens_and_wrong_callers(app: TestApp) {
         &EncodingKey::from_secret(b"not-the-server-secret-but-long-enough-000"),
     )
     .expect("signing");
-    let admin_claims = json!({"sub": "admin-x", "role": "admin", "org": ORG, "iat": now, "exp": now + 3600});
+    let admin_claims =
+        json!({"sub": "admin-x", "role": "admin", "org": ORG, "iat": now, "exp": now + 3600});
     let alg_none = format!(
         "{}.{}.",
         b64url(br#"{"alg":"none","typ":"JWT"}"#),
         b64url(admin_claims.to_string().as_bytes())
     );
-    let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &admin_claims, &EncodingKey::from_secret(TEST_SECRET.as_bytes())).expect("signing");
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &admin_claims,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .expect("signing");
     let tampered = {
         let genuine = app.token(Role::Tool, ORG);
         let parts: Vec<&str> = genuine.split('.').collect();
-        format!("{}.{}.{}", parts[0], b64url(admin_claims.to_string().as_bytes()), parts[2])
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(admin_claims.to_string().as_bytes()),
+            parts[2]
+        )
     };
     let bad_tokens: Vec<(String, u16, &str, &str)> = vec![
         ("Bearer".into(), 401, "invalid_token", "an empty bearer"),
-        (format!("Basic {}", app.token(Role::Admin, ORG)), 401, "invalid_token", "another scheme"),
-        (format!("Bearer {}", app.sign(&expired)), 401, "token_expired", "an expired token"),
-        (format!("Bearer {other_secret}"), 401, "invalid_signature", "a wrong signature"),
-        (format!("Bearer {alg_none}"), 401, "invalid_token", "alg none"),
-        (format!("Bearer {hs512}"), 401, "invalid_token", "another algorithm"),
-        (format!("Bearer {tampered}"), 401, "invalid_signature", "a tampered payload"),
+        (
+            format!("Basic {}", app.token(Role::Admin, ORG)),
+            401,
+            "invalid_token",
+            "another scheme",
+        ),
+        (
+            format!("Bearer {}", app.sign(&expired)),
+            401,
+            "token_expired",
+            "an expired token",
+        ),
+        (
+            format!("Bearer {other_secret}"),
+            401,
+            "invalid_signature",
+            "a wrong signature",
+        ),
+        (
+            format!("Bearer {alg_none}"),
+            401,
+            "invalid_token",
+            "alg none",
+        ),
+        (
+            format!("Bearer {hs512}"),
+            401,
+            "invalid_token",
+            "another algorithm",
+        ),
+        (
+            format!("Bearer {tampered}"),
+            401,
+            "invalid_signature",
+            "a tampered payload",
+        ),
         ("Bearer not.a.token".into(), 401, "invalid_token", "garbage"),
     ];
 
     for e in endpoints() {
         let label = |what: &str| format!("{} {}: {what}", e.method, e.path);
-        refused(send(&app, &e, None).await, 401, "missing_token", &label("no token")).await;
+        refused(
+            send(&app, &e, None).await,
+            401,
+            "missing_token",
+            &label("no token"),
+        )
+        .await;
         for (header, status, code, what) in &bad_tokens {
-            refused(send(&app, &e, Some(header)).await, *status, code, &label(what)).await;
+            refused(
+                send(&app, &e, Some(header)).await,
+                *status,
+                code,
+                &label(what),
+            )
+            .await;
         }
         for role in [Role::Tool, Role::Teacher, Role::Admin] {
             let own = match role {
@@ -159,7 +284,13 @@ async fn every_endpoint_refuses_bad_tokens_and_wrong_callers(app: TestApp) {
                 _ => app.token(role, ORG),
             };
             if !e.allowed.contains(&role) {
-                refused(send(&app, &e, Some(&format!("Bearer {own}"))).await, 403, "forbidden", &label(&format!("{role:?}"))).await;
+                refused(
+                    send(&app, &e, Some(&format!("Bearer {own}"))).await,
+                    403,
+                    "forbidden",
+                    &label(&format!("{role:?}")),
+                )
+                .await;
             }
             // Another organisation's token of any role sees none of this organisation's data.
             let foreign = match role {
@@ -170,19 +301,37 @@ async fn every_endpoint_refuses_bad_tokens_and_wrong_callers(app: TestApp) {
             let status = response.status().as_u16();
             let text = response.text().await.expect("a body");
             for secret in [STUDENT, CLASS, NAME] {
-                assert!(!text.contains(secret), "{}: another org's {role:?} got {secret}: {text}", label("foreign"));
+                assert!(
+                    !text.contains(secret),
+                    "{}: another org's {role:?} got {secret}: {text}",
+                    label("foreign")
+                );
             }
             if e.teacher_scoped {
-                assert!([403, 404].contains(&status), "{}: {status} {text}", label("foreign"));
+                assert!(
+                    [403, 404].contains(&status),
+                    "{}: {status} {text}",
+                    label("foreign")
+                );
             }
         }
         if e.teacher_scoped && e.allowed.contains(&Role::Teacher) {
             let other = token_for(&app, &stranger, Role::Teacher, ORG);
-            refused(send(&app, &e, Some(&format!("Bearer {other}"))).await, 403, "forbidden", &label("a teacher of another class")).await;
+            refused(
+                send(&app, &e, Some(&format!("Bearer {other}"))).await,
+                403,
+                "forbidden",
+                &label("a teacher of another class"),
+            )
+            .await;
         }
     }
     // (Another organisation's tool may write its own organisation's events.)
-    assert_eq!(org_events().await, events_before, "refused callers changed nothing");
+    assert_eq!(
+        org_events().await,
+        events_before,
+        "refused callers changed nothing"
+    );
 
     // The same requests with the right caller are served: the refusals above were not an
     // accident of a broken request.
@@ -206,7 +355,11 @@ async fn every_endpoint_refuses_bad_tokens_and_wrong_callers(app: TestApp) {
 async fn bodies_too_large_or_malformed_are_refused_cleanly(app: TestApp) {
     let admin = app.token(Role::Admin, ORG);
     let nine_mib = vec![b' '; 9 * 1024 * 1024];
-    for (method, path) in [("POST", "/api/v1/events"), ("PUT", "/api/v1/admin/roster"), ("POST", "/api/v1/auth/login")] {
+    for (method, path) in [
+        ("POST", "/api/v1/events"),
+        ("PUT", "/api/v1/admin/roster"),
+        ("POST", "/api/v1/auth/login"),
+    ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let send = |body: Vec<u8>| {
             app.client
@@ -216,15 +369,43 @@ async fn bodies_too_large_or_malformed_are_refused_cleanly(app: TestApp) {
                 .body(body)
                 .send()
         };
-        assert_error(send(nine_mib.clone()).await.expect("a request"), 413, "payload_too_large").await;
-        assert_error(send(b"{\"events\": [".to_vec()).await.expect("a request"), 400, "malformed_json").await;
+        assert_error(
+            send(nine_mib.clone()).await.expect("a request"),
+            413,
+            "payload_too_large",
+        )
+        .await;
+        assert_error(
+            send(b"{\"events\": [".to_vec()).await.expect("a request"),
+            400,
+            "malformed_json",
+        )
+        .await;
     }
     // Bad query strings and paths answer in the error shape too.
-    let response = app.client.get(app.url("/api/v1/admin/audit?limit=lots")).bearer_auth(&admin).send().await.expect("GET");
+    let response = app
+        .client
+        .get(app.url("/api/v1/admin/audit?limit=lots"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("GET");
     assert_error(response, 400, "invalid_query").await;
-    let response = app.client.get(app.url("/api/v1/students/x?anonymise=maybe")).bearer_auth(&admin).send().await.expect("GET");
+    let response = app
+        .client
+        .get(app.url("/api/v1/students/x?anonymise=maybe"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("GET");
     assert_error(response, 400, "invalid_query").await;
-    let response = app.client.get(app.url("/api/v1/admin/audit?from=yesterday")).bearer_auth(&admin).send().await.expect("GET");
+    let response = app
+        .client
+        .get(app.url("/api/v1/admin/audit?from=yesterday"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("GET");
     assert_error(response, 400, "invalid_query").await;
 }
 
@@ -238,7 +419,12 @@ fn every_documented_endpoint_is_in_the_security_table() {
     let doc: Value = serde_json::from_str(&huddle::api::openapi::document()).expect("JSON");
     let table: Vec<(String, String)> = endpoints()
         .iter()
-        .map(|e| (e.method.to_lowercase(), e.path.split('?').next().unwrap_or_default().to_owned()))
+        .map(|e| {
+            (
+                e.method.to_lowercase(),
+                e.path.split('?').next().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     for (path, operations) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in operations.as_object().expect("operations") {
@@ -252,9 +438,14 @@ fn every_documented_endpoint_is_in_the_security_table() {
             let covered = table.iter().any(|(m, p)| {
                 m == method
                     && p.split('/').count() == path.split('/').count()
-                    && p.split('/').zip(path.split('/')).all(|(a, b)| a == b || b.starts_with('{'))
+                    && p.split('/')
+                        .zip(path.split('/'))
+                        .all(|(a, b)| a == b || b.starts_with('{'))
             });
-            assert!(covered, "{method} {path} is missing from security::endpoints()");
+            assert!(
+                covered,
+                "{method} {path} is missing from security::endpoints()"
+            );
         }
     }
 }
