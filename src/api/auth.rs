@@ -10,6 +10,7 @@ use crate::auth::{passwords, Claims, Keys, LOGIN_TOKEN_TTL};
 use crate::config::MAX_LOGIN_BYTES;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
+use crate::store::users::ThrottleKey;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -66,38 +67,46 @@ fn keys_for(email: &str, ip: &str) -> [String; 2] {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    keys: web::Data<Keys>,
+    keys_signing: web::Data<Keys>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, MAX_LOGIN_BYTES, "16 KiB").await?;
     let request: LoginRequest =
         super::parse_json(&body, "{\"email\": \"…\", \"password\": \"…\"}")?;
     let policy = state.login;
-    let throttle_keys = keys_for(&request.email, &crate::startup::client_ip(&req));
+    let [email_key, ip_key] = keys_for(&request.email, &crate::startup::client_ip(&req));
+    let email_key = ThrottleKey {
+        key: email_key,
+        lock_after: policy.lock_after,
+    };
+    let ip_key = ThrottleKey {
+        key: ip_key,
+        lock_after: policy.ip_lock_after,
+    };
     let now = crate::db::to_millis(chrono::Utc::now());
 
-    let (email_failures, ip_failures, user) = {
-        let keys = throttle_keys.clone();
-        let email = request.email.clone();
-        state
-            .db
-            .read(move |conn| {
-                Ok((
-                    crate::store::users::failures(conn, &keys[0])?.current(now, &policy),
-                    crate::store::users::failures(conn, &keys[1])?.current(now, &policy),
-                    crate::store::users::find_login(conn, &email)?,
-                ))
-            })
-            .await?
+    // The attempt counts as a failure until the password is found right.
+    let keys = [email_key, ip_key];
+    let (started, keys) = state
+        .db
+        .write(move |conn| {
+            let started = crate::store::users::begin_attempt(conn, &keys, now, &policy)?;
+            Ok((started, keys))
+        })
+        .await?;
+    let failures = match started {
+        Ok(f) => f,
+        Err(wait) => {
+            tracing::info!("sign-in refused: locked");
+            return Err(locked(wait));
+        }
     };
-    if let Some(wait) = email_failures
-        .locked_for(now)
-        .or(ip_failures.locked_for(now))
-    {
-        tracing::info!("sign-in refused: locked");
-        return Err(locked(wait));
-    }
 
+    let email = request.email;
+    let user = state
+        .db
+        .read(move |conn| crate::store::users::find_login(conn, &email))
+        .await?;
     let password = request.password;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password.len() <= passwords::MAX_PASSWORD_LEN
@@ -106,15 +115,17 @@ pub async fn login(
 
     match user.filter(|_| ok) {
         Some(user) => {
-            let key = throttle_keys[0].clone();
             state
                 .db
-                .write(move |conn| crate::store::users::clear_failures(conn, &key))
+                .write(move |conn| {
+                    let [email, ip] = &keys;
+                    crate::store::users::attempt_succeeded(conn, email, ip, now, &policy)
+                })
                 .await?;
             let claims = Claims::new(&user.user_id, user.role, &user.org_id, LOGIN_TOKEN_TTL);
             let expires_at = crate::db::from_millis(claims.exp * 1000)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let token = keys.sign(&claims)?;
+            let token = keys_signing.sign(&claims)?;
             tracing::info!(user = %user.user_id, role = user.role.as_str(), "signed in");
             Ok(HttpResponse::Ok().json(LoginResponse {
                 token,
@@ -126,19 +137,9 @@ pub async fn login(
             }))
         }
         None => {
-            let (email_after, ip_after) = (
-                email_failures.after_failure(now, policy.lock_after, &policy),
-                ip_failures.after_failure(now, policy.ip_lock_after, &policy),
-            );
-            state
-                .db
-                .write(move |conn| {
-                    crate::store::users::save_failures(conn, &throttle_keys[0], email_after)?;
-                    crate::store::users::save_failures(conn, &throttle_keys[1], ip_after)
-                })
-                .await?;
-            let delay = throttle::delay(email_after.count.max(ip_after.count / 4), &policy);
-            tracing::info!(failures = email_after.count, "sign-in failed");
+            let (email_count, ip_count) = (failures[0].count, failures[1].count);
+            let delay = throttle::delay(email_count.max(ip_count / 4), &policy);
+            tracing::info!(failures = email_count, "sign-in failed");
             if !delay.is_zero() {
                 actix_web::rt::time::sleep(delay).await;
             }

@@ -84,6 +84,19 @@ impl Failures {
     }
 }
 
+impl Failures {
+    /// Takes back one presumed failure (the attempt succeeded): the count goes down, and a lock
+    /// that this attempt's presumed failure set is lifted.
+    pub fn undo_one(self, lock_after: u32) -> Failures {
+        let count = self.count.saturating_sub(1);
+        Failures {
+            count,
+            locked_until: self.locked_until.filter(|_| count >= lock_after),
+            ..self
+        }
+    }
+}
+
 /// How long to wait before answering a failure, given the failures so far (this one included).
 pub fn delay(failures: u32, policy: &LoginPolicy) -> Duration {
     let over = failures.saturating_sub(policy.free_failures);
@@ -121,6 +134,19 @@ mod tests {
         assert!(f.current(now + MIN, &p).locked_for(now + MIN).is_some());
         let later = now + 15 * MIN + 1;
         assert_eq!(f.current(later, &p), Failures::default());
+    }
+
+    #[test]
+    fn a_success_takes_back_its_presumed_failure() {
+        let p = LoginPolicy::default();
+        let mut f = Failures::default();
+        for i in 0..p.lock_after {
+            f = f.after_failure(i64::from(i), p.lock_after, &p);
+        }
+        assert!(f.locked_for(10).is_some());
+        let undone = f.undo_one(p.lock_after);
+        assert_eq!(undone.count, p.lock_after - 1);
+        assert_eq!(undone.locked_for(10), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::auth::throttle::Failures;
+use crate::auth::throttle::{Failures, LoginPolicy};
 use crate::auth::Role;
 use crate::db::schema::{class_teachers, classes, login_failures, orgs, users};
 use crate::db::DbConnection;
@@ -188,5 +188,82 @@ pub fn save_failures(conn: &mut DbConnection, key: &str, f: Failures) -> anyhow:
 pub fn clear_failures(conn: &mut DbConnection, key: &str) -> anyhow::Result<()> {
     diesel::delete(login_failures::table.filter(login_failures::throttle_key.eq(key)))
         .execute(conn)?;
+    Ok(())
+}
+
+/// A sign-in attempt's throttle keys, each with the failures that lock it.
+pub struct ThrottleKey {
+    pub key: String,
+    pub lock_after: u32,
+}
+
+/// Starts a sign-in attempt: unless a key is locked (then `Err(ms left)`), counts the attempt
+/// as a failure *before* the password is checked, so that parallel guesses cannot all slip in
+/// before the first failure is recorded; [`attempt_succeeded`] takes it back. Serialised per
+/// key (SQLite has one writer; PostgreSQL takes a transaction advisory lock per key).
+pub fn begin_attempt(
+    conn: &mut DbConnection,
+    keys: &[ThrottleKey],
+    now: i64,
+    policy: &LoginPolicy,
+) -> anyhow::Result<Result<Vec<Failures>, i64>> {
+    conn.transaction(|conn| {
+        lock_keys(conn, keys)?;
+        let mut current = Vec::with_capacity(keys.len());
+        for k in keys {
+            let f = failures(conn, &k.key)?.current(now, policy);
+            if let Some(wait) = f.locked_for(now) {
+                return Ok(Err(wait));
+            }
+            current.push(f);
+        }
+        let mut after = Vec::with_capacity(keys.len());
+        for (k, f) in keys.iter().zip(current) {
+            let next = f.after_failure(now, k.lock_after, policy);
+            save_failures(conn, &k.key, next)?;
+            after.push(next);
+        }
+        Ok(Ok(after))
+    })
+}
+
+/// The attempt was right: the email's failures are cleared and the client address's presumed
+/// failure is taken back (a school's many teachers share one address).
+pub fn attempt_succeeded(
+    conn: &mut DbConnection,
+    email: &ThrottleKey,
+    ip: &ThrottleKey,
+    now: i64,
+    policy: &LoginPolicy,
+) -> anyhow::Result<()> {
+    conn.transaction(|conn| {
+        lock_keys(conn, std::slice::from_ref(ip))?;
+        clear_failures(conn, &email.key)?;
+        let f = failures(conn, &ip.key)?.current(now, policy);
+        if f.count > 0 {
+            save_failures(conn, &ip.key, f.undo_one(ip.lock_after))?;
+        }
+        Ok(())
+    })
+}
+
+fn lock_keys(conn: &mut DbConnection, keys: &[ThrottleKey]) -> anyhow::Result<()> {
+    if let DbConnection::Postgresql(c) = conn {
+        use sha2::{Digest, Sha256};
+        let mut ids: Vec<i64> = keys
+            .iter()
+            .map(|k| {
+                let d = Sha256::digest(format!("huddle-login\0{}", k.key).as_bytes());
+                i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .execute(c)?;
+        }
+    }
     Ok(())
 }

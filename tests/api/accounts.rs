@@ -13,6 +13,7 @@ both_backends!(
     a_teacher_signs_in_and_reads_their_classes,
     wrong_credentials_get_one_answer_whatever_the_email,
     repeated_failures_lock_the_email_for_a_while,
+    parallel_guesses_get_no_more_tries_than_serial_ones,
     bad_login_bodies_are_refused_cleanly,
     teachers_see_their_students_only,
     a_tool_token_limited_to_classes_writes_only_those,
@@ -506,4 +507,60 @@ async fn the_token_and_user_commands_work_from_the_command_line() {
         PASSWORD,
         user.password_hash.as_deref()
     ));
+}
+
+async fn parallel_guesses_get_no_more_tries_than_serial_ones(app: TestApp) {
+    add_user(&app, "target@school.example", Role::Admin, ORG, &[]).await;
+    let policy = huddle::auth::throttle::LoginPolicy::default();
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let request = app
+                .client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"email": "target@school.example", "password": format!("guess {i}")}))
+                .send();
+            actix_web::rt::spawn(async move { request.await.expect("POST").status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.expect("a guess"));
+    }
+    let checked = statuses.iter().filter(|&&s| s == 401).count();
+    assert_eq!(checked, policy.lock_after as usize, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 401 || s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        login(&app, "target@school.example", PASSWORD)
+            .await
+            .status(),
+        429
+    );
+}
+
+#[actix_web::test]
+async fn many_good_sign_ins_from_one_address_do_not_lock_it() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.login.ip_lock_after = 3;
+    })
+    .await;
+    add_user(&app, "a@school.example", Role::Teacher, ORG, &[]).await;
+    for _ in 0..6 {
+        assert_eq!(
+            login(&app, "a@school.example", PASSWORD).await.status(),
+            200
+        );
+    }
+    // Failures from the address do count: three lock it, for every email.
+    for _ in 0..3 {
+        assert_eq!(login(&app, "b@school.example", "wrong").await.status(), 401);
+    }
+    assert_error(
+        login(&app, "a@school.example", PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
 }
