@@ -55,3 +55,21 @@ pub async fn list_classes(
             .collect(),
     }))
 }
+
+/// The scope to read one class's student-level data, for the class handlers of issue 5
+/// (overview, insights, groups): loads the access facts and asks the policy. Record the read
+/// with `super::audit::record(.., "class.overview", Subject::Class(..), ..)` before answering.
+// TODO(issue 5): call from the class overview, insights and groups handlers.
+#[allow(dead_code)]
+pub(crate) async fn class_scope(
+    state: &AppState,
+    caller: &Caller,
+    class_id: String,
+) -> Result<policy::ClassScope, ApiError> {
+    let who = caller.clone();
+    let access = state
+        .db
+        .read(move |conn| crate::store::access::class_access(conn, &who, &class_id))
+        .await?;
+    policy::may_read_class(caller, &access)
+}

@@ -16,6 +16,7 @@ both_backends!(
     parallel_guesses_get_no_more_tries_than_serial_ones,
     bad_login_bodies_are_refused_cleanly,
     teachers_see_their_students_only,
+    class_access_facts_feed_the_policy,
     a_tool_token_limited_to_classes_writes_only_those,
 );
 
@@ -563,4 +564,60 @@ async fn many_good_sign_ins_from_one_address_do_not_lock_it() {
         "too_many_attempts",
     )
     .await;
+}
+
+async fn class_access_facts_feed_the_policy(app: TestApp) {
+    let mine = add_user(
+        &app,
+        "mine@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-5b"],
+    )
+    .await;
+    add_user(
+        &app,
+        "theirs@school.example",
+        Role::Teacher,
+        ORG,
+        &["class-7c"],
+    )
+    .await;
+    let cases: [(&str, Role, &str, &'static str, Result<&str, &str>); 6] = [
+        (&mine, Role::Teacher, ORG, "class-5b", Ok("class-5b")),
+        (&mine, Role::Teacher, ORG, "class-7c", Err("forbidden")),
+        (
+            &mine,
+            Role::Teacher,
+            "district-2",
+            "class-5b",
+            Err("forbidden"),
+        ),
+        ("boss", Role::Admin, ORG, "class-7c", Ok("class-7c")),
+        ("boss", Role::Admin, ORG, "class-none", Err("not_found")),
+        (
+            "boss",
+            Role::Admin,
+            "district-2",
+            "class-5b",
+            Err("not_found"),
+        ),
+    ];
+    for (sub, role, org, class, expected) in cases {
+        let caller = huddle::auth::Caller {
+            sub: sub.to_owned(),
+            role,
+            org: org.to_owned(),
+            classes: None,
+        };
+        let who = caller.clone();
+        let access = app
+            .db
+            .read(move |conn| huddle::store::access::class_access(conn, &who, class))
+            .await
+            .expect("access facts");
+        let decided = huddle::auth::policy::may_read_class(&caller, &access);
+        let got = decided.as_ref().map(|s| s.class_id()).map_err(|e| e.code());
+        assert_eq!(got, expected, "{sub} {role:?} {org} {class}");
+    }
 }
