@@ -163,10 +163,11 @@ pub fn parse_roster(
         let mut out = Vec::new();
         for (i, record) in reader.records().enumerate() {
             let at = format!("line {}", i + 2);
+            // csv's own message names the position and field counts, never a value.
             let record = record.map_err(|e| RosterError(format!("{at}: {e}")))?;
             let line: RosterLine = record
                 .deserialize(Some(&headers))
-                .map_err(|e| RosterError(format!("{at}: {e}")))?;
+                .map_err(|_| RosterError(format!("{at} could not be read")))?;
             out.push((at, line));
             if out.len() > MAX_ROSTER_ROWS {
                 break;
@@ -174,9 +175,12 @@ pub fn parse_roster(
         }
         out
     } else {
+        // The position only: serde's text can quote a value (a name) into the log.
         let json: RosterJson = serde_json::from_slice(body).map_err(|e| {
             RosterError(format!(
-                "the body must be {{\"students\": [{{\"student_id\", \"display_name\", \"class_id\", \"group\"}}]}}: {e}"
+                "the body must be {{\"students\": [{{\"student_id\", \"display_name\", \"class_id\", \"group\"}}]}} with text values (line {}, column {})",
+                e.line(),
+                e.column()
             ))
         })?;
         json.students

@@ -77,14 +77,27 @@ pub(crate) async fn read_body(
         })
 }
 
-/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape.
+/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape. The
+/// messages give the position only, never serde's text, which can quote a value (a password,
+/// a name) into the answer and the log.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::unprocessable(
             "invalid_body",
-            format!("the body must look like {shape}: {e}"),
+            format!(
+                "the body must look like {shape} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         ),
-        _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
+        _ => ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ),
     })
 }
 

@@ -675,3 +675,27 @@ async fn the_retention_job_purges_in_the_background() {
     }
     assert_eq!(app.stored_events().await[0].item_id, "new");
 }
+
+#[actix_web::test]
+async fn error_messages_never_quote_the_values_sent() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "a@b.example", "password": 998877665544_u64}))
+        .send()
+        .await
+        .expect("POST");
+    let message = assert_error(response, 422, "invalid_body").await;
+    assert!(!message.contains("998877665544"), "{message}");
+    let response = put_roster(
+        &app,
+        json!({"students": "Maya Quotedname"})
+            .to_string()
+            .into_bytes(),
+        "application/json",
+    )
+    .await;
+    let message = assert_error(response, 422, "invalid_roster").await;
+    assert!(!message.contains("Quotedname"), "{message}");
+}
