@@ -39,7 +39,11 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = settings.database.clone();
         let pool_size = settings.pool_size;
-        let db = crate::db::blocking(move || Db::open(&database, pool_size)).await?;
+        let db = crate::db::blocking(move || {
+            crate::auth::passwords::prepare();
+            Db::open(&database, pool_size)
+        })
+        .await?;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -52,6 +52,12 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     matches && real
 }
 
+/// Computes the dummy hash now (at start), so the first sign-in with an unknown email does not
+/// take twice as long as the others and betray itself.
+pub fn prepare() {
+    let _ = dummy_hash();
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
