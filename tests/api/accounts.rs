@@ -583,7 +583,15 @@ async fn class_access_facts_feed_the_policy(app: TestApp) {
         &["class-7c"],
     )
     .await;
-    let cases: [(&str, Role, &str, &'static str, Result<&str, &str>); 6] = [
+    /// (sub, role, org, class asked for, the scope's class or the error code)
+    type Case<'a> = (
+        &'a str,
+        Role,
+        &'a str,
+        &'static str,
+        Result<&'a str, &'a str>,
+    );
+    let cases: [Case; 6] = [
         (&mine, Role::Teacher, ORG, "class-5b", Ok("class-5b")),
         (&mine, Role::Teacher, ORG, "class-7c", Err("forbidden")),
         (
