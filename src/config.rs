@@ -10,6 +10,12 @@ use crate::db::DbUrl;
 /// The most bytes one request body may carry (contract: 8 MiB).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// The most bytes of a sign-in body (an email and a password).
+pub const MAX_LOGIN_BYTES: usize = 16 * 1024;
+
+/// The most bytes of a roster upload (about 100,000 students).
+pub const MAX_ROSTER_BYTES: usize = 8 * 1024 * 1024;
+
 /// The background refit runs this often unless told otherwise.
 pub const DEFAULT_REFIT_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
@@ -37,6 +43,33 @@ pub struct Settings {
     pub refit: crate::store::state::RefitOptions,
     /// Behaviour signals: on or off, and their thresholds.
     pub signals: crate::signals::Settings,
+    /// Requests per token (or per client address without a token); None disables the limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Origins allowed to call the API from a browser (CORS); empty: none, CORS stays closed.
+    pub cors_origins: Vec<String>,
+    /// Keep practice events this many days; None keeps them for ever.
+    pub retention_days: Option<u32>,
+    /// How often the retention purge runs (when `retention_days` is set).
+    pub retention_interval: Duration,
+    /// How failed sign-ins are slowed and locked.
+    pub login: crate::auth::throttle::LoginPolicy,
+}
+
+/// A token bucket per caller: `per_minute` on average, bursts of up to `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    /// Generous: a tool sending a batch of events every 10 ms stays under it.
+    fn default() -> Self {
+        RateLimit {
+            per_minute: 6000,
+            burst: 1000,
+        }
+    }
 }
 
 impl Settings {
@@ -51,6 +84,11 @@ impl Settings {
             refit_interval: Some(DEFAULT_REFIT_INTERVAL),
             refit: crate::store::state::RefitOptions::default(),
             signals: crate::signals::Settings::default(),
+            rate_limit: Some(RateLimit::default()),
+            cors_origins: Vec::new(),
+            retention_days: None,
+            retention_interval: Duration::from_secs(3600),
+            login: crate::auth::throttle::LoginPolicy::default(),
         }
     }
 }

@@ -14,6 +14,13 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// 429: slow down; `retry_after` seconds go in the Retry-After header.
+    #[error("{message}")]
+    TooMany {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -51,9 +58,17 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
+        ApiError::TooMany {
+            code,
+            message: message.into(),
+            retry_after,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Client { code, .. } => code,
+            ApiError::Client { code, .. } | ApiError::TooMany { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -90,6 +105,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Client { status, .. } => *status,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,6 +113,18 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             ApiError::Client { message, .. } => message.clone(),
+            ApiError::TooMany {
+                message,
+                retry_after,
+                ..
+            } => {
+                return HttpResponse::TooManyRequests()
+                    .insert_header((
+                        actix_web::http::header::RETRY_AFTER,
+                        retry_after.to_string(),
+                    ))
+                    .json(ErrorBody::new(self.code(), message.clone()));
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 "something went wrong on our side; the request can be retried".to_owned()

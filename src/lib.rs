@@ -12,6 +12,8 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod kt;
+pub mod privacy;
+pub mod ratelimit;
 pub mod signals;
 pub mod sim;
 pub mod startup;

@@ -3,14 +3,20 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 
+use crate::auth::throttle::LoginPolicy;
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::error::{ApiError, ErrorBody};
+use crate::ratelimit::RateLimiter;
 use crate::store::state::RefitOptions;
 
 /// What every handler can reach.
@@ -18,6 +24,8 @@ pub struct AppState {
     pub db: Db,
     /// How `POST /api/v1/admin/refit` refits.
     pub refit: RefitOptions,
+    /// How failed sign-ins are slowed and locked.
+    pub login: LoginPolicy,
 }
 
 pub struct Application {
@@ -32,7 +40,11 @@ impl Application {
         crate::signals::configure(settings.signals);
         let database = settings.database.clone();
         let pool_size = settings.pool_size;
-        let db = crate::db::blocking(move || Db::open(&database, pool_size)).await?;
+        let db = crate::db::blocking(move || {
+            crate::auth::passwords::prepare();
+            Db::open(&database, pool_size)
+        })
+        .await?;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -40,19 +52,44 @@ impl Application {
         if let Some(every) = settings.refit_interval.filter(|d| !d.is_zero()) {
             spawn_refit_job(db.clone(), every, settings.refit);
         }
+        if let Some(days) = settings.retention_days.filter(|&d| d > 0) {
+            spawn_retention_job(db.clone(), days, settings.retention_interval);
+        }
         let state = web::Data::new(AppState {
             db,
             refit: settings.refit,
+            login: settings.login,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
+        let limiter = settings
+            .rate_limit
+            .map(|limit| web::Data::new(RateLimiter::new(limit)));
         let settings = Arc::new(settings);
+        let cors_origins = settings.cors_origins.clone();
 
         let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(TracingLogger::default())
+            let mut app = App::new()
+                // Innermost first: the rate limit runs after CORS and the headers, so a 429
+                // carries them too.
+                .wrap(actix_web::middleware::from_fn(rate_limit))
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
+                .wrap(security_headers())
+                .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(state.clone())
                 .app_data(keys.clone())
-                .configure(crate::api::routes)
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::bad_request("invalid_query", e.to_string()).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|e, _| {
+                    ApiError::bad_request("invalid_path", e.to_string()).into()
+                }));
+            if let Some(limiter) = &limiter {
+                app = app.app_data(limiter.clone());
+            }
+            app.configure(crate::api::routes)
         })
         // On SIGTERM/SIGINT, stop accepting and give in-flight batches time to commit.
         .shutdown_timeout(30)
@@ -112,4 +149,157 @@ fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
             }
         }
     });
+}
+
+/// Headers for every answer, the dashboard's included: no framing (clickjacking), no type
+/// sniffing, scripts and styles from Huddle itself only, no referrer leaking ids in URLs, and
+/// nothing kept in shared caches (answers hold children's data).
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// CORS for the configured origins only (`--cors-origin`); without any, the middleware is off
+/// and browsers refuse cross-origin calls.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-experience-api-version"),
+        ])
+        .max_age(3600)
+}
+
+/// Per-token rate limit (per client address without a token), answered 429 with Retry-After.
+/// The health check is exempt: load balancers poll it.
+async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
+    if let Some(limiter) = limiter.filter(|_| req.path() != "/healthz") {
+        if let Err(wait) = limiter.check(&rate_key(&req), std::time::Instant::now()) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let response = HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, seconds.max(1).to_string()))
+                .json(ErrorBody::new(
+                    "rate_limited",
+                    format!("too many requests; try again in {} s", seconds.max(1)),
+                ));
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// The bucket a request draws from: its bearer token (hashed: the limiter never holds a
+/// token), else its client address.
+fn rate_key(req: &ServiceRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.len() > 7);
+    match token {
+        Some(token) => {
+            let digest = Sha256::digest(token.as_bytes());
+            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            format!("token:{hex}")
+        }
+        None => format!("ip:{}", client_ip(req.request())),
+    }
+}
+
+/// The address of the connection's peer. Forwarded headers are not trusted: a client could
+/// set them to dodge the limits (behind a proxy every client shares its address).
+pub fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The request span without the query string or any header but the user agent: tokens travel
+/// in the Authorization header (never logged) and the path is logged as its route pattern, so
+/// ids in paths stay out of the logs too.
+pub struct PrivateRootSpan;
+
+impl RootSpanBuilder for PrivateRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %uuid::Uuid::new_v4(),
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Purges events older than `days` days every `every`, in chunks of 5,000 so ingest goes on.
+/// The estimates (derived state) are kept; `retention_marks` records the cut, which the
+/// student page shows.
+fn spawn_retention_job(db: Db, days: u32, every: std::time::Duration) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let db2 = db.clone();
+            let done = crate::db::blocking(move || purge_all(&db2, days)).await;
+            match done {
+                Ok(n) => tracing::info!(events = n, days, "retention purge"),
+                Err(e) => tracing::error!(error = format!("{e:#}"), "retention purge failed"),
+            }
+            actix_web::rt::time::sleep(every).await;
+        }
+    });
+}
+
+/// Purges every organisation's events older than `days` days; gives back how many.
+pub fn purge_all(db: &Db, days: u32) -> anyhow::Result<usize> {
+    const CHUNK: i64 = 5_000;
+    let cutoff = crate::privacy::retention_cutoff(crate::db::to_millis(chrono::Utc::now()), days);
+    let orgs = {
+        let mut conn = db.conn()?;
+        crate::store::state::orgs(&mut conn)?
+    };
+    let mut total = 0;
+    for org in orgs {
+        loop {
+            let n = db.write_blocking(|conn| {
+                crate::store::privacy::purge_events_chunk(conn, &org, cutoff, CHUNK)
+            })?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    Ok(total)
 }

@@ -89,7 +89,9 @@ pub struct EventBatch {
 ///
 /// Each event is validated on its own: valid events are stored even when others are refused.
 /// Re-sending an event (same `event_id`, same content) is harmless and counts as a duplicate.
-/// When the answer is sent, the accepted events are committed to disk.
+/// When the answer is sent, the accepted events are committed to disk. A tool token limited to
+/// some classes (`huddle token --classes`) has events of other classes refused with
+/// `class_not_allowed`.
 #[utoipa::path(post, path = "/api/v1/events", tag = "ingestion",
     request_body = EventBatch,
     security(("bearer" = [])),
@@ -133,7 +135,21 @@ pub async fn post_events(
             BatchError::TooMany(_) => ApiError::too_large("too_many_events", e.to_string()),
         })?;
 
-    let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = prepared.events.into_iter().unzip();
+    // A tool token limited to some classes: events of other classes are refused one by one.
+    let (allowed, refused): (Vec<_>, Vec<_>) = prepared
+        .events
+        .into_iter()
+        .partition(|(_, e)| caller.class_allowed(&e.class_id));
+    let mut rejected = prepared.rejected;
+    rejected.extend(refused.into_iter().map(|(index, e)| Rejected {
+        index,
+        event_id: Some(e.event_id.to_string()),
+        rejection: ingest::Rejection::new(
+            "class_not_allowed",
+            format!("this token may not send events for class {}", e.class_id),
+        ),
+    }));
+    let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = allowed.into_iter().unzip();
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
     let org = caller.org;
@@ -145,11 +161,7 @@ pub async fn post_events(
     let mut result = BatchResult {
         accepted: 0,
         duplicates: prepared.duplicates,
-        rejected: prepared
-            .rejected
-            .into_iter()
-            .map(RejectedEvent::from)
-            .collect(),
+        rejected: rejected.into_iter().map(RejectedEvent::from).collect(),
     };
     for ((index, id), outcome) in indexes.into_iter().zip(ids).zip(stored) {
         match outcome {

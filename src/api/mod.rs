@@ -1,15 +1,24 @@
 //! The HTTP layer: routes and thin handlers (extract, authorise, call, answer).
+//!
+//! Every handler but the public ones (`/healthz`, `/openapi.json`, `/`, sign-in) takes a
+//! [`crate::auth::Caller`], so it cannot run without a verified token; reads of a class's or a
+//! student's data need a scope from [`crate::auth::policy`].
 
 mod admin;
+mod audit;
+mod auth;
+mod classes;
 mod dashboard;
 mod events;
 mod health;
 pub mod openapi;
+mod roster;
 mod students;
 
 use actix_web::{web, HttpResponse};
+use serde::de::DeserializeOwned;
 
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 
 pub use events::{BatchResult, RejectedEvent};
 
@@ -17,11 +26,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/openapi.json", web::get().to(openapi::serve))
         .route("/api/v1/events", web::post().to(events::post_events))
+        .route("/api/v1/auth/login", web::post().to(auth::login))
+        .route("/api/v1/classes", web::get().to(classes::list_classes))
         .route(
             "/api/v1/students/{student_id}",
             web::get().to(students::get_student),
         )
+        .route(
+            "/api/v1/students/{student_id}",
+            web::delete().to(students::erase_student),
+        )
+        .route(
+            "/api/v1/students/{student_id}/export",
+            web::get().to(students::export_student),
+        )
         .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
+        .route("/api/v1/admin/audit", web::get().to(audit::list_audit))
+        .route("/api/v1/admin/roster", web::put().to(roster::put_roster))
         .route("/", web::get().to(dashboard::index))
         .route("/ui/{path:.*}", web::get().to(dashboard::asset))
         .default_service(web::to(not_found));
@@ -32,4 +53,59 @@ async fn not_found() -> HttpResponse {
         "not_found",
         "there is nothing here; see /openapi.json for the API",
     ))
+}
+
+/// Reads a request body of at most `limit` bytes (`shown`, e.g. "16 KiB", for the message).
+pub(crate) async fn read_body(
+    payload: web::Payload,
+    limit: usize,
+    shown: &str,
+) -> Result<web::Bytes, ApiError> {
+    payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| {
+            ApiError::too_large(
+                "payload_too_large",
+                format!("the body is larger than {shown}"),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {e}"),
+            )
+        })
+}
+
+/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape. The
+/// messages give the position only, never serde's text, which can quote a value (a password,
+/// a name) into the answer and the log.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable(
+            "invalid_body",
+            format!(
+                "the body must look like {shape} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ),
+        _ => ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ),
+    })
+}
+
+/// `?anonymise=true`: names replaced by stable labels, for projecting on a classroom screen.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct NamesQuery {
+    /// Show stable labels ("Student K7Q") instead of names.
+    #[serde(default)]
+    pub anonymise: bool,
 }

@@ -10,14 +10,23 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::health::healthz,
         super::events::post_events,
+        super::auth::login,
+        super::classes::list_classes,
         super::students::get_student,
-        super::admin::post_refit
+        super::students::export_student,
+        super::students::erase_student,
+        super::admin::post_refit,
+        super::audit::list_audit,
+        super::roster::put_roster
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "ingestion", description = "Practice events from student tools"),
+        (name = "auth", description = "Signing in"),
+        (name = "classes", description = "The classes a teacher or administrator may see"),
         (name = "students", description = "What Huddle knows of each student"),
         (name = "administration", description = "For the organisation's administrators"),
+        (name = "privacy", description = "Names, export and erasure of a student's data"),
         (name = "operations", description = "Health and the API description"),
     )
 )]

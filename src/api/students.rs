@@ -4,11 +4,14 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::NamesQuery;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::kt::Rules;
 use crate::startup::AppState;
+use crate::store::audit::Subject;
 use crate::store::flags::StoredFlag;
+use crate::store::privacy::StudentExport;
 use crate::store::state::StudentSkill;
 
 /// A student's mastery of each skill they have practised, and the behaviour flags.
@@ -16,6 +19,15 @@ use crate::store::state::StudentSkill;
 pub struct StudentView {
     #[schema(example = "stu-0042")]
     pub student_id: String,
+    /// The display name from the roster (none unless an administrator uploaded one); with
+    /// `?anonymise=true`, a stable label such as "Student K7Q" instead.
+    #[schema(example = "Student K7Q")]
+    pub name: Option<String>,
+    /// True when `name` is an anonymised label.
+    pub anonymised: bool,
+    /// Events that occurred before this time were purged by retention: the estimates still
+    /// count them, but a rebuild would not (RFC 3339; absent when nothing was purged).
+    pub events_purged_before: Option<String>,
     pub skills: Vec<SkillView>,
     /// Behaviour flags (rapid guessing, hint abuse, gaming, ...), those going on first, then
     /// the ended ones, newest first.
@@ -128,48 +140,184 @@ impl SkillView {
 /// One student's skills and behaviour flags.
 ///
 /// The estimates and flags are kept up to date as events arrive (idle is worked out when
-/// read). Administrators of the student's
-/// organisation only, for now; a student of another organisation is not found.
+/// read). A teacher reads the students of the classes they teach; an administrator any student
+/// of their organisation. Every read is recorded in the audit log.
 #[utoipa::path(get, path = "/api/v1/students/{student_id}", tag = "students",
-    params(("student_id" = String, Path, description = "The student's pseudonymous id")),
+    params(("student_id" = String, Path, description = "The student's pseudonymous id"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The student's skills", body = StudentView),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The token may not read students' data", body = ErrorBody),
-        (status = 404, description = "No such student in the caller's organisation", body = ErrorBody),
+        (status = 403, description = "Not one of the caller's students, or a tool token", body = ErrorBody),
+        (status = 404, description = "No such student in the administrator's organisation", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_student(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    policy::may_read_org_data(&caller)?;
-    let student = path.into_inner();
-    let org = caller.org;
-    let id = student.clone();
-    let (skills, flags) = state
+    let anonymise = query.anonymise;
+    let scope = student_scope(&state, &caller, path.into_inner(), policy::may_read_student).await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "student.read",
+        Subject::Student(scope.student_id().to_owned()),
+        anonymise.then_some("anonymised"),
+    )
+    .await?;
+    let read_scope = scope.clone();
+    let (skills, flags, name, purged) = state
         .db
         .read(move |conn| {
-            let Some(skills) = crate::store::state::student_skills(conn, &org, &id)? else {
-                return Ok(None);
-            };
-            let flags = crate::store::flags::for_student(conn, &org, &id)?;
-            Ok(Some((skills, flags)))
+            let (org, id) = (read_scope.org(), read_scope.student_id());
+            let skills = crate::store::state::student_skills(conn, org, id)?;
+            let name = crate::store::privacy::display_names(conn, org, &[id])?.remove(id);
+            let purged = crate::store::privacy::purged_before(conn, org)?;
+            let flags = crate::store::flags::for_student(conn, org, id)?;
+            Ok((skills, flags, name, purged))
         })
-        .await?
+        .await?;
+    let skills = skills
         .ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
     let rules = Rules::default();
     let mut flags: Vec<FlagView> = flags.into_iter().map(FlagView::from).collect();
     // Going on first; the store gives newest first within each.
     flags.sort_by_key(|f| !f.active);
     Ok(HttpResponse::Ok().json(StudentView {
-        student_id: student,
+        name: crate::privacy::shown_name(
+            scope.org(),
+            scope.student_id(),
+            name.as_deref(),
+            anonymise,
+        ),
+        anonymised: anonymise,
+        events_purged_before: purged.map(|ms| {
+            crate::db::from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        }),
+        student_id: scope.student_id().to_owned(),
         skills: skills
             .into_iter()
             .map(|s| SkillView::new(s, &rules))
             .collect(),
         flags,
+    }))
+}
+
+/// Loads the access facts for `student_id` and asks `decide` (a policy function) for a scope.
+async fn student_scope(
+    state: &AppState,
+    caller: &Caller,
+    student_id: String,
+    decide: fn(&Caller, &policy::StudentAccess) -> Result<policy::StudentScope, ApiError>,
+) -> Result<policy::StudentScope, ApiError> {
+    let who = caller.clone();
+    let access = state
+        .db
+        .read(move |conn| crate::store::access::student_access(conn, &who, &student_id))
+        .await?;
+    decide(caller, &access)
+}
+
+/// Everything held about one student, as JSON.
+///
+/// For a subject access request (GDPR art. 15, FERPA's right to inspect): the roster data,
+/// enrolments, every practice event still held, the knowledge-tracing states and the items
+/// answered. Administrators only; recorded in the audit log.
+#[utoipa::path(get, path = "/api/v1/students/{student_id}/export", tag = "privacy",
+    params(("student_id" = String, Path, description = "The student's pseudonymous id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "All the data held about the student", body = StudentExport),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such student in the organisation", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn export_student(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = student_scope(
+        &state,
+        &caller,
+        path.into_inner(),
+        policy::may_manage_student,
+    )
+    .await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "student.export",
+        Subject::Student(scope.student_id().to_owned()),
+        None,
+    )
+    .await?;
+    let export = state
+        .db
+        .read(move |conn| crate::store::privacy::export_student(conn, &scope))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"student-export.json\"",
+        ))
+        .json(export))
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureResult {
+    pub erased: bool,
+    /// Rows deleted, by table.
+    #[schema(value_type = Object, example = json!({"events": 120, "skill_states": 4, "students": 1}))]
+    pub rows: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Erase a student.
+///
+/// Deletes the student's events, knowledge-tracing states, items, enrolments, roster data
+/// (and, as they are added, flags and review items), and removes the student's id from the
+/// audit log's earlier entries. What stays: one audit entry saying that an administrator erased
+/// a student, when, and how many rows, without the id. A tool that sends new events for the id
+/// later starts a new record. Administrators only.
+#[utoipa::path(delete, path = "/api/v1/students/{student_id}", tag = "privacy",
+    params(("student_id" = String, Path, description = "The student's pseudonymous id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The student's data is erased", body = ErasureResult),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such student in the organisation", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn erase_student(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = student_scope(
+        &state,
+        &caller,
+        path.into_inner(),
+        policy::may_manage_student,
+    )
+    .await?;
+    let who = caller.clone();
+    let erased = state
+        .db
+        .write(move |conn| crate::store::privacy::erase_student(conn, &who, &scope))
+        .await?;
+    tracing::info!(events = erased.rows("events"), "student erased");
+    Ok(HttpResponse::Ok().json(ErasureResult {
+        erased: true,
+        rows: erased
+            .tables
+            .into_iter()
+            .map(|(t, n)| (t, serde_json::Value::from(n)))
+            .collect(),
     }))
 }

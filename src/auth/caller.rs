@@ -8,9 +8,21 @@ use crate::error::ApiError;
 /// The verified caller. A handler that takes a `Caller` cannot run without a valid token.
 #[derive(Clone, Debug)]
 pub struct Caller {
+    /// A user's id (teachers, administrators) or a tool's name.
     pub sub: String,
     pub role: Role,
     pub org: String,
+    /// For a tool token limited to some classes: those classes.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Caller {
+    /// May this caller's token write events of `class_id`? (Only tool tokens carry a list.)
+    pub fn class_allowed(&self, class_id: &str) -> bool {
+        self.classes
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|c| c == class_id))
+    }
 }
 
 impl FromRequest for Caller {
@@ -57,5 +69,6 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         sub: claims.sub,
         role: claims.role,
         org: claims.org,
+        classes: claims.classes,
     })
 }

@@ -27,7 +27,8 @@ impl Role {
     }
 }
 
-/// The claims of a Huddle token (contract: `sub`, `role`, `org`, `exp`, `iat`).
+/// The claims of a Huddle token (contract: `sub`, `role`, `org`, `exp`, `iat`). Nothing
+/// personal: `sub` is a user id or a tool's name, never an email.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -35,6 +36,10 @@ pub struct Claims {
     pub org: String,
     pub exp: i64,
     pub iat: i64,
+    /// A tool token may be limited to these classes (`huddle token --classes`); absent means
+    /// every class of the organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 impl Claims {
@@ -47,7 +52,14 @@ impl Claims {
             org: org.into(),
             exp: iat.saturating_add(ttl),
             iat,
+            classes: None,
         }
+    }
+
+    /// The same claims limited to `classes`.
+    pub fn with_classes(mut self, classes: Vec<String>) -> Self {
+        self.classes = Some(classes);
+        self
     }
 }
 
@@ -114,7 +126,7 @@ impl Keys {
                     TokenError::Invalid(format!("the claim {claim:?} is missing"))
                 }
                 ErrorKind::Json(_) => TokenError::Invalid(
-                    "its claims must be sub, role (tool, teacher or admin), org, exp and iat"
+                    "its claims must be sub, role (tool, teacher or admin), org, exp and iat (and optionally classes)"
                         .into(),
                 ),
                 _ => TokenError::Invalid("it could not be decoded".into()),
@@ -145,6 +157,17 @@ mod tests {
             keys("another-secret-entirely-for-tests-02").verify(&token),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_class_list_survives_signing_and_is_absent_by_default() {
+        let k = keys("a-long-enough-secret-for-tests-0001");
+        let plain = Claims::new("t", Role::Tool, "o", Duration::from_secs(60));
+        let token = k.sign(&plain).unwrap();
+        assert_eq!(k.verify(&token).unwrap().classes, None);
+        let limited = plain.with_classes(vec!["c1".into()]);
+        let token = k.sign(&limited).unwrap();
+        assert_eq!(k.verify(&token).unwrap().classes, Some(vec!["c1".into()]));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod kt;
 pub mod simulate;
+pub mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print a signed token, for student tools and scripts.
     Token(TokenArgs),
+    /// Accounts of teachers and administrators.
+    User(user::UserArgs),
     /// Knowledge tracing for researchers: fit and cross-validate BKT from a CSV.
     Kt(kt::KtArgs),
     /// Write simulated practice events and their ground truth.
@@ -84,6 +87,26 @@ struct ServeArgs {
     /// A skill is refitted once this many students have answered it.
     #[arg(long, env = "HUDDLE_REFIT_MIN_STUDENTS", default_value_t = 50)]
     refit_min_students: usize,
+    /// Requests per minute allowed per token (per client address without one); 0 disables.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_PER_MINUTE", default_value_t = 6000)]
+    rate_limit_per_minute: u32,
+    /// Requests a token may send at once above the per-minute rate.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_BURST", default_value_t = 1000)]
+    rate_limit_burst: u32,
+    /// An origin allowed to call the API from a browser (repeat, or comma-separate in the
+    /// environment). Without any, CORS stays closed.
+    #[arg(
+        long = "cors-origin",
+        env = "HUDDLE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Delete practice events older than this many days (estimates are kept). Default: keep.
+    #[arg(long, env = "HUDDLE_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+    /// How often the retention purge runs.
+    #[arg(long, env = "HUDDLE_RETENTION_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    retention_interval: Duration,
     /// Behaviour signals (rapid guessing, gaming, ...): `off` skips the detectors and the
     /// rapid-guess exclusion at ingest (to measure their cost; see docs/signals.md).
     #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
@@ -119,6 +142,10 @@ struct TokenArgs {
     /// How long it is valid, e.g. 30m, 12h, 90d.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     ttl: Duration,
+    /// Limit a tool token to these classes (comma-separated): events of other classes are
+    /// refused with class_not_allowed.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -128,6 +155,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::User(args) => user::run(args),
         Command::Kt(args) => kt::run(args),
         Command::Simulate(args) => simulate::run(args),
     };
@@ -153,6 +181,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.signals.thresholds.wheel_spinning_opportunities =
         args.wheel_spinning_opportunities.max(1);
     settings.signals.thresholds.idle_school_days = args.idle_school_days.max(1);
+    settings.rate_limit = (args.rate_limit_per_minute > 0).then_some(crate::config::RateLimit {
+        per_minute: args.rate_limit_per_minute,
+        burst: args.rate_limit_burst.max(1),
+    });
+    settings.cors_origins = args
+        .cors_origins
+        .into_iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    settings.retention_days = args.retention_days.filter(|&d| d > 0);
+    settings.retention_interval = args.retention_interval.max(Duration::from_secs(60));
     // In the server, the fit leaves a core to ingest.
     settings.refit.fit.threads = 1;
     actix_web::rt::System::new().block_on(async move {
@@ -168,7 +208,20 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.org.trim().is_empty(), "--org must not be empty");
     let (_, secret) = args.store.resolve()?;
     let sub = args.sub.unwrap_or_else(|| args.role.as_str().to_owned());
-    let claims = Claims::new(sub, args.role, args.org, args.ttl);
+    let mut claims = Claims::new(sub, args.role, args.org, args.ttl);
+    let classes: Vec<String> = args
+        .classes
+        .into_iter()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !classes.is_empty() {
+        anyhow::ensure!(
+            args.role == Role::Tool,
+            "--classes limits a tool token; teachers' classes come from their account"
+        );
+        claims = claims.with_classes(classes);
+    }
     println!("{}", Keys::new(&secret).sign(&claims)?);
     Ok(())
 }

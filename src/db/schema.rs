@@ -33,6 +33,7 @@ diesel::table! {
         student_id -> Text,
         name -> Nullable<Text>,
         created_at -> BigInt,
+        group_label -> Nullable<Text>,
     }
 }
 
@@ -154,12 +155,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        first_failed -> BigInt,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     student_signals (org_id, student_id) {
         org_id -> Text,
         student_id -> Text,
         state -> Text,
         last_occurred_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        org_id -> Text,
+        at -> BigInt,
+        actor_sub -> Text,
+        actor_role -> Text,
+        action -> Text,
+        subject_kind -> Text,
+        subject_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -174,6 +198,14 @@ diesel::table! {
         evidence -> Text,
         sentence -> Text,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    retention_marks (org_id) {
+        org_id -> Text,
+        purged_before -> BigInt,
+        purged_at -> BigInt,
     }
 }
 
@@ -196,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     item_norms,
     student_signals,
     flags,
+    login_failures,
+    audit_log,
+    retention_marks,
 );

@@ -1,6 +1,10 @@
 //! The queries: appending events and the state derived from them, and the reads. SQL lives
 //! here and in `db`; the rules live in the domain modules.
 
+pub mod access;
+pub mod audit;
 pub mod events;
 pub mod flags;
+pub mod privacy;
 pub mod state;
+pub mod users;

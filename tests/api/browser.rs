@@ -35,5 +35,8 @@ fn the_dashboard_works_in_headless_chromium() {
         "the browser tests failed:\n{report}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(!report.contains("tests 0"), "no browser test ran:\n{report}");
+    assert!(
+        !report.contains("tests 0"),
+        "no browser test ran:\n{report}"
+    );
 }

@@ -156,12 +156,18 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `configure` (rate limits, CORS, ...).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create(backend);
         let secret = SecretString::from(TEST_SECRET.to_owned());
         let mut settings = Settings::new(database.url.clone(), secret.clone());
         settings.bind = "127.0.0.1:0".into();
         settings.workers = 2;
         settings.pool_size = 4;
+        configure(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("building the application");

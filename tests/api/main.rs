@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accounts;
 mod auth;
 mod browser;
 mod cli;
@@ -11,5 +12,7 @@ mod ingest;
 mod knowledge;
 mod migrations;
 mod openapi;
+mod privacy;
+mod security;
 mod shutdown;
 mod signals;

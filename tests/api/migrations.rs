@@ -24,6 +24,9 @@ const TABLES: [&str; 16] = [
     "item_norms",
     "student_signals",
     "flags",
+    "login_failures",
+    "audit_log",
+    "retention_marks",
 ];
 
 /// The application's tables present in the database.
@@ -75,7 +78,7 @@ fn schema_matches(conn: &mut DbConnection) {
             .and(
                 students::table
                     .select(students::all_columns)
-                    .load::<(String, String, Option<String>, i64)>(c)
+                    .load::<(String, String, Option<String>, i64, Option<String>)>(c)
                     .map(|_| ()),
             )
             .and(
@@ -166,6 +169,34 @@ fn schema_matches(conn: &mut DbConnection) {
                         String,
                         i64,
                     )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                login_failures::table
+                    .select(login_failures::all_columns)
+                    .load::<(String, i32, i64, Option<i64>)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                audit_log::table
+                    .select(audit_log::all_columns)
+                    .load::<(
+                        i64,
+                        String,
+                        i64,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<String>,
+                    )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                retention_marks::table
+                    .select(retention_marks::all_columns)
+                    .load::<(String, i64, i64)>(c)
                     .map(|_| ()),
             )
     })
