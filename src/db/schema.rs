@@ -142,6 +142,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    review_decisions (decision_id) {
+        decision_id -> Text,
+        org_id -> Text,
+        student_id -> Text,
+        skill_id -> Text,
+        kind -> Text,
+        decision -> Text,
+        note -> Nullable<Text>,
+        evidence_marker -> BigInt,
+        decided_by -> Text,
+        decided_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_plans (plan_id) {
+        plan_id -> Text,
+        org_id -> Text,
+        class_id -> Text,
+        focus_skill_id -> Text,
+        students -> Text,
+        note -> Nullable<Text>,
+        source_group -> Nullable<Text>,
+        done -> Bool,
+        done_at -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -158,4 +190,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     skill_models,
     skill_states,
     student_items,
+    review_decisions,
+    group_plans,
 );

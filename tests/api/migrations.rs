@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 15] = [
     "orgs",
     "schools",
     "classes",
@@ -21,6 +21,8 @@ const TABLES: [&str; 13] = [
     "skill_models",
     "skill_states",
     "student_items",
+    "review_decisions",
+    "group_plans",
 ];
 
 /// The application's tables present in the database.
@@ -135,6 +137,42 @@ fn schema_matches(conn: &mut DbConnection) {
                 student_items::table
                     .select(student_items::all_columns)
                     .load::<(String, String, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                review_decisions::table
+                    .select(review_decisions::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        i64,
+                        String,
+                        i64,
+                    )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                group_plans::table
+                    .select(group_plans::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<String>,
+                        bool,
+                        Option<i64>,
+                        String,
+                        i64,
+                        i64,
+                    )>(c)
                     .map(|_| ()),
             )
     })
