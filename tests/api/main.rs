@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod health;
 mod ingest;
+mod insights;
 mod knowledge;
 mod migrations;
 mod openapi;
