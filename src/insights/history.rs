@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn the_trajectory_ends_at_the_replayed_state() {
-        let attempts = vec![
+        let attempts = [
             at("a", 0, "incorrect"),
             at("a", 1, "correct"),
             at("b", 2, "correct"),
