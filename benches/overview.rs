@@ -58,7 +58,9 @@ fn options() -> Options {
                     .collect();
                 i += 1;
             }
-            "--connections" => (o.connections, i) = (value.parse().expect("--connections N"), i + 1),
+            "--connections" => {
+                (o.connections, i) = (value.parse().expect("--connections N"), i + 1)
+            }
             "--seconds" => (o.seconds, i) = (value.parse().expect("--seconds N"), i + 1),
             "--dir" => (o.dir, i) = (Some(PathBuf::from(value)), i + 1),
             _ => {} // cargo bench passes --bench
@@ -131,7 +133,11 @@ fn batch(b: usize, total: usize, t0: i64) -> Vec<u8> {
         let item = rng.random_range(0..ITEMS);
         // Ability by student and difficulty by skill: a spread of statuses.
         let p = 0.25 + 0.7 * ((student * 7 + skill * 13) % 100) as f64 / 100.0;
-        let outcome = if rng.random_bool(p) { "correct" } else { "incorrect" };
+        let outcome = if rng.random_bool(p) {
+            "correct"
+        } else {
+            "incorrect"
+        };
         let day = at / 86_400_000;
         let uuid = uuid::Uuid::from_u128(rng.random::<u128>() | 1);
         events.push(serde_json::json!({
@@ -176,7 +182,10 @@ fn ingest(port: u16, token: &str, from: usize, to: usize, total: usize, t0: i64)
                         .expect("post a batch");
                     assert!(r.status().is_success(), "{}", r.status());
                     if b % 200 == 0 {
-                        eprintln!("  batch {b} of {to} ({:.0} s)", started.elapsed().as_secs_f64());
+                        eprintln!(
+                            "  batch {b} of {to} ({:.0} s)",
+                            started.elapsed().as_secs_f64()
+                        );
                     }
                 }
             });
@@ -225,22 +234,27 @@ fn load(port: u16, token: &str, path: &str, connections: usize, seconds: u64) ->
             let client = client.clone();
             let url = url.clone();
             let token = token.to_owned();
+            let expected = bytes;
             async move {
                 stop.store(false, Ordering::Relaxed);
                 let tasks: Vec<_> = (0..connections)
                     .map(|_| {
                         let (client, url, token, stop) =
                             (client.clone(), url.clone(), token.clone(), stop.clone());
+                        let expected = expected;
                         tokio::spawn(async move {
                             let mut times = Vec::new();
                             while !stop.load(Ordering::Relaxed) {
                                 let t = Instant::now();
                                 let r = client.get(&url).bearer_auth(&token).send().await;
                                 let ok = match r {
-                                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                                    Ok(r) => {
+                                        r.status().is_success()
+                                            && r.bytes().await.is_ok_and(|b| b.len() == expected)
+                                    }
                                     Err(_) => false,
                                 };
-                                assert!(ok, "a failed request");
+                                assert!(ok, "a failed request, or a body of another size");
                                 times.push(t.elapsed().as_secs_f64() * 1000.0);
                             }
                             times
@@ -283,9 +297,13 @@ fn main() {
     let secret = dir.join("secret");
     std::fs::write(&secret, SECRET).expect("secret");
     let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(SECRET.to_owned()));
-    let claims = |role| huddle::auth::Claims::new("bench", role, "district-bench", Duration::from_secs(86_400));
+    let claims = |role| {
+        huddle::auth::Claims::new("bench", role, "district-bench", Duration::from_secs(86_400))
+    };
     let tool = keys.sign(&claims(huddle::auth::Role::Tool)).expect("token");
-    let admin = keys.sign(&claims(huddle::auth::Role::Admin)).expect("token");
+    let admin = keys
+        .sign(&claims(huddle::auth::Role::Admin))
+        .expect("token");
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let total = *o.steps.iter().max().unwrap_or(&1_000_000);
     // One fixed start for the whole run (kept beside the database when reused).

@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: Db,
     /// How `POST /api/v1/admin/refit` refits.
     pub refit: RefitOptions,
+    /// Class overviews already serialised, checked against the state's version on each read.
+    pub overviews: crate::api::OverviewCache,
 }
 
 pub struct Application {
@@ -42,6 +44,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             refit: settings.refit,
+            overviews: Default::default(),
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let settings = Arc::new(settings);

@@ -88,9 +88,14 @@ fn flag_view(f: &insights::FlagView) -> FlagView {
 }
 
 fn overview_of(data: &ClassData) -> Overview {
+    let skills: HashMap<&str, &insights::SkillInfo> = data
+        .skills
+        .iter()
+        .map(|s| (s.skill_id.as_str(), s))
+        .collect();
     let mut by_student: HashMap<&str, Vec<SkillView>> = HashMap::new();
     for c in &data.cells {
-        if let Some(info) = data.skill(&c.skill_id) {
+        if let Some(info) = skills.get(c.skill_id.as_str()) {
             by_student
                 .entry(&c.student_id)
                 .or_default()
@@ -127,6 +132,73 @@ fn overview_of(data: &ClassData) -> Overview {
     }
 }
 
+/// Serialised overviews by (organisation, class), each with the state version it was built
+/// from and when that version was last checked. A read within [`OVERVIEW_FRESH`] of the last
+/// check is answered from memory; a later one checks the version (one aggregate over the
+/// class's state rows) and sends the stored bytes when nothing changed, instead of decoding
+/// and serialising every student × skill again. At most [`OVERVIEW_CACHE_CLASSES`] classes.
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: std::sync::Mutex<HashMap<(String, String), Kept>>,
+}
+
+struct Kept {
+    version: store::classes::StateVersion,
+    checked: std::time::Instant,
+    bytes: web::Bytes,
+}
+
+/// Classes whose overview is kept (about 350 KB each for 30 students × 50 skills).
+pub const OVERVIEW_CACHE_CLASSES: usize = 256;
+/// How long an overview is sent without checking the state (a dashboard at most this late).
+pub const OVERVIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl OverviewCache {
+    /// The overview and its students if it was checked within [`OVERVIEW_FRESH`].
+    fn fresh(&self, org: &str, class: &str) -> Option<(Vec<String>, web::Bytes)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(org.to_owned(), class.to_owned()))
+            .filter(|k| k.checked.elapsed() < OVERVIEW_FRESH)
+            .map(|k| (k.version.students.clone(), k.bytes.clone()))
+    }
+
+    /// The overview if it was built from `version`; marks it checked.
+    fn get(
+        &self,
+        org: &str,
+        class: &str,
+        version: &store::classes::StateVersion,
+    ) -> Option<web::Bytes> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = entries
+            .get_mut(&(org.to_owned(), class.to_owned()))
+            .filter(|k| &k.version == version)?;
+        kept.checked = std::time::Instant::now();
+        Some(kept.bytes.clone())
+    }
+
+    fn put(
+        &self,
+        org: &str,
+        class: &str,
+        version: store::classes::StateVersion,
+        bytes: web::Bytes,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= OVERVIEW_CACHE_CLASSES {
+            // Simple and bounded: start afresh rather than track recency.
+            entries.clear();
+        }
+        let kept = Kept {
+            version,
+            checked: std::time::Instant::now(),
+            bytes,
+        };
+        entries.insert((org.to_owned(), class.to_owned()), kept);
+    }
+}
+
 /// The class's data, or 404.
 async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
     let (org, class) = (org.to_owned(), class.to_owned());
@@ -159,9 +231,36 @@ pub async fn overview(
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
     authorise(&caller, Scope::Class(&class))?;
-    let data = load(&state, &caller.org, &class).await?;
-    audit_student_read(&caller, "class overview", &student_ids(&data));
-    Ok(HttpResponse::Ok().json(overview_of(&data)))
+    if let Some((students, body)) = state.overviews.fresh(&caller.org, &class) {
+        audit_student_read(&caller, "class overview", &students);
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body));
+    }
+    let (org, id) = (caller.org.clone(), class.clone());
+    let cache = state.clone();
+    let now = to_millis(Utc::now());
+    let (students, body) = state
+        .db
+        .read(move |conn| {
+            let Some(version) = store::classes::class_version(conn, &org, &id)? else {
+                return Ok(None);
+            };
+            let students = version.students.clone();
+            if let Some(bytes) = cache.overviews.get(&org, &id, &version) {
+                return Ok(Some((students, bytes)));
+            }
+            let data = store::classes::data_for_students(conn, &org, &id, students.clone(), now)?;
+            let bytes = web::Bytes::from(serde_json::to_vec(&overview_of(&data))?);
+            cache.overviews.put(&org, &id, version, bytes.clone());
+            Ok(Some((students, bytes)))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
+    audit_student_read(&caller, "class overview", &students);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 fn student_ids(data: &ClassData) -> Vec<String> {

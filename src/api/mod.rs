@@ -16,6 +16,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::ErrorBody;
 
+pub use classes::{OverviewCache, OVERVIEW_FRESH};
 pub use events::{BatchResult, RejectedEvent};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

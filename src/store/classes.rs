@@ -238,3 +238,48 @@ pub fn student_exists(conn: &mut DbConnection, org: &str, student: &str) -> anyh
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// What a class's overview is computed from, in one cheap aggregate over the students' state
+/// rows: the latest event applied, the latest write (refits and rebuilds rewrite states
+/// without new events) and the number of states. Equal versions give equal overviews.
+/// // SEAM(issue 4): once flags are read, add the latest flag change of these students.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateVersion {
+    pub students: Vec<String>,
+    pub last_seq: Option<i64>,
+    pub updated_at: Option<i64>,
+    pub states: i64,
+}
+
+/// The class's version; None when the organisation has no such class.
+pub fn class_version(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+) -> anyhow::Result<Option<StateVersion>> {
+    let students = class_students(conn, org, class)?;
+    if students.is_empty() && !class_exists(conn, org, class)? {
+        return Ok(None);
+    }
+    let mut v = StateVersion {
+        students,
+        last_seq: None,
+        updated_at: None,
+        states: 0,
+    };
+    for chunk in v.students.chunks(IN_CHUNK) {
+        let (seq, updated, n): (Option<i64>, Option<i64>, i64) = skill_states::table
+            .filter(skill_states::org_id.eq(org))
+            .filter(skill_states::student_id.eq_any(chunk))
+            .select((
+                diesel::dsl::max(skill_states::last_seq),
+                diesel::dsl::max(skill_states::updated_at),
+                diesel::dsl::count_star(),
+            ))
+            .first(conn)?;
+        v.last_seq = v.last_seq.max(seq);
+        v.updated_at = v.updated_at.max(updated);
+        v.states += n;
+    }
+    Ok(Some(v))
+}

@@ -144,6 +144,14 @@ async fn overview_shows_students_by_skills(app: TestApp) {
     let page = get_ok(&app, "/api/v1/students/stu-01").await;
     assert_eq!(page["skills"][0], *skill);
 
+    // New evidence shows once the kept overview is older than its freshness window.
+    app.post_batch(&answers(&stu(1), ADD, 1, "incorrect", "add-new-"))
+        .await;
+    actix_web::rt::time::sleep(huddle::api::OVERVIEW_FRESH + std::time::Duration::from_millis(100))
+        .await;
+    let body = get_ok(&app, &format!("/api/v1/classes/{CLASS}/overview")).await;
+    assert_eq!(body["students"][0]["skills"][0]["opportunities"], 7);
+
     let (status, _) = get(&app, "/api/v1/classes/no-such-class/overview").await;
     assert_eq!(status, 404);
     for role in [Role::Tool, Role::Teacher] {
