@@ -10,7 +10,9 @@
 //! measures `GET /api/v1/classes/class-000/overview` (30 students × 50 skills) from
 //! `--connections` concurrent keep-alive connections for `--seconds`, closed loop, and prints
 //! p50/p90/p99/max and requests/s; then ingests up to the next step and measures again.
-//! With `--dir`, the database is kept there (and reused when it already holds the events).
+//! With `--dir`, the database is kept there and reused: a later run with a larger step
+//! continues it in time order only if the first run's largest step was at least as large
+//! (events are spaced so that the largest step spans 120 days).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -118,15 +120,14 @@ fn start_server(url: &str, secret: &Path) -> Server {
     panic!("the server did not become healthy");
 }
 
-/// Batch `b` of a run whose events are numbered from 0 to `total`: deterministic, times
-/// increasing with the event number (each student's events arrive in time order).
-fn batch(b: usize, total: usize, t0: i64) -> Vec<u8> {
+/// Batch `b`: deterministic, event `n` at `t0 + n × step_us` microseconds, so times increase
+/// with the event number (each student's events arrive in time order, none is late).
+fn batch(b: usize, step_us: i64, t0: i64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(b as u64);
-    let span_ms = SPAN_DAYS * 86_400_000;
     let mut events = Vec::with_capacity(BATCH);
     for k in 0..BATCH {
         let n = b * BATCH + k;
-        let at = t0 + (n as i128 * span_ms as i128 / total.max(1) as i128) as i64;
+        let at = t0 + (n as i64 * step_us) / 1000;
         let class = rng.random_range(0..CLASSES);
         let student = class * PER_CLASS + rng.random_range(0..PER_CLASS);
         let skill = rng.random_range(0..SKILLS);
@@ -157,8 +158,8 @@ fn batch(b: usize, total: usize, t0: i64) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "events": events })).expect("a batch")
 }
 
-/// Posts batches `from..to` (of a `total`-event run) from 2 clients.
-fn ingest(port: u16, token: &str, from: usize, to: usize, total: usize, t0: i64) -> f64 {
+/// Posts batches `from..to` from 2 clients.
+fn ingest(port: u16, token: &str, from: usize, to: usize, step_us: i64, t0: i64) -> f64 {
     let started = Instant::now();
     let next = AtomicUsize::new(from);
     std::thread::scope(|s| {
@@ -177,7 +178,7 @@ fn ingest(port: u16, token: &str, from: usize, to: usize, total: usize, t0: i64)
                         .post(format!("http://127.0.0.1:{port}/api/v1/events"))
                         .bearer_auth(token)
                         .header("content-type", "application/json")
-                        .body(batch(b, total, t0))
+                        .body(batch(b, step_us, t0))
                         .send()
                         .expect("post a batch");
                     assert!(r.status().is_success(), "{}", r.status());
@@ -306,15 +307,20 @@ fn main() {
         .expect("token");
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let total = *o.steps.iter().max().unwrap_or(&1_000_000);
-    // One fixed start for the whole run (kept beside the database when reused).
-    let t0_file = dir.join("t0");
-    let t0: i64 = std::fs::read_to_string(&t0_file)
+    // One fixed start and spacing for the whole run, the largest step spanning SPAN_DAYS
+    // (kept beside the database, so a reused one is continued in time order).
+    let t0_file = dir.join("timeline");
+    let (t0, step_us): (i64, i64) = std::fs::read_to_string(&t0_file)
         .ok()
-        .and_then(|s| s.trim().parse().ok())
+        .and_then(|s| {
+            let (a, b) = s.trim().split_once(' ')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
         .unwrap_or_else(|| {
             let t = chrono::Utc::now().timestamp_millis() - (SPAN_DAYS + 1) * 86_400_000;
-            std::fs::write(&t0_file, t.to_string()).expect("t0");
-            t
+            let step = SPAN_DAYS * 86_400_000_000 / total.max(1) as i64;
+            std::fs::write(&t0_file, format!("{t} {step}")).expect("timeline");
+            (t, step)
         });
     let done_file = dir.join("batches");
     let mut done: usize = std::fs::read_to_string(&done_file)
@@ -336,7 +342,7 @@ fn main() {
         let server = start_server(&url, &secret);
         let to = step / BATCH;
         let ingest_s = if to > done {
-            let s = ingest(server.port, &tool, done, to, total, t0);
+            let s = ingest(server.port, &tool, done, to, step_us, t0);
             done = to;
             std::fs::write(&done_file, done.to_string()).expect("progress");
             s
