@@ -117,6 +117,8 @@ fn start_server(url: &str, secret: &Path) -> Server {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not become healthy");
 }
 
@@ -242,7 +244,6 @@ fn load(port: u16, token: &str, path: &str, connections: usize, seconds: u64) ->
                     .map(|_| {
                         let (client, url, token, stop) =
                             (client.clone(), url.clone(), token.clone(), stop.clone());
-                        let expected = expected;
                         tokio::spawn(async move {
                             let mut times = Vec::new();
                             while !stop.load(Ordering::Relaxed) {
