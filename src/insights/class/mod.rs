@@ -224,12 +224,31 @@ fn uncertain_note(data: &ClassData, cells: &[&Cell]) -> (bool, String) {
         (
             true,
             format!(
-                " {} of these calls {} uncertain and wait for your review.",
+                " {} of these calls {} uncertain and {} for your review.",
                 uncertain,
-                is_are(uncertain)
+                is_are(uncertain),
+                if uncertain == 1 { "waits" } else { "wait" }
             ),
         )
     }
+}
+
+/// "6 students are struggling with …", or "… may be struggling …" when every call behind it
+/// is still uncertain (honest uncertainty: the teacher judges, the sentence does not assert).
+fn struggling_headline(data: &ClassData, ids: &[String], cells: &[&Cell], topic: &str) -> String {
+    let uncertain = cells.iter().all(|c| data.needs_review(c));
+    let n = ids.len();
+    let verb = match (n, uncertain) {
+        (_, true) => "may be",
+        (1, false) => "is",
+        _ => "are",
+    };
+    let who = if n == 1 {
+        data.name_of(&ids[0])
+    } else {
+        count(n, "student", "students")
+    };
+    format!("{who} {verb} struggling with {topic}.")
 }
 
 fn struggling(data: &ClassData) -> Vec<Insight> {
@@ -270,14 +289,7 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
         let ids = student_ids(&cells);
         let n = ids.len();
         let topic = domain_phrase(domain);
-        let headline = if n == 1 {
-            format!("{} is struggling with {topic}.", data.name_of(&ids[0]))
-        } else {
-            format!(
-                "{} are struggling with {topic}.",
-                count(n, "student", "students")
-            )
-        };
+        let headline = struggling_headline(data, &ids, &cells, &topic);
         let skills: BTreeSet<&str> = cells.iter().map(|c| c.skill_id.as_str()).collect();
         let skill_list: Vec<String> = skills.iter().map(|s| data.skill_phrase(s)).collect();
         let answers: u32 = cells.iter().map(|c| c.evidence).sum();
@@ -332,14 +344,7 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
         let ids = student_ids(&cells);
         let n = ids.len();
         let topic = data.skill_phrase(skill);
-        let headline = if n == 1 {
-            format!("{} is struggling with {topic}.", data.name_of(&ids[0]))
-        } else {
-            format!(
-                "{} are struggling with {topic}.",
-                count(n, "student", "students")
-            )
-        };
+        let headline = struggling_headline(data, &ids, &cells, &topic);
         let answers: u32 = cells.iter().map(|c| c.evidence).sum();
         let right: u32 = cells.iter().map(|c| c.correct).sum();
         let lowest = cells

@@ -14,14 +14,23 @@ fn skills() -> Vec<crate::insights::SkillInfo> {
     ]
 }
 
-/// 30 students; the first `strugglers` got every fractions answer wrong, the others right.
-fn strugglers_class(strugglers: usize) -> ClassData {
+/// 30 students; the first `strugglers` got `wrong` fractions answers wrong, the others 6 right.
+fn strugglers_class_of(strugglers: usize, wrong_answers: usize) -> ClassData {
     let mut data = class(30, skills());
     for i in 1..=30 {
-        let answers = if i <= strugglers { wrong(6) } else { right(6) };
+        let answers = if i <= strugglers {
+            wrong(wrong_answers)
+        } else {
+            right(6)
+        };
         data.cells.push(cell(&id(i), ADD, &answers, 0));
     }
     data
+}
+
+/// Strugglers with enough answers for a settled call (16 wrong answers each).
+fn strugglers_class(strugglers: usize) -> ClassData {
+    strugglers_class_of(strugglers, 16)
 }
 
 fn headlines(data: &ClassData) -> Vec<String> {
@@ -47,7 +56,7 @@ fn a_group_of_strugglers() {
     assert_eq!(first.domain.as_deref(), Some("fractions"));
     assert!(
         first.detail.starts_with(
-            "stu-01, stu-02, stu-03 and 3 others: 0 of 36 first tries right, based on 36 answers."
+            "stu-01, stu-02, stu-03 and 3 others: 0 of 96 first tries right, based on 96 answers."
         ),
         "{}",
         first.detail
@@ -60,6 +69,35 @@ fn a_group_of_strugglers() {
             "{h}"
         );
     }
+}
+
+#[test]
+fn uncertain_calls_are_not_asserted() {
+    // Six wrong answers each: struggling, but too few answers to be sure.
+    let data = strugglers_class_of(6, 6);
+    let first = &insights(&data)[0];
+    assert_eq!(
+        first.headline,
+        "6 students may be struggling with adding fractions with unlike denominators."
+    );
+    assert!(first.needs_review);
+    assert!(
+        first
+            .detail
+            .ends_with("6 of these calls are uncertain and wait for your review."),
+        "{}",
+        first.detail
+    );
+    let mut one = strugglers_class_of(1, 6);
+    one.students[0].name = "Maya".into();
+    let s = insights(&one)
+        .into_iter()
+        .find(|i| i.kind == InsightKind::StrugglingSkill)
+        .expect("a struggling insight");
+    assert_eq!(
+        s.headline,
+        "Maya may be struggling with adding fractions with unlike denominators."
+    );
 }
 
 #[test]
@@ -201,8 +239,8 @@ fn a_few_students_ready_for_a_challenge() {
 fn a_weak_domain_replaces_its_skills() {
     let mut data = class(5, skills());
     for i in 1..=3 {
-        data.cells.push(cell(&id(i), ADD, &wrong(6), 0));
-        data.cells.push(cell(&id(i), MUL, &wrong(6), 0));
+        data.cells.push(cell(&id(i), ADD, &wrong(16), 0));
+        data.cells.push(cell(&id(i), MUL, &wrong(16), 0));
     }
     let h = headlines(&data);
     assert_eq!(
