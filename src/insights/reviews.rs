@@ -235,6 +235,76 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::insights::fixtures::*;
+    use crate::insights::{Decisions, FlagView, DAY_MS};
+
+    fn decision(kind: &str, skill: &str, decision: Decision, marker: i64) -> DecisionRecord {
+        DecisionRecord {
+            student_id: id(1),
+            skill_id: skill.into(),
+            kind: kind.into(),
+            decision,
+            note: Some("seen it".into()),
+            marker,
+            decided_by: "teacher-1".into(),
+            decided_at: NOW - 1000,
+        }
+    }
+
+    #[test]
+    fn the_queue_follows_the_evidence() {
+        let mut data = class(2, vec![skill("f.a", "Adding")]);
+        // stu-01: six wrong answers, uncertain; stu-02: settled mastery, not in the queue.
+        data.cells.push(cell(&id(1), "f.a", &wrong(6), 0));
+        data.cells.push(cell(&id(2), "f.a", &right(16), 0));
+        data.flags.push(FlagView {
+            student_id: id(1),
+            kind: "idle".into(),
+            skill_id: None,
+            since: NOW - DAY_MS,
+            ended_at: None,
+            sentence: "No answer for 25 minutes of a session.".into(),
+            count: None,
+            of: None,
+            seconds: None,
+        });
+        let q = queue(&data);
+        assert_eq!(q.len(), 2);
+        assert!(q
+            .iter()
+            .all(|i| i.status == ReviewStatus::Open && i.student_id == id(1)));
+        let est = q
+            .iter()
+            .find(|i| i.kind == ReviewKind::Estimate)
+            .expect("estimate");
+        assert!(
+            est.reason.starts_with(
+                "Too little evidence to be sure how well stu-01 knows adding: 6 answers so far"
+            ),
+            "{}",
+            est.reason
+        );
+        assert_eq!(est.evidence_marker, 6);
+
+        // Decided: confirmed estimate, dismissed flag; both keep who and the note.
+        data.decisions = Decisions::new([
+            decision(ESTIMATE, "f.a", Decision::Confirm, 6),
+            decision("flag:idle", "", Decision::Dismiss, NOW - 1000),
+        ]);
+        let q = queue(&data);
+        let statuses: Vec<_> = q.iter().map(|i| (i.kind, i.status)).collect();
+        assert!(statuses.contains(&(ReviewKind::Estimate, ReviewStatus::Confirmed)));
+        assert!(statuses.contains(&(ReviewKind::Flag, ReviewStatus::Dismissed)));
+        assert!(q
+            .iter()
+            .all(|i| i.decided_by.as_deref() == Some("teacher-1")));
+
+        // New evidence reopens the estimate; a new flag reopens the flag.
+        data.cells[0] = cell(&id(1), "f.a", &wrong(7), 0);
+        data.flags[0].since = NOW;
+        let q = queue(&data);
+        assert!(q.iter().all(|i| i.status == ReviewStatus::Open), "{q:?}");
+    }
 
     #[test]
     fn review_ids_round_trip_and_reject_junk() {
