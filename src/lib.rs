@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod insights;
 pub mod kt;
 pub mod privacy;
 pub mod ratelimit;

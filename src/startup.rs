@@ -26,6 +26,8 @@ pub struct AppState {
     pub refit: RefitOptions,
     /// How failed sign-ins are slowed and locked.
     pub login: LoginPolicy,
+    /// Class overviews already serialised, checked against the state's version on each read.
+    pub overviews: crate::api::OverviewCache,
 }
 
 pub struct Application {
@@ -59,6 +61,7 @@ impl Application {
             db,
             refit: settings.refit,
             login: settings.login,
+            overviews: Default::default(),
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings

@@ -29,7 +29,7 @@ function reviewItem(r) {
       { class: 'headline' },
       studentLink(r.student_id, r.name || r.student_name),
       ' · ',
-      r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill_name || r.skill_id || '',
+      r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill || r.skill_id || '',
     ),
     h('p', {}, r.reason || r.headline || ''),
     r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,

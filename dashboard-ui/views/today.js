@@ -12,9 +12,7 @@ export async function today(classId) {
     get(`/api/v1/classes/${id}/insights`),
     get(`/api/v1/classes/${id}/groups`),
   ]);
-  const names = new Map();
-  for (const g of groups.groups || []) for (const s of g.members || []) names.set(s.student_id, s.name);
-  for (const s of groups.students || []) names.set(s.student_id, s.name);
+  const names = new Map(Object.entries(groups.names || {}));
   return h(
     'div',
     { class: 'today' },
@@ -89,9 +87,9 @@ function groupSection(classId, data, names) {
   const cards = h('div', { class: 'group-cards' });
   const draw = () => mount(cards, groups.map((g, i) => groupCard(g, i, groups, names, draw)));
   draw();
-  const apart = data.needs_review || data.held_back || [];
+  const apart = data.needs_review || [];
   section.append(
-    data.reason || data.formed_from ? h('p', { class: 'muted' }, data.reason || data.formed_from) : null,
+    h('p', { class: 'muted' }, `Groups of ${data.min_size} to ${data.max_size} students who share one skill to work on.`),
     cards,
     apart.length
       ? h(
@@ -117,6 +115,7 @@ function groupCard(group, index, groups, names, redraw) {
     { class: 'group-card', 'aria-labelledby': `group-${index}` },
     h('h3', { id: `group-${index}` }, group.focus || group.focus_skill_id),
     h('p', {}, group.reason),
+    group.based_on_answers ? h('p', { class: 'muted' }, `Based on ${plural(group.based_on_answers, 'answer')}.`) : null,
     h(
       'ul',
       { class: 'members' },
@@ -154,10 +153,15 @@ function groupCard(group, index, groups, names, redraw) {
 
 async function savePlan(classId, groups) {
   try {
-    await post(`/api/v1/classes/${encodeURIComponent(classId)}/plans`, {
-      groups: groups.map((g) => ({ focus_skill_id: g.focus_skill_id, students: g.students, reason: g.reason })),
-    });
-    toast('Plan saved.');
+    const kept = groups.filter((g) => g.students.length > 0);
+    for (const g of kept) {
+      await post(`/api/v1/classes/${encodeURIComponent(classId)}/plans`, {
+        focus_skill_id: g.focus_skill_id,
+        students: g.students,
+        group_id: g.id,
+      });
+    }
+    toast(`Plan saved: ${plural(kept.length, 'group')}.`);
   } catch (e) {
     toast(`Could not save the plan: ${e.message}`);
   }

@@ -1,12 +1,560 @@
-//! `GET /api/v1/classes`: the classes the caller may see.
+//! The classes a caller may see (`GET /api/v1/classes`), and a class for its teacher: `overview`, `insights`, `groups` and saved group `plans`.
+//! Every read comes from the maintained state (`store::classes`), worded by `insights`.
 
-use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
+use std::collections::HashMap;
 
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::access::{audit_read, authorise, Scope};
+use super::params;
+use super::students::{FlagView, SkillView};
 use crate::auth::{policy, Caller};
+use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
+use crate::insights::groups::{self, Apart, Group};
+use crate::insights::{self, ClassData, Decision, DecisionRecord, GroupBounds, Insight};
 use crate::startup::AppState;
+use crate::store;
+use crate::store::audit::Subject;
+
+/// A skill of the class.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkillRef {
+    #[schema(example = "fractions.add-unlike")]
+    pub skill_id: String,
+    pub name: Option<String>,
+    #[schema(example = "fractions")]
+    pub domain: String,
+}
+
+/// One student of the overview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverviewStudent {
+    #[schema(example = "stu-0042")]
+    pub student_id: String,
+    pub name: String,
+    /// The skills the student has practised.
+    pub skills: Vec<SkillView>,
+    pub flags: Vec<FlagView>,
+}
+
+/// `GET /api/v1/classes/{class_id}/overview`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Overview {
+    #[schema(example = "class-5b")]
+    pub class_id: String,
+    #[schema(value_type = String)]
+    pub generated_at: DateTime<Utc>,
+    pub skills: Vec<SkillRef>,
+    pub students: Vec<OverviewStudent>,
+}
+
+/// `GET /api/v1/classes/{class_id}/insights`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Insights {
+    pub class_id: String,
+    #[schema(value_type = String)]
+    pub generated_at: DateTime<Utc>,
+    /// Most useful first.
+    pub insights: Vec<Insight>,
+}
+
+/// `GET /api/v1/classes/{class_id}/groups`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Groups {
+    pub class_id: String,
+    #[schema(value_type = String)]
+    pub generated_at: DateTime<Utc>,
+    pub min_size: usize,
+    pub max_size: usize,
+    pub groups: Vec<Group>,
+    /// Students whose most needed skill has an estimate awaiting review: not grouped.
+    pub needs_review: Vec<Apart>,
+    /// Students who mastered everything they practised.
+    pub ready_for_challenge: Vec<String>,
+    /// Students with too few answers, or no one to share a need with.
+    pub not_grouped: Vec<Apart>,
+    /// What the page calls each student of the class (roster name, anonymised label or id).
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn flag_view(f: &insights::FlagView) -> FlagView {
+    FlagView {
+        kind: f.kind.clone(),
+        skill_id: f.skill_id.clone(),
+        since: rfc3339(f.since),
+        until: f.ended_at.map(rfc3339),
+        active: f.ended_at.is_none(),
+        evidence: f.sentence.clone(),
+        data: serde_json::json!({"hits": f.count, "actions": f.of}),
+    }
+}
+
+fn overview_of(data: &ClassData) -> Overview {
+    let skills: HashMap<&str, &insights::SkillInfo> = data
+        .skills
+        .iter()
+        .map(|s| (s.skill_id.as_str(), s))
+        .collect();
+    let mut by_student: HashMap<&str, Vec<SkillView>> = HashMap::new();
+    for c in &data.cells {
+        if let Some(info) = skills.get(c.skill_id.as_str()) {
+            by_student
+                .entry(&c.student_id)
+                .or_default()
+                .push(SkillView::from_cell(c, info));
+        }
+    }
+    Overview {
+        class_id: data.class_id.clone(),
+        generated_at: from_millis(data.now),
+        skills: data
+            .skills
+            .iter()
+            .map(|s| SkillRef {
+                skill_id: s.skill_id.clone(),
+                name: s.name.clone(),
+                domain: s.domain.clone(),
+            })
+            .collect(),
+        students: data
+            .students
+            .iter()
+            .map(|s| OverviewStudent {
+                student_id: s.student_id.clone(),
+                name: s.name.clone(),
+                skills: by_student.remove(s.student_id.as_str()).unwrap_or_default(),
+                flags: data
+                    .flags
+                    .iter()
+                    .filter(|f| f.student_id == s.student_id)
+                    .map(flag_view)
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Serialised overviews by (organisation, class), each with the state version it was built
+/// from and when that version was last checked. A read within [`OVERVIEW_FRESH`] of the last
+/// check is answered from memory; a later one checks the version (one aggregate over the
+/// class's state rows) and sends the stored bytes when nothing changed, instead of decoding
+/// and serialising every student × skill again. At most [`OVERVIEW_CACHE_CLASSES`] classes.
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: std::sync::Mutex<HashMap<(String, String), Kept>>,
+}
+
+struct Kept {
+    version: store::classes::StateVersion,
+    checked: std::time::Instant,
+    bytes: web::Bytes,
+}
+
+/// Classes whose overview is kept (about 350 KB each for 30 students × 50 skills).
+pub const OVERVIEW_CACHE_CLASSES: usize = 256;
+/// How long an overview is sent without checking the state (a dashboard at most this late).
+pub const OVERVIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl OverviewCache {
+    /// The overview and its students if it was checked within [`OVERVIEW_FRESH`].
+    fn fresh(&self, org: &str, class: &str) -> Option<(Vec<String>, web::Bytes)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(org.to_owned(), class.to_owned()))
+            .filter(|k| k.checked.elapsed() < OVERVIEW_FRESH)
+            .map(|k| (k.version.students.clone(), k.bytes.clone()))
+    }
+
+    /// The overview if it was built from `version`; marks it checked.
+    fn get(
+        &self,
+        org: &str,
+        class: &str,
+        version: &store::classes::StateVersion,
+    ) -> Option<web::Bytes> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = entries
+            .get_mut(&(org.to_owned(), class.to_owned()))
+            .filter(|k| &k.version == version)?;
+        kept.checked = std::time::Instant::now();
+        Some(kept.bytes.clone())
+    }
+
+    fn put(
+        &self,
+        org: &str,
+        class: &str,
+        version: store::classes::StateVersion,
+        bytes: web::Bytes,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= OVERVIEW_CACHE_CLASSES {
+            // Simple and bounded: start afresh rather than track recency.
+            entries.clear();
+        }
+        let kept = Kept {
+            version,
+            checked: std::time::Instant::now(),
+            bytes,
+        };
+        entries.insert((org.to_owned(), class.to_owned()), kept);
+    }
+}
+
+/// `?anonymise=true`: stable labels instead of names, in every sentence and list (for
+/// projecting the page on a classroom screen).
+fn anonymised(req: &HttpRequest) -> Result<bool, ApiError> {
+    Ok(params::query(req)?
+        .get("anonymise")
+        .is_some_and(|v| v == "true" || v == "1"))
+}
+
+fn anonymise(data: &mut ClassData, org: &str) {
+    for s in &mut data.students {
+        s.name = crate::privacy::anonymised_label(org, &s.student_id);
+    }
+}
+
+/// The class's data, or 404.
+async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
+    let (org, class) = (org.to_owned(), class.to_owned());
+    let now = to_millis(Utc::now());
+    state
+        .db
+        .read(move |conn| store::classes::class_data(conn, &org, &class, now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
+}
+
+/// The class's students and skills: estimate, interval, status, confidence, flags.
+///
+/// Read from the maintained state in a handful of indexed queries, whatever the number of
+/// stored events.
+#[utoipa::path(get, path = "/api/v1/classes/{class_id}/overview", tag = "classes",
+    params(("class_id" = String, Path, description = "The class id tools send in events")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Students × skills", body = Overview),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not read this class", body = ErrorBody),
+        (status = 404, description = "No such class in the caller's organisation", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn overview(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let class = path.into_inner();
+    authorise(&state, &caller, Scope::Class(&class)).await?;
+    if anonymised(&req)? {
+        // Not kept: the kept overview carries names.
+        let mut data = load(&state, &caller.org, &class).await?;
+        anonymise(&mut data, &caller.org);
+        audit_read(
+            &state,
+            &caller,
+            "class.overview",
+            Subject::Class(class.clone()),
+        )
+        .await?;
+        return Ok(HttpResponse::Ok().json(overview_of(&data)));
+    }
+    if let Some((_, body)) = state.overviews.fresh(&caller.org, &class) {
+        audit_read(
+            &state,
+            &caller,
+            "class.overview",
+            Subject::Class(class.clone()),
+        )
+        .await?;
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body));
+    }
+    let (org, id) = (caller.org.clone(), class.clone());
+    let cache = state.clone();
+    let now = to_millis(Utc::now());
+    let (_, body) = state
+        .db
+        .read(move |conn| {
+            let Some(version) = store::classes::class_version(conn, &org, &id)? else {
+                return Ok(None);
+            };
+            let students = version.students.clone();
+            if let Some(bytes) = cache.overviews.get(&org, &id, &version) {
+                return Ok(Some((students, bytes)));
+            }
+            let data = store::classes::data_for_students(conn, &org, &id, students.clone(), now)?;
+            let bytes = web::Bytes::from(serde_json::to_vec(&overview_of(&data))?);
+            cache.overviews.put(&org, &id, version, bytes.clone());
+            Ok(Some((students, bytes)))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
+    audit_read(
+        &state,
+        &caller,
+        "class.overview",
+        Subject::Class(class.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[allow(dead_code)]
+struct InsightsQuery {
+    /// At most this many insights (1–100); all by default.
+    limit: Option<usize>,
+}
+
+/// Plain-language insights about the class, most useful first.
+///
+/// Struggling students (by skill, or by domain when several skills of one domain are weak),
+/// behaviour flags, and progress (most of the class mastered a skill, students ready for a
+/// challenge). Dismissed calls stay silent until new evidence arrives.
+#[utoipa::path(get, path = "/api/v1/classes/{class_id}/insights", tag = "classes",
+    params(("class_id" = String, Path, description = "The class id"), InsightsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The insights", body = Insights),
+        (status = 400, description = "A bad limit", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not read this class", body = ErrorBody),
+        (status = 404, description = "No such class", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn get_insights(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let class = path.into_inner();
+    authorise(&state, &caller, Scope::Class(&class)).await?;
+    let q = params::query(&req)?;
+    let limit = params::number(&q, "limit", 1..=100, "invalid_limit")?;
+    let mut data = load(&state, &caller.org, &class).await?;
+    if anonymised(&req)? {
+        anonymise(&mut data, &caller.org);
+    }
+    audit_read(
+        &state,
+        &caller,
+        "class.insights",
+        Subject::Class(class.clone()),
+    )
+    .await?;
+    let mut list = insights::class::insights(&data);
+    if let Some(limit) = limit {
+        list.truncate(limit);
+    }
+    Ok(HttpResponse::Ok().json(Insights {
+        class_id: class,
+        generated_at: from_millis(data.now),
+        insights: list,
+    }))
+}
+
+/// A decision on a review item or an insight.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// confirm or dismiss.
+    pub decision: Decision,
+    /// An optional note (at most 2,000 characters).
+    pub note: Option<String>,
+}
+
+/// What deciding on an insight recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsightDecided {
+    pub insight_id: String,
+    pub decision: Decision,
+    /// Student × skill decisions recorded (one per student the insight names).
+    pub recorded: usize,
+    pub decided_by: String,
+    #[schema(value_type = String)]
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Confirm or dismiss an insight ("wait and see" is a dismissal).
+///
+/// Records the decision for each student × skill the insight rests on; a dismissal keeps the
+/// insight silent for them until new evidence arrives.
+#[utoipa::path(post, path = "/api/v1/classes/{class_id}/insights/{insight_id}", tag = "classes",
+    params(("class_id" = String, Path, description = "The class id"),
+           ("insight_id" = String, Path, description = "The insight's id")),
+    request_body = DecisionBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = InsightDecided),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not decide for this class", body = ErrorBody),
+        (status = 404, description = "No such class, or no such insight now", body = ErrorBody),
+        (status = 422, description = "Not a decision", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn decide_insight(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (class, insight_id) = path.into_inner();
+    authorise(&state, &caller, Scope::Class(&class)).await?;
+    let body: DecisionBody = params::json(&body, "invalid_decision")?;
+    let note = params::note(body.note)?;
+    let data = load(&state, &caller.org, &class).await?;
+    let insight = insights::class::insights(&data)
+        .into_iter()
+        .find(|i| i.id == insight_id)
+        .ok_or_else(|| {
+            ApiError::not_found("no such insight in this class now; reload the insights")
+        })?;
+    let now = to_millis(Utc::now());
+    let records: Vec<DecisionRecord> = insight
+        .basis
+        .iter()
+        .map(|b| DecisionRecord {
+            student_id: b.student_id.clone(),
+            skill_id: b.skill_id.clone(),
+            kind: b.kind.clone(),
+            decision: body.decision,
+            note: note.clone(),
+            // Flags are measured against the decision time (a later flag is new evidence).
+            marker: if b.kind.starts_with("flag:") {
+                now
+            } else {
+                b.marker
+            },
+            decided_by: caller.sub.clone(),
+            decided_at: now,
+        })
+        .collect();
+    let org = caller.org.clone();
+    let recorded = records.len();
+    state
+        .db
+        .write(move |conn| store::reviews::record_decisions(conn, &org, &records))
+        .await?;
+    Ok(HttpResponse::Ok().json(InsightDecided {
+        insight_id,
+        decision: body.decision,
+        recorded,
+        decided_by: caller.sub,
+        decided_at: from_millis(now),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[allow(dead_code)]
+struct GroupsQuery {
+    /// Smallest group (default 2, 1–30).
+    min_size: Option<usize>,
+    /// Largest group (default 6, 1–30, at least min_size).
+    max_size: Option<usize>,
+}
+
+/// Items a group missed are looked for in this window of its members' events.
+const MISSED_WINDOW_MS: i64 = 30 * insights::DAY_MS;
+/// Items listed per group.
+const ITEMS_PER_GROUP: usize = 3;
+
+/// Suggested small groups: students who share the skill they most need.
+///
+/// Deterministic; a student is in at most one group; students whose estimate awaits review
+/// are listed apart.
+#[utoipa::path(get, path = "/api/v1/classes/{class_id}/groups", tag = "classes",
+    params(("class_id" = String, Path, description = "The class id"), GroupsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The groups", body = Groups),
+        (status = 400, description = "Bad sizes", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not read this class", body = ErrorBody),
+        (status = 404, description = "No such class", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn get_groups(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let class = path.into_inner();
+    authorise(&state, &caller, Scope::Class(&class)).await?;
+    let q = params::query(&req)?;
+    let defaults = GroupBounds::default();
+    let min = params::number(&q, "min_size", 1..=30, "invalid_group_size")?.unwrap_or(defaults.min);
+    let max = params::number(&q, "max_size", 1..=30, "invalid_group_size")?.unwrap_or(defaults.max);
+    let bounds =
+        GroupBounds::new(min, max).map_err(|m| ApiError::bad_request("invalid_group_size", m))?;
+    let (org, id) = (caller.org.clone(), class.clone());
+    let now = to_millis(Utc::now());
+    let hide_names = anonymised(&req)?;
+    let (data, suggestions) = state
+        .db
+        .read(move |conn| {
+            let data = store::classes::class_data(conn, &org, &id, now)?;
+            let Some(mut data) = data else {
+                return Ok(None);
+            };
+            if hide_names {
+                anonymise(&mut data, &org);
+            }
+            let mut s = groups::suggest(&data, bounds);
+            for g in &mut s.groups {
+                let misses = store::classes::missed_items(
+                    conn,
+                    &org,
+                    &g.students,
+                    &g.focus_skill_id,
+                    now - MISSED_WINDOW_MS,
+                )?;
+                g.items_to_revisit =
+                    groups::items_to_revisit(&misses, &g.students, ITEMS_PER_GROUP);
+            }
+            Ok(Some((data, s)))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
+    audit_read(
+        &state,
+        &caller,
+        "class.groups",
+        Subject::Class(class.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Groups {
+        class_id: class,
+        generated_at: from_millis(now),
+        min_size: bounds.min,
+        max_size: bounds.max,
+        groups: suggestions.groups,
+        needs_review: suggestions.needs_review,
+        ready_for_challenge: suggestions.ready_for_challenge,
+        not_grouped: suggestions.not_grouped,
+        names: data
+            .students
+            .into_iter()
+            .map(|s| (s.student_id, s.name))
+            .collect(),
+    }))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct ClassList {
@@ -54,22 +602,4 @@ pub async fn list_classes(
             })
             .collect(),
     }))
-}
-
-/// The scope to read one class's student-level data, for the class handlers of issue 5
-/// (overview, insights, groups): loads the access facts and asks the policy. Record the read
-/// with `super::audit::record(.., "class.overview", Subject::Class(..), ..)` before answering.
-// TODO(issue 5): call from the class overview, insights and groups handlers.
-#[allow(dead_code)]
-pub(crate) async fn class_scope(
-    state: &AppState,
-    caller: &Caller,
-    class_id: String,
-) -> Result<policy::ClassScope, ApiError> {
-    let who = caller.clone();
-    let access = state
-        .db
-        .read(move |conn| crate::store::access::class_access(conn, &who, &class_id))
-        .await?;
-    policy::may_read_class(caller, &access)
 }

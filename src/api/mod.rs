@@ -4,6 +4,7 @@
 //! [`crate::auth::Caller`], so it cannot run without a verified token; reads of a class's or a
 //! student's data need a scope from [`crate::auth::policy`].
 
+mod access;
 mod admin;
 mod audit;
 mod auth;
@@ -12,6 +13,9 @@ mod dashboard;
 mod events;
 mod health;
 pub mod openapi;
+mod params;
+mod plans;
+mod reviews;
 mod roster;
 mod students;
 
@@ -20,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorBody};
 
+pub use classes::{OverviewCache, OVERVIEW_FRESH};
 pub use events::{BatchResult, RejectedEvent};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -39,6 +44,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/students/{student_id}/export",
             web::get().to(students::export_student),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/overview",
+            web::get().to(classes::overview),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/insights",
+            web::get().to(classes::get_insights),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/insights/{insight_id}",
+            web::post().to(classes::decide_insight),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/groups",
+            web::get().to(classes::get_groups),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/plans",
+            web::post().to(plans::create_plan),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/plans",
+            web::get().to(plans::list_plans),
+        )
+        .route("/api/v1/plans/{plan_id}", web::get().to(plans::get_plan))
+        .route(
+            "/api/v1/plans/{plan_id}",
+            web::patch().to(plans::patch_plan),
+        )
+        .route("/api/v1/reviews", web::get().to(reviews::get_reviews))
+        .route(
+            "/api/v1/reviews/{review_id}",
+            web::post().to(reviews::decide_review),
         )
         .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
         .route("/api/v1/admin/audit", web::get().to(audit::list_audit))

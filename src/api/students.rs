@@ -6,13 +6,20 @@ use utoipa::ToSchema;
 
 use super::NamesQuery;
 use crate::auth::{policy, Caller};
+use crate::db::from_millis;
 use crate::error::{ApiError, ErrorBody};
+use crate::insights::history::Trajectory;
+use crate::insights::{Cell, SkillInfo};
 use crate::kt::Rules;
 use crate::startup::AppState;
 use crate::store::audit::Subject;
 use crate::store::flags::StoredFlag;
+use crate::store::history::AnswerRow;
 use crate::store::privacy::StudentExport;
 use crate::store::state::StudentSkill;
+
+/// Answers listed under `recent`.
+const RECENT_ANSWERS: i64 = 20;
 
 /// A student's mastery of each skill they have practised, and the behaviour flags.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +39,49 @@ pub struct StudentView {
     /// Behaviour flags (rapid guessing, hint abuse, gaming, ...), those going on first, then
     /// the ended ones, newest first.
     pub flags: Vec<FlagView>,
+    /// The estimate over time, per skill.
+    pub history: HistoryView,
+    /// The latest answers, newest first: the evidence behind the estimates.
+    pub recent: Vec<AnswerView>,
+}
+
+/// The estimate over time per skill: the student's events replayed by the same rules as the
+/// online path, one point per opportunity (the latest 100 per skill).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub skills: Vec<Trajectory>,
+    /// False when the student has more events than are replayed on a read (50,000).
+    pub complete: bool,
+}
+
+/// One answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnswerView {
+    #[schema(value_type = String)]
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub skill_id: String,
+    pub item_id: String,
+    /// correct, incorrect or skipped.
+    pub outcome: String,
+    pub attempt: i32,
+    pub response_ms: Option<i32>,
+    pub hints_used: i32,
+    pub hint_bottom_out: bool,
+}
+
+impl From<AnswerRow> for AnswerView {
+    fn from(r: AnswerRow) -> Self {
+        AnswerView {
+            occurred_at: from_millis(r.occurred_at),
+            skill_id: r.skill_id,
+            item_id: r.item_id,
+            outcome: r.outcome,
+            attempt: r.attempt,
+            response_ms: r.response_ms,
+            hints_used: r.hints_used,
+            hint_bottom_out: r.hint_bottom_out,
+        }
+    }
 }
 
 /// One skill of a student (contract: "What the reads return").
@@ -119,6 +169,24 @@ fn text<T: Serialize>(value: T) -> String {
 }
 
 impl SkillView {
+    /// The same object from a class read (`store::classes`): the same kt rules decided it.
+    pub fn from_cell(c: &Cell, info: &SkillInfo) -> Self {
+        let e = &c.estimate;
+        SkillView {
+            skill_id: c.skill_id.clone(),
+            name: info.name.clone(),
+            domain: info.domain.clone(),
+            estimate: e.estimate,
+            low: e.low,
+            high: e.high,
+            status: text(e.status),
+            confidence: text(e.confidence),
+            needs_review: e.needs_review,
+            opportunities: e.opportunities,
+            excluded_rapid_guesses: c.excluded,
+        }
+    }
+
     fn new(s: StudentSkill, rules: &Rules) -> Self {
         let e = s.state.estimate(rules);
         SkillView {
@@ -169,7 +237,7 @@ pub async fn get_student(
     )
     .await?;
     let read_scope = scope.clone();
-    let (skills, flags, name, purged) = state
+    let (skills, flags, name, purged, history) = state
         .db
         .read(move |conn| {
             let (org, id) = (read_scope.org(), read_scope.student_id());
@@ -177,7 +245,14 @@ pub async fn get_student(
             let name = crate::store::privacy::display_names(conn, org, &[id])?.remove(id);
             let purged = crate::store::privacy::purged_before(conn, org)?;
             let flags = crate::store::flags::for_student(conn, org, id)?;
-            Ok((skills, flags, name, purged))
+            let history = crate::store::history::student_history(
+                conn,
+                org,
+                id,
+                RECENT_ANSWERS,
+                &Rules::default(),
+            )?;
+            Ok((skills, flags, name, purged, history))
         })
         .await?;
     let skills = skills
@@ -203,6 +278,11 @@ pub async fn get_student(
             .map(|s| SkillView::new(s, &rules))
             .collect(),
         flags,
+        history: HistoryView {
+            skills: history.trajectories,
+            complete: history.complete,
+        },
+        recent: history.recent.into_iter().map(AnswerView::from).collect(),
     }))
 }
 

@@ -202,10 +202,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    review_decisions (decision_id) {
+        decision_id -> Text,
+        org_id -> Text,
+        student_id -> Text,
+        skill_id -> Text,
+        kind -> Text,
+        decision -> Text,
+        note -> Nullable<Text>,
+        evidence_marker -> BigInt,
+        decided_by -> Text,
+        decided_at -> BigInt,
+    }
+}
+
+diesel::table! {
     retention_marks (org_id) {
         org_id -> Text,
         purged_before -> BigInt,
         purged_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_plans (plan_id) {
+        plan_id -> Text,
+        org_id -> Text,
+        class_id -> Text,
+        focus_skill_id -> Text,
+        students -> Text,
+        note -> Nullable<Text>,
+        source_group -> Nullable<Text>,
+        done -> Bool,
+        done_at -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -231,4 +263,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     audit_log,
     retention_marks,
+    review_decisions,
+    group_plans,
 );

@@ -3,8 +3,12 @@
 
 pub mod access;
 pub mod audit;
+pub mod classes;
 pub mod events;
 pub mod flags;
+pub mod history;
+pub mod plans;
 pub mod privacy;
+pub mod reviews;
 pub mod state;
 pub mod users;

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::auth::policy::StudentScope;
 use crate::db::schema::{
-    classes, enrolments, events, flags, retention_marks, skill_states, student_items,
-    student_signals, students,
+    classes, enrolments, events, flags, retention_marks, review_decisions, skill_states,
+    student_items, student_signals, students,
 };
 use crate::db::{from_millis, DbConnection};
 use crate::store::events::EventRow;
@@ -369,6 +369,7 @@ pub fn erase_student_rows(
         student_items,
         flags,
         student_signals,
+        review_decisions,
         enrolments,
         students
     );

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod health;
 mod ingest;
+mod insights;
 mod knowledge;
 mod migrations;
 mod openapi;

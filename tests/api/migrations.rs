@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 21] = [
     "orgs",
     "schools",
     "classes",
@@ -27,6 +27,8 @@ const TABLES: [&str; 16] = [
     "login_failures",
     "audit_log",
     "retention_marks",
+    "review_decisions",
+    "group_plans",
 ];
 
 /// The application's tables present in the database.
@@ -197,6 +199,42 @@ fn schema_matches(conn: &mut DbConnection) {
                 retention_marks::table
                     .select(retention_marks::all_columns)
                     .load::<(String, i64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                review_decisions::table
+                    .select(review_decisions::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        i64,
+                        String,
+                        i64,
+                    )>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                group_plans::table
+                    .select(group_plans::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<String>,
+                        bool,
+                        Option<i64>,
+                        String,
+                        i64,
+                        i64,
+                    )>(c)
                     .map(|_| ()),
             )
     })

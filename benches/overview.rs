@@ -1,0 +1,377 @@
+//! Read benchmark (issue 5): the class overview under concurrent load, with 1,000,000 (then
+//! optionally 10,000,000) events stored through real ingest.
+//!
+//!     cargo bench --bench overview -- [--steps 1000000,10000000] [--connections 32]
+//!                                     [--seconds 20] [--dir PATH] [--path /api/v1/…]
+//!
+//! It starts the release `huddle serve` on a fresh SQLite file, posts generated events
+//! (100 classes of 30 students, 50 skills of 20 items each, times increasing so that no event
+//! is late) in batches of 5,000 from 2 clients until the first step's count is stored, then
+//! measures `GET /api/v1/classes/class-000/overview` (30 students × 50 skills) from
+//! `--connections` concurrent keep-alive connections for `--seconds`, closed loop, and prints
+//! p50/p90/p99/max and requests/s; then ingests up to the next step and measures again.
+//! With `--dir`, the database is kept there and reused: a later run with a larger step
+//! continues it in time order only if the first run's largest step was at least as large
+//! (events are spaced so that the largest step spans 120 days).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const CLASSES: usize = 100;
+const PER_CLASS: usize = 30;
+const SKILLS: usize = 50;
+const ITEMS: usize = 20;
+const BATCH: usize = 5_000;
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123";
+/// The generated history spans this many days before the start of the run.
+const SPAN_DAYS: i64 = 120;
+
+struct Options {
+    steps: Vec<usize>,
+    connections: usize,
+    seconds: u64,
+    dir: Option<PathBuf>,
+    /// The read measured (another class page can be measured the same way).
+    path: String,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        steps: vec![1_000_000],
+        connections: 32,
+        seconds: 20,
+        dir: None,
+        path: "/api/v1/classes/class-000/overview".to_owned(),
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--steps" => {
+                o.steps = value
+                    .split(',')
+                    .map(|s| s.trim().parse().expect("--steps N,N"))
+                    .collect();
+                i += 1;
+            }
+            "--connections" => {
+                (o.connections, i) = (value.parse().expect("--connections N"), i + 1)
+            }
+            "--seconds" => (o.seconds, i) = (value.parse().expect("--seconds N"), i + 1),
+            "--dir" => (o.dir, i) = (Some(PathBuf::from(value)), i + 1),
+            "--path" => (o.path, i) = (value, i + 1),
+            _ => {} // cargo bench passes --bench
+        }
+        i += 1;
+    }
+    o
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(url: &str, secret: &Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", url])
+        .arg("--jwt-secret-file")
+        .arg(secret)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start huddle serve");
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[server] {line}");
+        }
+    });
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Server { child, port };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not become healthy");
+}
+
+/// Batch `b`: deterministic, event `n` at `t0 + n × step_us` microseconds, so times increase
+/// with the event number (each student's events arrive in time order, none is late).
+fn batch(b: usize, step_us: i64, t0: i64) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(b as u64);
+    let mut events = Vec::with_capacity(BATCH);
+    for k in 0..BATCH {
+        let n = b * BATCH + k;
+        let at = t0 + (n as i64 * step_us) / 1000;
+        let class = rng.random_range(0..CLASSES);
+        let student = class * PER_CLASS + rng.random_range(0..PER_CLASS);
+        let skill = rng.random_range(0..SKILLS);
+        let item = rng.random_range(0..ITEMS);
+        // Ability by student and difficulty by skill: a spread of statuses.
+        let p = 0.25 + 0.7 * ((student * 7 + skill * 13) % 100) as f64 / 100.0;
+        let outcome = if rng.random_bool(p) {
+            "correct"
+        } else {
+            "incorrect"
+        };
+        let day = at / 86_400_000;
+        let uuid = uuid::Uuid::from_u128(rng.random::<u128>() | 1);
+        events.push(serde_json::json!({
+            "event_id": uuid.to_string(),
+            "occurred_at": chrono::DateTime::from_timestamp_millis(at).unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "student_id": format!("stu-{student:05}"),
+            "class_id": format!("class-{class:03}"),
+            "skill_id": format!("domain{}.skill-{skill:02}", skill / 10),
+            "skill_name": format!("Skill number {skill}"),
+            "item_id": format!("item-{skill:02}-{item:02}"),
+            "outcome": outcome,
+            "response_ms": rng.random_range(1_500..60_000),
+            "session_id": format!("s{student}-{day}"),
+        }));
+    }
+    serde_json::to_vec(&serde_json::json!({ "events": events })).expect("a batch")
+}
+
+/// Posts batches `from..to` from 2 clients.
+fn ingest(port: u16, token: &str, from: usize, to: usize, step_us: i64, t0: i64) -> f64 {
+    let started = Instant::now();
+    let next = AtomicUsize::new(from);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .expect("client");
+                loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= to {
+                        break;
+                    }
+                    let r = client
+                        .post(format!("http://127.0.0.1:{port}/api/v1/events"))
+                        .bearer_auth(token)
+                        .header("content-type", "application/json")
+                        .body(batch(b, step_us, t0))
+                        .send()
+                        .expect("post a batch");
+                    assert!(r.status().is_success(), "{}", r.status());
+                    if b % 200 == 0 {
+                        eprintln!(
+                            "  batch {b} of {to} ({:.0} s)",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    started.elapsed().as_secs_f64()
+}
+
+struct Figures {
+    requests: usize,
+    rps: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    bytes: usize,
+}
+
+/// Closed-loop load: `connections` tasks, each sending the next request when the last answered.
+fn load(port: u16, token: &str, path: &str, connections: usize, seconds: u64) -> Figures {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .build()
+            .expect("client");
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let bytes = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("warm-up")
+            .bytes()
+            .await
+            .expect("body")
+            .len();
+        // Warm-up: every connection opened, caches warm.
+        let stop = Arc::new(AtomicBool::new(false));
+        let run = |measure: bool, secs: u64| {
+            let stop = stop.clone();
+            let client = client.clone();
+            let url = url.clone();
+            let token = token.to_owned();
+            // Only the overview is byte-for-byte the same (other reads carry their own time).
+            let expected = path.ends_with("/overview").then_some(bytes);
+            async move {
+                stop.store(false, Ordering::Relaxed);
+                let tasks: Vec<_> = (0..connections)
+                    .map(|_| {
+                        let (client, url, token, stop) =
+                            (client.clone(), url.clone(), token.clone(), stop.clone());
+                        tokio::spawn(async move {
+                            let mut times = Vec::new();
+                            while !stop.load(Ordering::Relaxed) {
+                                let t = Instant::now();
+                                let r = client.get(&url).bearer_auth(&token).send().await;
+                                let ok = match r {
+                                    Ok(r) => {
+                                        r.status().is_success()
+                                            && r.bytes().await.is_ok_and(|b| {
+                                                expected.is_none_or(|e| b.len() == e)
+                                            })
+                                    }
+                                    Err(_) => false,
+                                };
+                                assert!(ok, "a failed request, or a body of another size");
+                                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            times
+                        })
+                    })
+                    .collect();
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                stop.store(true, Ordering::Relaxed);
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.extend(t.await.expect("a load task"));
+                }
+                let _ = measure;
+                all
+            }
+        };
+        run(false, 3).await;
+        let started = Instant::now();
+        let mut times = run(true, seconds).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let q = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+        Figures {
+            requests: times.len(),
+            rps: times.len() as f64 / elapsed,
+            p50: q(0.50),
+            p90: q(0.90),
+            p99: q(0.99),
+            max: q(1.0),
+            bytes,
+        }
+    })
+}
+
+fn main() {
+    let o = options();
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let dir = o.dir.clone().unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&dir).expect("the directory");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).expect("secret");
+    let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(SECRET.to_owned()));
+    let claims = |role| {
+        huddle::auth::Claims::new("bench", role, "district-bench", Duration::from_secs(86_400))
+    };
+    let tool = keys.sign(&claims(huddle::auth::Role::Tool)).expect("token");
+    let admin = keys
+        .sign(&claims(huddle::auth::Role::Admin))
+        .expect("token");
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let total = *o.steps.iter().max().unwrap_or(&1_000_000);
+    // One fixed start and spacing for the whole run, the largest step spanning SPAN_DAYS
+    // (kept beside the database, so a reused one is continued in time order).
+    let t0_file = dir.join("timeline");
+    let (t0, step_us): (i64, i64) = std::fs::read_to_string(&t0_file)
+        .ok()
+        .and_then(|s| {
+            let (a, b) = s.trim().split_once(' ')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or_else(|| {
+            let t = chrono::Utc::now().timestamp_millis() - (SPAN_DAYS + 1) * 86_400_000;
+            let step = SPAN_DAYS * 86_400_000_000 / total.max(1) as i64;
+            std::fs::write(&t0_file, format!("{t} {step}")).expect("timeline");
+            (t, step)
+        });
+    let done_file = dir.join("batches");
+    let mut done: usize = std::fs::read_to_string(&done_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    println!(
+        "nproc {}; {} classes × {} students, {} skills; load: {} connections, {} s",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        CLASSES,
+        PER_CLASS,
+        SKILLS,
+        o.connections,
+        o.seconds
+    );
+    println!("| events stored | ingest s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | body bytes |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for &step in &o.steps {
+        let server = start_server(&url, &secret);
+        let to = step / BATCH;
+        let ingest_s = if to > done {
+            let s = ingest(server.port, &tool, done, to, step_us, t0);
+            done = to;
+            std::fs::write(&done_file, done.to_string()).expect("progress");
+            s
+        } else {
+            0.0
+        };
+        // A fresh server: the measured reads start from what is on disk.
+        drop(server);
+        let server = start_server(&url, &secret);
+        let f = load(server.port, &admin, &o.path, o.connections, o.seconds);
+        println!(
+            "| {} | {:.0} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            done * BATCH,
+            ingest_s,
+            f.requests,
+            f.rps,
+            f.p50,
+            f.p90,
+            f.p99,
+            f.max,
+            f.bytes
+        );
+    }
+}

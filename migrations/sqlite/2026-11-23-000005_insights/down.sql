@@ -1,0 +1,2 @@
+DROP TABLE group_plans;
+DROP TABLE review_decisions;

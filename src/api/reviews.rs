@@ -1,0 +1,186 @@
+//! The review queue: `GET /api/v1/reviews` and `POST /api/v1/reviews/{id}`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::access::{audit_read, authorise, Scope};
+use super::classes::DecisionBody;
+use super::params;
+use crate::auth::Caller;
+use crate::db::{from_millis, to_millis};
+use crate::error::{ApiError, ErrorBody};
+use crate::insights::reviews::{self, parse_review_id, ReviewItem, ReviewStatus};
+use crate::insights::{Decision, DecisionRecord};
+use crate::startup::AppState;
+use crate::store;
+use crate::store::audit::Subject;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reviews {
+    /// Open items first, then the most recent.
+    pub reviews: Vec<ReviewItem>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[allow(dead_code)]
+struct ReviewsQuery {
+    /// Only this class's students (else the whole organisation's).
+    class_id: Option<String>,
+    /// open (default), confirmed, dismissed or all.
+    status: Option<String>,
+    /// At most this many items (1–1000, default 200).
+    limit: Option<usize>,
+}
+
+/// The review queue: uncertain estimates and flags awaiting the teacher's judgment.
+///
+/// Derived from the maintained state: an estimate appears while it needs review; a decision
+/// holds until new evidence arrives on that student × skill, after which the item is open
+/// again if it still needs review.
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
+    params(ReviewsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The queue", body = Reviews),
+        (status = 400, description = "A bad filter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not read this", body = ErrorBody),
+        (status = 404, description = "No such class", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn get_reviews(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = params::query(&req)?;
+    let class = q.get("class_id").cloned();
+    authorise(
+        &state,
+        &caller,
+        class.as_deref().map_or(Scope::Org, Scope::Class),
+    )
+    .await?;
+    let status = match q.get("status") {
+        None => Some(ReviewStatus::Open),
+        Some(s) => ReviewStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_status",
+                "status must be open, confirmed, dismissed or all",
+            )
+        })?,
+    };
+    let limit = params::number(&q, "limit", 1..=1000, "invalid_limit")?.unwrap_or(200);
+    let org = caller.org.clone();
+    let now = to_millis(Utc::now());
+    let subject = class.clone().map_or(Subject::Organisation, Subject::Class);
+    let data = state
+        .db
+        .read(move |conn| match class {
+            Some(class) => store::classes::class_data(conn, &org, &class, now),
+            None => {
+                let students = store::classes::org_students(conn, &org)?;
+                store::classes::data_for_students(conn, &org, "", students, now).map(Some)
+            }
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
+    let mut items = reviews::queue(&data);
+    items.retain(|i| status.is_none_or(|s| i.status == s));
+    items.truncate(limit);
+    audit_read(&state, &caller, "reviews.read", subject).await?;
+    Ok(HttpResponse::Ok().json(Reviews { reviews: items }))
+}
+
+/// A recorded decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Decided {
+    pub id: String,
+    pub status: ReviewStatus,
+    pub decision: Decision,
+    pub note: Option<String>,
+    pub decided_by: String,
+    #[schema(value_type = String)]
+    pub decided_at: DateTime<Utc>,
+    /// The evidence the decision was taken on; new evidence reopens the item.
+    pub evidence_marker: i64,
+}
+
+/// Confirm or dismiss a review item, with an optional note.
+///
+/// A dismissal silences the same call (and the insights resting on it) for that student and
+/// skill until new evidence arrives; a confirmation is recorded. Both keep who and when.
+#[utoipa::path(post, path = "/api/v1/reviews/{review_id}", tag = "reviews",
+    params(("review_id" = String, Path, description = "The item's id from GET /api/v1/reviews")),
+    request_body = DecisionBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = Decided),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not decide", body = ErrorBody),
+        (status = 404, description = "No such item in the caller's organisation", body = ErrorBody),
+        (status = 422, description = "Not a decision", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(org = %caller.org))]
+pub async fn decide_review(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // Tools never decide; the item's student is checked once the id is read.
+    crate::auth::policy::may_list_classes(&caller)?;
+    let id = path.into_inner();
+    let not_found = || ApiError::not_found("no review item with this id in your organisation");
+    let (kind, student, skill) = parse_review_id(&id).ok_or_else(not_found)?;
+    authorise(&state, &caller, Scope::Student(&student)).await?;
+    let body: DecisionBody = params::json(&body, "invalid_decision")?;
+    let note = params::note(body.note)?;
+    let org = caller.org.clone();
+    let now = to_millis(Utc::now());
+    let record = DecisionRecord {
+        student_id: student,
+        skill_id: skill,
+        kind,
+        decision: body.decision,
+        note,
+        marker: 0,
+        decided_by: caller.sub.clone(),
+        decided_at: now,
+    };
+    let saved = state
+        .db
+        .write(move |conn| {
+            let marker = if record.kind == reviews::ESTIMATE {
+                store::reviews::estimate_marker(conn, &org, &record.student_id, &record.skill_id)?
+            } else if store::classes::student_exists(conn, &org, &record.student_id)? {
+                // A flag: flags that start after this decision are new evidence.
+                Some(now)
+            } else {
+                None
+            };
+            let Some(marker) = marker else {
+                return Ok(None);
+            };
+            let record = DecisionRecord { marker, ..record };
+            store::reviews::record_decision(conn, &org, &record)?;
+            Ok(Some(record))
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(Decided {
+        id,
+        status: match saved.decision {
+            Decision::Confirm => ReviewStatus::Confirmed,
+            Decision::Dismiss => ReviewStatus::Dismissed,
+        },
+        decision: saved.decision,
+        note: saved.note,
+        decided_by: saved.decided_by,
+        decided_at: from_millis(saved.decided_at),
+        evidence_marker: saved.marker,
+    }))
+}
