@@ -217,7 +217,7 @@ fn anonymised(req: &HttpRequest) -> Result<bool, ApiError> {
         .is_some_and(|v| v == "true" || v == "1"))
 }
 
-fn anonymise(data: &mut ClassData, org: &str) {
+pub(super) fn anonymise(data: &mut ClassData, org: &str) {
     for s in &mut data.students {
         s.name = crate::privacy::anonymised_label(org, &s.student_id);
     }

@@ -126,3 +126,35 @@ pub fn update(
     .execute(c))?;
     get(conn, org, id)
 }
+
+/// Takes an erased student out of every plan of the organisation (a plan left empty is
+/// deleted); the number of plans changed.
+pub fn remove_student(conn: &mut DbConnection, org: &str, student: &str) -> anyhow::Result<usize> {
+    // Members are stored as a JSON array: the quoted id finds the candidates, the parse decides.
+    let pattern = format!("%{}%", serde_json::to_string(student)?);
+    let rows: Vec<PlanRow> = on_backend!(conn, |c| group_plans::table
+        .filter(group_plans::org_id.eq(org))
+        .filter(group_plans::students.like(&pattern))
+        .select(PlanRow::as_select())
+        .load(c))?;
+    let mut changed = 0;
+    for row in rows {
+        let members: Vec<String> = row
+            .student_ids()
+            .into_iter()
+            .filter(|s| s != student)
+            .collect();
+        let target = group_plans::table
+            .filter(group_plans::org_id.eq(org))
+            .filter(group_plans::plan_id.eq(&row.plan_id));
+        if members.is_empty() {
+            diesel::delete(target).execute(conn)?;
+        } else {
+            diesel::update(target)
+                .set(group_plans::students.eq(serde_json::to_string(&members)?))
+                .execute(conn)?;
+        }
+        changed += 1;
+    }
+    Ok(changed)
+}

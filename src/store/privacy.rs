@@ -194,6 +194,9 @@ pub struct StudentExport {
     /// Behaviour flags raised about the student (rapid guessing, idle, ...), with their evidence.
     #[schema(value_type = Vec<Object>)]
     pub flags: Vec<serde_json::Value>,
+    /// Teachers' review decisions about the student (confirm or dismiss, with their notes).
+    #[schema(value_type = Vec<Object>)]
+    pub review_decisions: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -309,8 +312,28 @@ pub fn export_student(
             })
         })
         .collect();
+    let review_decisions = review_decisions::table
+        .filter(review_decisions::org_id.eq(org))
+        .filter(review_decisions::student_id.eq(student))
+        .order(review_decisions::decided_at)
+        .select((
+            review_decisions::skill_id,
+            review_decisions::kind,
+            review_decisions::decision,
+            review_decisions::note,
+            review_decisions::decided_by,
+            review_decisions::decided_at,
+        ))
+        .load::<(String, String, String, Option<String>, String, i64)>(conn)?
+        .into_iter()
+        .map(|(skill_id, kind, decision, note, by, at)| {
+            serde_json::json!({"skill_id": skill_id, "kind": kind, "decision": decision,
+                "note": note, "decided_by": by, "decided_at": rfc3339(at)})
+        })
+        .collect();
     Ok(StudentExport {
         flags,
+        review_decisions,
         student_id: student.to_owned(),
         org: org.to_owned(),
         display_name,
@@ -373,6 +396,8 @@ pub fn erase_student_rows(
         enrolments,
         students
     );
+    let plans = super::plans::remove_student(conn, org, student)?;
+    erased.tables.push(("group_plans".into(), plans));
     Ok(erased)
 }
 

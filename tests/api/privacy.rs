@@ -309,6 +309,18 @@ async fn erasure_leaves_only_an_audit_entry_without_the_id(app: TestApp) {
             .status(),
         200
     );
+    let class = stored_class(&app).await;
+    let plan: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/classes/{class}/plans")))
+        .bearer_auth(&admin)
+        .json(&json!({"focus_skill_id": "fractions.add-unlike", "students": ["stu-gone", "stu-stays"]}))
+        .send()
+        .await
+        .expect("POST plan")
+        .json()
+        .await
+        .expect("JSON");
 
     let response = app
         .client
@@ -322,6 +334,22 @@ async fn erasure_leaves_only_an_audit_entry_without_the_id(app: TestApp) {
     assert_eq!(body["erased"], true);
     assert_eq!(body["rows"]["events"], 2, "{body}");
     assert_eq!(body["rows"]["students"], 1, "{body}");
+    assert_eq!(body["rows"]["flags"], 0, "{body}");
+    assert_eq!(body["rows"]["group_plans"], 1, "{body}");
+    let kept: Value = get_as(
+        &app,
+        &admin,
+        &format!("/api/v1/plans/{}", plan["id"].as_str().expect("id")),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(
+        kept["students"],
+        json!(["stu-stays"]),
+        "the erased student left the plan"
+    );
 
     // Gone everywhere: events, states, the student row; the other student untouched.
     let stored = app.stored_events().await;
@@ -698,4 +726,13 @@ async fn error_messages_never_quote_the_values_sent() {
     .await;
     let message = assert_error(response, 422, "invalid_roster").await;
     assert!(!message.contains("Quotedname"), "{message}");
+}
+
+/// The class the test events were sent for.
+async fn stored_class(app: &TestApp) -> String {
+    app.stored_events()
+        .await
+        .first()
+        .map(|e| e.class_id.clone())
+        .expect("an event")
 }
