@@ -28,6 +28,8 @@ pub struct AppState {
     pub login: LoginPolicy,
     /// Class overviews already serialised, checked against the state's version on each read.
     pub overviews: crate::api::OverviewCache,
+    /// Audit entries waiting to be written together (`api::audit::record`).
+    pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
 }
 
 pub struct Application {
@@ -62,6 +64,7 @@ impl Application {
             refit: settings.refit,
             login: settings.login,
             overviews: Default::default(),
+            audit: Default::default(),
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings

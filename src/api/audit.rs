@@ -10,7 +10,8 @@ use crate::startup::AppState;
 use crate::store::audit::{AuditQuery, Subject};
 
 /// Records an audit entry before the data is sent: a read that cannot be accounted for is
-/// not served. (Issue 5's overview, insights and groups call this too.)
+/// not served. Entries of concurrent requests share one transaction (group commit), so a
+/// class page read by many at once costs one synced write, not one each.
 pub(crate) async fn record(
     state: &AppState,
     caller: &Caller,
@@ -18,12 +19,78 @@ pub(crate) async fn record(
     subject: Subject,
     detail: Option<&'static str>,
 ) -> Result<(), ApiError> {
-    let caller = caller.clone();
-    state
-        .db
-        .write(move |conn| crate::store::audit::record(conn, &caller, action, subject, detail))
-        .await?;
-    Ok(())
+    let (done, written) = tokio::sync::oneshot::channel();
+    let entry = Entry {
+        caller: caller.clone(),
+        action,
+        subject,
+        detail,
+        done,
+    };
+    let start_writer = {
+        let mut queue = state.audit.lock().unwrap_or_else(|p| p.into_inner());
+        queue.pending.push(entry);
+        !std::mem::replace(&mut queue.writing, true)
+    };
+    if start_writer {
+        let (db, queue) = (state.db.clone(), state.audit.clone());
+        actix_web::rt::spawn(async move { write_pending(&db, &queue).await });
+    }
+    match written.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(ApiError::Internal(anyhow::anyhow!(message))),
+        Err(_) => Err(ApiError::Internal(anyhow::anyhow!(
+            "the audit writer stopped"
+        ))),
+    }
+}
+
+/// Audit entries waiting for the writer, and whether it runs.
+#[derive(Default)]
+pub struct AuditQueue {
+    pending: Vec<Entry>,
+    writing: bool,
+}
+
+struct Entry {
+    caller: Caller,
+    action: &'static str,
+    subject: Subject,
+    detail: Option<&'static str>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Writes what is pending, one transaction per round, until nothing is left.
+async fn write_pending(db: &crate::db::Db, queue: &std::sync::Mutex<AuditQueue>) {
+    loop {
+        let batch = {
+            let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            std::mem::take(&mut queue.pending)
+        };
+        let rows: Vec<_> = batch
+            .iter()
+            .map(|e| (e.caller.clone(), e.action, e.subject.clone(), e.detail))
+            .collect();
+        let result = db
+            .write(move |conn| {
+                use diesel::Connection;
+                conn.transaction(|c| {
+                    for (caller, action, subject, detail) in rows {
+                        crate::store::audit::record(c, &caller, action, subject, detail)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(|e| format!("{e:#}"));
+        for entry in batch {
+            let _ = entry.done.send(result.clone());
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

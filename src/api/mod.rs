@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorBody};
 
+pub use audit::AuditQueue;
 pub use classes::{OverviewCache, OVERVIEW_FRESH};
 pub use events::{BatchResult, RejectedEvent};
 

@@ -619,4 +619,45 @@ both_backends!(
     plans_are_saved_edited_and_kept,
     dismissal_and_new_evidence_behave_as_described,
     student_page_has_history_and_recent_answers,
+    roster_names_show_and_anonymise_hides_them,
 );
+
+/// Names come from the roster; `?anonymise=true` replaces them everywhere a class page shows
+/// them (overview, insights' sentences, groups), with the same stable label on every page.
+async fn roster_names_show_and_anonymise_hides_them(app: TestApp) {
+    strugglers(&app).await;
+    let roster = app
+        .client
+        .put(app.url("/api/v1/admin/roster"))
+        .bearer_auth(app.token(Role::Admin, ORG))
+        .json(&json!({"students": [{"student_id": "stu-01", "display_name": "Maya Rivera"}]}))
+        .send()
+        .await
+        .expect("PUT roster");
+    assert_eq!(roster.status(), 200);
+    let named = get_ok(&app, &format!("/api/v1/classes/{CLASS}/overview")).await;
+    assert_eq!(named["students"][0]["name"], "Maya Rivera");
+    let insights = get_ok(&app, &format!("/api/v1/classes/{CLASS}/insights")).await;
+    assert!(insights.to_string().contains("Maya Rivera"), "{insights}");
+
+    for path in ["overview", "insights", "groups"] {
+        let body = get_ok(
+            &app,
+            &format!("/api/v1/classes/{CLASS}/{path}?anonymise=true"),
+        )
+        .await;
+        assert!(!body.to_string().contains("Maya"), "{path}: {body}");
+    }
+    let hidden = get_ok(
+        &app,
+        &format!("/api/v1/classes/{CLASS}/overview?anonymise=true"),
+    )
+    .await;
+    let label = hidden["students"][0]["name"]
+        .as_str()
+        .expect("a label")
+        .to_owned();
+    assert!(label.starts_with("Student "), "{label}");
+    let page = get_ok(&app, "/api/v1/students/stu-01?anonymise=true").await;
+    assert_eq!(page["name"], label.as_str(), "the same label on every page");
+}
