@@ -25,7 +25,7 @@ export async function classGrid(classId) {
         const k = bySkill.get(s.skill_id);
         return h('td', { tabindex: k ? 0 : undefined }, k ? statusBadge(k) : h('span', { class: 'muted', 'aria-label': 'No answers yet' }, '·'));
       }),
-      h('td', { class: 'flags' }, (st.flags || []).map(flagChip)),
+      h('td', { class: 'flags' }, oneChipPerKind(st.flags || []).map(flagChip)),
     );
   });
   return h(
@@ -38,6 +38,13 @@ export async function classGrid(classId) {
       ? h('p', {}, 'No students have practised yet.')
       : h('div', { class: 'grid-wrap' }, h('table', { class: 'grid' }, h('thead', {}, head), h('tbody', {}, rows))),
   );
+}
+
+/** One chip per kind (a student stuck on two skills shows one "Stuck"); the active one first. */
+function oneChipPerKind(flags) {
+  const seen = new Map();
+  for (const f of flags) if (!seen.has(f.kind) || (f.active && !seen.get(f.kind).active)) seen.set(f.kind, f);
+  return [...seen.values()];
 }
 
 function legend() {

@@ -20,7 +20,7 @@ export async function student(studentId) {
       h('h2', { id: 'skills-h' }, 'Skills'),
       skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId)),
     ),
-    evidenceSection(s.recent_evidence || s.evidence || []),
+    evidenceSection(s.recent || []),
   );
 }
 
@@ -49,6 +49,7 @@ function flagsSection(flags) {
 
 function historyOf(history, skillId) {
   if (!history) return [];
+  if (Array.isArray(history.skills)) history = history.skills;
   if (Array.isArray(history)) {
     const entry = history.find((x) => x.skill_id === skillId);
     return entry ? entry.points || entry.history || [] : [];

@@ -115,7 +115,6 @@ function groupCard(group, index, groups, names, redraw) {
     { class: 'group-card', 'aria-labelledby': `group-${index}` },
     h('h3', { id: `group-${index}` }, group.focus || group.focus_skill_id),
     h('p', {}, group.reason),
-    group.based_on_answers ? h('p', { class: 'muted' }, `Based on ${plural(group.based_on_answers, 'answer')}.`) : null,
     h(
       'ul',
       { class: 'members' },
