@@ -12,10 +12,10 @@
 //! PostgreSQL: `HUDDLE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
 //! a database is created for each measurement and dropped afterwards.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+#[path = "support/server.rs"]
+mod server;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
@@ -25,6 +25,7 @@ use huddle::db::schema::events;
 use huddle::db::{Db, DbConnection, DbUrl};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use server::start_server;
 
 struct Options {
     backends: Vec<&'static str>,
@@ -130,13 +131,6 @@ fn generate(n: usize, batch: usize) -> Vec<Vec<serde_json::Value>> {
     batches
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -145,56 +139,6 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(url: &str, secret: &Path, signals: &str) -> Server {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--signals", signals])
-        .args(["--database-url", url])
-        // One token sends the whole load: the per-token rate limit would measure itself.
-        .args(["--rate-limit-per-minute", "0"])
-        .arg("--jwt-secret-file")
-        .arg(secret)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start huddle serve");
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("[server] {line}");
-        }
-    });
-    let client = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Server { child, port };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not become healthy");
 }
 
 /// Posts every batch from `clients` threads; returns (accepted events, seconds).
@@ -430,7 +374,7 @@ fn main() {
             let mut rss = 0.0;
             for signals in &o.signals {
                 let url = fresh_database(backend, dir.path(), &format!("http{run}{signals}"));
-                let server = start_server(&url, &secret, signals);
+                let server = start_server(&url, &secret, &["--signals", signals]);
                 let (accepted, secs) = post_all(server.port, &token, &bodies, o.clients);
                 rss = peak_rss_mb(server.child.id());
                 drop(server);

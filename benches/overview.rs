@@ -14,16 +14,17 @@
 //! continues it in time order only if the first run's largest step was at least as large
 //! (events are spaced so that the largest step spans 120 days).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/server.rs"]
+mod server;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use server::start_server;
 
 const CLASSES: usize = 100;
 const PER_CLASS: usize = 30;
@@ -74,58 +75,6 @@ fn options() -> Options {
         i += 1;
     }
     o
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(url: &str, secret: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", url])
-        // One token sends the whole load: the per-token rate limit would measure itself.
-        .args(["--rate-limit-per-minute", "0"])
-        .arg("--jwt-secret-file")
-        .arg(secret)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start huddle serve");
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("[server] {line}");
-        }
-    });
-    let client = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Server { child, port };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not become healthy");
 }
 
 /// Batch `b`: deterministic, event `n` at `t0 + n × step_us` microseconds, so times increase
@@ -349,7 +298,7 @@ fn main() {
     println!("| events stored | ingest s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | body bytes |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &step in &o.steps {
-        let server = start_server(&url, &secret);
+        let server = start_server(&url, &secret, &[]);
         let to = step / BATCH;
         let ingest_s = if to > done {
             let s = ingest(server.port, &tool, done, to, step_us, t0);
@@ -361,7 +310,7 @@ fn main() {
         };
         // A fresh server: the measured reads start from what is on disk.
         drop(server);
-        let server = start_server(&url, &secret);
+        let server = start_server(&url, &secret, &[]);
         let f = load(server.port, &admin, &o.path, o.connections, o.seconds);
         println!(
             "| {} | {:.0} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
