@@ -108,7 +108,7 @@ pub struct Insight {
 pub fn insights(data: &ClassData) -> Vec<Insight> {
     let mut all = Vec::new();
     all.extend(struggling(data));
-    all.extend(behaviour(data));
+    all.extend(gather_idle(behaviour(data), data));
     all.extend(progress(data));
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     let mut kept: Vec<Insight> = Vec::new();
@@ -491,6 +491,63 @@ fn flag_words(
         days_ago(flag.since, data.now)
     );
     (headline, detail, action, severity)
+}
+
+/// Students who have gone quiet are one piece of news, not one line each: two or more become
+/// "3 students have gone quiet: …", resting on every student's flag (a dismissal covers all).
+fn gather_idle(insights: Vec<Insight>, data: &ClassData) -> Vec<Insight> {
+    let (idle, mut rest): (Vec<Insight>, Vec<Insight>) = insights
+        .into_iter()
+        .partition(|i| i.flag_kind.as_deref() == Some("idle"));
+    if idle.len() < 2 {
+        rest.extend(idle);
+        return rest;
+    }
+    let students: Vec<String> = idle.iter().flat_map(|i| i.students.clone()).collect();
+    let shown: Vec<String> = students.iter().map(|s| data.name_of(s)).collect();
+    let confidence = idle
+        .iter()
+        .map(|i| i.confidence)
+        .min()
+        .unwrap_or(Confidence::Low);
+    let needs_review = idle.iter().any(|i| i.needs_review);
+    let ids: Vec<&str> = students.iter().map(String::as_str).collect();
+    let mut key = vec!["behaviour", "idle"];
+    key.extend(&ids);
+    rest.push(Insight {
+        id: stable_id("ins", &key),
+        kind: InsightKind::Behaviour,
+        headline: format!(
+            "{} {} gone quiet: {}.",
+            count(students.len(), "student", "students"),
+            has_have(students.len()),
+            names(&shown)
+        ),
+        detail: idle
+            .iter()
+            .map(|i| format!("{}: {}", data.name_of(&i.students[0]), i.detail))
+            .collect::<Vec<_>>()
+            .join(" "),
+        action: format!("Check in with {} today.", names(&shown)),
+        skill_id: None,
+        domain: None,
+        flag_kind: Some("idle".into()),
+        confidence,
+        needs_review,
+        positive: false,
+        based_on_answers: 0,
+        score: score(
+            0.9,
+            students.len(),
+            data.now,
+            data.now,
+            confidence,
+            needs_review,
+        ),
+        basis: idle.iter().flat_map(|i| i.basis.clone()).collect(),
+        students,
+    });
+    rest
 }
 
 fn behaviour(data: &ClassData) -> Vec<Insight> {

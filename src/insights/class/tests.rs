@@ -327,3 +327,37 @@ fn a_dismissed_flag_returns_only_with_a_new_flag() {
     data.flags.push(FlagView { since: NOW, ..flag });
     assert_eq!(headlines(&data), vec!["stu-01 has gone quiet.".to_owned()]);
 }
+
+#[test]
+fn students_gone_quiet_are_one_insight() {
+    let mut data = class(4, skills());
+    for n in 1..=3 {
+        data.flags.push(FlagView {
+            student_id: id(n),
+            kind: "idle".into(),
+            skill_id: None,
+            since: NOW - 5 * DAY_MS,
+            ended_at: None,
+            sentence: "no practice for 4 school days".into(),
+            count: None,
+            of: None,
+            seconds: None,
+        });
+    }
+    let all = insights(&data);
+    let idle: Vec<&Insight> = all
+        .iter()
+        .filter(|i| i.flag_kind.as_deref() == Some("idle"))
+        .collect();
+    assert_eq!(idle.len(), 1, "{all:?}");
+    assert_eq!(
+        idle[0].headline,
+        "3 students have gone quiet: stu-01, stu-02 and stu-03."
+    );
+    assert_eq!(
+        idle[0].action,
+        "Check in with stu-01, stu-02 and stu-03 today."
+    );
+    assert_eq!(idle[0].students, vec![id(1), id(2), id(3)]);
+    assert_eq!(idle[0].basis.len(), 3, "a dismissal covers every student");
+}
