@@ -43,22 +43,20 @@ pub async fn authorise(
     caller: &Caller,
     scope: Scope<'_>,
 ) -> Result<(), ApiError> {
-    if let Scope::Org = scope {
-        return policy::may_read_org_data(caller);
-    }
-    let owned = match scope {
-        Scope::Class(c) => (true, c.to_owned()),
-        Scope::Student(s) => (false, s.to_owned()),
-        Scope::Org => unreachable!("answered above"),
+    // The closure runs on another thread: it takes the id by value.
+    let (is_class, id) = match scope {
+        Scope::Org => return policy::may_read_org_data(caller),
+        Scope::Class(class) => (true, class.to_owned()),
+        Scope::Student(student) => (false, student.to_owned()),
     };
     let who = caller.clone();
     state
         .db
         .read(move |conn| {
-            let scope = if owned.0 {
-                Scope::Class(&owned.1)
+            let scope = if is_class {
+                Scope::Class(&id)
             } else {
-                Scope::Student(&owned.1)
+                Scope::Student(&id)
             };
             authorise_in(conn, &who, scope)
         })
