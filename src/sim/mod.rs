@@ -42,6 +42,8 @@ pub struct Config {
     pub forgetting: bool,
     /// How many students of each behaviour profile (default: all diligent).
     pub profiles: ProfileMix,
+    /// The range the skills' true learning rates are drawn from (per opportunity).
+    pub learn_range: (f64, f64),
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             absence: 0.05,
             forgetting: false,
             profiles: ProfileMix::diligent(),
+            learn_range: (0.05, 0.3),
         }
     }
 }
@@ -354,7 +357,7 @@ impl Simulation {
                 let (id, name, tool, secs) = catalogue::skill(i);
                 let params = Params {
                     prior: rng.random_range(0.1..0.5),
-                    learn: rng.random_range(0.05..0.3),
+                    learn: rng.random_range(self.config.learn_range.0..self.config.learn_range.1),
                     guess: rng.random_range(0.1..0.3),
                     slip: rng.random_range(0.05..0.15),
                     forget: if self.config.forgetting {

@@ -454,6 +454,11 @@ mod tests {
             // Enough items that nobody runs out within the days simulated.
             items_per_skill: 120,
             profiles: ProfileMix::mixed(),
+            // Skills a diligent student learns within a few opportunities (2 to 3 on average),
+            // so that the slow learners are the struggling profile (a quarter of the rate) and
+            // a flag on a diligent student is a false alarm. docs/quality.md also gives the
+            // figures with the simulator's default, harder skills (0.05–0.3).
+            learn_range: (0.4, 0.7),
             ..Config::default()
         }
     }
@@ -474,12 +479,11 @@ mod tests {
             assert!(s.precision >= 0.90, "{kind} precision {}", s.precision);
             assert!(s.recall >= 0.85, "{kind} recall {}", s.recall);
         }
-        // Behaviour flags only: wheel-spinning is a learning difficulty, and simulated diligent
-        // students do wheel-spin (docs/quality.md gives both figures).
+        // Flagged for anything, wheel-spinning included.
         assert!(
-            q.diligent_behaviour_worst_day_rate < 0.02,
+            q.diligent_worst_day_rate < 0.02,
             "diligent flagged: {}",
-            q.diligent_behaviour_worst_day_rate
+            q.diligent_worst_day_rate
         );
         for m in q
             .mastery
@@ -510,6 +514,21 @@ mod tests {
     fn signals_quality_full_size() {
         for seed in [1, 2, 3] {
             check(&measure(&config(seed, 2000, 30), &Thresholds::default()));
+        }
+    }
+
+    /// The same school on the simulator's default skills, some of them hard (learning rates
+    /// 0.05–0.3): diligent students then truly wheel-spin on them. Figures in docs/quality.md.
+    #[test]
+    #[ignore]
+    fn signals_quality_with_harder_skills() {
+        for seed in [1, 2, 3] {
+            let c = Config {
+                learn_range: Config::default().learn_range,
+                ..config(seed, 2000, 30)
+            };
+            let q = measure(&c, &Thresholds::default());
+            println!("{}", serde_json::to_string_pretty(&q).unwrap_or_default());
         }
     }
 }
