@@ -1,6 +1,6 @@
 // Pieces shared by the views: status badges (colour and symbol, never colour alone), flags.
 
-import { h, percent } from '../dom.js';
+import { h, percent, plural } from '../dom.js';
 
 export const STATUS = {
   mastered: { symbol: '✓', text: 'Mastered' },
@@ -9,16 +9,23 @@ export const STATUS = {
   not_started: { symbol: '○', text: 'Not started' },
 };
 
-export function statusBadge(skill, { withText = false } = {}) {
+/** The sentence behind a status mark: status, estimate with its range, evidence, review. */
+export function statusLabel(skill) {
   const status = STATUS[skill.status] || { symbol: '?', text: skill.status };
-  const review = skill.needs_review;
-  const label =
+  return (
     `${status.text}` +
     (skill.estimate !== undefined && skill.status !== 'not_started'
       ? `, about ${percent(skill.estimate)} likely to know it (between ${percent(skill.low)} and ${percent(skill.high)})`
       : '') +
-    (skill.opportunities !== undefined ? `, based on ${skill.opportunities} answers` : '') +
-    (review ? ', needs your review' : '');
+    (skill.opportunities !== undefined ? `, based on ${plural(skill.opportunities, 'answer')}` : '') +
+    (skill.needs_review ? ', needs your review' : '')
+  );
+}
+
+export function statusBadge(skill, { withText = false } = {}) {
+  const status = STATUS[skill.status] || { symbol: '?', text: skill.status };
+  const review = skill.needs_review;
+  const label = statusLabel(skill);
   return h(
     'span',
     { class: `status ${skill.status}${review ? ' review' : ''}`, title: label, 'aria-label': label },
@@ -57,4 +64,31 @@ export function namesOf(overview) {
   const names = new Map();
   for (const s of overview?.students || []) names.set(s.student_id, s.name || s.student_id);
   return names;
+}
+
+/**
+ * The review item id of a student's estimate on a skill, as the server forms it
+ * (`insights::reviews::review_id`: `rv-<hex kind>-<hex student>-<hex skill>`, documented as
+ * stable), so the student page can decide without fetching the whole queue.
+ */
+export function estimateReviewId(studentId, skillId) {
+  const hex = (s) => [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `rv-${hex('estimate')}-${hex(studentId)}-${hex(skillId)}`;
+}
+
+const CLASS_NAMES = 'huddle.classNames';
+
+/** Remembers the classes' names (from the class list) so pages title a class by its name. */
+export function rememberClassNames(list) {
+  const names = Object.fromEntries(list.filter((c) => c.name).map((c) => [c.class_id, c.name]));
+  sessionStorage.setItem(CLASS_NAMES, JSON.stringify(names));
+}
+
+/** A class's name when the class list has been seen this session, else its id. */
+export function className(classId) {
+  try {
+    return JSON.parse(sessionStorage.getItem(CLASS_NAMES) || '{}')[classId] || classId;
+  } catch {
+    return classId;
+  }
 }

@@ -23,7 +23,7 @@ function reviewItem(r) {
   const note = h('input', { type: 'text', 'aria-label': 'Note (optional)', placeholder: 'Note (optional)' });
   const item = h(
     'li',
-    { class: 'review-item' },
+    { class: 'review-item', 'data-review-id': r.id },
     h(
       'p',
       { class: 'headline' },

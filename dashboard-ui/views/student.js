@@ -1,27 +1,43 @@
 // One student: what they know, how it moved, what they did lately, and any flags.
 
 import { get, post } from '../api.js';
-import { h, percent, seconds, toast, when } from '../dom.js';
+import { h, percent, plural, seconds, toast, when } from '../dom.js';
 import { lineChart } from '../chart.js';
-import { FLAG_NAMES, statusBadge } from './common.js';
+import { estimateReviewId, FLAG_NAMES, statusBadge } from './common.js';
 
 export async function student(studentId) {
   const s = await get(`/api/v1/students/${encodeURIComponent(studentId)}`);
   const name = s.name || studentId;
-  const skills = s.skills || [];
+  // What needs the teacher first: struggling, then awaiting review, learning, mastered.
+  const rank = (k) => (k.status === 'struggling' ? 0 : k.needs_review ? 1 : k.status === 'learning' ? 2 : k.status === 'mastered' ? 3 : 4);
+  const skills = [...(s.skills || [])].sort((a, b) => rank(a) - rank(b) || (a.estimate ?? 0) - (b.estimate ?? 0));
   return h(
     'div',
     { class: 'student' },
     h('h1', {}, name),
+    summary(skills),
     flagsSection(s.flags || []),
     h(
       'section',
       { 'aria-labelledby': 'skills-h' },
       h('h2', { id: 'skills-h' }, 'Skills'),
-      skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId)),
+      skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId, name)),
     ),
     evidenceSection(s.recent || []),
   );
+}
+
+/** One plain sentence on where the student stands. */
+function summary(skills) {
+  const named = (list) => list.map((k) => k.name || k.skill_id);
+  const join = (list) => (list.length <= 2 ? list.join(' and ') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`);
+  const struggling = named(skills.filter((k) => k.status === 'struggling'));
+  const mastered = named(skills.filter((k) => k.status === 'mastered'));
+  const parts = [];
+  if (struggling.length) parts.push(`Needs help with ${join(struggling)}.`);
+  if (mastered.length) parts.push(`Has mastered ${plural(mastered.length, 'skill')} of ${skills.length}.`);
+  if (!parts.length) parts.push(skills.length ? `Still learning ${plural(skills.length, 'skill')}.` : 'No answers yet.');
+  return h('p', { class: 'lead' }, parts.join(' '));
 }
 
 function flagsSection(flags) {
@@ -57,7 +73,7 @@ function historyOf(history, skillId) {
   return history[skillId] || [];
 }
 
-function skillPanel(skill, history, studentId) {
+function skillPanel(skill, history, studentId, name) {
   const points = historyOf(history, skill.skill_id).map((p) => ({
     t: p.at || p.t || p.occurred_at,
     y: p.estimate,
@@ -86,31 +102,38 @@ function skillPanel(skill, history, studentId) {
           format: percent,
         })
       : null,
-    skill.needs_review ? reviewButtons(skill, studentId) : null,
+    skill.needs_review ? reviewButtons(skill, studentId, name) : null,
   );
 }
 
-function reviewButtons(skill, studentId) {
-  const note = h('input', { type: 'text', 'aria-label': `Note on ${skill.name || skill.skill_id}`, placeholder: 'Note (optional)' });
-  const decide = async (decision) => {
+function reviewButtons(skill, studentId, name) {
+  const title = skill.name || skill.skill_id;
+  const note = h('input', { type: 'text', 'aria-label': `Note on ${title} (optional)`, placeholder: 'Note (optional)' });
+  const box = h(
+    'div',
+    { class: 'review-row' },
+    h('p', {}, `Huddle is not sure about this one. Does it match what you see of ${name} in class?`),
+    h(
+      'div',
+      { class: 'row' },
+      note,
+      h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
+    ),
+  );
+  async function decide(decision) {
     try {
-      const id = skill.review_id;
-      if (!id) throw new Error('open the review queue to decide this one');
+      const id = estimateReviewId(studentId, skill.skill_id);
       await post(`/api/v1/reviews/${encodeURIComponent(id)}`, { decision, note: note.value || undefined });
+      box.replaceChildren(
+        h('p', { class: 'decided' }, decision === 'confirm' ? 'Confirmed. Thank you.' : 'Dismissed: Huddle will stay quiet about this until new answers arrive.'),
+      );
       toast(decision === 'confirm' ? 'Confirmed.' : 'Dismissed.');
-      location.reload();
     } catch (e) {
       toast(`Could not record it: ${e.message}`);
     }
-  };
-  return h(
-    'div',
-    { class: 'row review-row' },
-    h('span', {}, `Does this look right for ${studentId}?`),
-    note,
-    h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
-    h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
-  );
+  }
+  return box;
 }
 
 function evidenceSection(evidence) {
