@@ -28,7 +28,7 @@ export function statusBadge(skill, { withText = false } = {}) {
   const label = statusLabel(skill);
   return h(
     'span',
-    { class: `status ${skill.status}${review ? ' review' : ''}`, title: label, 'aria-label': label },
+    { class: `status ${skill.status}${review ? ' review' : ''}`, role: 'img', title: label, 'aria-label': label },
     h('span', { 'aria-hidden': 'true' }, status.symbol),
     withText ? h('span', { class: 'status-text', 'aria-hidden': 'true' }, status.text) : null,
     review ? h('span', { class: 'review-mark', 'aria-hidden': 'true' }, '?') : null,
