@@ -23,9 +23,11 @@ export async function classGrid(classId) {
       {},
       h('th', { scope: 'row', class: 'sticky' }, studentLink(st.student_id, st.name)),
       skills.map((s) => cell(bySkill.get(s.skill_id), s)),
-      h('td', { class: 'flags' }, oneChipPerKind(st.flags || []).map(flagChip)),
+      // Flags going on now; ended ones are on the student's page.
+      h('td', { class: 'flags' }, oneChipPerKind((st.flags || []).filter((f) => f.active !== false)).map(flagChip)),
     );
   });
+  const flagged = students.filter((st) => (st.flags || []).some((f) => f.active !== false)).length;
   const reviews = students.reduce((n, st) => n + (st.skills || []).filter((k) => k.needs_review).length, 0);
   const struggling = students.filter((st) => (st.skills || []).some((k) => k.status === 'struggling')).length;
   return h(
@@ -35,7 +37,7 @@ export async function classGrid(classId) {
     h(
       'p',
       { class: 'muted' },
-      `${students.length} students · ${struggling} struggling with something · ${reviews} marks waiting for your review. ` +
+      `${students.length} students · ${struggling} struggling with something · ${flagged} with a flag now · ${reviews} marks waiting for your review. ` +
         `Updated ${day(overview.generated_at)}. Hover over a mark, or tab to it, for the estimate.`,
     ),
     legend(),

@@ -35,6 +35,18 @@ export function statusBadge(skill, { withText = false } = {}) {
   );
 }
 
+/** Short names for the chips of the class grid (the full sentence is the chip's title). */
+export const FLAG_CHIPS = {
+  rapid_guessing: 'Rapid guessing',
+  hint_abuse: 'Hint clicking',
+  gaming: 'Gaming',
+  rushing: 'Rushing',
+  giving_up: 'Giving up',
+  idle: 'Idle',
+  wheel_spinning: 'Stuck',
+  shared_account: 'Shared account?',
+};
+
 export const FLAG_NAMES = {
   rapid_guessing: 'Rapid guessing',
   hint_abuse: 'Clicking through hints',
@@ -49,9 +61,9 @@ export const FLAG_NAMES = {
 export function flagChip(flag) {
   return h(
     'span',
-    { class: `flag ${flag.kind}`, title: flag.evidence || '' },
+    { class: `flag ${flag.kind}`, title: `${FLAG_NAMES[flag.kind] || flag.kind}: ${flag.evidence || ''}` },
     h('span', { 'aria-hidden': 'true' }, '⚑ '),
-    FLAG_NAMES[flag.kind] || flag.kind,
+    FLAG_CHIPS[flag.kind] || flag.kind,
   );
 }
 
@@ -91,4 +103,20 @@ export function className(classId) {
   } catch {
     return classId;
   }
+}
+
+export function capitalise(s) {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+/** An item as the tool numbers it: "fractions.compare:017" → "#017" on that skill's pages. */
+export function itemLabel(itemId, skillId) {
+  return skillId && itemId.startsWith(`${skillId}:`) ? `#${itemId.slice(skillId.length + 1)}` : itemId;
+}
+
+/** A detector's sentence with skill ids replaced by the skills' names. */
+export function withSkillNames(text, skills) {
+  let out = text || '';
+  for (const k of skills || []) if (k.name) out = out.split(k.skill_id).join(k.name.charAt(0).toLowerCase() + k.name.slice(1));
+  return out;
 }

@@ -1,7 +1,7 @@
 // The review queue: the calls Huddle leaves to the teacher.
 
 import { get, post } from '../api.js';
-import { h, toast, when } from '../dom.js';
+import { h, percent, plural, toast, when } from '../dom.js';
 import { FLAG_NAMES, studentLink } from './common.js';
 
 export async function reviews() {
@@ -15,8 +15,29 @@ export async function reviews() {
     {},
     h('h1', {}, 'Review'),
     h('p', { class: 'muted' }, 'Huddle is unsure about these. Your judgment decides: confirm what you see in class, dismiss what you don\u2019t.'),
-    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : h('ul', { class: 'reviews' }, open.map(reviewItem)),
+    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : list(open),
   );
+}
+
+const PAGE = 10;
+
+/** The first items, and the rest ten at a time: a long queue stays a short page. */
+function list(open) {
+  const ul = h('ul', { class: 'reviews' }, open.slice(0, PAGE).map(reviewItem));
+  let shown = Math.min(PAGE, open.length);
+  const more = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    ul.append(...open.slice(shown, shown + PAGE).map(reviewItem));
+    shown = Math.min(shown + PAGE, open.length);
+    if (shown >= open.length) more.remove();
+    else more.textContent = label();
+  } });
+  const label = () => `Show ${Math.min(PAGE, open.length - shown)} more (${open.length - shown} waiting)`;
+  more.textContent = label();
+  return [
+    h('p', {}, `${plural(open.length, 'item')} waiting: estimates Huddle is unsure of, and behaviours it noticed.`),
+    ul,
+    shown < open.length ? more : null,
+  ];
 }
 
 function reviewItem(r) {
@@ -32,6 +53,9 @@ function reviewItem(r) {
       r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill || r.skill_id || '',
     ),
     h('p', {}, r.reason || r.headline || ''),
+    r.kind === 'estimate' && r.estimate !== undefined
+      ? h('p', { class: 'muted' }, `Estimate ${percent(r.estimate)}, somewhere between ${percent(r.low)} and ${percent(r.high)}.`)
+      : null,
     r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,
     h(
       'div',

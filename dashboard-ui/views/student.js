@@ -3,7 +3,7 @@
 import { get, post } from '../api.js';
 import { h, percent, plural, seconds, toast, when } from '../dom.js';
 import { lineChart } from '../chart.js';
-import { estimateReviewId, FLAG_NAMES, statusBadge } from './common.js';
+import { estimateReviewId, FLAG_NAMES, itemLabel, statusBadge, withSkillNames } from './common.js';
 
 export async function student(studentId) {
   const s = await get(`/api/v1/students/${encodeURIComponent(studentId)}`);
@@ -11,19 +11,31 @@ export async function student(studentId) {
   // What needs the teacher first: struggling, then awaiting review, learning, mastered.
   const rank = (k) => (k.status === 'struggling' ? 0 : k.needs_review ? 1 : k.status === 'learning' ? 2 : k.status === 'mastered' ? 3 : 4);
   const skills = [...(s.skills || [])].sort((a, b) => rank(a) - rank(b) || (a.estimate ?? 0) - (b.estimate ?? 0));
+  const done = skills.filter((k) => k.status === 'mastered' && !k.needs_review);
+  const open = skills.filter((k) => !done.includes(k));
   return h(
     'div',
     { class: 'student' },
     h('h1', {}, name),
     summary(skills),
-    flagsSection(s.flags || []),
+    flagsSection(s.flags || [], skills),
     h(
       'section',
       { 'aria-labelledby': 'skills-h' },
       h('h2', { id: 'skills-h' }, 'Skills'),
-      skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId, name)),
+      skills.length === 0 ? h('p', {}, 'No answers yet.') : null,
+      open.map((k) => skillPanel(k, s.history, studentId, name)),
+      // Mastered skills (not awaiting review) one click away: the page leads with what needs help.
+      done.length
+        ? h(
+            'details',
+            { class: 'mastered-skills' },
+            h('summary', {}, `${plural(done.length, 'mastered skill')}: ${done.map((k) => k.name || k.skill_id).join(', ')}`),
+            done.map((k) => skillPanel(k, s.history, studentId, name)),
+          )
+        : null,
     ),
-    evidenceSection(s.recent || []),
+    evidenceSection(s.recent || [], skills),
   );
 }
 
@@ -40,7 +52,7 @@ function summary(skills) {
   return h('p', { class: 'lead' }, parts.join(' '));
 }
 
-function flagsSection(flags) {
+function flagsSection(flags, skills) {
   if (flags.length === 0) return null;
   return h(
     'section',
@@ -55,7 +67,7 @@ function flagsSection(flags) {
           {},
           h('strong', {}, FLAG_NAMES[f.kind] || f.kind),
           ': ',
-          f.evidence || f.sentence || '',
+          withSkillNames(f.evidence || f.sentence || '', skills),
           h('span', { class: 'muted' }, ` (since ${when(f.since)}${f.until ? `, until ${when(f.until)}` : ''})`),
         ),
       ),
@@ -95,7 +107,8 @@ function skillPanel(skill, history, studentId, name) {
     ),
     points.length > 1
       ? lineChart({
-          title: `${title}: estimate over time`,
+          title: `${title}: estimate after each answer`,
+          indexed: true,
           summary: `From ${percent(points[0].y)} to ${percent(points[points.length - 1].y)} over ${points.length} answers.`,
           series: [{ label: title, points }],
           marks: [{ y: 0.95, label: 'mastery' }],
@@ -136,7 +149,8 @@ function reviewButtons(skill, studentId, name) {
   return box;
 }
 
-function evidenceSection(evidence) {
+function evidenceSection(evidence, skills) {
+  const names = new Map(skills.map((k) => [k.skill_id, k.name || k.skill_id]));
   if (evidence.length === 0) return null;
   return h(
     'section',
@@ -157,8 +171,8 @@ function evidenceSection(evidence) {
               'tr',
               { class: e.excluded ? 'excluded' : '' },
               h('td', {}, when(e.occurred_at)),
-              h('td', {}, e.skill_name || e.skill_id),
-              h('td', {}, e.item_id),
+              h('td', {}, e.skill_name || names.get(e.skill_id) || e.skill_id),
+              h('td', {}, itemLabel(e.item_id, e.skill_id)),
               h('td', {}, e.outcome === 'correct' ? '✓ right' : e.outcome === 'incorrect' ? '✗ wrong' : '– skipped'),
               h('td', {}, seconds(e.response_ms)),
               h('td', {}, `${e.hints_used ?? 0}${e.hint_bottom_out ? ' (to the answer)' : ''}`),

@@ -2,7 +2,7 @@
 
 import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
-import { className, studentLink } from './common.js';
+import { capitalise, className, itemLabel, studentLink } from './common.js';
 
 const SHOWN = 3;
 
@@ -115,7 +115,7 @@ function groupCard(group, index, groups, names, redraw) {
   return h(
     'article',
     { class: 'group-card', 'aria-labelledby': `group-${index}` },
-    h('h3', { id: `group-${index}` }, group.focus || group.focus_skill_id),
+    h('h3', { id: `group-${index}` }, capitalise(group.focus || group.focus_skill_id)),
     h('p', {}, group.reason),
     h(
       'ul',
@@ -139,7 +139,7 @@ function groupCard(group, index, groups, names, redraw) {
                   },
                 },
                 h('option', { value: '', selected: true }, 'Move…'),
-                groups.map((g, j) => (j === index ? null : h('option', { value: j }, `to ${g.focus || g.focus_skill_id}`))),
+                groups.map((g, j) => (j === index ? null : h('option', { value: j }, `To ${g.focus || g.focus_skill_id}`))),
                 h('option', { value: -1 }, 'Remove from groups'),
               )
             : null,
@@ -147,7 +147,7 @@ function groupCard(group, index, groups, names, redraw) {
       ),
     ),
     group.items_to_revisit?.length
-      ? h('p', { class: 'items' }, 'Items to revisit: ', group.items_to_revisit.join(', '))
+      ? h('p', { class: 'items' }, 'Items they missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id)).join(', '))
       : null,
   );
 }
