@@ -41,7 +41,8 @@ export async function student(studentId) {
 
 /** One plain sentence on where the student stands. */
 function summary(skills) {
-  const named = (list) => list.map((k) => k.name || k.skill_id);
+  // Names inside a sentence start lower-case ("needs help with adding fractions").
+  const named = (list) => list.map((k) => (k.name ? k.name.charAt(0).toLowerCase() + k.name.slice(1) : k.skill_id));
   const join = (list) => (list.length <= 2 ? list.join(' and ') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`);
   const struggling = named(skills.filter((k) => k.status === 'struggling'));
   const mastered = named(skills.filter((k) => k.status === 'mastered'));

@@ -198,7 +198,11 @@ fn fill(
                 event_id: w.event_id,
                 occurred_at: w.occurred_at,
                 student_id: w.student_id.to_owned(),
-                class_id: class_of.get(w.class_id).copied().unwrap_or(w.class_id).to_owned(),
+                class_id: class_of
+                    .get(w.class_id)
+                    .copied()
+                    .unwrap_or(w.class_id)
+                    .to_owned(),
                 skill_id: w.skill_id.to_owned(),
                 item_id: w.item_id.to_owned(),
                 outcome: e.outcome,
@@ -346,7 +350,8 @@ fn page_views(
                 .collect();
             // Keenness grows a little over the month, as teachers get used to the page.
             for (k, day) in past.iter().enumerate() {
-                let keen = KEENNESS[i % KEENNESS.len()] * (0.7 + 0.3 * k as f64 / past.len() as f64);
+                let keen =
+                    KEENNESS[i % KEENNESS.len()] * (0.7 + 0.3 * k as f64 / past.len() as f64);
                 if !rng.random_bool(keen.clamp(0.0, 1.0)) {
                     continue;
                 }
@@ -354,7 +359,14 @@ fn page_views(
                 let subject = || Subject::Class(class.id.clone());
                 store::audit::record_at(conn, &caller, t, "class.insights", subject(), None)?;
                 store::audit::record_at(conn, &caller, t + 1_000, "class.groups", subject(), None)?;
-                store::audit::record_at(conn, &caller, t + 60_000, "class.overview", subject(), None)?;
+                store::audit::record_at(
+                    conn,
+                    &caller,
+                    t + 60_000,
+                    "class.overview",
+                    subject(),
+                    None,
+                )?;
                 count += 3;
                 for j in 0..rng.random_range(0..4) {
                     let s = students[rng.random_range(0..students.len().max(1))];
@@ -388,16 +400,11 @@ fn decisions_and_plans(
     ];
     let org = district.org.as_str();
     let now_ms = to_millis(now);
-    let recent: Vec<NaiveDate> = days
-        .iter()
-        .rev()
-        .skip(1)
-        .take(8)
-        .copied()
-        .collect();
+    let recent: Vec<NaiveDate> = days.iter().rev().skip(1).take(8).copied().collect();
     let (mut decided, mut plans) = (0, 0);
     for (class, teacher) in district.classes.iter().zip(teacher_ids) {
-        let Some(data) = db.write_blocking(|conn| store::classes::class_data(conn, org, &class.id, now_ms))?
+        let Some(data) =
+            db.write_blocking(|conn| store::classes::class_data(conn, org, &class.id, now_ms))?
         else {
             continue;
         };
@@ -580,8 +587,13 @@ mod tests {
         let days = school_days_until(tuesday, 20);
         assert_eq!(days.len(), 20);
         assert_eq!(days.last(), Some(&tuesday));
-        assert!(days.iter().all(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
-        assert_eq!(days[0], NaiveDate::from_ymd_opt(2026, 11, 4).expect("a date"));
+        assert!(days
+            .iter()
+            .all(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
+        assert_eq!(
+            days[0],
+            NaiveDate::from_ymd_opt(2026, 11, 4).expect("a date")
+        );
         let sunday = NaiveDate::from_ymd_opt(2026, 12, 6).expect("a date");
         assert_eq!(
             school_days_until(sunday, 3).last(),

@@ -16,12 +16,56 @@ const FIRST_NAMES: &[&str] = &[
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Garcia", "Nguyen", "Okafor", "Smith", "Patel", "Kim", "Johnson", "Hernandez", "Cohen",
-    "Williams", "Haddad", "Brown", "Tanaka", "Lopez", "Mensah", "Rossi", "Kowalski", "Ali",
-    "Martin", "Singh", "Anderson", "Chen", "Osei", "Murphy", "Rahman", "Silva", "Novak",
-    "Jackson", "Ivanova", "Torres", "Dubois", "Yilmaz", "Park", "Adeyemi", "Walker", "Sato",
-    "Moreno", "Khan", "Baker", "Lindqvist", "Mwangi", "Fischer", "Reyes", "Begay", "O'Brien",
-    "Castillo", "Nakamura", "Abdi", "Jensen", "Chavez",
+    "Garcia",
+    "Nguyen",
+    "Okafor",
+    "Smith",
+    "Patel",
+    "Kim",
+    "Johnson",
+    "Hernandez",
+    "Cohen",
+    "Williams",
+    "Haddad",
+    "Brown",
+    "Tanaka",
+    "Lopez",
+    "Mensah",
+    "Rossi",
+    "Kowalski",
+    "Ali",
+    "Martin",
+    "Singh",
+    "Anderson",
+    "Chen",
+    "Osei",
+    "Murphy",
+    "Rahman",
+    "Silva",
+    "Novak",
+    "Jackson",
+    "Ivanova",
+    "Torres",
+    "Dubois",
+    "Yilmaz",
+    "Park",
+    "Adeyemi",
+    "Walker",
+    "Sato",
+    "Moreno",
+    "Khan",
+    "Baker",
+    "Lindqvist",
+    "Mwangi",
+    "Fischer",
+    "Reyes",
+    "Begay",
+    "O'Brien",
+    "Castillo",
+    "Nakamura",
+    "Abdi",
+    "Jensen",
+    "Chavez",
 ];
 
 /// The six teachers (names apart from the students' lists).
@@ -79,8 +123,11 @@ pub struct District {
     pub students: Vec<Pupil>,
 }
 
-/// (school id, school name, [(class suffix, grade)]): two schools, six classes.
-const LAYOUT: &[(&str, &str, &[(&str, &str)])] = &[
+/// A school's rooms: (class suffix, grade).
+type Rooms = &'static [(&'static str, &'static str)];
+
+/// (school id, school name, rooms): two schools, six classes.
+const LAYOUT: &[(&str, &str, Rooms)] = &[
     (
         "riverside",
         "Riverside Elementary",
@@ -206,12 +253,15 @@ mod tests {
         assert_eq!(d.teachers.len(), 6);
         let emails: BTreeSet<&str> = d.teachers.iter().map(|t| t.email.as_str()).collect();
         assert_eq!(emails.len(), 6, "one account per teacher");
-        assert!(d.classes.iter().all(|c| d
-            .schools
+        assert!(d
+            .classes
             .iter()
-            .any(|s| s.id == c.school_id)));
+            .all(|c| d.schools.iter().any(|s| s.id == c.school_id)));
         assert!(emails.iter().all(|e| e.contains('@') && e.is_ascii()));
-        assert!(emails.contains("lucia.ferreira@riverside.example"), "{emails:?}");
+        assert!(
+            emails.contains("lucia.ferreira@riverside.example"),
+            "{emails:?}"
+        );
     }
 
     #[test]

@@ -53,7 +53,13 @@ fn field(text: &str, label: &str, nth: usize) -> String {
 
 fn start_demo(database_url: &str) -> Demo {
     let mut child = huddle_command()
-        .args(["demo", "--bind", "127.0.0.1:0", "--database-url", database_url])
+        .args([
+            "demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -84,20 +90,33 @@ fn start_demo(database_url: &str) -> Demo {
                     }
                     panic!("huddle demo exited with {status}:\n{printed}\n{err}");
                 }
-                assert!(Instant::now() < deadline, "huddle demo printed no sign-in details:\n{printed}");
+                assert!(
+                    Instant::now() < deadline,
+                    "huddle demo printed no sign-in details:\n{printed}"
+                );
             }
         }
     }
     Demo {
         url: field(&printed, "Dashboard:", 0),
-        teacher: (field(&printed, "Teacher:", 0), field(&printed, "Password:", 0)),
-        admin: (field(&printed, "Administrator:", 0), field(&printed, "Password:", 1)),
+        teacher: (
+            field(&printed, "Teacher:", 0),
+            field(&printed, "Password:", 0),
+        ),
+        admin: (
+            field(&printed, "Administrator:", 0),
+            field(&printed, "Password:", 1),
+        ),
         printed,
         child,
     }
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str, (email, password): &(String, String)) -> String {
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    (email, password): &(String, String),
+) -> String {
     let r = client
         .post(format!("{base}api/v1/auth/login"))
         .json(&json!({"email": email, "password": password}))
@@ -123,9 +142,21 @@ async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> (
 async fn the_demo_serves_a_busy_district(backend: Backend) {
     let db = TestDatabase::create(backend);
     let demo = start_demo(&url_of(&db));
-    assert!(demo.url.starts_with("http://127.0.0.1:"), "{}", demo.printed);
-    assert!(!demo.url.ends_with(":0/"), "the real port is printed: {}", demo.url);
-    assert!(demo.printed.contains("for this demo only"), "{}", demo.printed);
+    assert!(
+        demo.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        demo.printed
+    );
+    assert!(
+        !demo.url.ends_with(":0/"),
+        "the real port is printed: {}",
+        demo.url
+    );
+    assert!(
+        demo.printed.contains("for this demo only"),
+        "{}",
+        demo.printed
+    );
     let base = demo.url.clone();
     let client = reqwest::Client::new();
 
@@ -136,30 +167,90 @@ async fn the_demo_serves_a_busy_district(backend: Backend) {
     let list = classes["classes"].as_array().expect("classes");
     assert_eq!(list.len(), 1, "one class per teacher: {classes}");
     let class = list[0]["class_id"].as_str().expect("an id").to_owned();
-    assert!(list[0]["name"].as_str().is_some_and(|n| !n.is_empty()), "{classes}");
+    assert!(
+        list[0]["name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{classes}"
+    );
     assert!(list[0]["students"].as_u64().unwrap_or(0) >= 20, "{classes}");
 
-    let (_, insights) = get(&client, &base, &teacher, &format!("api/v1/classes/{class}/insights")).await;
-    assert!(!insights["insights"].as_array().expect("insights").is_empty());
-    let (_, groups) = get(&client, &base, &teacher, &format!("api/v1/classes/{class}/groups")).await;
-    assert!(!groups["groups"].as_array().expect("groups").is_empty(), "{groups}");
-    let (_, overview) = get(&client, &base, &teacher, &format!("api/v1/classes/{class}/overview")).await;
+    let (_, insights) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/classes/{class}/insights"),
+    )
+    .await;
+    assert!(!insights["insights"]
+        .as_array()
+        .expect("insights")
+        .is_empty());
+    let (_, groups) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/classes/{class}/groups"),
+    )
+    .await;
+    assert!(
+        !groups["groups"].as_array().expect("groups").is_empty(),
+        "{groups}"
+    );
+    let (_, overview) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/classes/{class}/overview"),
+    )
+    .await;
     let names: Vec<&str> = overview["students"]
         .as_array()
         .expect("students")
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert!(names.len() >= 20 && names.iter().all(|n| n.contains(' ') && !n.starts_with("stu-")));
-    let (_, open) = get(&client, &base, &teacher, &format!("api/v1/reviews?class_id={class}")).await;
-    assert!(!open["reviews"].as_array().expect("reviews").is_empty(), "work left to review");
-    let (_, decided) = get(&client, &base, &teacher, &format!("api/v1/reviews?class_id={class}&status=all")).await;
     assert!(
-        decided["reviews"].as_array().expect("reviews").iter().any(|r| r["status"] != "open"),
+        names.len() >= 20
+            && names
+                .iter()
+                .all(|n| n.contains(' ') && !n.starts_with("stu-"))
+    );
+    let (_, open) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/reviews?class_id={class}"),
+    )
+    .await;
+    assert!(
+        !open["reviews"].as_array().expect("reviews").is_empty(),
+        "work left to review"
+    );
+    let (_, decided) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/reviews?class_id={class}&status=all"),
+    )
+    .await;
+    assert!(
+        decided["reviews"]
+            .as_array()
+            .expect("reviews")
+            .iter()
+            .any(|r| r["status"] != "open"),
         "past decisions"
     );
-    let (_, plans) = get(&client, &base, &teacher, &format!("api/v1/classes/{class}/plans")).await;
-    assert!(!plans["plans"].as_array().expect("plans").is_empty(), "a saved plan");
+    let (_, plans) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/classes/{class}/plans"),
+    )
+    .await;
+    assert!(
+        !plans["plans"].as_array().expect("plans").is_empty(),
+        "a saved plan"
+    );
 
     // The administrator: the whole district; every behaviour shows somewhere.
     let admin = sign_in(&client, &base, &demo.admin).await;
@@ -174,7 +265,13 @@ async fn the_demo_serves_a_busy_district(backend: Backend) {
     let mut kinds = BTreeSet::new();
     let mut students = 0;
     for c in &all {
-        let (status, o) = get(&client, &base, &admin, &format!("api/v1/classes/{c}/overview")).await;
+        let (status, o) = get(
+            &client,
+            &base,
+            &admin,
+            &format!("api/v1/classes/{c}/overview"),
+        )
+        .await;
         assert_eq!(status, 200);
         for s in o["students"].as_array().expect("students") {
             students += 1;
@@ -183,14 +280,32 @@ async fn the_demo_serves_a_busy_district(backend: Backend) {
             }
         }
     }
-    assert!((140..=160).contains(&students), "about 150 students: {students}");
-    for kind in ["rapid_guessing", "hint_abuse", "gaming", "giving_up", "idle"] {
-        assert!(kinds.contains(kind), "some {kind} in the district: {kinds:?}");
+    assert!(
+        (140..=160).contains(&students),
+        "about 150 students: {students}"
+    );
+    for kind in [
+        "rapid_guessing",
+        "hint_abuse",
+        "gaming",
+        "giving_up",
+        "idle",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "some {kind} in the district: {kinds:?}"
+        );
     }
 
     // A teacher cannot open another teacher's class.
     let other = all.iter().find(|c| **c != class).expect("another class");
-    let (status, body) = get(&client, &base, &teacher, &format!("api/v1/classes/{other}/overview")).await;
+    let (status, body) = get(
+        &client,
+        &base,
+        &teacher,
+        &format!("api/v1/classes/{other}/overview"),
+    )
+    .await;
     assert!(status == 403 || status == 404, "{status} {body}");
 }
 
@@ -216,5 +331,8 @@ fn the_demo_never_touches_huddle_db() {
         .expect("running huddle demo");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("never touches huddle.db"));
-    assert_eq!(std::fs::read(&real).expect("still there"), b"a real database");
+    assert_eq!(
+        std::fs::read(&real).expect("still there"),
+        b"a real database"
+    );
 }
