@@ -1,7 +1,7 @@
 // The review queue: the calls Huddle leaves to the teacher.
 
 import { get, post } from '../api.js';
-import { h, percent, plural, toast, when } from '../dom.js';
+import { h, plural, toast, when } from '../dom.js';
 import { FLAG_NAMES, studentLink } from './common.js';
 
 export async function reviews() {
@@ -52,10 +52,8 @@ function reviewItem(r) {
       ' · ',
       r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill || r.skill_id || '',
     ),
-    h('p', {}, r.reason || r.headline || ''),
-    r.kind === 'estimate' && r.estimate !== undefined
-      ? h('p', { class: 'muted' }, `Estimate ${percent(r.estimate)}, somewhere between ${percent(r.low)} and ${percent(r.high)}.`)
-      : null,
+    // A detector's sentence may name the skill by its id: say its name.
+    h('p', {}, r.skill_id && r.skill ? (r.reason || '').split(r.skill_id).join(r.skill) : r.reason || r.headline || ''),
     r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,
     h(
       'div',

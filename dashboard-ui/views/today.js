@@ -116,7 +116,8 @@ function groupCard(group, index, groups, names, redraw) {
     'article',
     { class: 'group-card', 'aria-labelledby': `group-${index}` },
     h('h3', { id: `group-${index}` }, capitalise(group.focus || group.focus_skill_id)),
-    h('p', {}, group.reason),
+    // Huddle's reason names the students it chose: once the teacher moves someone, it is theirs.
+    h('p', {}, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
     h(
       'ul',
       { class: 'members' },
@@ -134,7 +135,11 @@ function groupCard(group, index, groups, names, redraw) {
                   onchange: (e) => {
                     const to = Number(e.target.value);
                     group.students = group.students.filter((x) => x !== s);
-                    if (to >= 0) groups[to].students.push(s);
+                    group.edited = true;
+                    if (to >= 0) {
+                      groups[to].students.push(s);
+                      groups[to].edited = true;
+                    }
                     redraw();
                   },
                 },
