@@ -8,7 +8,7 @@ import { today } from './views/today.js';
 import { classGrid } from './views/class.js';
 import { student } from './views/student.js';
 import { reviews } from './views/reviews.js';
-import { admin } from './views/admin.js';
+import { admin, dataQuality, modelHealth } from './views/admin.js';
 import { classes } from './views/classes.js';
 
 const routes = [
@@ -19,6 +19,8 @@ const routes = [
   [/^#\/student\/([^/]+)$/, (id) => student(id)],
   [/^#\/reviews$/, () => reviews()],
   [/^#\/admin$/, () => admin()],
+  [/^#\/admin\/models$/, () => modelHealth()],
+  [/^#\/admin\/quality$/, () => dataQuality()],
 ];
 
 const main = document.getElementById('main');
@@ -87,7 +89,9 @@ function renderChrome(claims, hash) {
     links.push(link(`#/today/${id}`, 'Today'), link(`#/class/${id}`, 'Class'));
   }
   links.push(link('#/reviews', 'Review'));
-  if (claims.role === 'admin') links.push(link('#/admin', 'Administration'));
+  if (claims.role === 'admin') {
+    links.push(h('a', { href: '#/admin', 'aria-current': hash.startsWith('#/admin') ? 'page' : undefined }, 'Administration'));
+  }
   mount(nav, links);
 
   const anonymise = h('input', {

@@ -26,7 +26,7 @@ function frame(title, summary, width, height) {
  * Lines over time. `series`: [{label, points: [{t: Date|string, y, low?, high?}], className}].
  * `y` runs from `min` to `max`; `marks` are horizontal reference lines ({y, label}).
  */
-export function lineChart({ title, summary, series, min = 0, max = 1, marks = [], format = (y) => y }) {
+export function lineChart({ title, summary, series, min = 0, max = 1, marks = [], format = (y) => y, indexed = false }) {
   const width = 640;
   const height = 220;
   const pad = { left: 44, right: 12, top: 12, bottom: 28 };
@@ -39,7 +39,11 @@ export function lineChart({ title, summary, series, min = 0, max = 1, marks = []
     t0 -= 3_600_000;
     t1 += 3_600_000;
   }
-  const x = (t) => pad.left + ((new Date(t).getTime() - t0) / (t1 - t0)) * (width - pad.left - pad.right);
+  // `indexed`: one step per point (answers given minutes apart, then days apart, stay readable).
+  const n = Math.max(1, ...series.map((s) => s.points.length - 1));
+  const x = indexed
+    ? (_t, i) => pad.left + (i / n) * (width - pad.left - pad.right)
+    : (t) => pad.left + ((new Date(t).getTime() - t0) / (t1 - t0)) * (width - pad.left - pad.right);
   const y = (v) => pad.top + (1 - (v - min) / (max - min)) * (height - pad.top - pad.bottom);
 
   for (const tick of [min, (min + max) / 2, max]) {
@@ -62,16 +66,16 @@ export function lineChart({ title, summary, series, min = 0, max = 1, marks = []
   for (const s of series) {
     const pts = s.points;
     if (pts.length && pts[0].low !== undefined) {
-      const upper = pts.map((p) => `${x(p.t)},${y(p.high)}`);
-      const lower = pts.map((p) => `${x(p.t)},${y(p.low)}`).reverse();
+      const upper = pts.map((p, i) => `${x(p.t, i)},${y(p.high)}`);
+      const lower = pts.map((p, i) => `${x(p.t, i)},${y(p.low)}`).reverse();
       root.append(svg('polygon', { points: [...upper, ...lower].join(' '), class: `band ${s.className || ''}` }));
     }
     root.append(
-      svg('polyline', { points: pts.map((p) => `${x(p.t)},${y(p.y)}`).join(' '), class: `line ${s.className || ''}` }),
+      svg('polyline', { points: pts.map((p, i) => `${x(p.t, i)},${y(p.y)}`).join(' '), class: `line ${s.className || ''}` }),
     );
-    for (const p of pts.length <= 40 ? pts : []) {
-      root.append(svg('circle', { cx: x(p.t), cy: y(p.y), r: 3, class: `dot ${s.className || ''}` }));
-    }
+    (pts.length <= 40 ? pts : []).forEach((p, i) => {
+      root.append(svg('circle', { cx: x(p.t, i), cy: y(p.y), r: 3, class: `dot ${s.className || ''}` }));
+    });
   }
   return root;
 }

@@ -1,8 +1,9 @@
-// Class: every student against every skill, status by colour and symbol, details on focus.
+// Class: every student against every skill, status by colour and symbol (never colour alone),
+// the estimate and its range shown on hover or keyboard focus, review marks, flags.
 
 import { get } from '../api.js';
 import { day, h } from '../dom.js';
-import { flagChip, STATUS, statusBadge, studentLink } from './common.js';
+import { className, flagChip, STATUS, statusBadge, statusLabel, studentLink } from './common.js';
 
 export async function classGrid(classId) {
   const overview = await get(`/api/v1/classes/${encodeURIComponent(classId)}/overview`);
@@ -21,22 +22,43 @@ export async function classGrid(classId) {
       'tr',
       {},
       h('th', { scope: 'row', class: 'sticky' }, studentLink(st.student_id, st.name)),
-      skills.map((s) => {
-        const k = bySkill.get(s.skill_id);
-        return h('td', { tabindex: k ? 0 : undefined }, k ? statusBadge(k) : h('span', { class: 'muted', 'aria-label': 'No answers yet' }, '·'));
-      }),
-      h('td', { class: 'flags' }, oneChipPerKind(st.flags || []).map(flagChip)),
+      skills.map((s) => cell(bySkill.get(s.skill_id), s)),
+      // Flags going on now; ended ones are on the student's page.
+      h('td', { class: 'flags' }, oneChipPerKind((st.flags || []).filter((f) => f.active !== false)).map(flagChip)),
     );
   });
+  const flagged = students.filter((st) => (st.flags || []).some((f) => f.active !== false)).length;
+  const reviews = students.reduce((n, st) => n + (st.skills || []).filter((k) => k.needs_review).length, 0);
+  const struggling = students.filter((st) => (st.skills || []).some((k) => k.status === 'struggling')).length;
   return h(
     'section',
     {},
-    h('h1', {}, overview.class_name || `Class ${classId}`),
-    h('p', { class: 'muted' }, `Updated ${day(overview.generated_at)}. Hover or focus a mark for the estimate.`),
+    h('h1', {}, className(classId)),
+    h(
+      'p',
+      { class: 'muted' },
+      `${students.length} students · ${struggling} struggling with something · ${flagged} with a flag now · ${reviews} marks waiting for your review. ` +
+        `Updated ${day(overview.generated_at)}. Hover over a mark, or tab to it, for the estimate.`,
+    ),
     legend(),
     students.length === 0
       ? h('p', {}, 'No students have practised yet.')
-      : h('div', { class: 'grid-wrap' }, h('table', { class: 'grid' }, h('thead', {}, head), h('tbody', {}, rows))),
+      : h(
+          'div',
+          { class: 'grid-wrap', role: 'region', 'aria-label': 'Students and skills', tabindex: 0 },
+          h('table', { class: 'grid' }, h('thead', {}, head), h('tbody', {}, rows)),
+        ),
+  );
+}
+
+/** One mark, focusable, with its sentence shown beside it on hover and focus. */
+function cell(k, skill) {
+  if (!k) return h('td', {}, h('span', { class: 'none', title: 'No answers yet' }, h('span', { class: 'visually-hidden' }, 'No answers yet'), h('span', { 'aria-hidden': 'true' }, '·')));
+  return h(
+    'td',
+    { class: 'mark', tabindex: 0 },
+    statusBadge(k),
+    h('span', { class: 'tip', 'aria-hidden': 'true' }, h('strong', {}, skill.name || skill.skill_id), h('br'), statusLabel(k)),
   );
 }
 
@@ -54,6 +76,11 @@ function legend() {
     Object.entries(STATUS).map(([status, s]) =>
       h('li', {}, h('span', { class: `status ${status}`, 'aria-hidden': 'true' }, s.symbol), ` ${s.text}`),
     ),
-    h('li', {}, h('span', { class: 'status review', 'aria-hidden': 'true' }, h('span', { class: 'review-mark' }, '?')), ' Needs your review'),
+    h(
+      'li',
+      {},
+      h('span', { class: 'status learning review', 'aria-hidden': 'true' }, '◐', h('span', { class: 'review-mark' }, '?')),
+      ' Needs your review',
+    ),
   );
 }

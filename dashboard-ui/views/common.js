@@ -1,6 +1,6 @@
 // Pieces shared by the views: status badges (colour and symbol, never colour alone), flags.
 
-import { h, percent } from '../dom.js';
+import { h, percent, plural } from '../dom.js';
 
 export const STATUS = {
   mastered: { symbol: '✓', text: 'Mastered' },
@@ -9,24 +9,43 @@ export const STATUS = {
   not_started: { symbol: '○', text: 'Not started' },
 };
 
-export function statusBadge(skill, { withText = false } = {}) {
+/** The sentence behind a status mark: status, estimate with its range, evidence, review. */
+export function statusLabel(skill) {
   const status = STATUS[skill.status] || { symbol: '?', text: skill.status };
-  const review = skill.needs_review;
-  const label =
+  return (
     `${status.text}` +
     (skill.estimate !== undefined && skill.status !== 'not_started'
       ? `, about ${percent(skill.estimate)} likely to know it (between ${percent(skill.low)} and ${percent(skill.high)})`
       : '') +
-    (skill.opportunities !== undefined ? `, based on ${skill.opportunities} answers` : '') +
-    (review ? ', needs your review' : '');
+    (skill.opportunities !== undefined ? `, based on ${plural(skill.opportunities, 'answer')}` : '') +
+    (skill.needs_review ? ', needs your review' : '')
+  );
+}
+
+export function statusBadge(skill, { withText = false } = {}) {
+  const status = STATUS[skill.status] || { symbol: '?', text: skill.status };
+  const review = skill.needs_review;
+  const label = statusLabel(skill);
   return h(
     'span',
-    { class: `status ${skill.status}${review ? ' review' : ''}`, title: label, 'aria-label': label },
+    { class: `status ${skill.status}${review ? ' review' : ''}`, role: 'img', title: label, 'aria-label': label },
     h('span', { 'aria-hidden': 'true' }, status.symbol),
     withText ? h('span', { class: 'status-text', 'aria-hidden': 'true' }, status.text) : null,
     review ? h('span', { class: 'review-mark', 'aria-hidden': 'true' }, '?') : null,
   );
 }
+
+/** Short names for the chips of the class grid (the full sentence is the chip's title). */
+export const FLAG_CHIPS = {
+  rapid_guessing: 'Rapid guessing',
+  hint_abuse: 'Hint clicking',
+  gaming: 'Gaming',
+  rushing: 'Rushing',
+  giving_up: 'Giving up',
+  idle: 'Idle',
+  wheel_spinning: 'Stuck',
+  shared_account: 'Shared account?',
+};
 
 export const FLAG_NAMES = {
   rapid_guessing: 'Rapid guessing',
@@ -42,9 +61,9 @@ export const FLAG_NAMES = {
 export function flagChip(flag) {
   return h(
     'span',
-    { class: `flag ${flag.kind}`, title: flag.evidence || '' },
+    { class: `flag ${flag.kind}`, title: `${FLAG_NAMES[flag.kind] || flag.kind}: ${flag.evidence || ''}` },
     h('span', { 'aria-hidden': 'true' }, '⚑ '),
-    FLAG_NAMES[flag.kind] || flag.kind,
+    FLAG_CHIPS[flag.kind] || flag.kind,
   );
 }
 
@@ -57,4 +76,47 @@ export function namesOf(overview) {
   const names = new Map();
   for (const s of overview?.students || []) names.set(s.student_id, s.name || s.student_id);
   return names;
+}
+
+/**
+ * The review item id of a student's estimate on a skill, as the server forms it
+ * (`insights::reviews::review_id`: `rv-<hex kind>-<hex student>-<hex skill>`, documented as
+ * stable), so the student page can decide without fetching the whole queue.
+ */
+export function estimateReviewId(studentId, skillId) {
+  const hex = (s) => [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `rv-${hex('estimate')}-${hex(studentId)}-${hex(skillId)}`;
+}
+
+const CLASS_NAMES = 'huddle.classNames';
+
+/** Remembers the classes' names (from the class list) so pages title a class by its name. */
+export function rememberClassNames(list) {
+  const names = Object.fromEntries(list.filter((c) => c.name).map((c) => [c.class_id, c.name]));
+  sessionStorage.setItem(CLASS_NAMES, JSON.stringify(names));
+}
+
+/** A class's name when the class list has been seen this session, else its id. */
+export function className(classId) {
+  try {
+    return JSON.parse(sessionStorage.getItem(CLASS_NAMES) || '{}')[classId] || classId;
+  } catch {
+    return classId;
+  }
+}
+
+export function capitalise(s) {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+/** An item as the tool numbers it: "fractions.compare:017" → "#017" on that skill's pages. */
+export function itemLabel(itemId, skillId) {
+  return skillId && itemId.startsWith(`${skillId}:`) ? `#${itemId.slice(skillId.length + 1)}` : itemId;
+}
+
+/** A detector's sentence with skill ids replaced by the skills' names. */
+export function withSkillNames(text, skills) {
+  let out = text || '';
+  for (const k of skills || []) if (k.name) out = out.split(k.skill_id).join(k.name.charAt(0).toLowerCase() + k.name.slice(1));
+  return out;
 }

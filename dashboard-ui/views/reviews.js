@@ -1,7 +1,7 @@
 // The review queue: the calls Huddle leaves to the teacher.
 
 import { get, post } from '../api.js';
-import { h, toast, when } from '../dom.js';
+import { h, plural, toast, when } from '../dom.js';
 import { FLAG_NAMES, studentLink } from './common.js';
 
 export async function reviews() {
@@ -15,15 +15,36 @@ export async function reviews() {
     {},
     h('h1', {}, 'Review'),
     h('p', { class: 'muted' }, 'Huddle is unsure about these. Your judgment decides: confirm what you see in class, dismiss what you don\u2019t.'),
-    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : h('ul', { class: 'reviews' }, open.map(reviewItem)),
+    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : list(open),
   );
+}
+
+const PAGE = 10;
+
+/** The first items, and the rest ten at a time: a long queue stays a short page. */
+function list(open) {
+  const ul = h('ul', { class: 'reviews' }, open.slice(0, PAGE).map(reviewItem));
+  let shown = Math.min(PAGE, open.length);
+  const more = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    ul.append(...open.slice(shown, shown + PAGE).map(reviewItem));
+    shown = Math.min(shown + PAGE, open.length);
+    if (shown >= open.length) more.remove();
+    else more.textContent = label();
+  } });
+  const label = () => `Show ${Math.min(PAGE, open.length - shown)} more (${open.length - shown} waiting)`;
+  more.textContent = label();
+  return [
+    h('p', {}, `${plural(open.length, 'item')} waiting: estimates Huddle is unsure of, and behaviours it noticed.`),
+    ul,
+    shown < open.length ? more : null,
+  ];
 }
 
 function reviewItem(r) {
   const note = h('input', { type: 'text', 'aria-label': 'Note (optional)', placeholder: 'Note (optional)' });
   const item = h(
     'li',
-    { class: 'review-item' },
+    { class: 'review-item', 'data-review-id': r.id },
     h(
       'p',
       { class: 'headline' },
@@ -31,7 +52,8 @@ function reviewItem(r) {
       ' · ',
       r.kind === 'flag' ? FLAG_NAMES[r.flag_kind] || r.flag_kind || 'Flag' : r.skill || r.skill_id || '',
     ),
-    h('p', {}, r.reason || r.headline || ''),
+    // A detector's sentence may name the skill by its id: say its name.
+    h('p', {}, r.skill_id && r.skill ? (r.reason || '').split(r.skill_id).join(r.skill) : r.reason || r.headline || ''),
     r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,
     h(
       'div',

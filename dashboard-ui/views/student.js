@@ -1,30 +1,59 @@
 // One student: what they know, how it moved, what they did lately, and any flags.
 
 import { get, post } from '../api.js';
-import { h, percent, seconds, toast, when } from '../dom.js';
+import { h, percent, plural, seconds, toast, when } from '../dom.js';
 import { lineChart } from '../chart.js';
-import { FLAG_NAMES, statusBadge } from './common.js';
+import { estimateReviewId, FLAG_NAMES, itemLabel, statusBadge, withSkillNames } from './common.js';
 
 export async function student(studentId) {
   const s = await get(`/api/v1/students/${encodeURIComponent(studentId)}`);
   const name = s.name || studentId;
-  const skills = s.skills || [];
+  // What needs the teacher first: struggling, then awaiting review, learning, mastered.
+  const rank = (k) => (k.status === 'struggling' ? 0 : k.needs_review ? 1 : k.status === 'learning' ? 2 : k.status === 'mastered' ? 3 : 4);
+  const skills = [...(s.skills || [])].sort((a, b) => rank(a) - rank(b) || (a.estimate ?? 0) - (b.estimate ?? 0));
+  const done = skills.filter((k) => k.status === 'mastered' && !k.needs_review);
+  const open = skills.filter((k) => !done.includes(k));
   return h(
     'div',
     { class: 'student' },
     h('h1', {}, name),
-    flagsSection(s.flags || []),
+    summary(skills),
+    flagsSection(s.flags || [], skills),
     h(
       'section',
       { 'aria-labelledby': 'skills-h' },
       h('h2', { id: 'skills-h' }, 'Skills'),
-      skills.length === 0 ? h('p', {}, 'No answers yet.') : skills.map((k) => skillPanel(k, s.history, studentId)),
+      skills.length === 0 ? h('p', {}, 'No answers yet.') : null,
+      open.map((k) => skillPanel(k, s.history, studentId, name)),
+      // Mastered skills (not awaiting review) one click away: the page leads with what needs help.
+      done.length
+        ? h(
+            'details',
+            { class: 'mastered-skills' },
+            h('summary', {}, `${plural(done.length, 'mastered skill')}: ${done.map((k) => k.name || k.skill_id).join(', ')}`),
+            done.map((k) => skillPanel(k, s.history, studentId, name)),
+          )
+        : null,
     ),
-    evidenceSection(s.recent || []),
+    evidenceSection(s.recent || [], skills),
   );
 }
 
-function flagsSection(flags) {
+/** One plain sentence on where the student stands. */
+function summary(skills) {
+  // Names inside a sentence start lower-case ("needs help with adding fractions").
+  const named = (list) => list.map((k) => (k.name ? k.name.charAt(0).toLowerCase() + k.name.slice(1) : k.skill_id));
+  const join = (list) => (list.length <= 2 ? list.join(' and ') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`);
+  const struggling = named(skills.filter((k) => k.status === 'struggling'));
+  const mastered = named(skills.filter((k) => k.status === 'mastered'));
+  const parts = [];
+  if (struggling.length) parts.push(`Needs help with ${join(struggling)}.`);
+  if (mastered.length) parts.push(`Has mastered ${plural(mastered.length, 'skill')} of ${skills.length}.`);
+  if (!parts.length) parts.push(skills.length ? `Still learning ${plural(skills.length, 'skill')}.` : 'No answers yet.');
+  return h('p', { class: 'lead' }, parts.join(' '));
+}
+
+function flagsSection(flags, skills) {
   if (flags.length === 0) return null;
   return h(
     'section',
@@ -39,7 +68,7 @@ function flagsSection(flags) {
           {},
           h('strong', {}, FLAG_NAMES[f.kind] || f.kind),
           ': ',
-          f.evidence || f.sentence || '',
+          withSkillNames(f.evidence || f.sentence || '', skills),
           h('span', { class: 'muted' }, ` (since ${when(f.since)}${f.until ? `, until ${when(f.until)}` : ''})`),
         ),
       ),
@@ -57,7 +86,7 @@ function historyOf(history, skillId) {
   return history[skillId] || [];
 }
 
-function skillPanel(skill, history, studentId) {
+function skillPanel(skill, history, studentId, name) {
   const points = historyOf(history, skill.skill_id).map((p) => ({
     t: p.at || p.t || p.occurred_at,
     y: p.estimate,
@@ -79,41 +108,50 @@ function skillPanel(skill, history, studentId) {
     ),
     points.length > 1
       ? lineChart({
-          title: `${title}: estimate over time`,
+          title: `${title}: estimate after each answer`,
+          indexed: true,
           summary: `From ${percent(points[0].y)} to ${percent(points[points.length - 1].y)} over ${points.length} answers.`,
           series: [{ label: title, points }],
           marks: [{ y: 0.95, label: 'mastery' }],
           format: percent,
         })
       : null,
-    skill.needs_review ? reviewButtons(skill, studentId) : null,
+    skill.needs_review ? reviewButtons(skill, studentId, name) : null,
   );
 }
 
-function reviewButtons(skill, studentId) {
-  const note = h('input', { type: 'text', 'aria-label': `Note on ${skill.name || skill.skill_id}`, placeholder: 'Note (optional)' });
-  const decide = async (decision) => {
+function reviewButtons(skill, studentId, name) {
+  const title = skill.name || skill.skill_id;
+  const note = h('input', { type: 'text', 'aria-label': `Note on ${title} (optional)`, placeholder: 'Note (optional)' });
+  const box = h(
+    'div',
+    { class: 'review-row' },
+    h('p', {}, `Huddle is not sure about this one. Does it match what you see of ${name} in class?`),
+    h(
+      'div',
+      { class: 'row' },
+      note,
+      h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
+    ),
+  );
+  async function decide(decision) {
     try {
-      const id = skill.review_id;
-      if (!id) throw new Error('open the review queue to decide this one');
+      const id = estimateReviewId(studentId, skill.skill_id);
       await post(`/api/v1/reviews/${encodeURIComponent(id)}`, { decision, note: note.value || undefined });
+      box.replaceChildren(
+        h('p', { class: 'decided' }, decision === 'confirm' ? 'Confirmed. Thank you.' : 'Dismissed: Huddle will stay quiet about this until new answers arrive.'),
+      );
       toast(decision === 'confirm' ? 'Confirmed.' : 'Dismissed.');
-      location.reload();
     } catch (e) {
       toast(`Could not record it: ${e.message}`);
     }
-  };
-  return h(
-    'div',
-    { class: 'row review-row' },
-    h('span', {}, `Does this look right for ${studentId}?`),
-    note,
-    h('button', { type: 'button', onclick: () => decide('confirm') }, 'Confirm'),
-    h('button', { type: 'button', class: 'secondary', onclick: () => decide('dismiss') }, 'Dismiss'),
-  );
+  }
+  return box;
 }
 
-function evidenceSection(evidence) {
+function evidenceSection(evidence, skills) {
+  const names = new Map(skills.map((k) => [k.skill_id, k.name || k.skill_id]));
   if (evidence.length === 0) return null;
   return h(
     'section',
@@ -134,8 +172,8 @@ function evidenceSection(evidence) {
               'tr',
               { class: e.excluded ? 'excluded' : '' },
               h('td', {}, when(e.occurred_at)),
-              h('td', {}, e.skill_name || e.skill_id),
-              h('td', {}, e.item_id),
+              h('td', {}, e.skill_name || names.get(e.skill_id) || e.skill_id),
+              h('td', {}, itemLabel(e.item_id, e.skill_id)),
               h('td', {}, e.outcome === 'correct' ? '✓ right' : e.outcome === 'incorrect' ? '✗ wrong' : '– skipped'),
               h('td', {}, seconds(e.response_ms)),
               h('td', {}, `${e.hints_used ?? 0}${e.hint_bottom_out ? ' (to the answer)' : ''}`),

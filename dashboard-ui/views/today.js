@@ -1,8 +1,8 @@
 // Today: the few insights worth acting on before the lesson, and the small groups to pull.
 
-import { get, post } from '../api.js';
+import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
-import { studentLink } from './common.js';
+import { capitalise, className, itemLabel, studentLink } from './common.js';
 
 const SHOWN = 3;
 
@@ -16,7 +16,7 @@ export async function today(classId) {
   return h(
     'div',
     { class: 'today' },
-    h('h1', {}, `Today in ${groups.class_name || insights.class_name || classId}`),
+    h('h1', {}, `Today in ${className(classId)}`),
     insightList(insights.insights || [], names),
     groupSection(classId, groups, names),
   );
@@ -88,6 +88,7 @@ function groupSection(classId, data, names) {
   const draw = () => mount(cards, groups.map((g, i) => groupCard(g, i, groups, names, draw)));
   draw();
   const apart = data.needs_review || [];
+  const saved = h('span', { class: 'saved', role: 'status' });
   section.append(
     h('p', { class: 'muted' }, `Groups of ${data.min_size} to ${data.max_size} students who share one skill to work on.`),
     cards,
@@ -102,8 +103,9 @@ function groupSection(classId, data, names) {
     h(
       'div',
       { class: 'row no-print' },
-      h('button', { type: 'button', onclick: () => savePlan(classId, groups) }, 'Save this plan'),
+      h('button', { type: 'button', onclick: () => savePlan(classId, groups, saved) }, 'Save this plan'),
       h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, 'Print group cards'),
+      saved,
     ),
   );
   return section;
@@ -113,8 +115,9 @@ function groupCard(group, index, groups, names, redraw) {
   return h(
     'article',
     { class: 'group-card', 'aria-labelledby': `group-${index}` },
-    h('h3', { id: `group-${index}` }, group.focus || group.focus_skill_id),
-    h('p', {}, group.reason),
+    h('h3', { id: `group-${index}` }, capitalise(group.focus || group.focus_skill_id)),
+    // Huddle's reason names the students it chose: once the teacher moves someone, it is theirs.
+    h('p', {}, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
     h(
       'ul',
       { class: 'members' },
@@ -132,12 +135,16 @@ function groupCard(group, index, groups, names, redraw) {
                   onchange: (e) => {
                     const to = Number(e.target.value);
                     group.students = group.students.filter((x) => x !== s);
-                    if (to >= 0) groups[to].students.push(s);
+                    group.edited = true;
+                    if (to >= 0) {
+                      groups[to].students.push(s);
+                      groups[to].edited = true;
+                    }
                     redraw();
                   },
                 },
                 h('option', { value: '', selected: true }, 'Move…'),
-                groups.map((g, j) => (j === index ? null : h('option', { value: j }, `to ${g.focus || g.focus_skill_id}`))),
+                groups.map((g, j) => (j === index ? null : h('option', { value: j }, `To ${g.focus || g.focus_skill_id}`))),
                 h('option', { value: -1 }, 'Remove from groups'),
               )
             : null,
@@ -145,23 +152,35 @@ function groupCard(group, index, groups, names, redraw) {
       ),
     ),
     group.items_to_revisit?.length
-      ? h('p', { class: 'items' }, 'Items to revisit: ', group.items_to_revisit.join(', '))
+      ? h('p', { class: 'items' }, 'Items they missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id)).join(', '))
       : null,
   );
 }
 
-async function savePlan(classId, groups) {
+/**
+ * Saves the groups as they stand: one plan per group (POST the first time, PATCH its members
+ * afterwards, so saving twice never duplicates a plan); a group emptied by moves is skipped.
+ */
+async function savePlan(classId, groups, status) {
   try {
     const kept = groups.filter((g) => g.students.length > 0);
     for (const g of kept) {
-      await post(`/api/v1/classes/${encodeURIComponent(classId)}/plans`, {
-        focus_skill_id: g.focus_skill_id,
-        students: g.students,
-        group_id: g.id,
-      });
+      if (g.planId) {
+        await patch(`/api/v1/plans/${encodeURIComponent(g.planId)}`, { students: g.students });
+      } else {
+        const plan = await post(`/api/v1/classes/${encodeURIComponent(classId)}/plans`, {
+          focus_skill_id: g.focus_skill_id,
+          students: g.students,
+          group_id: g.id,
+        });
+        g.planId = plan.id;
+      }
     }
+    const time = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }).format(new Date());
+    status.textContent = `Plan saved at ${time}: ${plural(kept.length, 'group')}.`;
     toast(`Plan saved: ${plural(kept.length, 'group')}.`);
   } catch (e) {
+    status.textContent = '';
     toast(`Could not save the plan: ${e.message}`);
   }
 }

@@ -1,6 +1,7 @@
-//! The command line: `huddle serve`, `huddle token`, `huddle kt`, `huddle simulate`. Flags win
+//! The command line: `huddle serve`, `huddle demo`, `huddle token`, `huddle kt`, `huddle simulate`. Flags win
 //! over environment variables, which win over defaults (clap's `env`).
 
+pub mod demo;
 pub mod kt;
 pub mod simulate;
 pub mod user;
@@ -31,6 +32,9 @@ struct Cli {
 enum Command {
     /// Run the service (migrations are applied at start).
     Serve(ServeArgs),
+    /// Create a fresh demo database with a simulated district, print the sign-in details
+    /// and serve the dashboard.
+    Demo(demo::DemoArgs),
     /// Print a signed token, for student tools and scripts.
     Token(TokenArgs),
     /// Accounts of teachers and administrators.
@@ -154,6 +158,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Demo(args) => demo::run(args),
         Command::Token(args) => token(args),
         Command::User(args) => user::run(args),
         Command::Kt(args) => kt::run(args),

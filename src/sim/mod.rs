@@ -9,6 +9,7 @@
 //! ```
 
 mod catalogue;
+pub mod district;
 pub mod wire;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};

@@ -10,5 +10,6 @@ pub mod history;
 pub mod plans;
 pub mod privacy;
 pub mod reviews;
+pub mod schools;
 pub mod state;
 pub mod users;

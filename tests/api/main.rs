@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod browser;
 mod cli;
+mod demo;
 mod health;
 mod ingest;
 mod insights;

@@ -54,6 +54,51 @@ export async function startHuddle(args = ['serve']) {
   throw new Error(`huddle did not become healthy:\n${output}`);
 }
 
+/**
+ * Runs `huddle demo --bind 127.0.0.1:0` on a fresh SQLite file and reads what it prints: the
+ * real URL and the teacher's and administrator's sign-in details.
+ */
+export async function startDemo() {
+  const dir = mkdtempSync(join(tmpdir(), 'huddle-demo-'));
+  const child = spawn(
+    binary,
+    ['demo', '--bind', '127.0.0.1:0', '--database-url', `sqlite://${join(dir, 'demo.db')}`],
+    { cwd: dir, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stderr.on('data', (d) => (output += d));
+  const printed = await new Promise((ok, fail) => {
+    let text = '';
+    const timer = setTimeout(() => fail(new Error(`huddle demo printed no sign-in details:\n${text}\n${output}`)), 180_000);
+    child.stdout.on('data', (d) => {
+      text += d;
+      if ((text.match(/Password:/g) || []).length >= 2) {
+        clearTimeout(timer);
+        ok(text);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`huddle demo exited with ${code}:\n${text}\n${output}`));
+    });
+  });
+  const field = (label, nth = 0) => {
+    const lines = printed.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(label));
+    return lines[nth]?.slice(label.length).trim().split(/\s+/)[0];
+  };
+  const base = field('Dashboard:').replace(/\/$/, '');
+  const seconds = Number(printed.match(/Ready in ([0-9.]+) s/)?.[1]);
+  return {
+    base,
+    dir,
+    printed,
+    seconds,
+    teacher: { email: field('Teacher:'), password: field('Password:', 0) },
+    admin: { email: field('Administrator:'), password: field('Password:', 1) },
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
 export async function browser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
