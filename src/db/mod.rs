@@ -224,9 +224,11 @@ impl Db {
     }
 }
 
-/// Above this many WAL pages (64 MiB of 1 KiB pages), the checkpointer pauses the writer and
-/// restarts the WAL from its beginning, so the file cannot grow without bound.
-const WAL_RESTART_PAGES: i64 = 65_536;
+/// Above this many WAL pages (256 MiB of 1 KiB pages), the checkpointer pauses the writer and
+/// restarts the WAL from its beginning, so the file cannot grow without bound. Each pause
+/// costs the frames not yet copied (about half a second's worth), however long the WAL: a
+/// larger bound means fewer pauses.
+const WAL_RESTART_PAGES: i64 = 262_144;
 
 /// Copies the SQLite WAL back into the database file in the background (a passive checkpoint
 /// every half second), until the writer connection is gone.
