@@ -29,8 +29,8 @@ pub fn start_server(url: &str, secret: &Path, extra: &[&str]) -> Server {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let bin = std::env::var_os("HUDDLE_BENCH_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_huddle").into());
+    let bin =
+        std::env::var_os("HUDDLE_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_huddle").into());
     let mut child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database-url", url])
