@@ -5,20 +5,27 @@
 //!                                     [--seconds 20] [--dir PATH] [--path /api/v1/…]
 //!
 //! It starts the release `huddle serve` on a fresh SQLite file, posts generated events
-//! (100 classes of 30 students, 50 skills of 20 items each, times increasing so that no event
-//! is late) in batches of 5,000 from 2 clients until the first step's count is stored, then
+//! (100 classes of 30 students, 50 skills of 20 items each) in batches of 5,000 from 2
+//! clients until the first step's count is stored, then
 //! measures `GET /api/v1/classes/class-000/overview` (30 students × 50 skills) from
 //! `--connections` concurrent keep-alive connections for `--seconds`, closed loop, and prints
 //! p50/p90/p99/max and requests/s; then ingests up to the next step and measures again.
 //! With `--dir`, the database is kept there and reused: a later run with a larger step
 //! continues it in time order only if the first run's largest step was at least as large
 //! (events are spaced so that the largest step spans 120 days).
+//!
+//! The events are lessons, as a tool sends them: a batch holds 10 classes' lessons of 500
+//! answers (each of 30 students answering about 17 items of the lesson's 5 skills, 4 s apart
+//! across the class). Each client owns half the classes and posts their lessons in time order,
+//! so no student's events arrive late (a late event replays the student's history: an earlier
+//! generator of random students in concurrent batches did that all the time and ingested at
+//! ~3,900 events/s).
 
 #[path = "support/server.rs"]
 mod server;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,68 +84,81 @@ fn options() -> Options {
     o
 }
 
-/// Batch `b`: deterministic, event `n` at `t0 + n × step_us` microseconds, so times increase
-/// with the event number (each student's events arrive in time order, none is late).
-fn batch(b: usize, step_us: i64, t0: i64) -> Vec<u8> {
+/// Events of one lesson: each of the class's 30 students answers in turn, one answer every
+/// 4 s across the class (about 17 answers a student over half an hour).
+const LESSON: usize = 500;
+/// Lessons per batch: a batch is what a tool sends for 10 classes' lessons.
+const LESSONS_PER_BATCH: usize = BATCH / LESSON;
+/// Skills a lesson practises: consecutive ones, so a class's 10 lessons go through all 50.
+const SKILLS_PER_LESSON: usize = 5;
+/// The ingest clients; each owns `CLASSES / CLIENTS` classes and posts their lessons in time
+/// order, so no student's events ever arrive out of order (no late-event replays).
+const CLIENTS: usize = 2;
+
+/// Batch `b` (deterministic): client `b % 2`'s batch `b / 2`, i.e. its lessons
+/// `10·(b/2) .. 10·(b/2) + 10`. The client's lesson `l` is given by class
+/// `client·50 + l % 50` and starts at `t0 + l × lesson_ms`; events within a lesson are 4 s apart.
+fn batch(b: usize, lesson_ms: i64, t0: i64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(b as u64);
+    let (client, k) = (b % CLIENTS, b / CLIENTS);
+    let own = CLASSES / CLIENTS;
     let mut events = Vec::with_capacity(BATCH);
-    for k in 0..BATCH {
-        let n = b * BATCH + k;
-        let at = t0 + (n as i64 * step_us) / 1000;
-        let class = rng.random_range(0..CLASSES);
-        let student = class * PER_CLASS + rng.random_range(0..PER_CLASS);
-        let skill = rng.random_range(0..SKILLS);
-        let item = rng.random_range(0..ITEMS);
-        // Ability by student and difficulty by skill: a spread of statuses.
-        let p = 0.25 + 0.7 * ((student * 7 + skill * 13) % 100) as f64 / 100.0;
-        let outcome = if rng.random_bool(p) {
-            "correct"
-        } else {
-            "incorrect"
-        };
-        let day = at / 86_400_000;
-        let uuid = uuid::Uuid::from_u128(rng.random::<u128>() | 1);
-        events.push(serde_json::json!({
-            "event_id": uuid.to_string(),
-            "occurred_at": chrono::DateTime::from_timestamp_millis(at).unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "student_id": format!("stu-{student:05}"),
-            "class_id": format!("class-{class:03}"),
-            "skill_id": format!("domain{}.skill-{skill:02}", skill / 10),
-            "skill_name": format!("Skill number {skill}"),
-            "item_id": format!("item-{skill:02}-{item:02}"),
-            "outcome": outcome,
-            "response_ms": rng.random_range(1_500..60_000),
-            "session_id": format!("s{student}-{day}"),
-        }));
+    for l in k * LESSONS_PER_BATCH..(k + 1) * LESSONS_PER_BATCH {
+        let class = client * own + l % own;
+        let nth = l / own; // the class's nth lesson
+        let start = t0 + l as i64 * lesson_ms;
+        for j in 0..LESSON {
+            let at = start + j as i64 * 4_000;
+            let student = class * PER_CLASS + j % PER_CLASS;
+            let skill = (nth * SKILLS_PER_LESSON + rng.random_range(0..SKILLS_PER_LESSON)) % SKILLS;
+            let item = rng.random_range(0..ITEMS);
+            // Ability by student and difficulty by skill: a spread of statuses.
+            let p = 0.25 + 0.7 * ((student * 7 + skill * 13) % 100) as f64 / 100.0;
+            let outcome = if rng.random_bool(p) {
+                "correct"
+            } else {
+                "incorrect"
+            };
+            let uuid = uuid::Uuid::from_u128(rng.random::<u128>() | 1);
+            events.push(serde_json::json!({
+                "event_id": uuid.to_string(),
+                "occurred_at": chrono::DateTime::from_timestamp_millis(at).unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "student_id": format!("stu-{student:05}"),
+                "class_id": format!("class-{class:03}"),
+                "skill_id": format!("domain{}.skill-{skill:02}", skill / 10),
+                "skill_name": format!("Skill number {skill}"),
+                "item_id": format!("item-{skill:02}-{item:02}"),
+                "outcome": outcome,
+                "response_ms": rng.random_range(1_500..60_000),
+                "session_id": format!("s{student}-{l}"),
+            }));
+        }
     }
     serde_json::to_vec(&serde_json::json!({ "events": events })).expect("a batch")
 }
 
-/// Posts batches `from..to` from 2 clients.
-fn ingest(port: u16, token: &str, from: usize, to: usize, step_us: i64, t0: i64) -> f64 {
+/// Posts batches `from..to` (both even), each client its own in order; returns the seconds.
+fn ingest(port: u16, token: &str, from: usize, to: usize, lesson_ms: i64, t0: i64) -> f64 {
     let started = Instant::now();
-    let next = AtomicUsize::new(from);
     std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                let client = reqwest::blocking::Client::builder()
+        for client in 0..CLIENTS {
+            s.spawn(move || {
+                let http = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(300))
                     .build()
                     .expect("client");
-                loop {
-                    let b = next.fetch_add(1, Ordering::Relaxed);
-                    if b >= to {
-                        break;
-                    }
-                    let r = client
+                for b in (from + client..to).step_by(CLIENTS) {
+                    let r = http
                         .post(format!("http://127.0.0.1:{port}/api/v1/events"))
                         .bearer_auth(token)
                         .header("content-type", "application/json")
-                        .body(batch(b, step_us, t0))
+                        .body(batch(b, lesson_ms, t0))
                         .send()
                         .expect("post a batch");
                     assert!(r.status().is_success(), "{}", r.status());
+                    let answer: serde_json::Value = r.json().expect("a JSON answer");
+                    assert_eq!(answer["accepted"], BATCH, "every event accepted: {answer}");
                     if b % 200 == 0 {
                         eprintln!(
                             "  batch {b} of {to} ({:.0} s)",
@@ -269,7 +289,7 @@ fn main() {
     // One fixed start and spacing for the whole run, the largest step spanning SPAN_DAYS
     // (kept beside the database, so a reused one is continued in time order).
     let t0_file = dir.join("timeline");
-    let (t0, step_us): (i64, i64) = std::fs::read_to_string(&t0_file)
+    let (t0, lesson_ms): (i64, i64) = std::fs::read_to_string(&t0_file)
         .ok()
         .and_then(|s| {
             let (a, b) = s.trim().split_once(' ')?;
@@ -277,7 +297,8 @@ fn main() {
         })
         .unwrap_or_else(|| {
             let t = chrono::Utc::now().timestamp_millis() - (SPAN_DAYS + 1) * 86_400_000;
-            let step = SPAN_DAYS * 86_400_000_000 / total.max(1) as i64;
+            // Each client gives total / LESSON / CLIENTS lessons, one after the other.
+            let step = SPAN_DAYS * 86_400_000 / (total / LESSON / CLIENTS).max(1) as i64;
             std::fs::write(&t0_file, format!("{t} {step}")).expect("timeline");
             (t, step)
         });
@@ -299,9 +320,10 @@ fn main() {
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &step in &o.steps {
         let server = start_server(&url, &secret, &[]);
-        let to = step / BATCH;
+        // Whole rounds of the two clients' batches.
+        let to = step / (BATCH * CLIENTS) * CLIENTS;
         let ingest_s = if to > done {
-            let s = ingest(server.port, &tool, done, to, step_us, t0);
+            let s = ingest(server.port, &tool, done, to, lesson_ms, t0);
             done = to;
             std::fs::write(&done_file, done.to_string()).expect("progress");
             s

@@ -21,12 +21,17 @@ impl Drop for Server {
 
 /// Starts the server and waits until `/healthz` answers. One token sends the whole load of a
 /// benchmark, so the per-token rate limit is off (it would measure itself).
+///
+/// `HUDDLE_BENCH_BIN` names another `huddle` binary to start (a copy of an earlier build), so a
+/// change can be compared with the build before it in one session.
 pub fn start_server(url: &str, secret: &Path, extra: &[&str]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle"))
+    let bin =
+        std::env::var_os("HUDDLE_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_huddle").into());
+    let mut child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database-url", url])
         .args(["--rate-limit-per-minute", "0"])

@@ -247,7 +247,30 @@ macro_rules! shared_event_sql {
                     skills::created_at.eq(now),
                 )
             };
-            let named: Vec<_> = named.into_iter().map(skill_row).collect();
+            // A name is written only when it changes: rewriting every named skill of every
+            // batch locked those rows until the commit, so on PostgreSQL concurrent batches
+            // (which share skills) waited for each other's whole transaction.
+            let named_ids: Vec<&str> = named.iter().map(|(skill, _)| *skill).collect();
+            let current: HashMap<String, Option<String>> = if named_ids.is_empty() {
+                HashMap::new()
+            } else {
+                skills::table
+                    .filter(skills::org_id.eq(org))
+                    .filter(skills::skill_id.eq_any(&named_ids))
+                    .select((skills::skill_id, skills::name))
+                    .load::<(String, Option<String>)>(self)?
+                    .into_iter()
+                    .collect()
+            };
+            let named: Vec<_> = named
+                .into_iter()
+                .filter(|(skill, name)| {
+                    current
+                        .get(*skill)
+                        .is_none_or(|stored| stored.as_deref() != *name)
+                })
+                .map(skill_row)
+                .collect();
             let unnamed: Vec<_> = unnamed.into_iter().map(skill_row).collect();
             if !named.is_empty() {
                 diesel::insert_into(skills::table)

@@ -34,7 +34,7 @@ const REBUILD_CHUNK: usize = 200;
 const UPSERT_CHUNK: usize = 2_000;
 
 /// A stored state row.
-#[derive(Queryable, Selectable, Debug, Clone)]
+#[derive(Queryable, QueryableByName, Selectable, Debug, Clone)]
 #[diesel(table_name = skill_states)]
 pub struct StateRow {
     pub student_id: String,
@@ -50,6 +50,18 @@ impl StateRow {
         serde_json::from_str(&self.state).ok()
     }
 }
+
+/// An item a student has met in a skill, as the ingest path reads it.
+#[derive(QueryableByName, Debug)]
+#[diesel(table_name = student_items)]
+pub(crate) struct SeenRow {
+    student_id: String,
+    skill_id: String,
+    item_id: String,
+}
+
+/// Student × skill pairs per statement on SQLite (two binds each, under its 32,766 limit).
+const PAIR_CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NewState {
@@ -225,18 +237,21 @@ fn to_json(state: &SkillState) -> String {
 pub(crate) trait StateSql: Connection + FlagSql {
     /// Serialises the updates of these students' state across connections (PostgreSQL).
     fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()>;
+    /// The stored states of these student × skill pairs (those that have one).
     fn load_states(
         &mut self,
         org: &str,
-        students: &BTreeSet<&str>,
-        skills: &BTreeSet<&str>,
+        pairs: &BTreeSet<(&str, &str)>,
     ) -> QueryResult<Vec<StateRow>>;
-    fn load_seen(
+    /// The items each of these student × skill pairs has met.
+    fn load_seen(&mut self, org: &str, pairs: &BTreeSet<(&str, &str)>)
+        -> QueryResult<Vec<SeenRow>>;
+    /// Which of these students have any stored state.
+    fn students_with_state(
         &mut self,
         org: &str,
         students: &BTreeSet<&str>,
-        items: &BTreeSet<&str>,
-    ) -> QueryResult<Vec<(String, String, String)>>;
+    ) -> QueryResult<HashSet<String>>;
     fn load_models(&mut self, org: &str) -> QueryResult<HashMap<String, SkillModel>>;
     /// The students' events, per student in time order (`occurred_at`, then arrival).
     fn load_history(&mut self, org: &str, students: &[&str]) -> QueryResult<Vec<HistoryRow>>;
@@ -247,37 +262,18 @@ pub(crate) trait StateSql: Connection + FlagSql {
 
 macro_rules! shared_state_sql {
     () => {
-        fn load_states(
+        fn students_with_state(
             &mut self,
             org: &str,
             students: &BTreeSet<&str>,
-            skills: &BTreeSet<&str>,
-        ) -> QueryResult<Vec<StateRow>> {
-            // students × skills over-fetches a little; one query beats one per pair.
-            skill_states::table
+        ) -> QueryResult<HashSet<String>> {
+            let rows: Vec<String> = skill_states::table
                 .filter(skill_states::org_id.eq(org))
                 .filter(skill_states::student_id.eq_any(students))
-                .filter(skill_states::skill_id.eq_any(skills))
-                .select(StateRow::as_select())
-                .load(self)
-        }
-
-        fn load_seen(
-            &mut self,
-            org: &str,
-            students: &BTreeSet<&str>,
-            items: &BTreeSet<&str>,
-        ) -> QueryResult<Vec<(String, String, String)>> {
-            student_items::table
-                .filter(student_items::org_id.eq(org))
-                .filter(student_items::student_id.eq_any(students))
-                .filter(student_items::item_id.eq_any(items))
-                .select((
-                    student_items::student_id,
-                    student_items::skill_id,
-                    student_items::item_id,
-                ))
-                .load(self)
+                .select(skill_states::student_id)
+                .distinct()
+                .load(self)?;
+            Ok(rows.into_iter().collect())
         }
 
         fn load_models(&mut self, org: &str) -> QueryResult<HashMap<String, SkillModel>> {
@@ -405,8 +401,85 @@ macro_rules! shared_state_sql {
     };
 }
 
+// The ingest path reads states and items met by the batch's student × skill pairs: IN lists
+// on students and on skills made SQLite probe every student × skill combination (or read every
+// item a student had met), most of them not in the batch. A pair list is one index seek each.
+const STATE_COLUMNS: &str =
+    "s.student_id, s.skill_id, s.state, s.last_occurred_at, s.last_seq, s.session_start";
+
+/// `WITH p(student_id, skill_id) AS (VALUES (?, ?), …)` for `n` pairs (SQLite).
+fn sqlite_pairs(n: usize) -> String {
+    let values = vec!["(?, ?)"; n].join(", ");
+    format!("WITH p(student_id, skill_id) AS (VALUES {values}) ")
+}
+
+/// Runs a pair query on SQLite, a chunk of pairs at a time: the pairs' binds, then `org`.
+fn sqlite_pair_query<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
+    c: &mut diesel::SqliteConnection,
+    org: &str,
+    pairs: &BTreeSet<(&str, &str)>,
+    select: &str,
+) -> QueryResult<Vec<T>> {
+    use diesel::sql_types::Text;
+    let pairs: Vec<&(&str, &str)> = pairs.iter().collect();
+    let mut rows = Vec::new();
+    for chunk in pairs.chunks(PAIR_CHUNK) {
+        let mut query = diesel::sql_query(format!("{}{select}", sqlite_pairs(chunk.len())))
+            .into_boxed::<diesel::sqlite::Sqlite>();
+        for (student, skill) in chunk {
+            query = query.bind::<Text, _>(*student).bind::<Text, _>(*skill);
+        }
+        rows.extend(query.bind::<Text, _>(org).load(c)?);
+    }
+    Ok(rows)
+}
+
+/// Runs a pair query on PostgreSQL: `$1` and `$2` the pairs as two arrays, `$3` the org.
+fn pg_pair_query<T: QueryableByName<diesel::pg::Pg> + 'static>(
+    c: &mut diesel::PgConnection,
+    org: &str,
+    pairs: &BTreeSet<(&str, &str)>,
+    select: &str,
+) -> QueryResult<Vec<T>> {
+    use diesel::sql_types::{Array, Text};
+    let (students, skills): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    diesel::sql_query(select)
+        .bind::<Array<Text>, _>(students)
+        .bind::<Array<Text>, _>(skills)
+        .bind::<Text, _>(org)
+        .load(c)
+}
+
 impl StateSql for diesel::SqliteConnection {
     shared_state_sql!();
+
+    fn load_states(
+        &mut self,
+        org: &str,
+        pairs: &BTreeSet<(&str, &str)>,
+    ) -> QueryResult<Vec<StateRow>> {
+        // CROSS JOIN keeps the pairs the outer loop: one primary-key seek per pair.
+        let select = format!(
+            "SELECT {STATE_COLUMNS} FROM p CROSS JOIN skill_states s ON s.org_id = ? \
+             AND s.student_id = p.student_id AND s.skill_id = p.skill_id"
+        );
+        // The org's bind comes last: it is in the ON clause, after the CTE's.
+        sqlite_pair_query(self, org, pairs, &select)
+    }
+
+    fn load_seen(
+        &mut self,
+        org: &str,
+        pairs: &BTreeSet<(&str, &str)>,
+    ) -> QueryResult<Vec<SeenRow>> {
+        sqlite_pair_query(
+            self,
+            org,
+            pairs,
+            "SELECT s.student_id, s.skill_id, s.item_id FROM p CROSS JOIN student_items s \
+             ON s.org_id = ? AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
+        )
+    }
 
     fn lock_students(&mut self, _org: &str, _students: &BTreeSet<&str>) -> QueryResult<()> {
         // One writer at a time already (Db::write and SQLite's own lock).
@@ -416,6 +489,35 @@ impl StateSql for diesel::SqliteConnection {
 
 impl StateSql for diesel::PgConnection {
     shared_state_sql!();
+
+    fn load_states(
+        &mut self,
+        org: &str,
+        pairs: &BTreeSet<(&str, &str)>,
+    ) -> QueryResult<Vec<StateRow>> {
+        let select = format!(
+            "SELECT {STATE_COLUMNS} FROM unnest($1::text[], $2::text[]) AS p(student_id, skill_id) \
+             JOIN skill_states s ON s.org_id = $3 \
+             AND s.student_id = p.student_id AND s.skill_id = p.skill_id"
+        );
+        pg_pair_query(self, org, pairs, &select)
+    }
+
+    fn load_seen(
+        &mut self,
+        org: &str,
+        pairs: &BTreeSet<(&str, &str)>,
+    ) -> QueryResult<Vec<SeenRow>> {
+        pg_pair_query(
+            self,
+            org,
+            pairs,
+            "SELECT s.student_id, s.skill_id, s.item_id \
+             FROM unnest($1::text[], $2::text[]) AS p(student_id, skill_id) \
+             JOIN student_items s ON s.org_id = $3 \
+             AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
+        )
+    }
 
     fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()> {
         let mut keys: Vec<i64> = students.iter().map(|s| lock_key(org, s)).collect();
@@ -476,13 +578,17 @@ pub(crate) fn apply_in<C: StateSql>(
     for list in by_student.values_mut() {
         list.sort_by_key(|ev| (ev.at, ev.seq));
     }
+    let pairs: BTreeSet<(&str, &str)> = evs.iter().map(|ev| (ev.student, ev.skill)).collect();
     let stored: HashMap<(String, String), StateRow> = c
-        .load_states(org, &students, &skills)?
+        .load_states(org, &pairs)?
         .into_iter()
         .map(|row| ((row.student_id.clone(), row.skill_id.clone()), row))
         .collect();
-    let mut seen: HashSet<(String, String, String)> =
-        c.load_seen(org, &students, &items)?.into_iter().collect();
+    let mut seen: HashSet<(String, String, String)> = c
+        .load_seen(org, &pairs)?
+        .into_iter()
+        .map(|r| (r.student_id, r.skill_id, r.item_id))
+        .collect();
     let models = c.load_models(org)?;
     let default_model = SkillModel::default();
     let (norms, mut trackers) = if sig.enabled {
@@ -507,23 +613,37 @@ pub(crate) fn apply_in<C: StateSql>(
     // Which student × skill states cannot take the new events on top (late events, an
     // unreadable state), and, with signals, which students are replayed whole.
     let mut late: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for (student, list) in &by_student {
-        for ev in list {
-            match stored.get(&(student.to_string(), ev.skill.to_owned())) {
-                Some(row) if row.skill_state().is_none() || ev.at < row.last_occurred_at => {
-                    late.insert((student, ev.skill));
-                }
-                _ => {}
+    let mut earliest: HashMap<(&str, &str), i64> = HashMap::new();
+    for ev in &evs {
+        let at = earliest.entry((ev.student, ev.skill)).or_insert(ev.at);
+        *at = (*at).min(ev.at);
+    }
+    for ((student, skill), at) in earliest {
+        match stored.get(&(student.to_owned(), skill.to_owned())) {
+            Some(row) if at < row.last_occurred_at || row.skill_state().is_none() => {
+                late.insert((student, skill));
             }
+            _ => {}
         }
     }
     let mut replayed: BTreeSet<&str> = BTreeSet::new();
     if sig.enabled {
+        // Students without a detector state: those with a history (signals were off) are
+        // replayed; the others (new students) start from nothing.
+        let untracked: BTreeSet<&str> = students
+            .iter()
+            .copied()
+            .filter(|s| !trackers.contains_key(*s))
+            .collect();
+        let with_history = if untracked.is_empty() {
+            HashSet::new()
+        } else {
+            c.students_with_state(org, &untracked)?
+        };
         for (student, list) in &by_student {
             let behind = match trackers.get(*student) {
                 Some(tracker) => list.iter().any(|ev| tracker.is_late(ev.at)),
-                // No detector state yet, but a history (signals were off): replay it.
-                None => stored.keys().any(|(s, _)| s == student),
+                None => with_history.contains(*student),
             };
             if behind || late.iter().any(|(s, _)| s == student) {
                 replayed.insert(student);
