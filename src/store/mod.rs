@@ -8,6 +8,7 @@ pub mod events;
 pub mod flags;
 pub mod history;
 pub mod plans;
+pub mod reports;
 pub mod privacy;
 pub mod reviews;
 pub mod state;
