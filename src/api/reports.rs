@@ -133,7 +133,7 @@ pub async fn adoption(
         })
         .await?;
     if let Err(why) = reports::adoption::check(&report) {
-        tracing::error!(why, "the adoption report does not add up");
+        tracing::error!(why = %why, "the adoption report does not add up");
     }
     match section {
         None => Ok(HttpResponse::Ok().json(report)),
@@ -217,7 +217,9 @@ pub(crate) async fn record_refusals(
     let org = org.to_owned();
     let written = state
         .db
-        .write(move |conn| crate::store::reports::record_refused(conn, &org, received_at, &refusals))
+        .write(move |conn| {
+            crate::store::reports::record_refused(conn, &org, received_at, &refusals)
+        })
         .await;
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "refused events could not be counted");

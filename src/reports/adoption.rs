@@ -330,7 +330,9 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
         s.1.add(&f);
         classes.push(ClassRow {
             class_id: class.map(str::to_owned),
-            name: class.and_then(|c| names.get(c).copied().flatten()).map(str::to_owned),
+            name: class
+                .and_then(|c| names.get(c).copied().flatten())
+                .map(str::to_owned),
             school_id: school.map(str::to_owned),
             students_practised: class
                 .and_then(|c| practised.get(c))
@@ -340,12 +342,18 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
     }
     // By school (no school last), then class (no class last).
     classes.sort_by(|a, b| {
-        (a.school_id.is_none(), &a.school_id, a.class_id.is_none(), &a.class_id).cmp(&(
-            b.school_id.is_none(),
-            &b.school_id,
-            b.class_id.is_none(),
-            &b.class_id,
-        ))
+        (
+            a.school_id.is_none(),
+            &a.school_id,
+            a.class_id.is_none(),
+            &a.class_id,
+        )
+            .cmp(&(
+                b.school_id.is_none(),
+                &b.school_id,
+                b.class_id.is_none(),
+                &b.class_id,
+            ))
     });
     let mut totals = Figures::default();
     let mut school_rows: Vec<SchoolRow> = schools
@@ -354,14 +362,15 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
             totals.add(&f);
             SchoolRow {
                 school_id: school.map(str::to_owned),
-                name: school
-                    .and_then(|s| input.schools.get(s).cloned().flatten()),
+                name: school.and_then(|s| input.schools.get(s).cloned().flatten()),
                 classes: n,
                 figures: f,
             }
         })
         .collect();
-    school_rows.sort_by(|a, b| (a.school_id.is_none(), &a.school_id).cmp(&(b.school_id.is_none(), &b.school_id)));
+    school_rows.sort_by(|a, b| {
+        (a.school_id.is_none(), &a.school_id).cmp(&(b.school_id.is_none(), &b.school_id))
+    });
     totals.finish();
 
     let week_rows = weekly(&weeks, &activity, &reads, &decisions, &input.enrolments);
@@ -459,11 +468,18 @@ fn weekly(
 pub fn check(report: &Adoption) -> Result<(), String> {
     for school in &report.schools {
         let mut sum = Figures::default();
-        for c in report.classes.iter().filter(|c| c.school_id == school.school_id) {
+        for c in report
+            .classes
+            .iter()
+            .filter(|c| c.school_id == school.school_id)
+        {
             sum.add(&c.figures);
         }
         if sum.counts() != school.figures.counts() {
-            return Err(format!("the classes of school {:?} do not add up to it", school.school_id));
+            return Err(format!(
+                "the classes of school {:?} do not add up to it",
+                school.school_id
+            ));
         }
     }
     let mut sum = Figures::default();
@@ -473,7 +489,8 @@ pub fn check(report: &Adoption) -> Result<(), String> {
     if sum.counts() != report.totals.counts() {
         return Err("the schools do not add up to the totals".into());
     }
-    let weekly = |get: fn(&Figures) -> u64| report.weeks.iter().map(|w| get(&w.figures)).sum::<u64>();
+    let weekly =
+        |get: fn(&Figures) -> u64| report.weeks.iter().map(|w| get(&w.figures)).sum::<u64>();
     let pairs: [(fn(&Figures) -> u64, &str); 5] = [
         (|f| f.events, "events"),
         (|f| f.practice_ms, "practice"),
@@ -492,7 +509,7 @@ pub fn check(report: &Adoption) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::{WEEK_MS, DAY_MS};
+    use crate::reports::{DAY_MS, WEEK_MS};
     use chrono::NaiveDate;
 
     const MON: i64 = 1_795_996_800_000; // 2026-11-30
@@ -547,10 +564,30 @@ mod tests {
                 act(MON, "c3", "s3", 4, 4_000),
                 act(MON - 2 * WEEK_MS, "c1", "s9", 99, 1), // before the range: not counted
             ],
-            classes: vec![class("c1", Some("A")), class("c2", Some("A")), class("c3", None), class("c4", Some("B"))],
-            schools: [("A".to_string(), Some("School A".to_string())), ("B".into(), None)].into(),
-            enrolments: vec![pair("c1", "s1"), pair("c2", "s2"), pair("c2", "s4"), pair("c3", "s3"), pair("c4", "s5")],
-            teaching: vec![pair("c1", "t1"), pair("c2", "t1"), pair("c2", "t2"), pair("c4", "t3")],
+            classes: vec![
+                class("c1", Some("A")),
+                class("c2", Some("A")),
+                class("c3", None),
+                class("c4", Some("B")),
+            ],
+            schools: [
+                ("A".to_string(), Some("School A".to_string())),
+                ("B".into(), None),
+            ]
+            .into(),
+            enrolments: vec![
+                pair("c1", "s1"),
+                pair("c2", "s2"),
+                pair("c2", "s4"),
+                pair("c3", "s3"),
+                pair("c4", "s5"),
+            ],
+            teaching: vec![
+                pair("c1", "t1"),
+                pair("c2", "t1"),
+                pair("c2", "t2"),
+                pair("c4", "t3"),
+            ],
             reads: vec![
                 read(MON + DAY_MS, "t1", "c1", "class.overview"),
                 read(MON + DAY_MS, "t1", "c2", "class.insights"),
@@ -560,15 +597,30 @@ mod tests {
                 read(MON, "t1", "c1", "student.read"),   // not a class page
             ],
             decisions: vec![
-                Decision { at: MON + 5, student_id: "s2".into(), decided_by: "t2".into() },
-                Decision { at: MON + 6, student_id: "s1".into(), decided_by: "t1".into() },
-                Decision { at: MON + 7, student_id: "ghost".into(), decided_by: "admin".into() },
+                Decision {
+                    at: MON + 5,
+                    student_id: "s2".into(),
+                    decided_by: "t2".into(),
+                },
+                Decision {
+                    at: MON + 6,
+                    student_id: "s1".into(),
+                    decided_by: "t1".into(),
+                },
+                Decision {
+                    at: MON + 7,
+                    student_id: "ghost".into(),
+                    decided_by: "admin".into(),
+                },
             ],
         }
     }
 
     fn class_row<'a>(r: &'a Adoption, id: Option<&str>) -> &'a ClassRow {
-        r.classes.iter().find(|c| c.class_id.as_deref() == id).unwrap()
+        r.classes
+            .iter()
+            .find(|c| c.class_id.as_deref() == id)
+            .unwrap()
     }
 
     #[test]
@@ -579,15 +631,28 @@ mod tests {
         assert_eq!(r.weeks_to, "2026-12-06");
 
         let c1 = class_row(&r, Some("c1"));
-        assert_eq!((c1.figures.active_students, c1.figures.events, c1.students_practised), (1, 15, 1));
+        assert_eq!(
+            (
+                c1.figures.active_students,
+                c1.figures.events,
+                c1.students_practised
+            ),
+            (1, 15, 1)
+        );
         assert_eq!(c1.figures.practice_ms, 90_000);
         assert_eq!(c1.figures.practice_minutes, 1.5);
         let c2 = class_row(&r, Some("c2"));
         // s1 practised in c2 but counts in c1; s2 is c2's.
         assert_eq!((c2.figures.active_students, c2.students_practised), (1, 2));
-        assert_eq!((c2.figures.enrolled, c2.figures.enrolled_practising), (2, 1));
+        assert_eq!(
+            (c2.figures.enrolled, c2.figures.enrolled_practising),
+            (2, 1)
+        );
         assert_eq!(c2.figures.share_practising, Some(0.5));
-        assert_eq!((c2.figures.teacher_views, c2.figures.insights_viewed), (3, 2));
+        assert_eq!(
+            (c2.figures.teacher_views, c2.figures.insights_viewed),
+            (3, 2)
+        );
         assert_eq!(c2.figures.active_teachers, 2); // t1 (home c2) and t2
         assert_eq!(c1.figures.active_teachers, 0);
         assert_eq!(c1.figures.teacher_views, 1);
@@ -596,10 +661,20 @@ mod tests {
         assert_eq!(c1.figures.reviews_decided, 1);
         assert_eq!(class_row(&r, None).figures.reviews_decided, 1);
         // A class nobody used still has its row.
-        assert_eq!(class_row(&r, Some("c4")).figures, Figures { enrolled: 1, share_practising: Some(0.0), ..Figures::default() });
+        assert_eq!(
+            class_row(&r, Some("c4")).figures,
+            Figures {
+                enrolled: 1,
+                share_practising: Some(0.0),
+                ..Figures::default()
+            }
+        );
 
         let a = &r.schools[0];
-        assert_eq!((a.school_id.as_deref(), a.name.as_deref(), a.classes), (Some("A"), Some("School A"), 2));
+        assert_eq!(
+            (a.school_id.as_deref(), a.name.as_deref(), a.classes),
+            (Some("A"), Some("School A"), 2)
+        );
         assert_eq!((a.figures.active_students, a.figures.events), (2, 25));
         let none = r.schools.last().unwrap();
         assert_eq!(none.school_id, None);
@@ -618,13 +693,22 @@ mod tests {
         let weeks: Vec<&str> = r.weeks.iter().map(|w| w.week_start.as_str()).collect();
         assert_eq!(weeks, ["2026-11-23", "2026-11-30"]);
         let (last, this) = (&r.weeks[0].figures, &r.weeks[1].figures);
-        assert_eq!((last.active_students, last.events, last.active_teachers), (1, 10, 1));
-        assert_eq!((this.active_students, this.events, this.active_teachers), (3, 19, 1));
+        assert_eq!(
+            (last.active_students, last.events, last.active_teachers),
+            (1, 10, 1)
+        );
+        assert_eq!(
+            (this.active_students, this.events, this.active_teachers),
+            (3, 19, 1)
+        );
         // s1 in c1, s2 in c2, s3 in c3 are enrolled pairs; s1 in c2 is not.
         assert_eq!(this.enrolled_practising, 3);
         assert_eq!(this.enrolled, 5);
         assert_eq!(this.reviews_decided, 3);
-        assert_eq!(last.insights_viewed + this.insights_viewed, r.totals.insights_viewed);
+        assert_eq!(
+            last.insights_viewed + this.insights_viewed,
+            r.totals.insights_viewed
+        );
     }
 
     #[test]

@@ -73,7 +73,11 @@ pub fn adoption(report: &Adoption, section: &str) -> Option<anyhow::Result<Strin
                 .schools
                 .iter()
                 .map(|s| {
-                    [vec![text(&s.school_id), text(&s.name), s.classes.to_string()], figures(&s.figures)].concat()
+                    [
+                        vec![text(&s.school_id), text(&s.name), s.classes.to_string()],
+                        figures(&s.figures),
+                    ]
+                    .concat()
                 })
                 .collect(),
         ),
@@ -84,7 +88,12 @@ pub fn adoption(report: &Adoption, section: &str) -> Option<anyhow::Result<Strin
                 .iter()
                 .map(|c| {
                     [
-                        vec![text(&c.class_id), text(&c.name), text(&c.school_id), c.students_practised.to_string()],
+                        vec![
+                            text(&c.class_id),
+                            text(&c.name),
+                            text(&c.school_id),
+                            c.students_practised.to_string(),
+                        ],
                         figures(&c.figures),
                     ]
                     .concat()

@@ -120,13 +120,19 @@ pub fn compute(range: &Range, input: &Input) -> DataQuality {
     }
     let mut rejected: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut by_code: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for r in input.rejections.iter().filter(|r| (lo..hi).contains(&r.day)) {
+    for r in input
+        .rejections
+        .iter()
+        .filter(|r| (lo..hi).contains(&r.day))
+    {
         let t = rejected.entry(r.tool.as_str()).or_default();
         t.0 += r.events as u64;
         if r.code == FUTURE_CODE {
             t.1 += r.events as u64;
         }
-        *by_code.entry((r.tool.as_str(), r.code.as_str())).or_default() += r.events as u64;
+        *by_code
+            .entry((r.tool.as_str(), r.code.as_str()))
+            .or_default() += r.events as u64;
     }
     let mut total_day = ToolDay::default();
     let mut total_rejected = (0, 0);
@@ -145,7 +151,11 @@ pub fn compute(range: &Range, input: &Input) -> DataQuality {
             tool_row(tool, &day, rej)
         })
         .collect();
-    tools.sort_by(|a, b| (b.received + b.rejected).cmp(&(a.received + a.rejected)).then(a.tool.cmp(&b.tool)));
+    tools.sort_by(|a, b| {
+        (b.received + b.rejected)
+            .cmp(&(a.received + a.rejected))
+            .then(a.tool.cmp(&b.tool))
+    });
     let mut rejections: Vec<RejectionCount> = by_code
         .into_iter()
         .map(|((tool, code), events)| RejectionCount {
@@ -154,7 +164,11 @@ pub fn compute(range: &Range, input: &Input) -> DataQuality {
             events,
         })
         .collect();
-    rejections.sort_by(|a, b| b.events.cmp(&a.events).then((&a.tool, &a.code).cmp(&(&b.tool, &b.code))));
+    rejections.sort_by(|a, b| {
+        b.events
+            .cmp(&a.events)
+            .then((&a.tool, &a.code).cmp(&(&b.tool, &b.code)))
+    });
 
     let mut thin: Vec<SkillData> = input
         .skill_students
@@ -165,7 +179,11 @@ pub fn compute(range: &Range, input: &Input) -> DataQuality {
             students: *n,
         })
         .collect();
-    thin.sort_by(|a, b| a.students.cmp(&b.students).then(a.skill_id.cmp(&b.skill_id)));
+    thin.sort_by(|a, b| {
+        a.students
+            .cmp(&b.students)
+            .then(a.skill_id.cmp(&b.skill_id))
+    });
 
     DataQuality {
         from: range.from.format("%Y-%m-%d").to_string(),
@@ -222,7 +240,14 @@ mod tests {
         }
     }
 
-    fn td(day: i64, tool: &str, received: i64, duplicates: i64, future: i64, max_future_ms: i64) -> ToolDayRow {
+    fn td(
+        day: i64,
+        tool: &str,
+        received: i64,
+        duplicates: i64,
+        future: i64,
+        max_future_ms: i64,
+    ) -> ToolDayRow {
         ToolDayRow {
             day,
             tool: tool.into(),
@@ -240,7 +265,12 @@ mod tests {
     }
 
     fn rej(day: i64, tool: &str, code: &str, events: i64) -> RejectionRow {
-        RejectionRow { day, tool: tool.into(), code: code.into(), events }
+        RejectionRow {
+            day,
+            tool: tool.into(),
+            code: code.into(),
+            events,
+        }
     }
 
     #[test]
@@ -280,8 +310,19 @@ mod tests {
         assert_eq!((tutor.received, tutor.rejected), (0, 4));
         assert_eq!(r.totals.received, 107);
         assert_eq!(r.totals.rejected, 9);
-        assert_eq!(r.rejections[0], RejectionCount { tool: "tutor".into(), code: "invalid_event_id".into(), events: 4 });
-        let thin: Vec<&str> = r.skills_too_little_data.iter().map(|s| s.skill_id.as_str()).collect();
+        assert_eq!(
+            r.rejections[0],
+            RejectionCount {
+                tool: "tutor".into(),
+                code: "invalid_event_id".into(),
+                events: 4
+            }
+        );
+        let thin: Vec<&str> = r
+            .skills_too_little_data
+            .iter()
+            .map(|s| s.skill_id.as_str())
+            .collect();
         assert_eq!(thin, ["c", "b"]);
         assert_eq!(r.skills, 3);
     }

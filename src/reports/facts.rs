@@ -220,7 +220,13 @@ mod tests {
 
     const MON: i64 = 1_795_996_800_000; // 2026-11-30T00:00:00Z, a Monday
 
-    fn fact<'a>(class: &'a str, student: &'a str, tool: &'a str, at: i64, rt: Option<i32>) -> EventFact<'a> {
+    fn fact<'a>(
+        class: &'a str,
+        student: &'a str,
+        tool: &'a str,
+        at: i64,
+        rt: Option<i32>,
+    ) -> EventFact<'a> {
         EventFact {
             class_id: class,
             student_id: student,
@@ -250,9 +256,18 @@ mod tests {
         let a = folded[&(MON, "c1", "s1")];
         assert_eq!(
             a,
-            Activity { events: 2, timed_events: 1, practice_ms: 2_000, first_at: MON + 500, last_at: MON + 1_000 }
+            Activity {
+                events: 2,
+                timed_events: 1,
+                practice_ms: 2_000,
+                first_at: MON + 500,
+                last_at: MON + 1_000
+            }
         );
-        assert_eq!(folded[&(MON - WEEK, "c1", "s1")].practice_ms, PRACTICE_CAP_MS);
+        assert_eq!(
+            folded[&(MON - WEEK, "c1", "s1")].practice_ms,
+            PRACTICE_CAP_MS
+        );
 
         // Folding in two halves and adding equals folding at once (how the upsert adds).
         let mut first = fold_activity(&events[..2]);
@@ -268,11 +283,11 @@ mod tests {
     fn late_and_future_dated_events_are_measured_against_receipt() {
         let now = MON + 10 * 3_600_000;
         let events = [
-            fact("c", "s", "app", now - LATE_MS, Some(1)),    // late, exactly a day
+            fact("c", "s", "app", now - LATE_MS, Some(1)), // late, exactly a day
             fact("c", "s", "app", now - 3 * LATE_MS, Some(1)), // late, three days
-            fact("c", "s", "app", now + 60_000, None),         // a minute ahead
-            fact("c", "s", "app", now + 20_000, Some(1)),      // 20 s ahead
-            fact("c", "s", "", now - 1_000, Some(1)),          // on time, no tool
+            fact("c", "s", "app", now + 60_000, None),     // a minute ahead
+            fact("c", "s", "app", now + 20_000, Some(1)),  // 20 s ahead
+            fact("c", "s", "", now - 1_000, Some(1)),      // on time, no tool
         ];
         let folded = fold_received(&events, now);
         let app = folded[&(MON, "app")];
@@ -283,13 +298,22 @@ mod tests {
         assert_eq!(app.max_future_ms, 60_000);
         assert_eq!(app.sum_future_ms, 80_000);
         assert_eq!(app.without_time, 1);
-        assert_eq!(folded[&(MON, "")], ToolDay { received: 1, ..ToolDay::default() });
+        assert_eq!(
+            folded[&(MON, "")],
+            ToolDay {
+                received: 1,
+                ..ToolDay::default()
+            }
+        );
     }
 
     #[test]
     fn tools_of_refused_events_are_read_leniently() {
         let body = br#"{"events": [{"tool": "quiz"}, 17, {"outcome": "maybe"}, {"tool": 3}]}"#;
-        assert_eq!(tools_in_body(body, &[0, 1, 2, 3, 9]), ["quiz", "", "", "", ""]);
+        assert_eq!(
+            tools_in_body(body, &[0, 1, 2, 3, 9]),
+            ["quiz", "", "", "", ""]
+        );
         assert_eq!(tools_in_body(b"not json", &[0]), [""]);
         let mut r = Refusals::default();
         assert!(r.is_empty());

@@ -60,7 +60,11 @@ pub const DEFAULT_WEEKS: i64 = 12;
 
 impl Range {
     /// Reads `from` and `to` (`YYYY-MM-DD`, both optional; `to` defaults to `today`).
-    pub fn parse(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<Self, RangeError> {
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<Self, RangeError> {
         let date = |value: &str, field: &str| {
             NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| RangeError {
                 code: "invalid_date",
@@ -144,11 +148,26 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_midnight_utc() {
         // 2026-12-01 is a Tuesday; its week starts Monday 2026-11-30.
-        assert_eq!(week_start(ms("2026-12-01T10:00:00Z")), ms("2026-11-30T00:00:00Z"));
-        assert_eq!(week_start(ms("2026-11-30T00:00:00Z")), ms("2026-11-30T00:00:00Z"));
-        assert_eq!(week_start(ms("2026-11-29T23:59:59.999Z")), ms("2026-11-23T00:00:00Z"));
-        assert_eq!(week_start(ms("1969-12-31T12:00:00Z")), ms("1969-12-29T00:00:00Z"));
-        assert_eq!(day_start(ms("2026-12-01T10:00:00Z")), ms("2026-12-01T00:00:00Z"));
+        assert_eq!(
+            week_start(ms("2026-12-01T10:00:00Z")),
+            ms("2026-11-30T00:00:00Z")
+        );
+        assert_eq!(
+            week_start(ms("2026-11-30T00:00:00Z")),
+            ms("2026-11-30T00:00:00Z")
+        );
+        assert_eq!(
+            week_start(ms("2026-11-29T23:59:59.999Z")),
+            ms("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            week_start(ms("1969-12-31T12:00:00Z")),
+            ms("1969-12-29T00:00:00Z")
+        );
+        assert_eq!(
+            day_start(ms("2026-12-01T10:00:00Z")),
+            ms("2026-12-01T00:00:00Z")
+        );
         assert_eq!(date_string(ms("2026-11-30T00:00:00Z")), "2026-11-30");
     }
 
@@ -158,7 +177,10 @@ mod tests {
         let r = Range::parse(Some("2026-11-18"), Some("2026-12-01"), today).unwrap();
         let weeks: Vec<String> = r.weeks().into_iter().map(date_string).collect();
         assert_eq!(weeks, ["2026-11-16", "2026-11-23", "2026-11-30"]);
-        assert_eq!(r.week_bounds(), (ms("2026-11-16T00:00:00Z"), ms("2026-12-07T00:00:00Z")));
+        assert_eq!(
+            r.week_bounds(),
+            (ms("2026-11-16T00:00:00Z"), ms("2026-12-07T00:00:00Z"))
+        );
         assert_eq!(r.end_ms(), ms("2026-12-02T00:00:00Z"));
 
         let default = Range::parse(None, None, today).unwrap();

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use diesel::dsl::{count_star, exists, not, sql};
+use diesel::dsl::{count, count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::upsert::excluded;
@@ -27,9 +27,22 @@ const CHUNK: usize = 2_000;
 
 /// The statements that write the aggregates, for each backend's concrete connection.
 pub(crate) trait ReportSql: Connection {
-    fn upsert_activity(&mut self, org: &str, rows: &BTreeMap<facts::ActivityKey, Activity>) -> QueryResult<()>;
-    fn upsert_tool_days(&mut self, org: &str, rows: &BTreeMap<facts::ToolDayKey, ToolDay>) -> QueryResult<()>;
-    fn upsert_rejections(&mut self, org: &str, day: i64, rows: &BTreeMap<(String, String), i64>) -> QueryResult<()>;
+    fn upsert_activity(
+        &mut self,
+        org: &str,
+        rows: &BTreeMap<facts::ActivityKey, Activity>,
+    ) -> QueryResult<()>;
+    fn upsert_tool_days(
+        &mut self,
+        org: &str,
+        rows: &BTreeMap<facts::ToolDayKey, ToolDay>,
+    ) -> QueryResult<()>;
+    fn upsert_rejections(
+        &mut self,
+        org: &str,
+        day: i64,
+        rows: &BTreeMap<(String, String), i64>,
+    ) -> QueryResult<()>;
 }
 
 macro_rules! report_sql {
@@ -91,21 +104,17 @@ macro_rules! report_sql {
                 .iter()
                 .map(|((day, tool), d)| {
                     (
-                        (
-                            t::org_id.eq(org),
-                            t::day.eq(*day),
-                            t::tool.eq(*tool),
-                            t::received.eq(d.received),
-                            t::duplicates.eq(d.duplicates),
-                            t::late.eq(d.late),
-                        ),
-                        (
-                            t::max_late_ms.eq(d.max_late_ms),
-                            t::future.eq(d.future),
-                            t::max_future_ms.eq(d.max_future_ms),
-                            t::sum_future_ms.eq(d.sum_future_ms),
-                            t::without_time.eq(d.without_time),
-                        ),
+                        t::org_id.eq(org),
+                        t::day.eq(*day),
+                        t::tool.eq(*tool),
+                        t::received.eq(d.received),
+                        t::duplicates.eq(d.duplicates),
+                        t::late.eq(d.late),
+                        t::max_late_ms.eq(d.max_late_ms),
+                        t::future.eq(d.future),
+                        t::max_future_ms.eq(d.max_future_ms),
+                        t::sum_future_ms.eq(d.sum_future_ms),
+                        t::without_time.eq(d.without_time),
                     )
                 })
                 .collect();
@@ -232,7 +241,11 @@ pub fn record_refused(
 }
 
 /// What the adoption report is computed from, for the weeks `range` touches.
-pub fn adoption_input(conn: &mut DbConnection, org: &str, range: &Range) -> anyhow::Result<adoption::Input> {
+pub fn adoption_input(
+    conn: &mut DbConnection,
+    org: &str,
+    range: &Range,
+) -> anyhow::Result<adoption::Input> {
     let (lo, hi) = range.week_bounds();
     let activity = report_activity::table
         .filter(report_activity::org_id.eq(org))
@@ -248,14 +261,16 @@ pub fn adoption_input(conn: &mut DbConnection, org: &str, range: &Range) -> anyh
         ))
         .load::<(i64, String, String, i64, i64, i64)>(conn)?
         .into_iter()
-        .map(|(week_start, class_id, student_id, events, timed_events, practice_ms)| ActivityRow {
-            week_start,
-            class_id,
-            student_id,
-            events,
-            timed_events,
-            practice_ms,
-        })
+        .map(
+            |(week_start, class_id, student_id, events, timed_events, practice_ms)| ActivityRow {
+                week_start,
+                class_id,
+                student_id,
+                events,
+                timed_events,
+                practice_ms,
+            },
+        )
         .collect();
     let classes = classes::table
         .filter(classes::org_id.eq(org))
@@ -290,8 +305,13 @@ pub fn adoption_input(conn: &mut DbConnection, org: &str, range: &Range) -> anyh
         .filter(audit_log::at.lt(hi))
         .filter(audit_log::actor_role.eq("teacher"))
         .filter(audit_log::subject_kind.eq("class"))
-        .filter(audit_log::action.eq_any(adoption::CLASS_PAGES))
-        .select((audit_log::at, audit_log::actor_sub, audit_log::subject_id, audit_log::action))
+        .filter(audit_log::action.eq_any(adoption::CLASS_PAGES.to_vec()))
+        .select((
+            audit_log::at,
+            audit_log::actor_sub,
+            audit_log::subject_id,
+            audit_log::action,
+        ))
         .load::<(i64, String, Option<String>, String)>(conn)?
         .into_iter()
         .filter_map(|(at, user_id, class, action)| {
@@ -362,7 +382,10 @@ pub fn data_quality_input(
         .load::<((i64, String, i64, i64, i64, i64), (i64, i64, i64, i64))>(conn)?
         .into_iter()
         .map(
-            |((day, tool, received, duplicates, late, max_late_ms), (future, max_future_ms, sum_future_ms, without_time))| {
+            |(
+                (day, tool, received, duplicates, late, max_late_ms),
+                (future, max_future_ms, sum_future_ms, without_time),
+            )| {
                 ToolDayRow {
                     day,
                     tool,
@@ -412,15 +435,12 @@ pub fn data_quality_input(
         .filter(students::org_id.eq(org))
         .count()
         .get_result(conn)?;
-    let without_class: i64 = students::table
-        .filter(students::org_id.eq(org))
-        .filter(not(exists(
-            enrolments::table
-                .filter(enrolments::org_id.eq(students::org_id))
-                .filter(enrolments::student_id.eq(students::student_id)),
-        )))
-        .count()
+    // Every enrolment names a known student (a foreign key): the rest have no class.
+    let enrolled: i64 = enrolments::table
+        .filter(enrolments::org_id.eq(org))
+        .select(count(enrolments::student_id).aggregate_distinct())
         .get_result(conn)?;
+    let without_class = (student_count - enrolled).max(0);
     let counts: BTreeMap<String, i64> = skill_states::table
         .filter(skill_states::org_id.eq(org))
         .group_by(skill_states::skill_id)

@@ -23,7 +23,9 @@ both_backends!(
 
 /// The Monday (UTC) of the week of `ms`, as a date.
 fn monday(ms: i64) -> NaiveDate {
-    let day = chrono::DateTime::from_timestamp_millis(ms).expect("a time").date_naive();
+    let day = chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a time")
+        .date_naive();
     day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
@@ -83,7 +85,11 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     // Some answers without a response time, and one student answering in a second class.
     let wanderer = sent[0]["student_id"].clone();
     let home = sent[0]["class_id"].as_str().expect("class").to_owned();
-    let elsewhere = classes.iter().find(|c| **c != home).expect("another class").clone();
+    let elsewhere = classes
+        .iter()
+        .find(|c| **c != home)
+        .expect("another class")
+        .clone();
     let mut moved = 0;
     for (i, e) in sent.iter_mut().enumerate() {
         if i % 17 == 0 {
@@ -132,15 +138,23 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     }
     let resent: Vec<Value> = sent[100..130].to_vec();
     let mut bad = resent.clone();
-    bad.push(json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(60), "student_id": "s",
-        "class_id": "c", "skill_id": "k", "item_id": "i", "outcome": "maybe", "tool": "quiz-x"}));
-    bad.push(json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(60), "student_id": "s",
-        "class_id": "c", "skill_id": "k", "item_id": "i", "outcome": "wrong", "tool": "quiz-x"}));
-    bad.push(json!({"occurred_at": ago(60), "student_id": "s", "class_id": "c", "skill_id": "k",
-        "item_id": "i", "outcome": "correct"}));
-    bad.push(json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(-3_600),
+    bad.push(
+        json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(60), "student_id": "s",
+        "class_id": "c", "skill_id": "k", "item_id": "i", "outcome": "maybe", "tool": "quiz-x"}),
+    );
+    bad.push(
+        json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(60), "student_id": "s",
+        "class_id": "c", "skill_id": "k", "item_id": "i", "outcome": "wrong", "tool": "quiz-x"}),
+    );
+    bad.push(
+        json!({"occurred_at": ago(60), "student_id": "s", "class_id": "c", "skill_id": "k",
+        "item_id": "i", "outcome": "correct"}),
+    );
+    bad.push(
+        json!({"event_id": Uuid::new_v4().to_string(), "occurred_at": ago(-3_600),
         "student_id": "s", "class_id": "c", "skill_id": "k", "item_id": "i", "outcome": "correct",
-        "tool": "clock-ahead"}));
+        "tool": "clock-ahead"}),
+    );
     let twice = sent[5].clone();
     bad.push(twice.clone()); // a re-send, and repeated within the batch
     bad.push(twice.clone());
@@ -158,24 +172,51 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
 
     // A teacher of class 0 looks at it: overview twice, insights once; their page of a class
     // they do not teach is refused and counts nothing; the administrator's reads count nothing.
-    let teacher = add_user(&app, "t0@school.example", Role::Teacher, ORG, &[&classes[0]]).await;
+    let teacher = add_user(
+        &app,
+        "t0@school.example",
+        Role::Teacher,
+        ORG,
+        &[&classes[0]],
+    )
+    .await;
     let t0 = token_for(&app, &teacher, Role::Teacher, ORG);
     for page in ["overview", "overview", "insights"] {
         get_json(&app, &t0, &format!("/api/v1/classes/{}/{page}", classes[0])).await;
     }
-    let refused = get(&app, &t0, &format!("/api/v1/classes/{}/overview", classes[1])).await;
+    let refused = get(
+        &app,
+        &t0,
+        &format!("/api/v1/classes/{}/overview", classes[1]),
+    )
+    .await;
     assert_eq!(refused.status(), 403);
-    get_json(&app, &admin, &format!("/api/v1/classes/{}/insights", classes[1])).await;
+    get_json(
+        &app,
+        &admin,
+        &format!("/api/v1/classes/{}/insights", classes[1]),
+    )
+    .await;
     // The teacher decides one review item of their class.
-    let queue = get_json(&app, &t0, &format!("/api/v1/reviews?class_id={}", classes[0])).await;
+    let queue = get_json(
+        &app,
+        &t0,
+        &format!("/api/v1/reviews?class_id={}", classes[0]),
+    )
+    .await;
     let item = queue["reviews"]
         .as_array()
         .and_then(|r| r.first())
         .cloned()
-        .unwrap_or_else(|| panic!("the simulated class has uncertain estimates to review: {queue}"));
+        .unwrap_or_else(|| {
+            panic!("the simulated class has uncertain estimates to review: {queue}")
+        });
     let decided = app
         .client
-        .post(app.url(&format!("/api/v1/reviews/{}", item["id"].as_str().expect("id"))))
+        .post(app.url(&format!(
+            "/api/v1/reviews/{}",
+            item["id"].as_str().expect("id")
+        )))
         .bearer_auth(&t0)
         .json(&json!({"decision": "confirm"}))
         .send()
@@ -201,15 +242,28 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     let mut class_students: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut per_student: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for e in &sent {
-        let (class, student) = (e["class_id"].as_str().expect("c"), e["student_id"].as_str().expect("s"));
+        let (class, student) = (
+            e["class_id"].as_str().expect("c"),
+            e["student_id"].as_str().expect("s"),
+        );
         let week = monday(ms(e));
         *week_events.entry(week).or_default() += 1;
         *week_practice.entry(week).or_default() += practice(e);
-        week_students.entry(week).or_default().insert(student.into());
+        week_students
+            .entry(week)
+            .or_default()
+            .insert(student.into());
         *class_events.entry(class.into()).or_default() += 1;
         *class_practice.entry(class.into()).or_default() += practice(e);
-        class_students.entry(class.into()).or_default().insert(student.into());
-        *per_student.entry(student.into()).or_default().entry(class.into()).or_default() += 1;
+        class_students
+            .entry(class.into())
+            .or_default()
+            .insert(student.into());
+        *per_student
+            .entry(student.into())
+            .or_default()
+            .entry(class.into())
+            .or_default() += 1;
     }
     // Home class: most answers, ties to the first id.
     let mut class_active: BTreeMap<String, i64> = BTreeMap::new();
@@ -228,23 +282,42 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
 
     let from = (today - TimeDelta::days(35)).format("%Y-%m-%d").to_string();
     let to = today.format("%Y-%m-%d").to_string();
-    let report = get_json(&app, &admin, &format!("/api/v1/admin/adoption?from={from}&to={to}")).await;
+    let report = get_json(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/adoption?from={from}&to={to}"),
+    )
+    .await;
     assert_eq!(report["consistent"], true, "{report}");
 
     // Weeks.
     let weeks = report["weeks"].as_array().expect("weeks");
     assert_eq!(weeks.len(), 6, "{from}..{to} touches six weeks");
     for w in weeks {
-        let week = NaiveDate::parse_from_str(w["week_start"].as_str().expect("week"), "%Y-%m-%d").expect("date");
+        let week = NaiveDate::parse_from_str(w["week_start"].as_str().expect("week"), "%Y-%m-%d")
+            .expect("date");
         assert_eq!(week.weekday(), chrono::Weekday::Mon);
-        assert_eq!(n(&w["events"]), week_events.get(&week).copied().unwrap_or(0), "events of {week}");
-        assert_eq!(n(&w["practice_ms"]), week_practice.get(&week).copied().unwrap_or(0), "practice of {week}");
-        let expected_minutes = (week_practice.get(&week).copied().unwrap_or(0) as f64 / 6_000.0).round() / 10.0;
+        assert_eq!(
+            n(&w["events"]),
+            week_events.get(&week).copied().unwrap_or(0),
+            "events of {week}"
+        );
+        assert_eq!(
+            n(&w["practice_ms"]),
+            week_practice.get(&week).copied().unwrap_or(0),
+            "practice of {week}"
+        );
+        let expected_minutes =
+            (week_practice.get(&week).copied().unwrap_or(0) as f64 / 6_000.0).round() / 10.0;
         assert_eq!(w["practice_minutes"].as_f64(), Some(expected_minutes));
         let active = week_students.get(&week).map_or(0, |s| s.len() as i64);
         assert_eq!(n(&w["active_students"]), active, "students of {week}");
         let this_week = week == monday(Utc::now().timestamp_millis());
-        assert_eq!(n(&w["active_teachers"]), i64::from(this_week), "teachers of {week}");
+        assert_eq!(
+            n(&w["active_teachers"]),
+            i64::from(this_week),
+            "teachers of {week}"
+        );
         assert_eq!(n(&w["insights_viewed"]), i64::from(this_week));
         assert_eq!(n(&w["teacher_views"]), 3 * i64::from(this_week));
         assert_eq!(n(&w["reviews_decided"]), i64::from(this_week));
@@ -258,11 +331,25 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
             .find(|r| r["class_id"] == json!(class))
             .unwrap_or_else(|| panic!("{class} has a row"));
         assert_eq!(n(&row["events"]), class_events[class], "events of {class}");
-        assert_eq!(n(&row["practice_ms"]), class_practice[class], "practice of {class}");
-        assert_eq!(n(&row["students_practised"]), class_students[class].len() as i64);
-        assert_eq!(n(&row["active_students"]), class_active.get(class).copied().unwrap_or(0), "active in {class}");
+        assert_eq!(
+            n(&row["practice_ms"]),
+            class_practice[class],
+            "practice of {class}"
+        );
+        assert_eq!(
+            n(&row["students_practised"]),
+            class_students[class].len() as i64
+        );
+        assert_eq!(
+            n(&row["active_students"]),
+            class_active.get(class).copied().unwrap_or(0),
+            "active in {class}"
+        );
         assert_eq!(n(&row["enrolled"]), enrolled[class], "enrolled in {class}");
-        assert_eq!(n(&row["enrolled_practising"]), class_students[class].len() as i64);
+        assert_eq!(
+            n(&row["enrolled_practising"]),
+            class_students[class].len() as i64
+        );
         assert_eq!(row["school_id"], json!(school_of(class)));
         let is_t0 = *class == classes[0];
         assert_eq!(n(&row["active_teachers"]), i64::from(is_t0));
@@ -277,10 +364,22 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     assert_eq!(schools[0]["school_id"], "north");
     assert_eq!(schools[0]["name"], "North School");
     assert_eq!(schools[2]["school_id"], Value::Null);
-    let fields = ["active_students", "active_teachers", "events", "practice_ms", "enrolled", "teacher_views", "reviews_decided"];
+    let fields = [
+        "active_students",
+        "active_teachers",
+        "events",
+        "practice_ms",
+        "enrolled",
+        "teacher_views",
+        "reviews_decided",
+    ];
     for school in schools {
         for f in fields {
-            let sum: i64 = rows.iter().filter(|c| c["school_id"] == school["school_id"]).map(|c| n(&c[f])).sum();
+            let sum: i64 = rows
+                .iter()
+                .filter(|c| c["school_id"] == school["school_id"])
+                .map(|c| n(&c[f]))
+                .sum();
             assert_eq!(n(&school[f]), sum, "{f} of school {}", school["school_id"]);
         }
     }
@@ -288,25 +387,50 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
         let sum: i64 = schools.iter().map(|s| n(&s[f])).sum();
         assert_eq!(n(&report["totals"][f]), sum, "{f} of the totals");
     }
-    assert_eq!(n(&report["totals"]["active_students"]), per_student.len() as i64);
+    assert_eq!(
+        n(&report["totals"]["active_students"]),
+        per_student.len() as i64
+    );
     assert_eq!(n(&report["totals"]["events"]), sent.len() as i64);
-    let north_events: i64 = sent.iter().filter(|e| e["class_id"] == json!(classes[0])).count() as i64;
+    let north_events: i64 = sent
+        .iter()
+        .filter(|e| e["class_id"] == json!(classes[0]))
+        .count() as i64;
     assert_eq!(n(&schools[0]["events"]), north_events);
 
     // CSV: the classes table says what the JSON says.
-    let r = get(&app, &admin, &format!("/api/v1/admin/adoption?from={from}&to={to}&format=csv&section=classes")).await;
+    let r = get(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/adoption?from={from}&to={to}&format=csv&section=classes"),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    let disposition = r.headers()["content-disposition"].to_str().expect("ascii").to_owned();
-    assert!(disposition.contains(&format!("huddle-adoption-classes-{from}-{to}.csv")), "{disposition}");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        disposition.contains(&format!("huddle-adoption-classes-{from}-{to}.csv")),
+        "{disposition}"
+    );
     let text = r.text().await.expect("text");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().expect("header").clone();
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} column"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} column"))
+    };
     let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
     assert_eq!(records.len(), rows.len());
     for (record, row) in records.iter().zip(rows) {
-        assert_eq!(record[col("class_id")], *row["class_id"].as_str().unwrap_or(""));
+        assert_eq!(
+            record[col("class_id")],
+            *row["class_id"].as_str().unwrap_or("")
+        );
         for f in ["events", "active_students", "practice_ms", "enrolled"] {
             assert_eq!(record[col(f)].parse::<i64>().ok(), row[f].as_i64(), "{f}");
         }
@@ -326,14 +450,23 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     assert_eq!(text.lines().count(), 1 + weeks.len());
 
     // ---- Data quality, today: everything was received today ----
-    let dq = get_json(&app, &admin, &format!("/api/v1/admin/data-quality?from={to}&to={to}")).await;
+    let dq = get_json(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/data-quality?from={to}&to={to}"),
+    )
+    .await;
     let now = Utc::now().timestamp_millis();
     let totals = &dq["totals"];
     assert_eq!(n(&totals["received"]), sent.len() as i64);
     assert_eq!(n(&totals["duplicates"]), 32);
     assert_eq!(n(&totals["rejected"]), 4);
     let late = sent.iter().filter(|e| now - ms(e) >= DAY_MS).count() as i64;
-    assert_eq!(late, sent.len() as i64 - 3, "all but the fresh answers are late");
+    assert_eq!(
+        late,
+        sent.len() as i64 - 3,
+        "all but the fresh answers are late"
+    );
     assert_eq!(n(&totals["late"]), late);
     assert_eq!(n(&totals["future_dated"]), 2);
     assert_eq!(n(&totals["future_rejected"]), 1);
@@ -351,19 +484,36 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     // Duplicates and refusals by the tool the events named.
     let mut sent_dups: HashMap<String, i64> = HashMap::new();
     for e in resent.iter().chain([&twice, &twice]) {
-        *sent_dups.entry(e["tool"].as_str().unwrap_or("").to_owned()).or_default() += 1;
+        *sent_dups
+            .entry(e["tool"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
     }
     for t in dq["tools"].as_array().expect("tools") {
         let tool = t["tool"].as_str().expect("tool");
-        assert_eq!(n(&t["duplicates"]), sent_dups.get(tool).copied().unwrap_or(0), "duplicates of {tool:?}");
-        let received = sent.iter().filter(|e| e["tool"].as_str().unwrap_or("") == tool).count() as i64;
+        assert_eq!(
+            n(&t["duplicates"]),
+            sent_dups.get(tool).copied().unwrap_or(0),
+            "duplicates of {tool:?}"
+        );
+        let received = sent
+            .iter()
+            .filter(|e| e["tool"].as_str().unwrap_or("") == tool)
+            .count() as i64;
         assert_eq!(n(&t["received"]), received, "received of {tool:?}");
     }
     let got: BTreeMap<(String, String), i64> = dq["rejections"]
         .as_array()
         .expect("rejections")
         .iter()
-        .map(|r| ((r["tool"].as_str().unwrap_or("").to_owned(), r["code"].as_str().unwrap_or("").to_owned()), n(&r["events"])))
+        .map(|r| {
+            (
+                (
+                    r["tool"].as_str().unwrap_or("").to_owned(),
+                    r["code"].as_str().unwrap_or("").to_owned(),
+                ),
+                n(&r["events"]),
+            )
+        })
         .collect();
     assert_eq!(got, expected_rejections);
     // Students without a class; skills with fewer students than a fit needs.
@@ -371,29 +521,53 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
     assert_eq!(n(&dq["students"]), per_student.len() as i64 + 3);
     let mut skill_students: HashMap<&str, HashSet<&str>> = HashMap::new();
     for e in &sent {
-        skill_students.entry(e["skill_id"].as_str().expect("skill")).or_default().insert(e["student_id"].as_str().expect("s"));
+        skill_students
+            .entry(e["skill_id"].as_str().expect("skill"))
+            .or_default()
+            .insert(e["student_id"].as_str().expect("s"));
     }
     let thin: HashMap<String, i64> = dq["skills_too_little_data"]
         .as_array()
         .expect("skills")
         .iter()
-        .map(|s| (s["skill_id"].as_str().unwrap_or("").to_owned(), n(&s["students"])))
+        .map(|s| {
+            (
+                s["skill_id"].as_str().unwrap_or("").to_owned(),
+                n(&s["students"]),
+            )
+        })
         .collect();
-    assert_eq!(thin.len(), skill_students.len(), "36 students: every skill is under 50");
+    assert_eq!(
+        thin.len(),
+        skill_students.len(),
+        "36 students: every skill is under 50"
+    );
     for (skill, students) in &skill_students {
-        assert_eq!(thin.get(*skill).copied(), Some(students.len() as i64), "{skill}");
+        assert_eq!(
+            thin.get(*skill).copied(),
+            Some(students.len() as i64),
+            "{skill}"
+        );
     }
     let shared: i64 = app
         .read(|conn| {
             use diesel::prelude::*;
             use huddle::db::schema::flags;
-            flags::table.filter(flags::kind.eq("shared_account")).count().get_result(conn)
+            flags::table
+                .filter(flags::kind.eq("shared_account"))
+                .count()
+                .get_result(conn)
         })
         .await;
     assert_eq!(n(&dq["shared_account_flags"]), shared);
 
     // Data-quality CSV: the rejections table.
-    let r = get(&app, &admin, &format!("/api/v1/admin/data-quality?from={to}&to={to}&format=csv&section=rejections")).await;
+    let r = get(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/data-quality?from={to}&to={to}&format=csv&section=rejections"),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.expect("text");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -401,7 +575,10 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
         .records()
         .map(|r| {
             let r = r.expect("record");
-            ((r[0].to_owned(), r[1].to_owned()), r[2].parse().expect("a count"))
+            (
+                (r[0].to_owned(), r[1].to_owned()),
+                r[2].parse().expect("a count"),
+            )
         })
         .collect();
     assert_eq!(from_csv, expected_rejections);
@@ -411,10 +588,20 @@ async fn reports_over_a_simulated_district_equal_figures_from_the_raw_events(app
         let a = app.post_batch(chunk).await;
         assert_eq!(n(&a["accepted"]), 0);
     }
-    let again = get_json(&app, &admin, &format!("/api/v1/admin/adoption?from={from}&to={to}")).await;
+    let again = get_json(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/adoption?from={from}&to={to}"),
+    )
+    .await;
     assert_eq!(again["classes"], report["classes"]);
     assert_eq!(again["totals"], report["totals"]);
-    let dq_again = get_json(&app, &admin, &format!("/api/v1/admin/data-quality?from={to}&to={to}")).await;
+    let dq_again = get_json(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/data-quality?from={to}&to={to}"),
+    )
+    .await;
     assert_eq!(n(&dq_again["totals"]["duplicates"]), 32 + sent.len() as i64);
     assert_eq!(n(&dq_again["totals"]["received"]), sent.len() as i64);
 }
@@ -436,15 +623,29 @@ async fn reports_refuse_bad_queries_and_non_administrators(app: TestApp) {
     }
     for role in [Role::Teacher, Role::Tool] {
         for report in ["adoption", "data-quality"] {
-            let r = get(&app, &app.token(role, ORG), &format!("/api/v1/admin/{report}")).await;
+            let r = get(
+                &app,
+                &app.token(role, ORG),
+                &format!("/api/v1/admin/{report}"),
+            )
+            .await;
             assert_eq!(r.status(), 403, "{report} for {role:?}");
         }
     }
     // Another district's administrator sees none of this one's events.
     app.post_batch(&crate::helpers::events(10)).await;
-    let other = get_json(&app, &app.token(Role::Admin, "district-2"), "/api/v1/admin/adoption").await;
+    let other = get_json(
+        &app,
+        &app.token(Role::Admin, "district-2"),
+        "/api/v1/admin/adoption",
+    )
+    .await;
     assert_eq!(n(&other["totals"]["events"]), 0);
     let mine = get_json(&app, &admin, "/api/v1/admin/adoption").await;
     assert_eq!(n(&mine["totals"]["events"]), 10);
-    assert_eq!(mine["weeks"].as_array().map(Vec::len), Some(12), "12 weeks by default");
+    assert_eq!(
+        mine["weeks"].as_array().map(Vec::len),
+        Some(12),
+        "12 weeks by default"
+    );
 }
