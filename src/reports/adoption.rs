@@ -462,6 +462,9 @@ fn weekly(
         .collect()
 }
 
+/// Reads one figure (the sums below compare them one by one).
+type Getter = fn(&Figures) -> u64;
+
 /// Checks that the report adds up: each school is the sum of its classes, the totals the sum
 /// of the schools, and the weeks' events, practice time, views and decisions sum to the
 /// totals'. The error names the first row that does not.
@@ -491,7 +494,7 @@ pub fn check(report: &Adoption) -> Result<(), String> {
     }
     let weekly =
         |get: fn(&Figures) -> u64| report.weeks.iter().map(|w| get(&w.figures)).sum::<u64>();
-    let pairs: [(fn(&Figures) -> u64, &str); 5] = [
+    let pairs: [(Getter, &str); 5] = [
         (|f| f.events, "events"),
         (|f| f.practice_ms, "practice"),
         (|f| f.teacher_views, "teacher views"),
