@@ -91,6 +91,9 @@ struct RosterLine {
     display_name: Option<String>,
     class_id: Option<String>,
     group: Option<String>,
+    /// Puts the line's class in this school (created when new).
+    school_id: Option<String>,
+    school_name: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -123,7 +126,24 @@ fn check_line(
             "{at}: class_id must be 1 to 128 characters of letters, digits and . _ : -"
         )));
     }
-    for (field, value) in [("display_name", &line.display_name), ("group", &line.group)] {
+    let school_id = blank(line.school_id);
+    if let Some(school) = &school_id {
+        if !is_id(school) {
+            return Err(RosterError(format!(
+                "{at}: school_id must be 1 to 128 characters of letters, digits and . _ : -"
+            )));
+        }
+        if class_id.is_none() {
+            return Err(RosterError(format!(
+                "{at}: school_id needs a class_id (a school holds classes)"
+            )));
+        }
+    }
+    for (field, value) in [
+        ("display_name", &line.display_name),
+        ("group", &line.group),
+        ("school_name", &line.school_name),
+    ] {
         if let Some(v) = value {
             if v.chars().count() > MAX_NAME_CHARS || v.chars().any(char::is_control) {
                 return Err(RosterError(format!(
@@ -137,6 +157,8 @@ fn check_line(
         display_name: line.display_name,
         class_id,
         group: line.group,
+        school_name: blank(line.school_name).filter(|_| school_id.is_some()),
+        school_id,
     })
 }
 

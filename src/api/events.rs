@@ -127,6 +127,8 @@ pub async fn post_events(
         })?;
 
     let now = Utc::now();
+    // Kept (a reference, not a copy) to read the tools of refused events for the reports.
+    let raw = body.clone();
     let prepared = crate::db::blocking(move || Ok(ingest::prepare(&body, now)))
         .await?
         .map_err(|e| match e {
@@ -136,6 +138,7 @@ pub async fn post_events(
         })?;
 
     // A tool token limited to some classes: events of other classes are refused one by one.
+    let sent = prepared.events.len() + prepared.rejected.len() + prepared.duplicates;
     let (allowed, refused): (Vec<_>, Vec<_>) = prepared
         .events
         .into_iter()
@@ -152,7 +155,7 @@ pub async fn post_events(
     let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = allowed.into_iter().unzip();
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
-    let org = caller.org;
+    let org = caller.org.clone();
     let stored = state
         .db
         .write(move |conn| crate::store::events::append(conn, &org, &events, now))
@@ -163,9 +166,13 @@ pub async fn post_events(
         duplicates: prepared.duplicates,
         rejected: rejected.into_iter().map(RejectedEvent::from).collect(),
     };
+    let mut accepted = std::collections::HashSet::new();
     for ((index, id), outcome) in indexes.into_iter().zip(ids).zip(stored) {
         match outcome {
-            Stored::Inserted => result.accepted += 1,
+            Stored::Inserted => {
+                result.accepted += 1;
+                accepted.insert(index);
+            }
             Stored::Duplicate => result.duplicates += 1,
             Stored::Conflict => result.rejected.push(RejectedEvent::from(Rejected {
                 index,
@@ -175,6 +182,7 @@ pub async fn post_events(
         }
     }
     result.rejected.sort_by_key(|r| r.index);
+    super::reports::record_refusals(&state, &caller.org, now, &raw, sent, &accepted, &result).await;
     tracing::info!(
         accepted = result.accepted,
         duplicates = result.duplicates,

@@ -15,6 +15,7 @@ mod health;
 pub mod openapi;
 mod params;
 mod plans;
+mod reports;
 mod reviews;
 mod roster;
 mod students;
@@ -82,6 +83,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
         .route("/api/v1/admin/audit", web::get().to(audit::list_audit))
+        .route("/api/v1/admin/adoption", web::get().to(reports::adoption))
+        .route(
+            "/api/v1/admin/data-quality",
+            web::get().to(reports::data_quality),
+        )
         .route("/api/v1/admin/roster", web::put().to(roster::put_roster))
         .route("/", web::get().to(dashboard::index))
         .route("/ui/{path:.*}", web::get().to(dashboard::asset))

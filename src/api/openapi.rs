@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         super::students::erase_student,
         super::admin::post_refit,
         super::audit::list_audit,
+        super::reports::adoption,
+        super::reports::data_quality,
         super::roster::put_roster,
         super::classes::overview,
         super::classes::get_insights,

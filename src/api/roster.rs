@@ -31,6 +31,11 @@ pub struct RosterStudent {
     class_id: Option<String>,
     /// A group label (for fairness reports).
     group: Option<String>,
+    /// Puts `class_id` in this school (created when new); needs `class_id`.
+    #[schema(example = "school-north")]
+    school_id: Option<String>,
+    /// The school's name, with `school_id`.
+    school_name: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -43,7 +48,7 @@ pub struct RosterResult {
 ///
 /// Tools send pseudonymous ids; the names teachers see come only from here (or, later, from
 /// a rostering import). JSON (`Content-Type: application/json`) or CSV (`text/csv`) with the
-/// columns `student_id`, `display_name` (or `name`), `class_id`, `group`. All or nothing: a bad
+/// columns `student_id`, `display_name` (or `name`), `class_id`, `group`, `school_id`, `school_name`. All or nothing: a bad
 /// line refuses the whole upload and names the line. Administrators only; audited.
 #[utoipa::path(put, path = "/api/v1/admin/roster", tag = "privacy",
     request_body(content = RosterUpload, content_type = "application/json"),

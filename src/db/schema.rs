@@ -241,6 +241,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    report_activity (org_id, week_start, class_id, student_id) {
+        org_id -> Text,
+        week_start -> BigInt,
+        class_id -> Text,
+        student_id -> Text,
+        events -> BigInt,
+        timed_events -> BigInt,
+        practice_ms -> BigInt,
+        first_at -> BigInt,
+        last_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    report_tool_days (org_id, day, tool) {
+        org_id -> Text,
+        day -> BigInt,
+        tool -> Text,
+        received -> BigInt,
+        duplicates -> BigInt,
+        late -> BigInt,
+        max_late_ms -> BigInt,
+        future -> BigInt,
+        max_future_ms -> BigInt,
+        sum_future_ms -> BigInt,
+        without_time -> BigInt,
+    }
+}
+
+diesel::table! {
+    report_rejections (org_id, day, tool, code) {
+        org_id -> Text,
+        day -> BigInt,
+        tool -> Text,
+        code -> Text,
+        events -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -265,4 +305,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     retention_marks,
     review_decisions,
     group_plans,
+    report_activity,
+    report_tool_days,
+    report_rejections,
 );

@@ -132,7 +132,7 @@ pub fn append(
     )))
 }
 
-fn append_in<C: EventSql + super::state::StateSql>(
+fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     c: &mut C,
     org: &str,
     batch: &[Event],
@@ -161,6 +161,8 @@ fn append_in<C: EventSql + super::state::StateSql>(
         c.ensure_entities(org, &events, received_at)?;
         // The knowledge-tracing state moves in the same transaction as its events.
         super::state::apply_in(c, org, &new_events, received_at)?;
+        // The administrators' report aggregates, from the new events only (docs/reports.md).
+        super::reports::record_in(c, org, &events, received_at)?;
     }
 
     // Events not inserted were stored before: the same content is a re-send, other content

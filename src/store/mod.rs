@@ -9,6 +9,7 @@ pub mod flags;
 pub mod history;
 pub mod plans;
 pub mod privacy;
+pub mod reports;
 pub mod reviews;
 pub mod schools;
 pub mod state;

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::auth::policy::StudentScope;
 use crate::db::schema::{
-    classes, enrolments, events, flags, retention_marks, review_decisions, skill_states,
-    student_items, student_signals, students,
+    classes, enrolments, events, flags, report_activity, retention_marks, review_decisions,
+    schools, skill_states, student_items, student_signals, students,
 };
 use crate::db::{from_millis, DbConnection};
 use crate::store::events::EventRow;
@@ -23,6 +23,10 @@ pub struct RosterEntry {
     pub class_id: Option<String>,
     /// A group label (for the fairness reports of the administration issue).
     pub group: Option<String>,
+    /// The school of `class_id` (the adoption report rolls classes up by school).
+    pub school_id: Option<String>,
+    /// The school's name; None keeps a name already held.
+    pub school_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -96,6 +100,32 @@ pub fn apply_roster(
                         .on_conflict_do_nothing()
                         .execute(c)
                 })?;
+                if let Some(school) = &e.school_id {
+                    crate::on_backend!(conn, |c| diesel::insert_into(schools::table)
+                        .values((
+                            schools::org_id.eq(org),
+                            schools::school_id.eq(school),
+                            schools::created_at.eq(now),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(c))?;
+                    if let Some(name) = &e.school_name {
+                        diesel::update(
+                            schools::table
+                                .filter(schools::org_id.eq(org))
+                                .filter(schools::school_id.eq(school)),
+                        )
+                        .set(schools::name.eq(name))
+                        .execute(conn)?;
+                    }
+                    diesel::update(
+                        classes::table
+                            .filter(classes::org_id.eq(org))
+                            .filter(classes::class_id.eq(class)),
+                    )
+                    .set(classes::school_id.eq(school))
+                    .execute(conn)?;
+                }
             }
         }
         Ok(summary)
@@ -393,6 +423,7 @@ pub fn erase_student_rows(
         flags,
         student_signals,
         review_decisions,
+        report_activity,
         enrolments,
         students
     );

@@ -15,6 +15,7 @@ mod knowledge;
 mod migrations;
 mod openapi;
 mod privacy;
+mod reports_adoption;
 mod security;
 mod shutdown;
 mod signals;

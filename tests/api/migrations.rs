@@ -237,6 +237,24 @@ fn schema_matches(conn: &mut DbConnection) {
                     )>(c)
                     .map(|_| ()),
             )
+            .and(
+                report_activity::table
+                    .select(report_activity::all_columns)
+                    .load::<(String, i64, String, String, i64, i64, i64, i64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                report_tool_days::table
+                    .select(report_tool_days::all_columns)
+                    .load::<(String, i64, String, i64, i64, i64, i64, i64, i64, i64, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                report_rejections::table
+                    .select(report_rejections::all_columns)
+                    .load::<(String, i64, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
     })
     .expect("schema.rs matches the migrated tables");
 }

@@ -169,6 +169,20 @@ pub fn endpoints() -> Vec<Endpoint> {
             teacher_scoped: false,
         },
         Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/adoption",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/data-quality",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
             method: "POST",
             path: "/api/v1/admin/refit",
             body: None,
