@@ -15,6 +15,7 @@ pub mod insights;
 pub mod kt;
 pub mod privacy;
 pub mod ratelimit;
+pub mod reports;
 pub mod signals;
 pub mod sim;
 pub mod startup;

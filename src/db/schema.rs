@@ -117,6 +117,7 @@ diesel::table! {
         students -> Integer,
         rows -> Integer,
         log_likelihood -> Nullable<Double>,
+        accuracy -> Nullable<Text>,
     }
 }
 
@@ -241,6 +242,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prediction_bins (org_id, skill_id, day, model_at, bin) {
+        org_id -> Text,
+        skill_id -> Text,
+        day -> Integer,
+        model_at -> BigInt,
+        bin -> Integer,
+        correct -> BigInt,
+        wrong -> BigInt,
+        sum_pred -> Double,
+        sum_sq_err -> Double,
+    }
+}
+
+diesel::table! {
+    student_predictions (org_id, student_id, bin) {
+        org_id -> Text,
+        student_id -> Text,
+        bin -> Integer,
+        correct -> BigInt,
+        wrong -> BigInt,
+        sum_pred -> Double,
+        sum_sq_err -> Double,
+    }
+}
+
+diesel::table! {
+    refit_jobs (job_id) {
+        job_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        phase -> Text,
+        skills_done -> Integer,
+        skills_total -> Integer,
+        students_done -> Integer,
+        students_total -> Integer,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        requested_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -265,4 +311,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     retention_marks,
     review_decisions,
     group_plans,
+    prediction_bins,
+    student_predictions,
+    refit_jobs,
 );

@@ -42,6 +42,45 @@ pub struct Config {
     pub forgetting: bool,
     /// How many students of each behaviour profile (default: all diligent).
     pub profiles: ProfileMix,
+    /// A change of one skill's true parameters from a given school day on (model drift).
+    pub drift: Option<Drift>,
+}
+
+/// From school day `day` (0-based) on, skill `skill` (its index) behaves differently: a new
+/// item bank that is easier to guess and teaches less (guess +0.25, at most 0.45; learn ×0.3).
+/// The model fitted before the change then predicts worse (docs/reports.md, "Model health").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drift {
+    pub skill: usize,
+    pub day: u32,
+}
+
+impl Drift {
+    /// `SKILL_INDEX@DAY`, e.g. `2@20`.
+    pub fn parse(s: &str) -> Result<Drift, String> {
+        let (skill, day) = s
+            .split_once('@')
+            .ok_or_else(|| format!("{s:?}: use SKILL_INDEX@DAY, e.g. 2@20"))?;
+        Ok(Drift {
+            skill: skill
+                .trim()
+                .parse()
+                .map_err(|_| format!("{skill:?} is not a skill index"))?,
+            day: day
+                .trim()
+                .parse()
+                .map_err(|_| format!("{day:?} is not a day number"))?,
+        })
+    }
+
+    /// The parameters after the change.
+    pub fn apply(&self, p: Params) -> Params {
+        Params {
+            guess: (p.guess + 0.25).min(0.45),
+            learn: p.learn * 0.3,
+            ..p
+        }
+    }
 }
 
 impl Default for Config {
@@ -59,6 +98,7 @@ impl Default for Config {
             absence: 0.05,
             forgetting: false,
             profiles: ProfileMix::diligent(),
+            drift: None,
         }
     }
 }
@@ -497,6 +537,10 @@ impl Simulation {
                         }
                     } else {
                         skill.params
+                    };
+                    let p = match c.drift {
+                        Some(drift) if drift.skill == k && d as u32 >= drift.day => drift.apply(p),
+                        _ => p,
                     };
                     let prog = progress[slot].get_or_insert_with(|| {
                         let known = rng.random_bool(p.prior);

@@ -14,6 +14,7 @@ mod knowledge;
 mod migrations;
 mod openapi;
 mod privacy;
+mod reports_model;
 mod security;
 mod shutdown;
 mod signals;
