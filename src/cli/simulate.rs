@@ -138,6 +138,8 @@ mod tests {
             skills_per_day: 2,
             kt_csv: true,
             profiles: crate::sim::ProfileMix::diligent(),
+            drift: None,
+            items_per_skill: 40,
         })
         .expect("simulate runs");
         let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
@@ -172,6 +174,8 @@ mod tests {
             skills_per_day: 2,
             kt_csv: false,
             profiles: crate::sim::ProfileMix::mixed(),
+            drift: Some(crate::sim::Drift { skill: 0, day: 2 }),
+            items_per_skill: 40,
         })
         .expect("simulate runs");
         let truth = std::fs::read_to_string(out.join("truth.jsonl")).unwrap_or_default();

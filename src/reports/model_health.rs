@@ -126,6 +126,30 @@ impl Histogram {
         Some(wins / (t.correct as f64 * t.wrong as f64))
     }
 
+    /// The AUC the model itself expects on these answers: each answer counted as p right and
+    /// 1 − p wrong (p its prediction). It depends only on how spread out the predictions are,
+    /// so it is the fair yardstick for the observed AUC whatever the mix of students: when
+    /// nearly everyone has mastered a skill, predictions bunch up and both are near 0.5.
+    pub fn expected_auc(&self) -> Option<f64> {
+        let pos: Vec<f64> = self.bins.iter().map(|b| b.sum_pred).collect();
+        let neg: Vec<f64> = self
+            .bins
+            .iter()
+            .map(|b| b.answers() as f64 - b.sum_pred)
+            .collect();
+        let (p, n) = (pos.iter().sum::<f64>(), neg.iter().sum::<f64>());
+        if p <= 0.0 || n <= 0.0 {
+            return None;
+        }
+        let mut neg_below = 0.0;
+        let mut wins = 0.0;
+        for (bp, bn) in pos.iter().zip(&neg) {
+            wins += bp * (neg_below + 0.5 * bn);
+            neg_below += bn;
+        }
+        Some(wins / (p * n))
+    }
+
     /// Expected calibration error over [`ECE_BINS`] bins: the answer-weighted mean gap between
     /// the mean prediction and the share right in each bin.
     pub fn ece(&self) -> Option<f64> {
@@ -153,6 +177,7 @@ impl Histogram {
         Some(Accuracy {
             answers: n,
             auc: self.auc(),
+            expected_auc: self.expected_auc(),
             rmse: (t.sum_sq_err / n as f64).sqrt(),
             ece: self.ece().unwrap_or(0.0),
             mean_predicted: t.sum_pred / n as f64,
@@ -168,6 +193,9 @@ pub struct Accuracy {
     pub answers: u64,
     /// Area under the ROC curve (0.5 = no better than chance); null with only one outcome.
     pub auc: Option<f64>,
+    /// The AUC the model expects on the same answers if it is right (see
+    /// [`Histogram::expected_auc`]); the drift rule compares `auc` with it.
+    pub expected_auc: Option<f64>,
     /// Root mean squared error of the predicted P(correct).
     pub rmse: f64,
     /// Expected calibration error over ten bins of 0.1.
@@ -203,9 +231,12 @@ pub struct DriftRule {
     pub window_days: u32,
     /// Fewer answers than this in the window: too little data to judge.
     pub min_answers: u64,
-    /// Drifting when the recent AUC is below the fit-time AUC by more than this...
+    /// Drifting when the observed AUC is below the AUC the model expects by more than this
+    /// many standard errors of the AUC...
+    pub auc_drop_se: f64,
+    /// ... and by at least this much...
     pub auc_drop: f64,
-    /// ... or the recent calibration error is above this.
+    /// ... or when the calibration error is above this.
     pub max_ece: f64,
 }
 
@@ -214,10 +245,25 @@ impl Default for DriftRule {
         DriftRule {
             window_days: 7,
             min_answers: 400,
+            auc_drop_se: 3.0,
             auc_drop: 0.05,
             max_ece: 0.10,
         }
     }
+}
+
+/// The standard error of an AUC `a` over `pos` right and `neg` wrong answers (Hanley &
+/// McNeil, 1982).
+pub fn auc_se(a: f64, pos: u64, neg: u64) -> f64 {
+    if pos == 0 || neg == 0 {
+        return f64::INFINITY;
+    }
+    let (p, n) = (pos as f64, neg as f64);
+    let q1 = a / (2.0 - a);
+    let q2 = 2.0 * a * a / (1.0 + a);
+    ((a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (n - 1.0) * (q2 - a * a)) / (p * n))
+        .max(0.0)
+        .sqrt()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -240,10 +286,9 @@ pub struct Verdict {
     pub reasons: Vec<&'static str>,
 }
 
-/// Applies the drift rule to a skill's recent accuracy (`recent`, the current model's answers
-/// in the window) against its accuracy at fit time (`fit`, None for a skill on the default
-/// parameters: then only calibration can say it drifts).
-pub fn assess(fit: Option<&Accuracy>, recent: Option<&Accuracy>, rule: &DriftRule) -> Verdict {
+/// Applies the drift rule to a skill's recent accuracy (the current model's answers in the
+/// window).
+pub fn assess(recent: Option<&Accuracy>, rule: &DriftRule) -> Verdict {
     let n = recent.map_or(0, |r| r.answers);
     let Some(recent) = recent.filter(|_| n >= rule.min_answers) else {
         return Verdict {
@@ -257,10 +302,15 @@ pub fn assess(fit: Option<&Accuracy>, recent: Option<&Accuracy>, rule: &DriftRul
     };
     let mut reasons = Vec::new();
     let mut why = Vec::new();
-    if let (Some(f), Some(r)) = (fit.and_then(|f| f.auc), recent.auc) {
-        if f - r > rule.auc_drop {
+    if let (Some(expected), Some(auc)) = (recent.expected_auc, recent.auc) {
+        let right = (recent.observed * n as f64).round() as u64;
+        let se = auc_se(expected, right, n - right.min(n));
+        let margin = (rule.auc_drop_se * se).max(rule.auc_drop);
+        if expected - auc > margin {
             reasons.push("auc_drop");
-            why.push(format!("AUC {r:.2} against {f:.2} at fit time"));
+            why.push(format!(
+                "AUC {auc:.2} where the model expects {expected:.2}"
+            ));
         }
     }
     if recent.ece > rule.max_ece {
@@ -276,7 +326,7 @@ pub fn assess(fit: Option<&Accuracy>, recent: Option<&Accuracy>, rule: &DriftRul
         Verdict {
             status: Health::Ok,
             message: format!(
-                "predicting as well as at fit time ({n} answers in the last {} days)",
+                "predicting as expected ({n} answers in the last {} days)",
                 rule.window_days
             ),
             reasons,
@@ -361,7 +411,7 @@ pub fn skill_health(
         .window
         .get(&input.fitted_at.unwrap_or(0))
         .and_then(Histogram::accuracy);
-    let verdict = assess(input.fit.as_ref(), recent.as_ref(), rule);
+    let verdict = assess(recent.as_ref(), rule);
     let message = match (input.fitted_at, verdict.status) {
         (None, Health::Ok | Health::TooLittleData) => {
             format!("never fitted: uses the default parameters; {}", verdict.message)
@@ -533,10 +583,11 @@ mod tests {
         assert_eq!(bin_of(0.0399, 50), 1);
     }
 
-    fn acc(answers: u64, auc: f64, ece: f64) -> Accuracy {
+    fn acc(answers: u64, auc: f64, expected: f64, ece: f64) -> Accuracy {
         Accuracy {
             answers,
             auc: Some(auc),
+            expected_auc: Some(expected),
             rmse: 0.4,
             ece,
             mean_predicted: 0.6,
@@ -547,23 +598,48 @@ mod tests {
     #[test]
     fn the_drift_rule() {
         let rule = DriftRule::default();
-        let fit = acc(10_000, 0.80, 0.02);
-        let same = assess(Some(&fit), Some(&acc(1_000, 0.78, 0.05)), &rule);
+        let same = assess(Some(&acc(1_000, 0.78, 0.80, 0.05)), &rule);
         assert_eq!(same.status, Health::Ok);
-        let worse = assess(Some(&fit), Some(&acc(1_000, 0.74, 0.05)), &rule);
-        assert_eq!(worse.status, Health::Drifting);
+        // 0.06 below what the model expects: more than 0.05 and 3 standard errors (~0.04).
+        let worse = assess(Some(&acc(1_000, 0.74, 0.80, 0.05)), &rule);
+        assert_eq!(worse.status, Health::Drifting, "{worse:?}");
         assert_eq!(worse.reasons, ["auc_drop"]);
         assert!(worse.message.starts_with("drifting: refit recommended"));
-        let uncalibrated = assess(Some(&fit), Some(&acc(1_000, 0.80, 0.12)), &rule);
+        // The same drop over 400 answers is within chance (3 standard errors ~0.066).
+        let noisy = assess(Some(&acc(400, 0.74, 0.80, 0.05)), &rule);
+        assert_eq!(noisy.status, Health::Ok, "{noisy:?}");
+        let uncalibrated = assess(Some(&acc(1_000, 0.80, 0.80, 0.12)), &rule);
         assert_eq!(uncalibrated.reasons, ["calibration"]);
-        let few = assess(Some(&fit), Some(&acc(399, 0.5, 0.3)), &rule);
+        let few = assess(Some(&acc(399, 0.5, 0.9, 0.3)), &rule);
         assert_eq!(few.status, Health::TooLittleData);
-        assert_eq!(assess(Some(&fit), None, &rule).status, Health::TooLittleData);
-        // Never fitted: only calibration can tell.
-        let default = assess(None, Some(&acc(1_000, 0.55, 0.05)), &rule);
-        assert_eq!(default.status, Health::Ok);
-        let default = assess(None, Some(&acc(1_000, 0.55, 0.2)), &rule);
-        assert_eq!(default.status, Health::Drifting);
+        assert_eq!(assess(None, &rule).status, Health::TooLittleData);
+    }
+
+    #[test]
+    fn expected_auc_of_a_calibrated_model_matches_the_observed_one() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut h = Histogram::new(BINS);
+        for _ in 0..50_000 {
+            let p: f64 = rng.random();
+            h.add(p, rng.random_bool(p));
+        }
+        let (e, a) = (h.expected_auc().unwrap_or(0.0), h.auc().unwrap_or(1.0));
+        assert!((e - a).abs() < 0.01, "{e} vs {a}");
+        // All predictions alike: nothing to discriminate.
+        let mut flat = Histogram::new(BINS);
+        for i in 0..100 {
+            flat.add(0.9, i % 10 != 0);
+        }
+        assert_eq!(flat.expected_auc(), Some(0.5));
+        assert_eq!(flat.auc(), Some(0.5));
+    }
+
+    #[test]
+    fn auc_standard_error_shrinks_with_answers() {
+        let small = auc_se(0.75, 50, 50);
+        let large = auc_se(0.75, 5_000, 5_000);
+        assert!(small > large && large > 0.0, "{small} {large}");
+        assert!(auc_se(0.75, 0, 10).is_infinite());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub struct Config {
 }
 
 /// From school day `day` (0-based) on, skill `skill` (its index) behaves differently: a new
-/// item bank that is easier to guess and teaches less (guess +0.25, at most 0.45; learn ×0.3).
+/// item bank that is easier to guess, trickier for those who know (more slips) and teaches
+/// less (guess +0.25, at most 0.45; slip +0.15, at most 0.4; learn ×0.3).
 /// The model fitted before the change then predicts worse (docs/reports.md, "Model health").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drift {
@@ -77,6 +78,7 @@ impl Drift {
     pub fn apply(&self, p: Params) -> Params {
         Params {
             guess: (p.guess + 0.25).min(0.45),
+            slip: (p.slip + 0.15).min(0.4),
             learn: p.learn * 0.3,
             ..p
         }
