@@ -43,7 +43,8 @@ impl Tally {
     /// One answer that counts as evidence, with the P(correct) predicted before it.
     pub fn add(&mut self, student: &str, skill: &str, at: i64, p: f64, correct: bool) {
         let one = Bin::one(p, correct);
-        let key = (day_of(at), bin_of(p, BINS));
+        let fine = bin_of(p, BINS);
+        let key = (day_of(at), fine);
         match self.skills.get_mut(skill) {
             Some(m) => m.entry(key).or_default().merge(&one),
             None => {
@@ -51,7 +52,9 @@ impl Tally {
                     .insert(skill.to_owned(), HashMap::from([(key, one)]));
             }
         }
-        let b = bin_of(p, ECE_BINS);
+        // The ten bins are unions of the fifty (not bin_of(p, 10)), so both tables put a
+        // prediction at a boundary such as 0.8999999999999999 in the same place.
+        let b = fine * ECE_BINS / BINS;
         match self.students.get_mut(student) {
             Some(bins) => bins[b].merge(&one),
             None => {

@@ -122,28 +122,32 @@ pub fn group_figures(conn: &mut DbConnection, org: &str) -> anyhow::Result<Vec<G
     for r in students {
         at(&mut groups, r.group_label).students = r.n.max(0) as u64;
     }
-    // Students with a flag of each kind, and with any flag (what = NULL), ever.
-    let flagged: Vec<Counted> = grouped(
+    // Students with a flag of each kind, and with any flag, ever.
+    let per_kind: Vec<Counted> = grouped(
         conn,
         "SELECT s.group_label AS group_label, f.kind AS what, \
            CAST(COUNT(DISTINCT f.student_id) AS BIGINT) AS n \
          FROM flags f JOIN students s ON s.org_id = f.org_id AND s.student_id = f.student_id \
-         WHERE f.org_id = {org} GROUP BY s.group_label, f.kind \
-         UNION ALL \
-         SELECT s.group_label AS group_label, CAST(NULL AS TEXT) AS what, \
+         WHERE f.org_id = {org} GROUP BY s.group_label, f.kind",
+        org,
+    )?;
+    for r in per_kind {
+        if let Some(kind) = r.what {
+            at(&mut groups, r.group_label)
+                .flagged
+                .insert(kind, r.n.max(0) as u64);
+        }
+    }
+    let any: Vec<Counted> = grouped(
+        conn,
+        "SELECT s.group_label AS group_label, CAST(NULL AS TEXT) AS what, \
            CAST(COUNT(DISTINCT f.student_id) AS BIGINT) AS n \
          FROM flags f JOIN students s ON s.org_id = f.org_id AND s.student_id = f.student_id \
          WHERE f.org_id = {org} GROUP BY s.group_label",
         org,
     )?;
-    for r in flagged {
-        let g = at(&mut groups, r.group_label);
-        match r.what {
-            Some(kind) => {
-                g.flagged.insert(kind, r.n.max(0) as u64);
-            }
-            None => g.flagged_any = r.n.max(0) as u64,
-        }
+    for r in any {
+        at(&mut groups, r.group_label).flagged_any = r.n.max(0) as u64;
     }
     // The current decision of each review key is its latest row (store::reviews).
     let decisions: Vec<Counted> = grouped(
