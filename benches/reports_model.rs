@@ -136,8 +136,8 @@ fn ingest(port: u16, token: &str, from: usize, to: usize, step_us: i64, t0: i64)
 fn roster(port: u16, admin: &str) {
     let students: Vec<serde_json::Value> = (0..CLASSES * PER_CLASS)
         .map(|s| {
-            serde_json::json!({"student_id": format!("stu-{s:05}"),
-                "group": ["north", "south", "east", "west"][s % 4]})
+            let group = ["north", "south", "east", "west"][s % 4];
+            serde_json::json!({"student_id": format!("stu-{s:05}"), "group": group})
         })
         .collect();
     let r = reqwest::blocking::Client::new()

@@ -81,7 +81,11 @@ impl From<JobRow> for RefitJobView {
 
 /// JSON or CSV, from `?format=` first, then the `Accept` header.
 fn wants_csv(req: &HttpRequest, q: &HashMap<String, String>) -> Result<bool, ApiError> {
-    match q.get("format").map(|f| f.trim().to_ascii_lowercase()).as_deref() {
+    match q
+        .get("format")
+        .map(|f| f.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         Some("csv") => Ok(true),
         Some("json") => Ok(false),
         Some(_) => Err(ApiError::bad_request(
@@ -96,8 +100,8 @@ fn wants_csv(req: &HttpRequest, q: &HashMap<String, String>) -> Result<bool, Api
     }
 }
 
-fn section<'a>(
-    q: &'a HashMap<String, String>,
+fn section(
+    q: &HashMap<String, String>,
     allowed: &[&'static str],
 ) -> Result<&'static str, ApiError> {
     match q.get("section").map(|s| s.trim()) {
@@ -146,7 +150,14 @@ fn acc_cells(a: Option<&Accuracy>) -> Vec<String> {
     ]
 }
 
-const ACC_COLUMNS: [&str; 6] = ["answers", "auc", "rmse", "ece", "mean_predicted", "observed"];
+const ACC_COLUMNS: [&str; 6] = [
+    "answers",
+    "auc",
+    "rmse",
+    "ece",
+    "mean_predicted",
+    "observed",
+];
 
 /// `as_of` (a date, default today) and `weeks` (1–52, default 8).
 fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiError> {
@@ -194,7 +205,12 @@ pub async fn model_health(
     let section = section(&q, &["skills", "weeks"])?;
     let (as_of, weeks) = report_days(&q)?;
     let rule = DriftRule::default();
-    let to = day_of(as_of.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis());
+    let to = day_of(
+        as_of
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis(),
+    );
     let from = to - 7 * weeks as i32 + 1;
     let window_from = to - rule.window_days as i32 + 1;
     let org = caller.org.clone();
@@ -365,7 +381,10 @@ pub async fn start_refit(
     actix_web::rt::spawn(async move {
         let done = crate::db::blocking(move || refit_jobs::run(&db, &org, &job_id, &opts)).await;
         if let Err(e) = done {
-            tracing::error!(error = format!("{e:#}"), "refit job could not record its end");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "refit job could not record its end"
+            );
         }
     });
     tracing::info!(job_id = %job.job_id, "refit job queued");

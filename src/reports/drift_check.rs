@@ -11,6 +11,9 @@ use super::model_health::{assess, in_sample, DriftRule, Health, Histogram, BINS}
 use crate::kt::{self, load::DatasetBuilder, FitOptions, Params};
 use crate::sim::{Config, Drift, Simulation};
 
+/// A first attempt: when, and whether right.
+type Answer = (chrono::DateTime<chrono::Utc>, bool);
+
 /// Each skill's verdict a week after school day `cutoff_day`, with the model fitted on the
 /// school days before it.
 pub(crate) fn verdicts(seed: u64, drift: Option<Drift>, cutoff_day: u32) -> Vec<(String, Health)> {
@@ -32,8 +35,7 @@ pub(crate) fn verdicts(seed: u64, drift: Option<Drift>, cutoff_day: u32) -> Vec<
     let window_end = cutoff + Duration::days(7);
     // First attempts per student × skill, in time order.
     let mut seen: HashSet<(u32, u16, u16)> = HashSet::new();
-    let mut answers: BTreeMap<(u32, u16), Vec<(chrono::DateTime<chrono::Utc>, bool)>> =
-        BTreeMap::new();
+    let mut answers: BTreeMap<(u32, u16), Vec<Answer>> = BTreeMap::new();
     for e in &out.events {
         if !seen.insert((e.student, e.skill, e.item)) || e.attempt != 1 {
             continue;

@@ -360,7 +360,11 @@ mod tests {
         let kinds: Vec<_> = c.warnings.iter().map(|w| w.kind).collect();
         assert!(kinds.contains(&"calibration"), "{kinds:?}");
         assert!(kinds.contains(&"flag_rate"));
-        let any = c.flag_rates.iter().find(|r| r.kind == "any").map(|r| r.rate);
+        let any = c
+            .flag_rates
+            .iter()
+            .find(|r| r.kind == "any")
+            .map(|r| r.rate);
         assert_eq!(any, Some(0.4));
         assert!((c.calibration.map(|a| a.ece).unwrap_or(0.0) - 0.15).abs() < 1e-9);
     }
@@ -386,7 +390,10 @@ mod tests {
             vec![group("a", 40, 4, 0.7, 0.7), group("b", 40, 9, 0.7, 0.7)],
             &FairnessRule::default(),
         );
-        assert!(f.groups.iter().all(|g| g.status == GroupStatus::Ok), "{f:?}");
+        assert!(
+            f.groups.iter().all(|g| g.status == GroupStatus::Ok),
+            "{f:?}"
+        );
     }
 
     #[test]

@@ -414,7 +414,10 @@ pub fn skill_health(
     let verdict = assess(recent.as_ref(), rule);
     let message = match (input.fitted_at, verdict.status) {
         (None, Health::Ok | Health::TooLittleData) => {
-            format!("never fitted: uses the default parameters; {}", verdict.message)
+            format!(
+                "never fitted: uses the default parameters; {}",
+                verdict.message
+            )
         }
         _ => verdict.message,
     };

@@ -59,7 +59,9 @@ pub fn skills_with_models(
                 fitted_at: *fitted_at,
                 students: *students,
                 rows: *rows,
-                accuracy: accuracy.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+                accuracy: accuracy
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str(a).ok()),
                 skill_id,
                 name,
             },

@@ -742,6 +742,7 @@ struct Replay {
 /// Replays `rows` (per student in time order). With signals (`thresholds`), every student of
 /// `rows` is replayed whole: all their skills and their detectors. Without, only the student ×
 /// skill pairs that `wanted` keeps.
+#[allow(clippy::too_many_arguments)]
 fn replay_rows(
     org: &str,
     rows: &[HistoryRow],

@@ -378,15 +378,30 @@ async fn reports_answer_csv_and_reject_bad_parameters(app: TestApp) {
         r.send()
     };
     for (path, accept, header, rows) in [
-        ("/api/v1/admin/model-health?format=csv", None, "skill_id,name,status", 2),
-        ("/api/v1/admin/model-health", Some("text/csv"), "skill_id,name,status", 2),
+        (
+            "/api/v1/admin/model-health?format=csv",
+            None,
+            "skill_id,name,status",
+            2,
+        ),
+        (
+            "/api/v1/admin/model-health",
+            Some("text/csv"),
+            "skill_id,name,status",
+            2,
+        ),
         (
             "/api/v1/admin/model-health?format=csv&section=weeks&weeks=3",
             None,
             "skill_id,week_start,answers",
             6,
         ),
-        ("/api/v1/admin/fairness?format=csv", None, "group,students,answers", 1),
+        (
+            "/api/v1/admin/fairness?format=csv",
+            None,
+            "group,students,answers",
+            1,
+        ),
         (
             "/api/v1/admin/fairness?format=csv&section=flags",
             None,
@@ -416,8 +431,14 @@ async fn reports_answer_csv_and_reject_bad_parameters(app: TestApp) {
     }
     for (path, code) in [
         ("/api/v1/admin/model-health?format=xml", "invalid_format"),
-        ("/api/v1/admin/model-health?format=csv&section=nope", "invalid_section"),
-        ("/api/v1/admin/model-health?as_of=yesterday", "invalid_query"),
+        (
+            "/api/v1/admin/model-health?format=csv&section=nope",
+            "invalid_section",
+        ),
+        (
+            "/api/v1/admin/model-health?as_of=yesterday",
+            "invalid_query",
+        ),
         ("/api/v1/admin/model-health?weeks=0", "invalid_query"),
         ("/api/v1/admin/fairness?section=nope", "invalid_section"),
     ] {
@@ -574,7 +595,9 @@ async fn fairness_per_group_equals_figures_from_the_raw_events(app: TestApp) {
             .count();
         assert_eq!(row["reviews_confirmed"], confirmed);
         assert_eq!(row["reviews_dismissed"], dismissed);
-        assert!(["ok", "warning", "too_little_data"].contains(&row["status"].as_str().unwrap_or("")));
+        assert!(
+            ["ok", "warning", "too_little_data"].contains(&row["status"].as_str().unwrap_or(""))
+        );
     }
 }
 
@@ -627,7 +650,11 @@ async fn simulated_drift_is_reported_within_a_week(app: TestApp) {
         .expect("POST refit");
     assert_eq!(summary.status(), 200);
     post_in_order(&app, &after).await;
-    let last = after.iter().map(|e| time(e).date_naive()).max().expect("after");
+    let last = after
+        .iter()
+        .map(|e| time(e).date_naive())
+        .max()
+        .expect("after");
     let report = get_json(&app, &format!("/api/v1/admin/model-health?as_of={last}")).await;
     for s in report["skills"].as_array().expect("skills") {
         let want = if s["skill_id"] == drifting_id.as_str() {
