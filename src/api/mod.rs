@@ -16,6 +16,7 @@ pub mod openapi;
 mod params;
 mod plans;
 mod reports;
+mod reports_model;
 mod reviews;
 mod roster;
 mod students;
@@ -82,6 +83,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(reviews::decide_review),
         )
         .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
+        .route(
+            "/api/v1/admin/model-health",
+            web::get().to(reports_model::model_health),
+        )
+        .route(
+            "/api/v1/admin/model-health/refit",
+            web::post().to(reports_model::start_refit),
+        )
+        .route(
+            "/api/v1/admin/model-health/refit/{job_id}",
+            web::get().to(reports_model::get_refit),
+        )
+        .route(
+            "/api/v1/admin/fairness",
+            web::get().to(reports_model::fairness),
+        )
         .route("/api/v1/admin/audit", web::get().to(audit::list_audit))
         .route("/api/v1/admin/adoption", web::get().to(reports::adoption))
         .route(

@@ -259,6 +259,9 @@ fn roster(
                 display_name: Some(p.name.clone()),
                 class_id: Some(district.classes[p.class].id.clone()),
                 group: Some(p.group.clone()),
+                // Schools and class names were written just above.
+                school_id: None,
+                school_name: None,
             })
             .collect();
         store::privacy::apply_roster(conn, org, &entries)?;

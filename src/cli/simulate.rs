@@ -37,6 +37,13 @@ pub struct SimulateArgs {
     /// also has one `"type": "day"` line per student and school day.
     #[arg(long, default_value = "diligent", value_parser = crate::sim::ProfileMix::parse)]
     pub profiles: crate::sim::ProfileMix,
+    /// Model drift: from school day DAY (0-based) on, skill SKILL_INDEX gets easier to guess
+    /// and teaches less (guess +0.25, learn ×0.3), e.g. `--drift 2@20`.
+    #[arg(long, value_parser = crate::sim::Drift::parse)]
+    pub drift: Option<crate::sim::Drift>,
+    /// Items per skill (each student meets each item once).
+    #[arg(long, default_value_t = 40)]
+    pub items_per_skill: usize,
 }
 
 fn create(path: &std::path::Path) -> anyhow::Result<BufWriter<File>> {
@@ -55,6 +62,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         classes: args.classes,
         skills_per_day: args.skills_per_day.max(1),
         profiles: args.profiles.clone(),
+        drift: args.drift,
+        items_per_skill: args.items_per_skill.max(1),
         ..Config::default()
     };
     let out = Simulation::new(config).run();
@@ -129,6 +138,8 @@ mod tests {
             skills_per_day: 2,
             kt_csv: true,
             profiles: crate::sim::ProfileMix::diligent(),
+            drift: None,
+            items_per_skill: 40,
         })
         .expect("simulate runs");
         let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
@@ -163,6 +174,8 @@ mod tests {
             skills_per_day: 2,
             kt_csv: false,
             profiles: crate::sim::ProfileMix::mixed(),
+            drift: Some(crate::sim::Drift { skill: 0, day: 2 }),
+            items_per_skill: 40,
         })
         .expect("simulate runs");
         let truth = std::fs::read_to_string(out.join("truth.jsonl")).unwrap_or_default();

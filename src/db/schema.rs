@@ -117,6 +117,7 @@ diesel::table! {
         students -> Integer,
         rows -> Integer,
         log_likelihood -> Nullable<Double>,
+        accuracy -> Nullable<Text>,
     }
 }
 
@@ -256,6 +257,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    prediction_bins (org_id, skill_id, day, model_at, bin) {
+        org_id -> Text,
+        skill_id -> Text,
+        day -> Integer,
+        model_at -> BigInt,
+        bin -> Integer,
+        correct -> BigInt,
+        wrong -> BigInt,
+        sum_pred -> Double,
+        sum_sq_err -> Double,
+    }
+}
+
+diesel::table! {
+    student_predictions (org_id, student_id, bin) {
+        org_id -> Text,
+        student_id -> Text,
+        bin -> Integer,
+        correct -> BigInt,
+        wrong -> BigInt,
+        sum_pred -> Double,
+        sum_sq_err -> Double,
+    }
+}
+
+diesel::table! {
     report_tool_days (org_id, day, tool) {
         org_id -> Text,
         day -> BigInt,
@@ -278,6 +305,25 @@ diesel::table! {
         tool -> Text,
         code -> Text,
         events -> BigInt,
+    }
+}
+
+diesel::table! {
+    refit_jobs (job_id) {
+        job_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        phase -> Text,
+        skills_done -> Integer,
+        skills_total -> Integer,
+        students_done -> Integer,
+        students_total -> Integer,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        requested_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
     }
 }
 
@@ -308,4 +354,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     report_activity,
     report_tool_days,
     report_rejections,
+    prediction_bins,
+    student_predictions,
+    refit_jobs,
 );

@@ -1,12 +1,18 @@
-//! Reports for administrators (issue 8, part A): adoption and data quality, and their CSV
-//! form. Plain Rust over plain rows: the store loads the maintained aggregates
-//! (`store::reports`), these functions roll them up. How each figure is computed, in words an
-//! administrator can follow, is in docs/reports.md; the rules live here.
+//! Reports for administrators: adoption, data quality, model health (is the model still
+//! predicting well) and fairness (does it work as well for every group), and their CSV form.
+//! Plain Rust over plain rows: the store loads the maintained aggregates (`store::reports`,
+//! `store::reports_model`), these functions roll them up. How each figure is computed, in
+//! words an administrator can follow, and why its thresholds: docs/reports.md.
 
 pub mod adoption;
 pub mod csv;
 pub mod data_quality;
 pub mod facts;
+pub mod fairness;
+pub mod model_health;
+
+#[cfg(test)]
+mod drift_check;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 

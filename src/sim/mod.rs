@@ -45,6 +45,47 @@ pub struct Config {
     pub profiles: ProfileMix,
     /// The range the skills' true learning rates are drawn from (per opportunity).
     pub learn_range: (f64, f64),
+    /// A change of one skill's true parameters from a given school day on (model drift).
+    pub drift: Option<Drift>,
+}
+
+/// From school day `day` (0-based) on, skill `skill` (its index) behaves differently: a new
+/// item bank that is easier to guess, trickier for those who know (more slips) and teaches
+/// less (guess +0.25, at most 0.45; slip +0.15, at most 0.4; learn ×0.3).
+/// The model fitted before the change then predicts worse (docs/reports.md, "Model health").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drift {
+    pub skill: usize,
+    pub day: u32,
+}
+
+impl Drift {
+    /// `SKILL_INDEX@DAY`, e.g. `2@20`.
+    pub fn parse(s: &str) -> Result<Drift, String> {
+        let (skill, day) = s
+            .split_once('@')
+            .ok_or_else(|| format!("{s:?}: use SKILL_INDEX@DAY, e.g. 2@20"))?;
+        Ok(Drift {
+            skill: skill
+                .trim()
+                .parse()
+                .map_err(|_| format!("{skill:?} is not a skill index"))?,
+            day: day
+                .trim()
+                .parse()
+                .map_err(|_| format!("{day:?} is not a day number"))?,
+        })
+    }
+
+    /// The parameters after the change.
+    pub fn apply(&self, p: Params) -> Params {
+        Params {
+            guess: (p.guess + 0.25).min(0.45),
+            slip: (p.slip + 0.15).min(0.4),
+            learn: p.learn * 0.3,
+            ..p
+        }
+    }
 }
 
 impl Default for Config {
@@ -63,6 +104,7 @@ impl Default for Config {
             forgetting: false,
             profiles: ProfileMix::diligent(),
             learn_range: (0.05, 0.3),
+            drift: None,
         }
     }
 }
@@ -501,6 +543,10 @@ impl Simulation {
                         }
                     } else {
                         skill.params
+                    };
+                    let p = match c.drift {
+                        Some(drift) if drift.skill == k && d as u32 >= drift.day => drift.apply(p),
+                        _ => p,
                     };
                     let prog = progress[slot].get_or_insert_with(|| {
                         let known = rng.random_bool(p.prior);

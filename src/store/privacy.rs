@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::auth::policy::StudentScope;
 use crate::db::schema::{
     classes, enrolments, events, flags, report_activity, retention_marks, review_decisions,
-    schools, skill_states, student_items, student_signals, students,
+    schools, skill_states, student_items, student_predictions, student_signals, students,
 };
 use crate::db::{from_millis, DbConnection};
 use crate::store::events::EventRow;
@@ -422,6 +422,7 @@ pub fn erase_student_rows(
         student_items,
         flags,
         student_signals,
+        student_predictions,
         review_decisions,
         report_activity,
         enrolments,

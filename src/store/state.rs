@@ -24,9 +24,11 @@ use crate::ingest::Event;
 use crate::kt::evidence::{self, Attempt, Track};
 use crate::kt::{self, FitOptions, Params, Rules, SkillModel, SkillState};
 use crate::on_backend;
+use crate::reports::model_health::{in_sample, Accuracy};
 use crate::signals::{self, Action, Episode, KtAfter, Norm, Thresholds, Tracker};
 
 use super::flags::{self, FlagSql};
+use super::predictions::{PredictionSql, Tally};
 
 /// Students rebuilt per transaction: keeps each write short, so ingest goes on in between.
 const REBUILD_CHUNK: usize = 200;
@@ -93,6 +95,7 @@ pub(crate) struct NewModel {
     students: i32,
     rows: i32,
     log_likelihood: Option<f64>,
+    accuracy: Option<String>,
 }
 
 /// An event as a replay reads it back.
@@ -202,7 +205,8 @@ struct Kt {
 
 /// Applies one event of a student, in time order: the knowledge tracing of its skill (a rapid
 /// guess counts as an opportunity but not as evidence), then, when `tracker` is given, the
-/// behaviour detectors (episodes that end go to `closed`).
+/// behaviour detectors (episodes that end go to `closed`). Returns, for an answer that counts
+/// as evidence, the P(correct) the model predicted before it and whether it was right.
 #[allow(clippy::too_many_arguments)]
 fn step_event(
     ev: &Ev,
@@ -213,11 +217,15 @@ fn step_event(
     typical_ms: Option<f64>,
     t: &Thresholds,
     closed: &mut Vec<Episode>,
-) {
+) -> Option<(f64, bool)> {
     let mut action = ev.action(typical_ms);
     let rapid = tracker.is_some() && action.is_rapid_guess(t);
-    kt.track
-        .step(&mut kt.state, model, &ev.attempt(rapid), first);
+    let predicted = model.params.predict(kt.state.p_known);
+    let counted = kt
+        .track
+        .step(&mut kt.state, model, &ev.attempt(rapid), first)
+        .filter(|obs| !obs.excluded)
+        .map(|obs| (predicted, obs.correct));
     kt.last_seq = kt.last_seq.max(ev.seq);
     if let Some(tracker) = tracker {
         action.kt = Some(KtAfter {
@@ -227,6 +235,7 @@ fn step_event(
         });
         tracker.step(&action, t, closed);
     }
+    counted
 }
 
 fn to_json(state: &SkillState) -> String {
@@ -234,7 +243,7 @@ fn to_json(state: &SkillState) -> String {
 }
 
 /// The statements of the state, for each backend's concrete connection.
-pub(crate) trait StateSql: Connection + FlagSql {
+pub(crate) trait StateSql: Connection + FlagSql + PredictionSql {
     /// Serialises the updates of these students' state across connections (PostgreSQL).
     fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()>;
     /// The stored states of these student × skill pairs (those that have one).
@@ -380,6 +389,7 @@ macro_rules! shared_state_sql {
                             skill_models::students.eq(r.students),
                             skill_models::rows.eq(r.rows),
                             skill_models::log_likelihood.eq(r.log_likelihood),
+                            skill_models::accuracy.eq(&r.accuracy),
                         )
                     })
                     .collect();
@@ -393,6 +403,7 @@ macro_rules! shared_state_sql {
                         skill_models::students.eq(excluded(skill_models::students)),
                         skill_models::rows.eq(excluded(skill_models::rows)),
                         skill_models::log_likelihood.eq(excluded(skill_models::log_likelihood)),
+                        skill_models::accuracy.eq(excluded(skill_models::accuracy)),
                     ))
                     .execute(self)?;
             }
@@ -651,6 +662,7 @@ pub(crate) fn apply_in<C: StateSql>(
         }
     }
 
+    let mut tally = Tally::default();
     let mut states = Vec::new();
     let mut new_items = Vec::new();
     let mut episodes: Vec<(String, Episode)> = Vec::new();
@@ -700,7 +712,7 @@ pub(crate) fn apply_in<C: StateSql>(
                 });
             }
             let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
-            step_event(
+            if let Some((p, correct)) = step_event(
                 ev,
                 first,
                 kt,
@@ -709,7 +721,9 @@ pub(crate) fn apply_in<C: StateSql>(
                 typical,
                 t,
                 &mut closed,
-            );
+            ) {
+                tally.add(student, ev.skill, ev.at, p, correct);
+            }
         }
         for (skill, kt) in kts {
             states.push(new_state(
@@ -751,6 +765,7 @@ pub(crate) fn apply_in<C: StateSql>(
     replay_students.extend(late.iter().map(|(s, _)| *s));
     if !replay_students.is_empty() {
         let ids: Vec<&str> = replay_students.iter().copied().collect();
+        let inserted_seqs: HashSet<i64> = inserted.iter().map(|&(_, seq)| seq).collect();
         let history = c.load_history(org, &ids)?;
         let norms = if sig.enabled {
             history_norms(c, org, &history)?
@@ -765,6 +780,7 @@ pub(crate) fn apply_in<C: StateSql>(
             sig.enabled.then_some(t),
             now,
             |student, skill| replayed.contains(student) || late.contains(&(student, skill)),
+            Some((&inserted_seqs, &mut tally)),
         );
         states.extend(r.states);
         new_items.extend(r.items);
@@ -777,6 +793,7 @@ pub(crate) fn apply_in<C: StateSql>(
     }
     c.save_items(&new_items)?;
     c.save_states(&states)?;
+    c.save_predictions(org, &tally)?;
     if sig.enabled {
         save_signals(c, org, &saved_trackers, &episodes, now)?;
         c.add_norms(org, &norm_add, now)?;
@@ -845,6 +862,7 @@ struct Replay {
 /// Replays `rows` (per student in time order). With signals (`thresholds`), every student of
 /// `rows` is replayed whole: all their skills and their detectors. Without, only the student ×
 /// skill pairs that `wanted` keeps.
+#[allow(clippy::too_many_arguments)]
 fn replay_rows(
     org: &str,
     rows: &[HistoryRow],
@@ -853,6 +871,7 @@ fn replay_rows(
     thresholds: Option<&Thresholds>,
     now: i64,
     wanted: impl Fn(&str, &str) -> bool,
+    mut record: Option<(&HashSet<i64>, &mut Tally)>,
 ) -> Replay {
     let default_model = SkillModel::default();
     let default_t = Thresholds::default();
@@ -889,7 +908,7 @@ fn replay_rows(
                 });
             }
             let typical = thresholds.and_then(|t| flags::typical_of(norms, ev.skill, ev.item, t));
-            step_event(
+            let counted = step_event(
                 ev,
                 first,
                 kt,
@@ -899,6 +918,13 @@ fn replay_rows(
                 t,
                 &mut closed,
             );
+            // Only the batch's own events add their prediction: the others were counted
+            // when they arrived (store::predictions).
+            if let (Some((p, correct)), Some((new, tally))) = (counted, record.as_mut()) {
+                if new.contains(&ev.seq) {
+                    tally.add(student, ev.skill, ev.at, p, correct);
+                }
+            }
         }
         for (skill, kt) in kts {
             out.states.push(new_state(
@@ -951,6 +977,7 @@ fn rebuild_students_in<C: StateSql>(
             sig.enabled.then_some(&sig.thresholds),
             now,
             |_, _| true,
+            None,
         );
         c.save_items(&r.items)?;
         c.save_states(&r.states)?;
@@ -1020,7 +1047,7 @@ impl Default for RefitOptions {
 }
 
 /// One refitted skill, in the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RefittedSkill {
     pub skill_id: String,
     pub students: usize,
@@ -1030,7 +1057,7 @@ pub struct RefittedSkill {
 }
 
 /// What a refit did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RefitSummary {
     pub org: String,
     /// Skills refitted (those with at least `min_students` students).
@@ -1047,6 +1074,8 @@ pub struct RefitSummary {
 pub struct Fitted {
     org: String,
     started: Instant,
+    /// Each fitted skill's in-sample accuracy (one-step-ahead predictions with its new model).
+    accuracy: HashMap<String, Accuracy>,
     fits: Vec<kt::SkillFit>,
     skipped: usize,
     students: Vec<String>,
@@ -1059,6 +1088,17 @@ pub fn fit_models(
     conn: &mut DbConnection,
     org: &str,
     opts: &RefitOptions,
+) -> anyhow::Result<Fitted> {
+    fit_models_with(conn, org, opts, &mut |_, _| {})
+}
+
+/// [`fit_models`], telling `progress(skills fitted, skills to fit)` before the first skill and
+/// after each one (a refit job shows it).
+pub fn fit_models_with(
+    conn: &mut DbConnection,
+    org: &str,
+    opts: &RefitOptions,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Fitted> {
     let started = Instant::now();
     let all = students_of(conn, org, None)?;
@@ -1098,10 +1138,33 @@ pub fn fit_models(
     let before = data.skills.len();
     data.skills.retain(|s| s.sequences() >= opts.min_students);
     let skipped = before - data.skills.len();
-    let fits: Vec<kt::SkillFit> = kt::fit_dataset(&data, None, &opts.fit)
-        .into_iter()
-        .filter(|f| f.fitted)
-        .collect();
+    // One skill at a time, so progress can be told; seeds depend on the skill id and the
+    // restart, not on the other skills, so the fits are the same as all at once.
+    let total = data.skills.len();
+    progress(0, total);
+    let mut fits: Vec<kt::SkillFit> = Vec::new();
+    let mut accuracy = HashMap::new();
+    let all_skills = std::mem::take(&mut data.skills);
+    let mut one = kt::Dataset {
+        students: std::mem::take(&mut data.students),
+        skills: Vec::with_capacity(1),
+    };
+    for (i, skill) in all_skills.into_iter().enumerate() {
+        one.skills.push(skill);
+        for f in kt::fit_dataset(&one, None, &opts.fit) {
+            if f.fitted {
+                let s = &one.skills[0];
+                let h = in_sample(&f.model.params, (0..s.sequences()).map(|k| s.sequence(k)));
+                if let Some(a) = h.accuracy() {
+                    accuracy.insert(f.skill_id.clone(), a);
+                }
+                fits.push(f);
+            }
+        }
+        data.skills.append(&mut one.skills);
+        progress(i + 1, total);
+    }
+    data.students = one.students;
     let fitted_skills: HashSet<&str> = fits.iter().map(|f| f.skill_id.as_str()).collect();
     let mut students: BTreeSet<&str> = BTreeSet::new();
     for skill in data
@@ -1120,6 +1183,7 @@ pub fn fit_models(
     Ok(Fitted {
         org: org.to_owned(),
         started,
+        accuracy,
         skipped: skipped + data.skills.len() - fits.len(),
         fits,
         students,
@@ -1127,6 +1191,11 @@ pub fn fit_models(
 }
 
 impl Fitted {
+    /// How many students step 2 recomputes.
+    pub fn students_to_recompute(&self) -> usize {
+        self.students.len()
+    }
+
     /// The students whose states step 2 recomputes, in chunks of one transaction each.
     pub fn student_chunks(&self) -> impl Iterator<Item = Vec<&str>> {
         self.students
@@ -1148,6 +1217,10 @@ impl Fitted {
                 students: i32::try_from(f.students).unwrap_or(i32::MAX),
                 rows: i32::try_from(f.rows).unwrap_or(i32::MAX),
                 log_likelihood: Some(f.log_likelihood),
+                accuracy: self
+                    .accuracy
+                    .get(&f.skill_id)
+                    .and_then(|a| serde_json::to_string(a).ok()),
             })
             .collect();
         on_backend!(conn, |c| c.transaction(|c| c.save_models(&rows)))?;

@@ -16,6 +16,7 @@ mod migrations;
 mod openapi;
 mod privacy;
 mod reports_adoption;
+mod reports_model;
 mod security;
 mod shutdown;
 mod signals;

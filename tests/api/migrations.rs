@@ -7,7 +7,7 @@ use huddle::db::{revert_all_migrations, run_migrations, DbConnection, DbUrl};
 
 use crate::helpers::{Backend, TestDatabase};
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 24] = [
     "orgs",
     "schools",
     "classes",
@@ -29,6 +29,9 @@ const TABLES: [&str; 21] = [
     "retention_marks",
     "review_decisions",
     "group_plans",
+    "prediction_bins",
+    "student_predictions",
+    "refit_jobs",
 ];
 
 /// The application's tables present in the database.
@@ -130,7 +133,16 @@ fn schema_matches(conn: &mut DbConnection) {
             .and(
                 skill_models::table
                     .select(skill_models::all_columns)
-                    .load::<(String, String, String, Option<i64>, i32, i32, Option<f64>)>(c)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        Option<i64>,
+                        i32,
+                        i32,
+                        Option<f64>,
+                        Option<String>,
+                    )>(c)
                     .map(|_| ()),
             )
             .and(
@@ -253,6 +265,39 @@ fn schema_matches(conn: &mut DbConnection) {
                 report_rejections::table
                     .select(report_rejections::all_columns)
                     .load::<(String, i64, String, String, i64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                prediction_bins::table
+                    .select(prediction_bins::all_columns)
+                    .load::<(String, String, i32, i64, i32, i64, i64, f64, f64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                student_predictions::table
+                    .select(student_predictions::all_columns)
+                    .load::<(String, String, i32, i64, i64, f64, f64)>(c)
+                    .map(|_| ()),
+            )
+            .and(
+                refit_jobs::table
+                    .select(refit_jobs::all_columns)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        i32,
+                        i32,
+                        i32,
+                        i32,
+                        Option<String>,
+                        Option<String>,
+                        String,
+                        i64,
+                        i64,
+                        Option<i64>,
+                    )>(c)
                     .map(|_| ()),
             )
     })

@@ -189,6 +189,34 @@ pub fn endpoints() -> Vec<Endpoint> {
             allowed: &[Admin],
             teacher_scoped: false,
         },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/model-health",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/admin/model-health/refit",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/model-health/refit/job-unknown",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/admin/fairness",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
         // Destructive: keep last, its success check erases the fixture's student.
         Endpoint {
             method: "DELETE",
