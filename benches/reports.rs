@@ -1,10 +1,11 @@
-//! Report benchmark (issue 8, part A): the service time of the administrators' reports over a
-//! district of 1,000,000 or 10,000,000 events stored through real ingest.
+//! Report benchmark (issue 8): the service time of the administrators' reports (adoption, data
+//! quality, model health, fairness) over a district of 1,000,000 or 10,000,000 events stored
+//! through real ingest.
 //!
 //!     cargo bench --bench reports -- [--events 1000000] [--requests 50] [--dir PATH]
 //!
 //! It starts the release `huddle serve` on a fresh SQLite file (or continues the one in
-//! `--dir`), puts 100 classes into 10 schools with a roster upload, posts generated events
+//! `--dir`), puts 100 classes into 10 schools and the students into 4 groups with a roster upload, posts generated events
 //! (100 classes of 30 students, 50 skills; times spread over 120 days, so 18 ISO weeks; a few
 //! refused and re-sent events in every batch) in batches of 5,000 from 2 clients, restarts the
 //! server, then asks each report for the whole span `--requests` times, one request at a
@@ -146,14 +147,18 @@ fn ingest(port: u16, token: &str, from: usize, to: usize, step_us: i64, t0: i64)
     started.elapsed().as_secs_f64()
 }
 
+/// Every student in their class, the classes in schools, the students in 4 groups (for the
+/// fairness report).
 fn roster(port: u16, admin: &str) {
-    let students: Vec<_> = (0..CLASSES)
-        .map(|c| {
+    let students: Vec<_> = (0..CLASSES * PER_CLASS)
+        .map(|s| {
+            let c = s / PER_CLASS;
             serde_json::json!({
-                "student_id": format!("stu-{:05}", c * PER_CLASS),
+                "student_id": format!("stu-{s:05}"),
                 "class_id": format!("class-{c:03}"),
                 "school_id": format!("school-{:02}", c % SCHOOLS),
                 "school_name": format!("School {}", c % SCHOOLS),
+                "group": ["north", "south", "east", "west"][s % 4],
             })
         })
         .collect();
@@ -267,6 +272,12 @@ fn main() {
             "data quality tools (CSV)",
             format!("/api/v1/admin/data-quality?{range}&format=csv"),
         ),
+        ("model health (JSON)", "/api/v1/admin/model-health".into()),
+        (
+            "model health, 52 weeks (JSON)",
+            "/api/v1/admin/model-health?weeks=52".into(),
+        ),
+        ("fairness (JSON)", "/api/v1/admin/fairness".into()),
     ] {
         let (p50, p99, max, bytes) = measure(server.port, &admin, &path, o.requests);
         println!("| {name} | {p50:.1} | {p99:.1} | {max:.1} | {bytes} |");
