@@ -79,42 +79,6 @@ impl From<JobRow> for RefitJobView {
     }
 }
 
-/// JSON or CSV, from `?format=` first, then the `Accept` header.
-fn wants_csv(req: &HttpRequest, q: &HashMap<String, String>) -> Result<bool, ApiError> {
-    match q
-        .get("format")
-        .map(|f| f.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_format",
-            "format must be json or csv",
-        )),
-        None => Ok(req
-            .headers()
-            .get(actix_web::http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))),
-    }
-}
-
-fn section(
-    q: &HashMap<String, String>,
-    allowed: &[&'static str],
-) -> Result<&'static str, ApiError> {
-    match q.get("section").map(|s| s.trim()) {
-        None => Ok(allowed[0]),
-        Some(s) => allowed.iter().copied().find(|a| *a == s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_section",
-                format!("section must be one of: {}", allowed.join(", ")),
-            )
-        }),
-    }
-}
-
 /// A CSV table answered as `text/csv; charset=utf-8`.
 fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> HttpResponse {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -201,8 +165,7 @@ pub async fn model_health(
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
     let q = params::query(&req)?;
-    let csv = wants_csv(&req, &q)?;
-    let section = section(&q, &["skills", "weeks"])?;
+    let csv = super::reports::csv_section(&req, &q, &["skills", "weeks"])?;
     let (as_of, weeks) = report_days(&q)?;
     let rule = DriftRule::default();
     let to = day_of(
@@ -244,7 +207,7 @@ pub async fn model_health(
             model_health::skill_health(&input, &rule, &week_starts)
         })
         .collect();
-    if csv {
+    if let Some(section) = csv {
         return Ok(model_health_csv(section, &skills));
     }
     Ok(HttpResponse::Ok().json(ModelHealthReport {
@@ -450,15 +413,14 @@ pub async fn fairness(
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
     let q = params::query(&req)?;
-    let csv = wants_csv(&req, &q)?;
-    let section = section(&q, &["groups", "flags", "warnings"])?;
+    let csv = super::reports::csv_section(&req, &q, &["groups", "flags", "warnings"])?;
     let org = caller.org.clone();
     let figures = state
         .db
         .read(move |conn| crate::store::reports_model::group_figures(conn, &org))
         .await?;
     let report = fairness::assess(figures, &FairnessRule::default());
-    if csv {
+    if let Some(section) = csv {
         return Ok(fairness_csv(section, &report));
     }
     Ok(HttpResponse::Ok().json(report))
