@@ -158,7 +158,9 @@ pub async fn post_events(
     let org = caller.org.clone();
     let stored = state
         .db
-        .write(move |conn| crate::store::events::append(conn, &org, &events, now))
+        .write_events(move |conn, recent| {
+            crate::store::events::append(conn, recent, &org, &events, now)
+        })
         .await?;
 
     let mut result = BatchResult {

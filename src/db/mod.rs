@@ -19,6 +19,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 pub use migrate::{revert_all_migrations, run_migrations};
 
+use crate::store::event_ids::RecentIds;
+
 /// A connection to either backend; the variant is chosen from the URL scheme.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -123,7 +125,14 @@ pub struct Db {
     pool: Pool<Manager>,
     /// SQLite has one writer: every write goes through this connection, in turn, so batches
     /// never spin on SQLite's lock and the hot index pages stay in one cache.
-    writer: Option<Arc<Mutex<DbConnection>>>,
+    writer: Option<Arc<Mutex<Writer>>>,
+}
+
+/// The SQLite writer: its connection, and the ids of the events it stored lately (which take
+/// the place of a unique index, `store::event_ids`).
+struct Writer {
+    conn: DbConnection,
+    recent_ids: RecentIds,
 }
 
 impl Db {
@@ -146,7 +155,10 @@ impl Db {
                 // database never holds up a batch.
                 first
                     .batch_execute("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;")?;
-                let writer = Arc::new(Mutex::new(first));
+                let writer = Arc::new(Mutex::new(Writer {
+                    conn: first,
+                    recent_ids: RecentIds::default(),
+                }));
                 spawn_checkpointer(url, Arc::downgrade(&writer))?;
                 Some(writer)
             }
@@ -199,21 +211,43 @@ impl Db {
         &self,
         f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
+        self.write_events_blocking(|conn, _| f(conn))
+    }
+
+    /// A write that appends events (`store::events::append`): on SQLite it also gets the
+    /// writer's recent event ids.
+    pub async fn write_events<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut DbConnection, &mut RecentIds) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.write_events_blocking(f)).await
+    }
+
+    /// The same as [`Db::write_events`] for callers already off the async workers.
+    pub fn write_events_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection, &mut RecentIds) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         match &self.writer {
             Some(writer) => {
                 // A panic while writing poisons the lock but leaves the connection usable:
-                // the transaction it was in has been rolled back by diesel.
-                let mut conn = writer
+                // the transaction it was in has been rolled back by diesel, and the recent ids
+                // drop what it added at the next batch.
+                let mut w = writer
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                f(&mut conn)
+                let Writer { conn, recent_ids } = &mut *w;
+                f(conn, recent_ids)
             }
             None => {
                 let mut conn = self
                     .pool
                     .get()
                     .context("no database connection available")?;
-                f(&mut conn)
+                // PostgreSQL's unique index does this work: the set stays empty.
+                f(&mut conn, &mut RecentIds::default())
             }
         }
     }
@@ -239,10 +273,7 @@ const WAL_RESTART_PAGES: i64 = 262_144;
 /// is long, the checkpointer takes the writer's lock (no batch is half-written then) and runs
 /// a RESTART checkpoint: only the frames written since the last passive one are left to copy,
 /// so the pause is short, and the next batch writes the WAL from its beginning again.
-fn spawn_checkpointer(
-    url: &DbUrl,
-    writer: std::sync::Weak<Mutex<DbConnection>>,
-) -> anyhow::Result<()> {
+fn spawn_checkpointer(url: &DbUrl, writer: std::sync::Weak<Mutex<Writer>>) -> anyhow::Result<()> {
     use diesel::sql_types::BigInt;
     #[derive(diesel::QueryableByName)]
     struct Checkpoint {

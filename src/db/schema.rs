@@ -108,6 +108,21 @@ diesel::table! {
     }
 }
 
+// SQLite only: which event ids are stored (store::event_ids); PostgreSQL has a unique index.
+diesel::table! {
+    event_ids (event_id) {
+        event_id -> Binary,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_id_merges (id) {
+        id -> Integer,
+        merged_through -> BigInt,
+    }
+}
+
 diesel::table! {
     skill_models (org_id, skill_id) {
         org_id -> Text,
@@ -340,6 +355,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     skills,
     items,
     events,
+    event_ids,
+    event_id_merges,
     skill_models,
     skill_states,
     student_items,

@@ -14,6 +14,8 @@ use crate::db::{from_millis, to_millis, DbConnection};
 use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
 
+use super::event_ids::RecentIds;
+
 /// What happened to each event handed to [`append`], in the same order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -116,24 +118,32 @@ impl EventRow {
 const PG_CHUNK: usize = 2_000;
 
 /// Appends `batch` for `org` in one transaction; when this returns, the inserted events are
-/// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that).
+/// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `recent`
+/// is the SQLite writer's set of recent event ids ([`Db::write_events`]; unused on PostgreSQL).
+///
+/// [`Db::write_events`]: crate::db::Db::write_events
 pub fn append(
     conn: &mut DbConnection,
+    recent: &mut RecentIds,
     org: &str,
     batch: &[Event],
     received_at: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Stored>> {
     let received_at = to_millis(received_at);
-    on_backend!(conn, |c| c.transaction(|c| append_in(
+    let stored = on_backend!(conn, |c| c.transaction(|c| append_in(
         c,
+        recent,
         org,
         batch,
         received_at
-    )))
+    )))?;
+    recent.committed();
+    Ok(stored)
 }
 
 fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     c: &mut C,
+    recent: &mut RecentIds,
     org: &str,
     batch: &[Event],
     received_at: i64,
@@ -147,7 +157,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
         .iter()
         .map(|e| NewEvent::new(org, e, received_at))
         .collect();
-    let seqs = c.insert_new(&rows)?;
+    let seqs = c.insert_new(&rows, recent)?;
     let inserted: Vec<bool> = seqs.iter().map(Option::is_some).collect();
 
     // Only events actually stored name new entities: a duplicate or a conflict changes nothing.
@@ -176,7 +186,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     let stored: HashMap<Vec<u8>, EventRow> = if old_ids.is_empty() {
         HashMap::new()
     } else {
-        c.load_by_ids(&old_ids)?
+        c.load_by_ids(&old_ids, recent)?
             .into_iter()
             .map(|row| (row.event_id.clone(), row))
             .collect()
@@ -206,8 +216,13 @@ trait EventSql: Connection {
     /// batch names for the first time; a skill's latest non-empty name wins.
     fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()>;
     /// Inserts the rows whose event id is not stored yet; the `seq` of each row inserted.
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>>;
-    fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>>;
+    fn insert_new(
+        &mut self,
+        rows: &[NewEvent],
+        recent: &mut RecentIds,
+    ) -> QueryResult<Vec<Option<i64>>>;
+    /// The stored events with these ids.
+    fn load_by_ids(&mut self, ids: &[&[u8]], recent: &RecentIds) -> QueryResult<Vec<EventRow>>;
 }
 
 /// The statements that read the same on both backends, written once.
@@ -349,47 +364,110 @@ macro_rules! shared_event_sql {
                 .execute(self)?;
             Ok(())
         }
-
-        fn load_by_ids(&mut self, ids: &[&[u8]]) -> QueryResult<Vec<EventRow>> {
-            let mut rows = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(500) {
-                rows.extend(
-                    events::table
-                        .filter(events::event_id.eq_any(chunk))
-                        .select(EventRow::as_select())
-                        .load(self)?,
-                );
-            }
-            Ok(rows)
-        }
     };
 }
 
 impl EventSql for diesel::SqliteConnection {
     shared_event_sql!();
 
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>> {
-        // In-process, a cached one-row statement per event is as fast as a multi-row one and
-        // says directly which rows were new (RETURNING gives nothing for a conflict).
-        rows.iter()
+    fn insert_new(
+        &mut self,
+        rows: &[NewEvent],
+        recent: &mut RecentIds,
+    ) -> QueryResult<Vec<Option<i64>>> {
+        // No unique index on SQLite: the ids stored are looked up first (store::event_ids).
+        recent.sync(self)?;
+        recent.merge_if_due(self)?;
+        let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
+        let stored = recent.stored(self, &ids)?;
+        // The writer is alone and has just read the last seq, so it numbers the new rows itself
+        // (as SQLite would: the last one plus one) and writes them with a few multi-row
+        // statements of plain binds: diesel's typed one-row insert cost more than SQLite's work.
+        let mut next = recent.last_seq();
+        let seqs: Vec<Option<i64>> = rows
+            .iter()
             .map(|row| {
-                diesel::insert_into(events::table)
-                    .values(row)
-                    .on_conflict(events::event_id)
-                    .do_nothing()
-                    .returning(events::seq)
-                    .get_result(self)
-                    .optional()
+                (!stored.contains_key(row.event_id)).then(|| {
+                    next += 1;
+                    next
+                })
             })
-            .collect()
+            .collect();
+        let new: Vec<(i64, &NewEvent)> = seqs
+            .iter()
+            .zip(rows)
+            .filter_map(|(seq, row)| Some(((*seq)?, row)))
+            .collect();
+        for chunk in new.chunks(SQLITE_CHUNK) {
+            insert_sqlite(self, chunk)?;
+        }
+        for (seq, row) in &new {
+            recent.add(row.event_id, *seq);
+        }
+        Ok(seqs)
     }
+
+    fn load_by_ids(&mut self, ids: &[&[u8]], recent: &RecentIds) -> QueryResult<Vec<EventRow>> {
+        let seqs: Vec<i64> = recent.stored(self, ids)?.into_values().collect();
+        let mut rows = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(500) {
+            rows.extend(
+                events::table
+                    .filter(events::seq.eq_any(chunk))
+                    .select(EventRow::as_select())
+                    .load(self)?,
+            );
+        }
+        Ok(rows)
+    }
+}
+
+/// Rows per multi-row INSERT on SQLite (17 binds a row).
+const SQLITE_CHUNK: usize = 100;
+
+/// `INSERT INTO events … VALUES (…), (…)` for `rows` rows, with their seqs.
+fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+    let one = format!("({})", ["?"; 17].join(", "));
+    let sql = format!(
+        "INSERT INTO events (seq, event_id, org_id, class_id, student_id, skill_id, item_id, \
+         occurred_at, received_at, outcome, attempt, response_ms, hints_used, hint_bottom_out, \
+         session_id, skill_name, tool) VALUES {}",
+        vec![one; rows.len()].join(", ")
+    );
+    let mut q = diesel::sql_query(sql).into_boxed();
+    for (seq, r) in rows {
+        q = q
+            .bind::<BigInt, _>(*seq)
+            .bind::<Binary, _>(r.event_id)
+            .bind::<Text, _>(r.org_id)
+            .bind::<Text, _>(r.class_id)
+            .bind::<Text, _>(r.student_id)
+            .bind::<Text, _>(r.skill_id)
+            .bind::<Text, _>(r.item_id)
+            .bind::<BigInt, _>(r.occurred_at)
+            .bind::<BigInt, _>(r.received_at)
+            .bind::<Text, _>(r.outcome)
+            .bind::<Integer, _>(r.attempt)
+            .bind::<Nullable<Integer>, _>(r.response_ms)
+            .bind::<Integer, _>(r.hints_used)
+            .bind::<Bool, _>(r.hint_bottom_out)
+            .bind::<Nullable<Text>, _>(r.session_id)
+            .bind::<Nullable<Text>, _>(r.skill_name)
+            .bind::<Nullable<Text>, _>(r.tool);
+    }
+    q.execute(c).map(|_| ())
 }
 
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
 
-    fn insert_new(&mut self, rows: &[NewEvent]) -> QueryResult<Vec<Option<i64>>> {
-        // Over a socket, one multi-row statement per chunk; RETURNING names the new rows.
+    fn insert_new(
+        &mut self,
+        rows: &[NewEvent],
+        _recent: &mut RecentIds,
+    ) -> QueryResult<Vec<Option<i64>>> {
+        // The unique index on event_id tells new rows from stored ones. Over a socket, one multi-row statement per chunk; RETURNING names the new rows.
         let mut new_ids = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(PG_CHUNK) {
             let ids: Vec<(Vec<u8>, i64)> = diesel::insert_into(events::table)
@@ -404,5 +482,18 @@ impl EventSql for diesel::PgConnection {
             .iter()
             .map(|r| new_ids.get(r.event_id).copied())
             .collect())
+    }
+
+    fn load_by_ids(&mut self, ids: &[&[u8]], _recent: &RecentIds) -> QueryResult<Vec<EventRow>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            rows.extend(
+                events::table
+                    .filter(events::event_id.eq_any(chunk))
+                    .select(EventRow::as_select())
+                    .load(self)?,
+            );
+        }
+        Ok(rows)
     }
 }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod classes;
+pub mod event_ids;
 pub mod events;
 pub mod flags;
 pub mod history;

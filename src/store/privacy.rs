@@ -180,6 +180,7 @@ pub fn purge_events_chunk(
         if seqs.is_empty() {
             return Ok(0);
         }
+        super::event_ids::forget_seqs(conn, &seqs)?;
         let n = diesel::delete(events::table.filter(events::seq.eq_any(&seqs))).execute(conn)?;
         let now = crate::db::to_millis(chrono::Utc::now());
         crate::on_backend!(conn, |c| diesel::insert_into(retention_marks::table)
@@ -416,6 +417,8 @@ pub fn erase_student_rows(
             erased.tables.push((stringify!($table).into(), n));
         )+};
     }
+    // On SQLite the ids of the student's events are kept apart (store::event_ids).
+    super::event_ids::forget_student(conn, org, student)?;
     erase_from!(
         events,
         skill_states,

@@ -1,0 +1,350 @@
+//! Which event ids are stored, on SQLite, without writing an index page per event.
+//!
+//! A unique index on the tools' random UUIDs dirtied an index page at a random place for every
+//! event: about 70 % of the pages each batch wrote to the WAL, synced and copied back
+//! (docs/performance.md). So the ids live in two places instead:
+//! - the table `event_ids`, sorted by id, holds the ids of the events up to `merged_through`;
+//! - [`RecentIds`], in the writer's memory, holds the ids of the events stored since, read back
+//!   from the events' own `seq` range when the writer starts.
+//!
+//! When the recent ids reach [`MERGE_AT`], they are written into `event_ids` in id order, in
+//! one batch's transaction: one pass over the index for many thousands of events.
+//!
+//! Whatever points at a stored event is checked against the event stored under that `seq`, so
+//! an entry left behind by an erased event or a rolled-back batch never hides a new event.
+//! PostgreSQL keeps its unique index: several nodes write at once there, and one node's memory
+//! cannot speak for the others.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel::SqliteConnection;
+
+use crate::db::schema::{event_id_merges, event_ids, events};
+use crate::db::DbConnection;
+
+/// Recent ids kept in memory before they are merged (about 32 bytes each): large enough that a
+/// merge passes over each page of the id index once per many events, small enough to read back
+/// at start in a fraction of a second.
+pub const MERGE_AT: usize = 200_000;
+
+/// Binds per `IN (…)` list, under SQLite's limit.
+const CHUNK: usize = 500;
+
+/// The ids of the events stored since the last merge, with their `seq`: the writer's own.
+#[derive(Debug)]
+pub struct RecentIds {
+    ids: HashMap<[u8; 16], i64>,
+    merge_at: usize,
+    /// Every event with a `seq` up to here is in `ids` or merged.
+    through: i64,
+    merged_through: i64,
+    /// What the open transaction added, kept only once it commits.
+    pending: Vec<([u8; 16], i64)>,
+    pending_merge: Option<i64>,
+}
+
+impl Default for RecentIds {
+    fn default() -> Self {
+        Self::merging_at(MERGE_AT)
+    }
+}
+
+impl RecentIds {
+    /// A set that merges at `merge_at` ids instead of [`MERGE_AT`] (tests).
+    pub fn merging_at(merge_at: usize) -> Self {
+        RecentIds {
+            ids: HashMap::new(),
+            merge_at,
+            through: 0,
+            merged_through: 0,
+            pending: Vec::new(),
+            pending_merge: None,
+        }
+    }
+
+    /// The highest seq stored, as of the last [`RecentIds::sync`] and this transaction's adds.
+    pub fn last_seq(&self) -> i64 {
+        self.pending.last().map_or(self.through, |(_, seq)| *seq)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Catches up with the database at the start of a batch's transaction: the events stored
+    /// since this writer last looked (all of them when it starts, or another process's). What
+    /// a transaction that did not commit had added is dropped here.
+    pub fn sync(&mut self, c: &mut SqliteConnection) -> QueryResult<()> {
+        self.pending.clear();
+        self.pending_merge = None;
+        let merged: i64 = event_id_merges::table
+            .select(event_id_merges::merged_through)
+            .first(c)
+            .optional()?
+            .unwrap_or(0);
+        if merged != self.merged_through {
+            // First use, or another process merged: start over from its mark.
+            self.ids.clear();
+            self.merged_through = merged;
+            self.through = merged;
+        }
+        let last: i64 = events::table
+            .select(diesel::dsl::max(events::seq))
+            .first::<Option<i64>>(c)?
+            .unwrap_or(0);
+        if last > self.through {
+            let rows: Vec<(i64, Vec<u8>)> = events::table
+                .filter(events::seq.gt(self.through))
+                .select((events::seq, events::event_id))
+                .load(c)?;
+            self.ids.extend(
+                rows.into_iter()
+                    .filter_map(|(seq, id)| Some((key(&id)?, seq))),
+            );
+        }
+        // Below the mark after deletions: those seqs may be given again, which the check by
+        // seq in `stored` sees through.
+        self.through = last;
+        Ok(())
+    }
+
+    /// The `seq` of each of `ids` already stored: candidates from memory and the merged
+    /// table, confirmed by the event stored under that seq.
+    pub fn stored(
+        &self,
+        c: &mut SqliteConnection,
+        ids: &[&[u8]],
+    ) -> QueryResult<HashMap<[u8; 16], i64>> {
+        let mut candidates: HashMap<i64, [u8; 16]> = HashMap::new();
+        let mut unknown: Vec<&[u8]> = Vec::new();
+        for id in ids {
+            let Some(k) = key(id) else { continue };
+            match self.ids.get(&k) {
+                Some(seq) => {
+                    candidates.insert(*seq, k);
+                }
+                None => unknown.push(id),
+            }
+        }
+        for chunk in unknown.chunks(CHUNK) {
+            let rows: Vec<(Vec<u8>, i64)> = event_ids::table
+                .filter(event_ids::event_id.eq_any(chunk))
+                .load(c)?;
+            candidates.extend(
+                rows.into_iter()
+                    .filter_map(|(id, seq)| Some((seq, key(&id)?))),
+            );
+        }
+        let seqs: Vec<i64> = candidates.keys().copied().collect();
+        let mut found = HashMap::with_capacity(seqs.len());
+        for chunk in seqs.chunks(CHUNK) {
+            let rows: Vec<(i64, Vec<u8>)> = events::table
+                .filter(events::seq.eq_any(chunk))
+                .select((events::seq, events::event_id))
+                .load(c)?;
+            for (seq, id) in rows {
+                if candidates.get(&seq).is_some_and(|k| *k == id.as_slice()) {
+                    if let Some(k) = key(&id) {
+                        found.insert(k, seq);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Notes an event inserted by the open transaction.
+    pub fn add(&mut self, id: &[u8], seq: i64) {
+        if let Some(k) = key(id) {
+            self.pending.push((k, seq));
+        }
+    }
+
+    /// Merges the recent ids into `event_ids` when there are [`MERGE_AT`] of them (call after
+    /// [`RecentIds::sync`], in the batch's transaction).
+    pub fn merge_if_due(&mut self, c: &mut SqliteConnection) -> QueryResult<()> {
+        if self.ids.len() < self.merge_at {
+            return Ok(());
+        }
+        // In id order, so the index is written in one pass. REPLACE: an id whose event was
+        // erased and later sent again points at its new seq.
+        diesel::sql_query(
+            "INSERT OR REPLACE INTO event_ids (event_id, seq) \
+             SELECT event_id, seq FROM events WHERE seq > ? AND seq <= ? ORDER BY event_id",
+        )
+        .bind::<BigInt, _>(self.merged_through)
+        .bind::<BigInt, _>(self.through)
+        .execute(c)?;
+        diesel::update(event_id_merges::table)
+            .set(event_id_merges::merged_through.eq(self.through))
+            .execute(c)?;
+        self.pending_merge = Some(self.through);
+        Ok(())
+    }
+
+    /// The open transaction committed: keep what it added and merged.
+    pub fn committed(&mut self) {
+        if let Some(merged) = self.pending_merge.take() {
+            self.ids.retain(|_, seq| *seq > merged);
+            self.merged_through = merged;
+        }
+        for (k, seq) in self.pending.drain(..) {
+            self.ids.insert(k, seq);
+            self.through = self.through.max(seq);
+        }
+    }
+}
+
+/// Removes the ids of a student's events, before the events themselves are erased. No-op on
+/// PostgreSQL, whose index goes with the rows.
+pub fn forget_student(conn: &mut DbConnection, org: &str, student: &str) -> QueryResult<usize> {
+    let DbConnection::Sqlite(c) = conn else {
+        return Ok(0);
+    };
+    let theirs = events::table
+        .filter(events::org_id.eq(org))
+        .filter(events::student_id.eq(student))
+        .select(events::event_id);
+    diesel::delete(event_ids::table.filter(event_ids::event_id.eq_any(theirs))).execute(c)
+}
+
+/// Removes the ids of the events with these seqs, before they are deleted (retention).
+pub fn forget_seqs(conn: &mut DbConnection, seqs: &[i64]) -> QueryResult<usize> {
+    let DbConnection::Sqlite(c) = conn else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for chunk in seqs.chunks(CHUNK) {
+        let ids = events::table
+            .filter(events::seq.eq_any(chunk))
+            .select(events::event_id);
+        n += diesel::delete(event_ids::table.filter(event_ids::event_id.eq_any(ids))).execute(c)?;
+    }
+    Ok(n)
+}
+
+fn key(id: &[u8]) -> Option<[u8; 16]> {
+    id.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, DbUrl};
+    use crate::ingest::{Event, Outcome};
+    use crate::store::events::{append, Stored};
+
+    fn event(n: u128, outcome: Outcome) -> Event {
+        Event {
+            event_id: uuid::Uuid::from_u128(
+                n.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835),
+            ),
+            occurred_at: chrono::DateTime::from_timestamp_millis(1_764_000_000_000 + n as i64)
+                .unwrap(),
+            student_id: format!("s{}", n % 7),
+            class_id: "c1".into(),
+            skill_id: "fractions.add".into(),
+            item_id: format!("i{}", n % 5),
+            outcome,
+            attempt: 1,
+            response_ms: Some(4_000),
+            hints_used: 0,
+            hint_bottom_out: false,
+            session_id: None,
+            skill_name: None,
+            tool: None,
+        }
+    }
+
+    fn send(db: &Db, recent: &mut RecentIds, batch: &[Event]) -> Vec<Stored> {
+        let now = chrono::Utc::now();
+        db.write_blocking(|conn| append(conn, recent, "org", batch, now))
+            .unwrap()
+    }
+
+    /// Ids merged into the table, ids only in memory, and ids read back by a new writer (a
+    /// restart) are all recognised: the same content is a duplicate, other content a conflict.
+    #[test]
+    fn stored_ids_are_known_before_and_after_merges_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
+        let mut recent = RecentIds::merging_at(25);
+        for b in 0..6u128 {
+            let batch: Vec<Event> = (b * 10..b * 10 + 10)
+                .map(|n| event(n, Outcome::Correct))
+                .collect();
+            assert!(send(&db, &mut recent, &batch)
+                .iter()
+                .all(|s| *s == Stored::Inserted));
+        }
+        // 60 events, merged at 30 and at 60 at the latest: some in the table, some in memory.
+        let merged: i64 = db
+            .write_blocking(|conn| {
+                let DbConnection::Sqlite(c) = conn else {
+                    unreachable!()
+                };
+                Ok(event_ids::table.count().get_result(c)?)
+            })
+            .unwrap();
+        assert!((25..60).contains(&merged), "{merged} merged");
+        assert!(!recent.is_empty());
+
+        let again: Vec<Event> = (0..60)
+            .step_by(7)
+            .map(|n| event(n, Outcome::Correct))
+            .collect();
+        let changed: Vec<Event> = (3..60)
+            .step_by(11)
+            .map(|n| event(n, Outcome::Incorrect))
+            .collect();
+        let fresh: Vec<Event> = (100..103).map(|n| event(n, Outcome::Correct)).collect();
+        for writer in [&mut recent, &mut RecentIds::merging_at(25)] {
+            assert!(send(&db, writer, &again)
+                .iter()
+                .all(|s| *s == Stored::Duplicate));
+            assert!(send(&db, writer, &changed)
+                .iter()
+                .all(|s| *s == Stored::Conflict));
+        }
+        assert!(send(&db, &mut recent, &fresh)
+            .iter()
+            .all(|s| *s == Stored::Inserted));
+        assert!(send(&db, &mut RecentIds::default(), &fresh)
+            .iter()
+            .all(|s| *s == Stored::Duplicate));
+    }
+
+    /// An erased student's events may be sent again and are stored anew, whether their ids
+    /// were merged or still in memory.
+    #[test]
+    fn erased_events_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
+        let mut recent = RecentIds::merging_at(10);
+        let batch: Vec<Event> = (0..14).map(|n| event(n, Outcome::Correct)).collect();
+        for part in batch.chunks(7) {
+            send(&db, &mut recent, part);
+        }
+        send(&db, &mut recent, &[event(50, Outcome::Correct)]); // merges the first 14
+        db.write_blocking(|conn| {
+            Ok(crate::store::privacy::erase_student_rows(
+                conn, "org", "s3",
+            )?)
+        })
+        .unwrap();
+        let theirs: Vec<Event> = batch.into_iter().filter(|e| e.student_id == "s3").collect();
+        assert_eq!(theirs.len(), 2);
+        assert!(send(&db, &mut recent, &theirs)
+            .iter()
+            .all(|s| *s == Stored::Inserted));
+        assert!(send(&db, &mut recent, &theirs)
+            .iter()
+            .all(|s| *s == Stored::Duplicate));
+    }
+}
