@@ -70,14 +70,15 @@ impl DbUrl {
         match self {
             DbUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                // Small pages (set when the file is created): each event-id insert dirties a
-                // page at a random place, and every dirty page is written to the WAL and
-                // synced; 1 KiB pages write a quarter of the bytes of the default 4 KiB.
+                // 4 KiB pages (set when the file is created; SQLite's default). 1 KiB pages paid
+                // while a unique index on the random event ids dirtied a page per event; without
+                // it (store::event_ids) a batch's rows sit together, and larger pages mean fewer
+                // WAL frames and B-tree levels (docs/performance.md).
                 // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
                 // WAL on every commit, so an acknowledged batch survives a power cut, not only a
                 // crash (docs/operations.md). busy_timeout covers the rare writer outside `Db::write`.
                 conn.batch_execute(
-                    "PRAGMA page_size = 1024;
+                    "PRAGMA page_size = 4096;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
@@ -258,11 +259,12 @@ impl Db {
     }
 }
 
-/// Above this many WAL pages (256 MiB of 1 KiB pages), the checkpointer pauses the writer and
+/// Above this many WAL pages (256 MiB of 4 KiB pages; 64 MiB in a file made with 1 KiB pages
+/// before session 4), the checkpointer pauses the writer and
 /// restarts the WAL from its beginning, so the file cannot grow without bound. Each pause
 /// costs the frames not yet copied (about half a second's worth), however long the WAL: a
 /// larger bound means fewer pauses.
-const WAL_RESTART_PAGES: i64 = 262_144;
+const WAL_RESTART_PAGES: i64 = 65_536;
 
 /// Copies the SQLite WAL back into the database file in the background (a passive checkpoint
 /// every half second), until the writer connection is gone.
