@@ -825,9 +825,13 @@ pub(crate) fn apply_in<C: StateSql>(
     }
     c.save_items(&new_items)?;
     c.save_states(&states)?;
-    c.save_predictions(org, &tally)?;
     if sig.enabled {
         save_signals(c, org, &saved_trackers, &episodes, now)?;
+    }
+    // Rows every batch shares (prediction bins per skill × day, item norms) come last: on
+    // PostgreSQL a concurrent batch waits for their row locks until this one commits.
+    c.save_predictions(org, &tally)?;
+    if sig.enabled {
         c.add_norms(org, &norm_add, now)?;
     }
     Ok(())
