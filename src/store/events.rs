@@ -114,9 +114,6 @@ impl EventRow {
     }
 }
 
-/// Rows per multi-row INSERT on PostgreSQL (17 binds a row, under the 65,535 bind limit).
-const PG_CHUNK: usize = 2_000;
-
 /// Appends `batch` for `org` in one transaction; when this returns, the inserted events are
 /// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `recent`
 /// is the SQLite writer's set of recent event ids ([`Db::write_events`]; unused on PostgreSQL).
@@ -467,17 +464,14 @@ impl EventSql for diesel::PgConnection {
         rows: &[NewEvent],
         _recent: &mut RecentIds,
     ) -> QueryResult<Vec<Option<i64>>> {
-        // The unique index on event_id tells new rows from stored ones. Over a socket, one multi-row statement per chunk; RETURNING names the new rows.
-        let mut new_ids = HashMap::with_capacity(rows.len());
-        for chunk in rows.chunks(PG_CHUNK) {
-            let ids: Vec<(Vec<u8>, i64)> = diesel::insert_into(events::table)
-                .values(chunk)
-                .on_conflict(events::event_id)
-                .do_nothing()
-                .returning((events::event_id, events::seq))
-                .get_results(self)?;
-            new_ids.extend(ids);
-        }
+        // The unique index on event_id tells new rows from stored ones; RETURNING names the new
+        // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
+        // PostgreSQL more to parse and plan than to insert, and its text changed with the
+        // batch's size, so it was never prepared once.
+        let new_ids: HashMap<Vec<u8>, i64> = insert_pg(self, rows)?
+            .into_iter()
+            .map(|r| (r.event_id, r.seq))
+            .collect();
         Ok(rows
             .iter()
             .map(|r| new_ids.get(r.event_id).copied())
@@ -496,4 +490,47 @@ impl EventSql for diesel::PgConnection {
         }
         Ok(rows)
     }
+}
+
+#[derive(QueryableByName)]
+struct InsertedRow {
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    event_id: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
+/// `INSERT INTO events … SELECT * FROM unnest(…) ON CONFLICT DO NOTHING`: the rows as one array
+/// per column (unnest yields them in order, so seqs follow the batch's order as before).
+fn insert_pg(c: &mut diesel::PgConnection, rows: &[NewEvent]) -> QueryResult<Vec<InsertedRow>> {
+    use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text};
+    fn col<'a, T>(rows: &'a [NewEvent], f: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    diesel::sql_query(
+        "INSERT INTO events (event_id, org_id, class_id, student_id, skill_id, item_id, \
+         occurred_at, received_at, outcome, attempt, response_ms, hints_used, hint_bottom_out, \
+         session_id, skill_name, tool) \
+         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::int[], $11::int[], $12::int[], \
+         $13::bool[], $14::text[], $15::text[], $16::text[]) \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq",
+    )
+    .bind::<Array<Binary>, _>(col(rows, |r| r.event_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.org_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.class_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.student_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.skill_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.item_id))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.occurred_at))
+    .bind::<Array<BigInt>, _>(col(rows, |r| r.received_at))
+    .bind::<Array<Text>, _>(col(rows, |r| r.outcome))
+    .bind::<Array<Integer>, _>(col(rows, |r| r.attempt))
+    .bind::<Array<Nullable<Integer>>, _>(col(rows, |r| r.response_ms))
+    .bind::<Array<Integer>, _>(col(rows, |r| r.hints_used))
+    .bind::<Array<Bool>, _>(col(rows, |r| r.hint_bottom_out))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.session_id))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.skill_name))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.tool))
+    .load(c)
 }

@@ -82,6 +82,50 @@ macro_rules! prediction_sql {
             if tally.is_empty() {
                 return Ok(());
             }
+            // Per student first: the skill × day rows, which concurrent batches share, last
+            // (their row locks are held until the commit).
+            let mut rows = Vec::new();
+            for (student, bins) in &tally.students {
+                for (bin, b) in bins.iter().enumerate().filter(|(_, b)| b.answers() > 0) {
+                    rows.push((student.as_str(), bin as i32, *b));
+                }
+            }
+            rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            for chunk in rows.chunks(UPSERT_CHUNK) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(|(student, bin, b)| {
+                        (
+                            student_predictions::org_id.eq(org),
+                            student_predictions::student_id.eq(*student),
+                            student_predictions::bin.eq(*bin),
+                            student_predictions::correct.eq(b.correct as i64),
+                            student_predictions::wrong.eq(b.wrong as i64),
+                            student_predictions::sum_pred.eq(b.sum_pred),
+                            student_predictions::sum_sq_err.eq(b.sum_sq_err),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(student_predictions::table)
+                    .values(&values)
+                    .on_conflict((
+                        student_predictions::org_id,
+                        student_predictions::student_id,
+                        student_predictions::bin,
+                    ))
+                    .do_update()
+                    .set((
+                        student_predictions::correct.eq(student_predictions::correct
+                            + excluded(student_predictions::correct)),
+                        student_predictions::wrong
+                            .eq(student_predictions::wrong + excluded(student_predictions::wrong)),
+                        student_predictions::sum_pred.eq(student_predictions::sum_pred
+                            + excluded(student_predictions::sum_pred)),
+                        student_predictions::sum_sq_err.eq(student_predictions::sum_sq_err
+                            + excluded(student_predictions::sum_sq_err)),
+                    ))
+                    .execute(self)?;
+            }
             // The model each skill's predictions came from: its fitted_at (0 = defaults).
             let fitted: HashMap<String, i64> = skill_models::table
                 .filter(skill_models::org_id.eq(org))
@@ -135,48 +179,6 @@ macro_rules! prediction_sql {
                             .eq(prediction_bins::sum_pred + excluded(prediction_bins::sum_pred)),
                         prediction_bins::sum_sq_err.eq(prediction_bins::sum_sq_err
                             + excluded(prediction_bins::sum_sq_err)),
-                    ))
-                    .execute(self)?;
-            }
-            let mut rows = Vec::new();
-            for (student, bins) in &tally.students {
-                for (bin, b) in bins.iter().enumerate().filter(|(_, b)| b.answers() > 0) {
-                    rows.push((student.as_str(), bin as i32, *b));
-                }
-            }
-            rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-            for chunk in rows.chunks(UPSERT_CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|(student, bin, b)| {
-                        (
-                            student_predictions::org_id.eq(org),
-                            student_predictions::student_id.eq(*student),
-                            student_predictions::bin.eq(*bin),
-                            student_predictions::correct.eq(b.correct as i64),
-                            student_predictions::wrong.eq(b.wrong as i64),
-                            student_predictions::sum_pred.eq(b.sum_pred),
-                            student_predictions::sum_sq_err.eq(b.sum_sq_err),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(student_predictions::table)
-                    .values(&values)
-                    .on_conflict((
-                        student_predictions::org_id,
-                        student_predictions::student_id,
-                        student_predictions::bin,
-                    ))
-                    .do_update()
-                    .set((
-                        student_predictions::correct.eq(student_predictions::correct
-                            + excluded(student_predictions::correct)),
-                        student_predictions::wrong
-                            .eq(student_predictions::wrong + excluded(student_predictions::wrong)),
-                        student_predictions::sum_pred.eq(student_predictions::sum_pred
-                            + excluded(student_predictions::sum_pred)),
-                        student_predictions::sum_sq_err.eq(student_predictions::sum_sq_err
-                            + excluded(student_predictions::sum_sq_err)),
                     ))
                     .execute(self)?;
             }

@@ -271,20 +271,6 @@ pub(crate) trait StateSql: Connection + FlagSql + PredictionSql {
 
 macro_rules! shared_state_sql {
     () => {
-        fn students_with_state(
-            &mut self,
-            org: &str,
-            students: &BTreeSet<&str>,
-        ) -> QueryResult<HashSet<String>> {
-            let rows: Vec<String> = skill_states::table
-                .filter(skill_states::org_id.eq(org))
-                .filter(skill_states::student_id.eq_any(students))
-                .select(skill_states::student_id)
-                .distinct()
-                .load(self)?;
-            Ok(rows.into_iter().collect())
-        }
-
         fn load_models(&mut self, org: &str) -> QueryResult<HashMap<String, SkillModel>> {
             let rows: Vec<(String, String)> = skill_models::table
                 .filter(skill_models::org_id.eq(org))
@@ -445,6 +431,12 @@ fn sqlite_pair_query<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
     Ok(rows)
 }
 
+/// Keeps PostgreSQL from flattening a per-pair subquery into a join: the join's plan rests on
+/// the tables' statistics, which say nothing useful while a table grows (or autovacuum is off),
+/// and a hash join over the organisation's whole table was picked, read again by every batch
+/// (most installations hold one organisation). Unflattened, each pair is one primary-key seek.
+const ONE_SEEK_EACH: &str = "OFFSET 0";
+
 /// Runs a pair query on PostgreSQL: `$1` and `$2` the pairs as two arrays, `$3` the org.
 fn pg_pair_query<T: QueryableByName<diesel::pg::Pg> + 'static>(
     c: &mut diesel::PgConnection,
@@ -496,6 +488,20 @@ impl StateSql for diesel::SqliteConnection {
         // One writer at a time already (Db::write and SQLite's own lock).
         Ok(())
     }
+
+    fn students_with_state(
+        &mut self,
+        org: &str,
+        students: &BTreeSet<&str>,
+    ) -> QueryResult<HashSet<String>> {
+        let rows: Vec<String> = skill_states::table
+            .filter(skill_states::org_id.eq(org))
+            .filter(skill_states::student_id.eq_any(students))
+            .select(skill_states::student_id)
+            .distinct()
+            .load(self)?;
+        Ok(rows.into_iter().collect())
+    }
 }
 
 impl StateSql for diesel::PgConnection {
@@ -508,8 +514,8 @@ impl StateSql for diesel::PgConnection {
     ) -> QueryResult<Vec<StateRow>> {
         let select = format!(
             "SELECT {STATE_COLUMNS} FROM unnest($1::text[], $2::text[]) AS p(student_id, skill_id) \
-             JOIN skill_states s ON s.org_id = $3 \
-             AND s.student_id = p.student_id AND s.skill_id = p.skill_id"
+             CROSS JOIN LATERAL (SELECT * FROM skill_states s WHERE s.org_id = $3 \
+             AND s.student_id = p.student_id AND s.skill_id = p.skill_id {ONE_SEEK_EACH}) s"
         );
         pg_pair_query(self, org, pairs, &select)
     }
@@ -523,11 +529,37 @@ impl StateSql for diesel::PgConnection {
             self,
             org,
             pairs,
-            "SELECT s.student_id, s.skill_id, s.item_id \
-             FROM unnest($1::text[], $2::text[]) AS p(student_id, skill_id) \
-             JOIN student_items s ON s.org_id = $3 \
-             AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
+            &format!(
+                "SELECT s.student_id, s.skill_id, s.item_id \
+                 FROM unnest($1::text[], $2::text[]) AS p(student_id, skill_id) \
+                 CROSS JOIN LATERAL (SELECT * FROM student_items s WHERE s.org_id = $3 \
+                 AND s.student_id = p.student_id AND s.skill_id = p.skill_id {ONE_SEEK_EACH}) s"
+            ),
         )
+    }
+
+    fn students_with_state(
+        &mut self,
+        org: &str,
+        students: &BTreeSet<&str>,
+    ) -> QueryResult<HashSet<String>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            student_id: String,
+        }
+        let students: Vec<&str> = students.iter().copied().collect();
+        // LIMIT 1 (not EXISTS, which becomes a semi-join like the pair queries' joins): one
+        // seek per student.
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT u.student_id FROM unnest($1::text[]) AS u(student_id) \
+             CROSS JOIN LATERAL (SELECT 1 FROM skill_states s WHERE s.org_id = $2 \
+             AND s.student_id = u.student_id LIMIT 1) s",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(students)
+        .bind::<diesel::sql_types::Text, _>(org)
+        .load(self)?;
+        Ok(rows.into_iter().map(|r| r.student_id).collect())
     }
 
     fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()> {
@@ -793,9 +825,13 @@ pub(crate) fn apply_in<C: StateSql>(
     }
     c.save_items(&new_items)?;
     c.save_states(&states)?;
-    c.save_predictions(org, &tally)?;
     if sig.enabled {
         save_signals(c, org, &saved_trackers, &episodes, now)?;
+    }
+    // Rows every batch shares (prediction bins per skill × day, item norms) come last: on
+    // PostgreSQL a concurrent batch waits for their row locks until this one commits.
+    c.save_predictions(org, &tally)?;
+    if sig.enabled {
         c.add_norms(org, &norm_add, now)?;
     }
     Ok(())
@@ -898,7 +934,11 @@ fn replay_rows(
                 last_seq: 0,
             });
             let first = met.insert((ev.skill, ev.item));
-            if first {
+            // The ingest's replay (`record`) writes only items first met by one of the batch's
+            // events: one first met by a stored event is stored with that time already, and
+            // rewriting a replayed student's every item cost hundreds of upserts a batch.
+            let changed = record.as_ref().is_none_or(|(new, _)| new.contains(&ev.seq));
+            if first && changed {
                 out.items.push(NewItem {
                     org_id: org.to_owned(),
                     student_id: student.to_owned(),
