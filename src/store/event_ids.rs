@@ -346,12 +346,8 @@ mod tests {
             send(&db, &mut recent, part);
         }
         send(&db, &mut recent, &[event(50, Outcome::Correct)]); // merges the first 14
-        db.write_blocking(|conn| {
-            Ok(crate::store::privacy::erase_student_rows(
-                conn, "org", "s3",
-            )?)
-        })
-        .unwrap();
+        db.write_blocking(|conn| crate::store::privacy::erase_student_rows(conn, "org", "s3"))
+            .unwrap();
         let theirs: Vec<Event> = batch.into_iter().filter(|e| e.student_id == "s3").collect();
         assert_eq!(theirs.len(), 2);
         assert!(send(&db, &mut recent, &theirs)
