@@ -228,6 +228,15 @@ pub struct StudentExport {
     /// Teachers' review decisions about the student (confirm or dismiss, with their notes).
     #[schema(value_type = Vec<Object>)]
     pub review_decisions: Vec<serde_json::Value>,
+    /// The behaviour detectors' running state (recent actions, open episodes), as stored.
+    #[schema(value_type = Option<Object>)]
+    pub detector_state: Option<serde_json::Value>,
+    /// The weekly practice counts kept for the adoption report, per class.
+    #[schema(value_type = Vec<Object>)]
+    pub weekly_activity: Vec<serde_json::Value>,
+    /// The model-health tallies kept about the student's answers, per predicted-probability bin.
+    #[schema(value_type = Vec<Object>)]
+    pub prediction_tallies: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -362,9 +371,53 @@ pub fn export_student(
                 "note": note, "decided_by": by, "decided_at": rfc3339(at)})
         })
         .collect();
+    let detector_state = student_signals::table
+        .filter(student_signals::org_id.eq(org))
+        .filter(student_signals::student_id.eq(student))
+        .select(student_signals::state)
+        .first::<String>(conn)
+        .optional()?
+        .map(|state| serde_json::from_str(&state).unwrap_or(serde_json::Value::String(state)));
+    let weekly_activity = report_activity::table
+        .filter(report_activity::org_id.eq(org))
+        .filter(report_activity::student_id.eq(student))
+        .order((report_activity::week_start, report_activity::class_id))
+        .select((
+            report_activity::week_start,
+            report_activity::class_id,
+            report_activity::events,
+            report_activity::practice_ms,
+        ))
+        .load::<(i64, String, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(week, class_id, events, ms)| {
+            serde_json::json!({"week_start": rfc3339(week), "class_id": class_id,
+                "events": events, "practice_ms": ms})
+        })
+        .collect();
+    let prediction_tallies = student_predictions::table
+        .filter(student_predictions::org_id.eq(org))
+        .filter(student_predictions::student_id.eq(student))
+        .order(student_predictions::bin)
+        .select((
+            student_predictions::bin,
+            student_predictions::correct,
+            student_predictions::wrong,
+            student_predictions::sum_pred,
+        ))
+        .load::<(i32, i64, i64, f64)>(conn)?
+        .into_iter()
+        .map(|(bin, correct, wrong, sum_pred)| {
+            serde_json::json!({"bin": bin, "correct": correct, "wrong": wrong,
+                "sum_predicted": sum_pred})
+        })
+        .collect();
     Ok(StudentExport {
         flags,
         review_decisions,
+        detector_state,
+        weekly_activity,
+        prediction_tallies,
         student_id: student.to_owned(),
         org: org.to_owned(),
         display_name,

@@ -284,6 +284,23 @@ async fn an_export_holds_everything_about_the_student(app: TestApp) {
     assert_eq!(export["skill_states"].as_array().expect("states").len(), 1);
     assert_eq!(export["items_seen"].as_array().expect("items").len(), 2);
     assert_eq!(export["enrolments"][0]["class_id"], "class-5b");
+    // The derived rows erasure deletes are exported too.
+    let weekly: i64 = export["weekly_activity"]
+        .as_array()
+        .expect("weekly activity")
+        .iter()
+        .map(|w| w["events"].as_i64().expect("events"))
+        .sum();
+    assert_eq!(weekly, 2);
+    assert!(!export["prediction_tallies"]
+        .as_array()
+        .expect("prediction tallies")
+        .is_empty());
+    assert!(
+        export["detector_state"].is_object(),
+        "{}",
+        export["detector_state"]
+    );
     assert!(!export.to_string().contains("stu-2"), "only this student");
     let page = audit(&app, "?subject_id=stu-1").await;
     assert_eq!(page["entries"][0]["action"], "student.export");
