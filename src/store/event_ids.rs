@@ -69,10 +69,7 @@ impl RecentIds {
         self.pending.last().map_or(self.through, |(_, seq)| *seq)
     }
 
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
+    /// Whether no ids wait in memory (all merged).
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }

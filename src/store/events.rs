@@ -26,8 +26,8 @@ pub enum Stored {
     Conflict,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = events)]
+/// An event as written: both backends bind its fields themselves (`insert_sqlite`,
+/// `insert_pg`), so it needs no diesel `Insertable`.
 struct NewEvent<'a> {
     event_id: &'a [u8],
     org_id: &'a str,
@@ -154,7 +154,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
         .iter()
         .map(|e| NewEvent::new(org, e, received_at))
         .collect();
-    let seqs = c.insert_new(&rows, recent)?;
+    let Appended { seqs, stored } = c.insert_new(&rows, recent)?;
     let inserted: Vec<bool> = seqs.iter().map(Option::is_some).collect();
 
     // Only events actually stored name new entities: a duplicate or a conflict changes nothing.
@@ -174,20 +174,10 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
 
     // Events not inserted were stored before: the same content is a re-send, other content
     // (or another organisation's event) a conflict.
-    let old_ids: Vec<&[u8]> = rows
-        .iter()
-        .zip(&inserted)
-        .filter(|(_, new)| !**new)
-        .map(|(r, _)| r.event_id)
+    let stored: HashMap<Vec<u8>, EventRow> = stored
+        .into_iter()
+        .map(|row| (row.event_id.clone(), row))
         .collect();
-    let stored: HashMap<Vec<u8>, EventRow> = if old_ids.is_empty() {
-        HashMap::new()
-    } else {
-        c.load_by_ids(&old_ids, recent)?
-            .into_iter()
-            .map(|row| (row.event_id.clone(), row))
-            .collect()
-    };
     Ok(batch
         .iter()
         .zip(inserted)
@@ -212,14 +202,17 @@ trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
     /// batch names for the first time; a skill's latest non-empty name wins.
     fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()>;
-    /// Inserts the rows whose event id is not stored yet; the `seq` of each row inserted.
-    fn insert_new(
-        &mut self,
-        rows: &[NewEvent],
-        recent: &mut RecentIds,
-    ) -> QueryResult<Vec<Option<i64>>>;
-    /// The stored events with these ids.
-    fn load_by_ids(&mut self, ids: &[&[u8]], recent: &RecentIds) -> QueryResult<Vec<EventRow>>;
+    /// Inserts the rows whose event id is not stored yet, and reads back the stored events
+    /// of the others.
+    fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended>;
+}
+
+/// What [`EventSql::insert_new`] did.
+struct Appended {
+    /// Each row's new `seq`, in order; `None` for an id stored before.
+    seqs: Vec<Option<i64>>,
+    /// The stored events whose ids the rows not inserted carry.
+    stored: Vec<EventRow>,
 }
 
 /// The statements that read the same on both backends, written once.
@@ -367,11 +360,7 @@ macro_rules! shared_event_sql {
 impl EventSql for diesel::SqliteConnection {
     shared_event_sql!();
 
-    fn insert_new(
-        &mut self,
-        rows: &[NewEvent],
-        recent: &mut RecentIds,
-    ) -> QueryResult<Vec<Option<i64>>> {
+    fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended> {
         // No unique index on SQLite: the ids stored are looked up first (store::event_ids).
         recent.sync(self)?;
         recent.merge_if_due(self)?;
@@ -401,21 +390,17 @@ impl EventSql for diesel::SqliteConnection {
         for (seq, row) in &new {
             recent.add(row.event_id, *seq);
         }
-        Ok(seqs)
-    }
-
-    fn load_by_ids(&mut self, ids: &[&[u8]], recent: &RecentIds) -> QueryResult<Vec<EventRow>> {
-        let seqs: Vec<i64> = recent.stored(self, ids)?.into_values().collect();
-        let mut rows = Vec::with_capacity(seqs.len());
-        for chunk in seqs.chunks(500) {
-            rows.extend(
+        let stored_seqs: Vec<i64> = stored.into_values().collect();
+        let mut stored = Vec::with_capacity(stored_seqs.len());
+        for chunk in stored_seqs.chunks(500) {
+            stored.extend(
                 events::table
                     .filter(events::seq.eq_any(chunk))
                     .select(EventRow::as_select())
                     .load(self)?,
             );
         }
-        Ok(rows)
+        Ok(Appended { seqs, stored })
     }
 }
 
@@ -459,11 +444,7 @@ fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) ->
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
 
-    fn insert_new(
-        &mut self,
-        rows: &[NewEvent],
-        _recent: &mut RecentIds,
-    ) -> QueryResult<Vec<Option<i64>>> {
+    fn insert_new(&mut self, rows: &[NewEvent], _recent: &mut RecentIds) -> QueryResult<Appended> {
         // The unique index on event_id tells new rows from stored ones; RETURNING names the new
         // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
         // PostgreSQL more to parse and plan than to insert, and its text changed with the
@@ -472,23 +453,26 @@ impl EventSql for diesel::PgConnection {
             .into_iter()
             .map(|r| (r.event_id, r.seq))
             .collect();
-        Ok(rows
+        let seqs: Vec<Option<i64>> = rows
             .iter()
             .map(|r| new_ids.get(r.event_id).copied())
-            .collect())
-    }
-
-    fn load_by_ids(&mut self, ids: &[&[u8]], _recent: &RecentIds) -> QueryResult<Vec<EventRow>> {
-        let mut rows = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            rows.extend(
-                events::table
-                    .filter(events::event_id.eq_any(chunk))
-                    .select(EventRow::as_select())
-                    .load(self)?,
-            );
-        }
-        Ok(rows)
+            .collect();
+        // One array parameter (`= ANY($1)`), however many ids.
+        let old_ids: Vec<&[u8]> = rows
+            .iter()
+            .zip(&seqs)
+            .filter(|(_, seq)| seq.is_none())
+            .map(|(r, _)| r.event_id)
+            .collect();
+        let stored = if old_ids.is_empty() {
+            Vec::new()
+        } else {
+            events::table
+                .filter(events::event_id.eq_any(&old_ids))
+                .select(EventRow::as_select())
+                .load(self)?
+        };
+        Ok(Appended { seqs, stored })
     }
 }
 
