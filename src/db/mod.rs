@@ -8,7 +8,7 @@
 mod migrate;
 pub mod schema;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,8 +75,9 @@ impl DbUrl {
                 // it (store::event_ids) a batch's rows sit together, and larger pages mean fewer
                 // WAL frames and B-tree levels (docs/performance.md).
                 // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
-                // WAL on every commit, so an acknowledged batch survives a power cut, not only a
-                // crash (docs/operations.md). busy_timeout covers the rare writer outside `Db::write`.
+                // WAL on every commit, so an acknowledged write survives a power cut, not only a
+                // crash (docs/operations.md); the writer connection syncs in its own way
+                // (`Db::open`). busy_timeout covers the rare writer outside `Db::write`.
                 conn.batch_execute(
                     "PRAGMA page_size = 4096;
                      PRAGMA journal_mode = WAL;
@@ -127,6 +128,8 @@ pub struct Db {
     /// SQLite has one writer: every write goes through this connection, in turn, so batches
     /// never spin on SQLite's lock and the hot index pages stay in one cache.
     writer: Option<Arc<Mutex<Writer>>>,
+    /// The SQLite WAL file, synced after each write once the writer is free ([`Db::write`]).
+    wal: Option<PathBuf>,
 }
 
 /// The SQLite writer: its connection, and the ids of the events it stored lately (which take
@@ -154,8 +157,12 @@ impl Db {
                 // The writer gets a larger page cache (it holds the hot index pages) and leaves
                 // checkpoints to a thread of their own, so copying the WAL back into the
                 // database never holds up a batch.
-                first
-                    .batch_execute("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;")?;
+                // It commits without syncing: `write_events_blocking` syncs the WAL after the
+                // writer's lock is released (group commit, docs/operations.md).
+                first.batch_execute(
+                    "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;
+                     PRAGMA synchronous = NORMAL;",
+                )?;
                 let writer = Arc::new(Mutex::new(Writer {
                     conn: first,
                     recent_ids: RecentIds::default(),
@@ -171,10 +178,15 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(Manager(url.clone()))
             .with_context(|| format!("opening a connection pool to {}", describe(url)))?;
+        let wal = match url {
+            DbUrl::Sqlite(path) => Some(PathBuf::from(format!("{}-wal", path.display()))),
+            DbUrl::Postgres(_) => None,
+        };
         Ok(Db {
             url: url.clone(),
             pool,
             writer,
+            wal,
         })
     }
 
@@ -236,11 +248,21 @@ impl Db {
                 // A panic while writing poisons the lock but leaves the connection usable:
                 // the transaction it was in has been rolled back by diesel, and the recent ids
                 // drop what it added at the next batch.
-                let mut w = writer
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let Writer { conn, recent_ids } = &mut *w;
-                f(conn, recent_ids)
+                let written = {
+                    let mut w = writer
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let Writer { conn, recent_ids } = &mut *w;
+                    f(conn, recent_ids)?
+                };
+                // Group commit: the writer commits without waiting for the disk, and the WAL
+                // is synced here, with the lock released, before the caller answers. The next
+                // batch is written meanwhile, and one sync may cover several commits; what was
+                // acknowledged is on disk all the same, as with synchronous=FULL.
+                if let Some(wal) = &self.wal {
+                    sync_file(wal).context("syncing the SQLite WAL")?;
+                }
+                Ok(written)
             }
             None => {
                 let mut conn = self
@@ -309,6 +331,16 @@ fn spawn_checkpointer(url: &DbUrl, writer: std::sync::Weak<Mutex<Writer>>) -> an
             }
         })?;
     Ok(())
+}
+
+/// `fsync`s a file's data (it covers every write to the file, from any descriptor). A missing
+/// file holds nothing to sync.
+fn sync_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::File::open(path) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Runs blocking work on the blocking pool, inside the caller's tracing span.

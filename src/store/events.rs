@@ -384,9 +384,7 @@ impl EventSql for diesel::SqliteConnection {
             .zip(rows)
             .filter_map(|(seq, row)| Some(((*seq)?, row)))
             .collect();
-        for chunk in new.chunks(SQLITE_CHUNK) {
-            insert_sqlite(self, chunk)?;
-        }
+        insert_sqlite(self, &new)?;
         for (seq, row) in &new {
             recent.add(row.event_id, *seq);
         }
@@ -404,42 +402,82 @@ impl EventSql for diesel::SqliteConnection {
     }
 }
 
-/// Rows per multi-row INSERT on SQLite (17 binds a row).
-const SQLITE_CHUNK: usize = 100;
-
-/// `INSERT INTO events … VALUES (…), (…)` for `rows` rows, with their seqs.
+/// `INSERT INTO events … VALUES (…), (…)` for rows with their seqs, in statements of 100, 10
+/// and 1 rows: SQLite keeps those three prepared (see [`SqliteEventRows`]) instead of parsing a
+/// statement of up to 1,700 binds for each chunk.
 fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
-    use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
-    let one = format!("({})", ["?"; 17].join(", "));
-    let sql = format!(
-        "INSERT INTO events (seq, event_id, org_id, class_id, student_id, skill_id, item_id, \
-         occurred_at, received_at, outcome, attempt, response_ms, hints_used, hint_bottom_out, \
-         session_id, skill_name, tool) VALUES {}",
-        vec![one; rows.len()].join(", ")
-    );
-    let mut q = diesel::sql_query(sql).into_boxed();
-    for (seq, r) in rows {
-        q = q
-            .bind::<BigInt, _>(*seq)
-            .bind::<Binary, _>(r.event_id)
-            .bind::<Text, _>(r.org_id)
-            .bind::<Text, _>(r.class_id)
-            .bind::<Text, _>(r.student_id)
-            .bind::<Text, _>(r.skill_id)
-            .bind::<Text, _>(r.item_id)
-            .bind::<BigInt, _>(r.occurred_at)
-            .bind::<BigInt, _>(r.received_at)
-            .bind::<Text, _>(r.outcome)
-            .bind::<Integer, _>(r.attempt)
-            .bind::<Nullable<Integer>, _>(r.response_ms)
-            .bind::<Integer, _>(r.hints_used)
-            .bind::<Bool, _>(r.hint_bottom_out)
-            .bind::<Nullable<Text>, _>(r.session_id)
-            .bind::<Nullable<Text>, _>(r.skill_name)
-            .bind::<Nullable<Text>, _>(r.tool);
+    let mut rest = rows;
+    for size in [100, 10, 1] {
+        let whole = rest.len() - rest.len() % size;
+        for chunk in rest[..whole].chunks(size) {
+            SqliteEventRows(chunk).execute(c)?;
+        }
+        rest = &rest[whole..];
     }
-    q.execute(c).map(|_| ())
+    Ok(())
 }
+
+/// A multi-row insert of events that diesel may keep prepared. Diesel never caches its own
+/// multi-row inserts (their text varies with the number of rows); this one's text depends only
+/// on the number of rows, which `insert_sqlite` keeps to three values.
+struct SqliteEventRows<'a>(&'a [(i64, &'a NewEvent<'a>)]);
+
+impl diesel::query_builder::QueryId for SqliteEventRows<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteEventRows<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+        out.push_sql(
+            "INSERT INTO events (seq, event_id, org_id, class_id, student_id, skill_id, item_id, \
+             occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
+             hint_bottom_out, session_id, skill_name, tool) VALUES ",
+        );
+        for (i, (seq, r)) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<BigInt, _>(seq)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Binary, _>(&r.event_id)?;
+            for text in [
+                &r.org_id,
+                &r.class_id,
+                &r.student_id,
+                &r.skill_id,
+                &r.item_id,
+            ] {
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(text)?;
+            }
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&r.occurred_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&r.received_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&r.outcome)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&r.attempt)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Integer>, _>(&r.response_ms)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&r.hints_used)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Bool, _>(&r.hint_bottom_out)?;
+            for text in [&r.session_id, &r.skill_name, &r.tool] {
+                out.push_sql(", ");
+                out.push_bind_param::<Nullable<Text>, _>(text)?;
+            }
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::SqliteConnection> for SqliteEventRows<'_> {}
 
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
