@@ -205,6 +205,8 @@ trait EventSql: Connection {
     /// Inserts the rows whose event id is not stored yet, and reads back the stored events
     /// of the others.
     fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended>;
+    /// Creates the items (item, skill) not stored yet.
+    fn insert_items(&mut self, org: &str, items: &[(&str, &str)], now: i64) -> QueryResult<()>;
 }
 
 /// What [`EventSql::insert_new`] did.
@@ -293,21 +295,8 @@ macro_rules! shared_event_sql {
                     .on_conflict_do_nothing()
                     .execute(self)?;
             }
-            let rows: Vec<_> = item_skills
-                .into_iter()
-                .map(|(item, skill)| {
-                    (
-                        items::org_id.eq(org),
-                        items::item_id.eq(item),
-                        items::skill_id.eq(skill),
-                        items::created_at.eq(now),
-                    )
-                })
-                .collect();
-            diesel::insert_into(items::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .execute(self)?;
+            let item_skills: Vec<(&str, &str)> = item_skills.into_iter().collect();
+            self.insert_items(org, &item_skills, now)?;
             let rows: Vec<_> = class_ids
                 .into_iter()
                 .map(|class| {
@@ -359,6 +348,25 @@ macro_rules! shared_event_sql {
 
 impl EventSql for diesel::SqliteConnection {
     shared_event_sql!();
+
+    fn insert_items(&mut self, org: &str, items: &[(&str, &str)], now: i64) -> QueryResult<()> {
+        let rows: Vec<_> = items
+            .iter()
+            .map(|(item, skill)| {
+                (
+                    items::org_id.eq(org),
+                    items::item_id.eq(*item),
+                    items::skill_id.eq(*skill),
+                    items::created_at.eq(now),
+                )
+            })
+            .collect();
+        diesel::insert_into(items::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(self)?;
+        Ok(())
+    }
 
     fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended> {
         // No unique index on SQLite: the ids stored are looked up first (store::event_ids).
@@ -481,6 +489,23 @@ impl RunQueryDsl<diesel::SqliteConnection> for SqliteEventRows<'_> {}
 
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
+
+    fn insert_items(&mut self, org: &str, items: &[(&str, &str)], now: i64) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        // Column arrays: a batch names hundreds of items, and a VALUES list of that many rows
+        // cost PostgreSQL more to parse than to check.
+        diesel::sql_query(
+            "INSERT INTO items (org_id, item_id, skill_id, created_at) \
+             SELECT $1, u.*, $2 FROM unnest($3::text[], $4::text[]) AS u \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(org)
+        .bind::<BigInt, _>(now)
+        .bind::<Array<Text>, _>(items.iter().map(|(item, _)| *item).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(items.iter().map(|(_, skill)| *skill).collect::<Vec<_>>())
+        .execute(self)?;
+        Ok(())
+    }
 
     fn insert_new(&mut self, rows: &[NewEvent], _recent: &mut RecentIds) -> QueryResult<Appended> {
         // The unique index on event_id tells new rows from stored ones; RETURNING names the new

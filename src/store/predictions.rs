@@ -74,7 +74,14 @@ impl Tally {
 pub(crate) trait PredictionSql: Connection {
     /// Adds a batch's predictions (within the batch's transaction).
     fn save_predictions(&mut self, org: &str, tally: &Tally) -> QueryResult<()>;
+    /// Adds to the per-student rows (student, bin, sums), sorted.
+    fn add_student_bins(&mut self, org: &str, rows: &[StudentBin]) -> QueryResult<()>;
+    /// Adds to the per-skill rows (skill, day, model_at, bin, sums), sorted.
+    fn add_skill_bins(&mut self, org: &str, rows: &[SkillBin]) -> QueryResult<()>;
 }
+
+type StudentBin<'a> = (&'a str, i32, Bin);
+type SkillBin<'a> = (&'a str, i32, i64, i32, Bin);
 
 macro_rules! prediction_sql {
     () => {
@@ -91,41 +98,7 @@ macro_rules! prediction_sql {
                 }
             }
             rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-            for chunk in rows.chunks(UPSERT_CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|(student, bin, b)| {
-                        (
-                            student_predictions::org_id.eq(org),
-                            student_predictions::student_id.eq(*student),
-                            student_predictions::bin.eq(*bin),
-                            student_predictions::correct.eq(b.correct as i64),
-                            student_predictions::wrong.eq(b.wrong as i64),
-                            student_predictions::sum_pred.eq(b.sum_pred),
-                            student_predictions::sum_sq_err.eq(b.sum_sq_err),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(student_predictions::table)
-                    .values(&values)
-                    .on_conflict((
-                        student_predictions::org_id,
-                        student_predictions::student_id,
-                        student_predictions::bin,
-                    ))
-                    .do_update()
-                    .set((
-                        student_predictions::correct.eq(student_predictions::correct
-                            + excluded(student_predictions::correct)),
-                        student_predictions::wrong
-                            .eq(student_predictions::wrong + excluded(student_predictions::wrong)),
-                        student_predictions::sum_pred.eq(student_predictions::sum_pred
-                            + excluded(student_predictions::sum_pred)),
-                        student_predictions::sum_sq_err.eq(student_predictions::sum_sq_err
-                            + excluded(student_predictions::sum_sq_err)),
-                    ))
-                    .execute(self)?;
-            }
+            self.add_student_bins(org, &rows)?;
             // The model each skill's predictions came from: its fitted_at (0 = defaults).
             let fitted: HashMap<String, i64> = skill_models::table
                 .filter(skill_models::org_id.eq(org))
@@ -143,45 +116,7 @@ macro_rules! prediction_sql {
             }
             // A stable order: concurrent batches then take row locks in the same order.
             rows.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
-            for chunk in rows.chunks(UPSERT_CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|(skill, day, model_at, bin, b)| {
-                        (
-                            prediction_bins::org_id.eq(org),
-                            prediction_bins::skill_id.eq(*skill),
-                            prediction_bins::day.eq(*day),
-                            prediction_bins::model_at.eq(*model_at),
-                            prediction_bins::bin.eq(*bin),
-                            prediction_bins::correct.eq(b.correct as i64),
-                            prediction_bins::wrong.eq(b.wrong as i64),
-                            prediction_bins::sum_pred.eq(b.sum_pred),
-                            prediction_bins::sum_sq_err.eq(b.sum_sq_err),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(prediction_bins::table)
-                    .values(&values)
-                    .on_conflict((
-                        prediction_bins::org_id,
-                        prediction_bins::skill_id,
-                        prediction_bins::day,
-                        prediction_bins::model_at,
-                        prediction_bins::bin,
-                    ))
-                    .do_update()
-                    .set((
-                        prediction_bins::correct
-                            .eq(prediction_bins::correct + excluded(prediction_bins::correct)),
-                        prediction_bins::wrong
-                            .eq(prediction_bins::wrong + excluded(prediction_bins::wrong)),
-                        prediction_bins::sum_pred
-                            .eq(prediction_bins::sum_pred + excluded(prediction_bins::sum_pred)),
-                        prediction_bins::sum_sq_err.eq(prediction_bins::sum_sq_err
-                            + excluded(prediction_bins::sum_sq_err)),
-                    ))
-                    .execute(self)?;
-            }
+            self.add_skill_bins(org, &rows)?;
             Ok(())
         }
     };
@@ -191,10 +126,154 @@ use diesel::upsert::excluded;
 
 impl PredictionSql for diesel::SqliteConnection {
     prediction_sql!();
+
+    fn add_student_bins(&mut self, org: &str, rows: &[StudentBin]) -> QueryResult<()> {
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(student, bin, b)| {
+                    (
+                        student_predictions::org_id.eq(org),
+                        student_predictions::student_id.eq(*student),
+                        student_predictions::bin.eq(*bin),
+                        student_predictions::correct.eq(b.correct as i64),
+                        student_predictions::wrong.eq(b.wrong as i64),
+                        student_predictions::sum_pred.eq(b.sum_pred),
+                        student_predictions::sum_sq_err.eq(b.sum_sq_err),
+                    )
+                })
+                .collect();
+            diesel::insert_into(student_predictions::table)
+                .values(&values)
+                .on_conflict((
+                    student_predictions::org_id,
+                    student_predictions::student_id,
+                    student_predictions::bin,
+                ))
+                .do_update()
+                .set(
+                    (
+                        student_predictions::correct
+                            .eq(student_predictions::correct
+                                + excluded(student_predictions::correct)),
+                        student_predictions::wrong
+                            .eq(student_predictions::wrong + excluded(student_predictions::wrong)),
+                        student_predictions::sum_pred
+                            .eq(student_predictions::sum_pred
+                                + excluded(student_predictions::sum_pred)),
+                        student_predictions::sum_sq_err.eq(student_predictions::sum_sq_err
+                            + excluded(student_predictions::sum_sq_err)),
+                    ),
+                )
+                .execute(self)?;
+        }
+        Ok(())
+    }
+
+    fn add_skill_bins(&mut self, org: &str, rows: &[SkillBin]) -> QueryResult<()> {
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(skill, day, model_at, bin, b)| {
+                    (
+                        prediction_bins::org_id.eq(org),
+                        prediction_bins::skill_id.eq(*skill),
+                        prediction_bins::day.eq(*day),
+                        prediction_bins::model_at.eq(*model_at),
+                        prediction_bins::bin.eq(*bin),
+                        prediction_bins::correct.eq(b.correct as i64),
+                        prediction_bins::wrong.eq(b.wrong as i64),
+                        prediction_bins::sum_pred.eq(b.sum_pred),
+                        prediction_bins::sum_sq_err.eq(b.sum_sq_err),
+                    )
+                })
+                .collect();
+            diesel::insert_into(prediction_bins::table)
+                .values(&values)
+                .on_conflict((
+                    prediction_bins::org_id,
+                    prediction_bins::skill_id,
+                    prediction_bins::day,
+                    prediction_bins::model_at,
+                    prediction_bins::bin,
+                ))
+                .do_update()
+                .set((
+                    prediction_bins::correct
+                        .eq(prediction_bins::correct + excluded(prediction_bins::correct)),
+                    prediction_bins::wrong
+                        .eq(prediction_bins::wrong + excluded(prediction_bins::wrong)),
+                    prediction_bins::sum_pred
+                        .eq(prediction_bins::sum_pred + excluded(prediction_bins::sum_pred)),
+                    prediction_bins::sum_sq_err
+                        .eq(prediction_bins::sum_sq_err + excluded(prediction_bins::sum_sq_err)),
+                ))
+                .execute(self)?;
+        }
+        Ok(())
+    }
 }
 
 impl PredictionSql for diesel::PgConnection {
     prediction_sql!();
+
+    // Column arrays rather than VALUES lists of hundreds of rows, which cost PostgreSQL more
+    // to parse than to write; unnest keeps the sorted order, so row locks are taken in it.
+    fn add_student_bins(&mut self, org: &str, rows: &[StudentBin]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Double, Integer, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO student_predictions \
+             (org_id, student_id, bin, correct, wrong, sum_pred, sum_sq_err) \
+             SELECT $1, u.* FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], \
+             $6::float8[], $7::float8[]) AS u \
+             ON CONFLICT (org_id, student_id, bin) DO UPDATE SET \
+             correct = student_predictions.correct + excluded.correct, \
+             wrong = student_predictions.wrong + excluded.wrong, \
+             sum_pred = student_predictions.sum_pred + excluded.sum_pred, \
+             sum_sq_err = student_predictions.sum_sq_err + excluded.sum_sq_err",
+        )
+        .bind::<Text, _>(org)
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2.correct as i64).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2.wrong as i64).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(rows.iter().map(|r| r.2.sum_pred).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(rows.iter().map(|r| r.2.sum_sq_err).collect::<Vec<_>>())
+        .execute(self)?;
+        Ok(())
+    }
+
+    fn add_skill_bins(&mut self, org: &str, rows: &[SkillBin]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Double, Integer, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO prediction_bins \
+             (org_id, skill_id, day, model_at, bin, correct, wrong, sum_pred, sum_sq_err) \
+             SELECT $1, u.* FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], \
+             $6::bigint[], $7::bigint[], $8::float8[], $9::float8[]) AS u \
+             ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET \
+             correct = prediction_bins.correct + excluded.correct, \
+             wrong = prediction_bins.wrong + excluded.wrong, \
+             sum_pred = prediction_bins.sum_pred + excluded.sum_pred, \
+             sum_sq_err = prediction_bins.sum_sq_err + excluded.sum_sq_err",
+        )
+        .bind::<Text, _>(org)
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.4.correct as i64).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.4.wrong as i64).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(rows.iter().map(|r| r.4.sum_pred).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(rows.iter().map(|r| r.4.sum_sq_err).collect::<Vec<_>>())
+        .execute(self)?;
+        Ok(())
+    }
 }
 
 /// One row of a roll-up: a key, a bin and the bin's sums.

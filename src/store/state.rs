@@ -330,38 +330,6 @@ macro_rules! shared_state_sql {
             Ok(())
         }
 
-        fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
-            for chunk in rows.chunks(UPSERT_CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|r| {
-                        (
-                            student_items::org_id.eq(&r.org_id),
-                            student_items::student_id.eq(&r.student_id),
-                            student_items::skill_id.eq(&r.skill_id),
-                            student_items::item_id.eq(&r.item_id),
-                            student_items::first_occurred_at.eq(r.first_occurred_at),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(student_items::table)
-                    .values(&values)
-                    .on_conflict((
-                        student_items::org_id,
-                        student_items::student_id,
-                        student_items::skill_id,
-                        student_items::item_id,
-                    ))
-                    .do_update()
-                    .set(
-                        student_items::first_occurred_at
-                            .eq(excluded(student_items::first_occurred_at)),
-                    )
-                    .execute(self)?;
-            }
-            Ok(())
-        }
-
         fn save_models(&mut self, rows: &[NewModel]) -> QueryResult<()> {
             for chunk in rows.chunks(UPSERT_CHUNK) {
                 let values: Vec<_> = chunk
@@ -456,6 +424,37 @@ fn pg_pair_query<T: QueryableByName<diesel::pg::Pg> + 'static>(
 impl StateSql for diesel::SqliteConnection {
     shared_state_sql!();
 
+    fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|r| {
+                    (
+                        student_items::org_id.eq(&r.org_id),
+                        student_items::student_id.eq(&r.student_id),
+                        student_items::skill_id.eq(&r.skill_id),
+                        student_items::item_id.eq(&r.item_id),
+                        student_items::first_occurred_at.eq(r.first_occurred_at),
+                    )
+                })
+                .collect();
+            diesel::insert_into(student_items::table)
+                .values(&values)
+                .on_conflict((
+                    student_items::org_id,
+                    student_items::student_id,
+                    student_items::skill_id,
+                    student_items::item_id,
+                ))
+                .do_update()
+                .set(
+                    student_items::first_occurred_at.eq(excluded(student_items::first_occurred_at)),
+                )
+                .execute(self)?;
+        }
+        Ok(())
+    }
+
     fn load_states(
         &mut self,
         org: &str,
@@ -506,6 +505,31 @@ impl StateSql for diesel::SqliteConnection {
 
 impl StateSql for diesel::PgConnection {
     shared_state_sql!();
+
+    fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        fn col<'a, T>(rows: &'a [NewItem], f: impl Fn(&'a NewItem) -> T) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        // Column arrays, as for the events: a batch meets hundreds of items for the first time,
+        // and a VALUES list of thousands of binds cost PostgreSQL more to parse than to insert.
+        diesel::sql_query(
+            "INSERT INTO student_items (org_id, student_id, skill_id, item_id, first_occurred_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+             ON CONFLICT (org_id, student_id, skill_id, item_id) \
+             DO UPDATE SET first_occurred_at = excluded.first_occurred_at",
+        )
+        .bind::<Array<Text>, _>(col(rows, |r| r.org_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.student_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.skill_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.item_id.as_str()))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.first_occurred_at))
+        .execute(self)?;
+        Ok(())
+    }
 
     fn load_states(
         &mut self,
