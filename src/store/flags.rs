@@ -231,41 +231,6 @@ macro_rules! shared_flag_sql {
                 .collect())
         }
 
-        fn save_trackers(
-            &mut self,
-            org: &str,
-            rows: &[(&str, &Tracker)],
-            now: i64,
-        ) -> QueryResult<()> {
-            for chunk in rows.chunks(CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|(student, tracker)| {
-                        (
-                            student_signals::org_id.eq(org),
-                            student_signals::student_id.eq(*student),
-                            student_signals::state
-                                .eq(serde_json::to_string(tracker).unwrap_or_default()),
-                            student_signals::last_occurred_at.eq(tracker.last_at.unwrap_or(0)),
-                            student_signals::updated_at.eq(now),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(student_signals::table)
-                    .values(&values)
-                    .on_conflict((student_signals::org_id, student_signals::student_id))
-                    .do_update()
-                    .set((
-                        student_signals::state.eq(excluded(student_signals::state)),
-                        student_signals::last_occurred_at
-                            .eq(excluded(student_signals::last_occurred_at)),
-                        student_signals::updated_at.eq(excluded(student_signals::updated_at)),
-                    ))
-                    .execute(self)?;
-            }
-            Ok(())
-        }
-
         fn save_flags(
             &mut self,
             org: &str,
@@ -336,6 +301,36 @@ macro_rules! shared_flag_sql {
 impl FlagSql for diesel::SqliteConnection {
     shared_flag_sql!();
 
+    fn save_trackers(&mut self, org: &str, rows: &[(&str, &Tracker)], now: i64) -> QueryResult<()> {
+        for chunk in rows.chunks(CHUNK) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(student, tracker)| {
+                    (
+                        student_signals::org_id.eq(org),
+                        student_signals::student_id.eq(*student),
+                        student_signals::state
+                            .eq(serde_json::to_string(tracker).unwrap_or_default()),
+                        student_signals::last_occurred_at.eq(tracker.last_at.unwrap_or(0)),
+                        student_signals::updated_at.eq(now),
+                    )
+                })
+                .collect();
+            diesel::insert_into(student_signals::table)
+                .values(&values)
+                .on_conflict((student_signals::org_id, student_signals::student_id))
+                .do_update()
+                .set((
+                    student_signals::state.eq(excluded(student_signals::state)),
+                    student_signals::last_occurred_at
+                        .eq(excluded(student_signals::last_occurred_at)),
+                    student_signals::updated_at.eq(excluded(student_signals::updated_at)),
+                ))
+                .execute(self)?;
+        }
+        Ok(())
+    }
+
     fn add_norms(&mut self, org: &str, add: &HashMap<NormKey, Norm>, now: i64) -> QueryResult<()> {
         // Sorted: two nodes then update shared rows in the same order (no deadlock).
         let mut rows: Vec<(&NormKey, &Norm)> = add.iter().collect();
@@ -377,6 +372,35 @@ impl FlagSql for diesel::SqliteConnection {
 
 impl FlagSql for diesel::PgConnection {
     shared_flag_sql!();
+
+    fn save_trackers(&mut self, org: &str, rows: &[(&str, &Tracker)], now: i64) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Column arrays (see add_norms).
+        diesel::sql_query(
+            "INSERT INTO student_signals (org_id, student_id, state, last_occurred_at, updated_at) \
+             SELECT $1, u.*, $2 FROM unnest($3::text[], $4::text[], $5::bigint[]) AS u \
+             ON CONFLICT (org_id, student_id) DO UPDATE SET state = excluded.state, \
+             last_occurred_at = excluded.last_occurred_at, updated_at = excluded.updated_at",
+        )
+        .bind::<Text, _>(org)
+        .bind::<BigInt, _>(now)
+        .bind::<Array<Text>, _>(rows.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            rows.iter()
+                .map(|(_, t)| serde_json::to_string(t).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(
+            rows.iter()
+                .map(|(_, t)| t.last_at.unwrap_or(0))
+                .collect::<Vec<_>>(),
+        )
+        .execute(self)?;
+        Ok(())
+    }
 
     fn add_norms(&mut self, org: &str, add: &HashMap<NormKey, Norm>, now: i64) -> QueryResult<()> {
         use diesel::sql_types::{Array, BigInt, Double, Integer, Text};

@@ -47,53 +47,6 @@ pub(crate) trait ReportSql: Connection {
 
 macro_rules! report_sql {
     () => {
-        fn upsert_activity(
-            &mut self,
-            org: &str,
-            rows: &BTreeMap<facts::ActivityKey, Activity>,
-        ) -> QueryResult<()> {
-            use report_activity as t;
-            let rows: Vec<_> = rows.iter().collect();
-            for chunk in rows.chunks(CHUNK) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|((week, class, student), a)| {
-                        (
-                            t::org_id.eq(org),
-                            t::week_start.eq(*week),
-                            t::class_id.eq(*class),
-                            t::student_id.eq(*student),
-                            t::events.eq(a.events),
-                            t::timed_events.eq(a.timed_events),
-                            t::practice_ms.eq(a.practice_ms),
-                            t::first_at.eq(a.first_at),
-                            t::last_at.eq(a.last_at),
-                        )
-                    })
-                    .collect();
-                // Adds to what is stored: the same rule as facts::Activity::add.
-                diesel::insert_into(t::table)
-                    .values(&values)
-                    .on_conflict((t::org_id, t::week_start, t::class_id, t::student_id))
-                    .do_update()
-                    .set((
-                        t::events.eq(t::events + excluded(t::events)),
-                        t::timed_events.eq(t::timed_events + excluded(t::timed_events)),
-                        t::practice_ms.eq(t::practice_ms + excluded(t::practice_ms)),
-                        t::first_at.eq(sql::<BigInt>(
-                            "CASE WHEN excluded.first_at < report_activity.first_at \
-                             THEN excluded.first_at ELSE report_activity.first_at END",
-                        )),
-                        t::last_at.eq(sql::<BigInt>(
-                            "CASE WHEN excluded.last_at > report_activity.last_at \
-                             THEN excluded.last_at ELSE report_activity.last_at END",
-                        )),
-                    ))
-                    .execute(self)?;
-            }
-            Ok(())
-        }
-
         fn upsert_tool_days(
             &mut self,
             org: &str,
@@ -181,10 +134,94 @@ macro_rules! report_sql {
 
 impl ReportSql for diesel::SqliteConnection {
     report_sql!();
+
+    fn upsert_activity(
+        &mut self,
+        org: &str,
+        rows: &BTreeMap<facts::ActivityKey, Activity>,
+    ) -> QueryResult<()> {
+        use report_activity as t;
+        let rows: Vec<_> = rows.iter().collect();
+        for chunk in rows.chunks(CHUNK) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|((week, class, student), a)| {
+                    (
+                        t::org_id.eq(org),
+                        t::week_start.eq(*week),
+                        t::class_id.eq(*class),
+                        t::student_id.eq(*student),
+                        t::events.eq(a.events),
+                        t::timed_events.eq(a.timed_events),
+                        t::practice_ms.eq(a.practice_ms),
+                        t::first_at.eq(a.first_at),
+                        t::last_at.eq(a.last_at),
+                    )
+                })
+                .collect();
+            // Adds to what is stored: the same rule as facts::Activity::add.
+            diesel::insert_into(t::table)
+                .values(&values)
+                .on_conflict((t::org_id, t::week_start, t::class_id, t::student_id))
+                .do_update()
+                .set((
+                    t::events.eq(t::events + excluded(t::events)),
+                    t::timed_events.eq(t::timed_events + excluded(t::timed_events)),
+                    t::practice_ms.eq(t::practice_ms + excluded(t::practice_ms)),
+                    t::first_at.eq(sql::<BigInt>(
+                        "CASE WHEN excluded.first_at < report_activity.first_at \
+                         THEN excluded.first_at ELSE report_activity.first_at END",
+                    )),
+                    t::last_at.eq(sql::<BigInt>(
+                        "CASE WHEN excluded.last_at > report_activity.last_at \
+                         THEN excluded.last_at ELSE report_activity.last_at END",
+                    )),
+                ))
+                .execute(self)?;
+        }
+        Ok(())
+    }
 }
 
 impl ReportSql for diesel::PgConnection {
     report_sql!();
+
+    fn upsert_activity(
+        &mut self,
+        org: &str,
+        rows: &BTreeMap<facts::ActivityKey, Activity>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Column arrays rather than a VALUES list of a row per student; adds to what is
+        // stored by the same rule as facts::Activity::add.
+        let col = |f: fn(&Activity) -> i64| rows.values().map(f).collect::<Vec<_>>();
+        diesel::sql_query(
+            "INSERT INTO report_activity (org_id, week_start, class_id, student_id, events, \
+             timed_events, practice_ms, first_at, last_at) \
+             SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], \
+             $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) AS u \
+             ON CONFLICT (org_id, week_start, class_id, student_id) DO UPDATE SET \
+             events = report_activity.events + excluded.events, \
+             timed_events = report_activity.timed_events + excluded.timed_events, \
+             practice_ms = report_activity.practice_ms + excluded.practice_ms, \
+             first_at = LEAST(report_activity.first_at, excluded.first_at), \
+             last_at = GREATEST(report_activity.last_at, excluded.last_at)",
+        )
+        .bind::<Text, _>(org)
+        .bind::<Array<BigInt>, _>(rows.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.keys().map(|k| k.1).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.keys().map(|k| k.2).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(col(|a| a.events))
+        .bind::<Array<BigInt>, _>(col(|a| a.timed_events))
+        .bind::<Array<BigInt>, _>(col(|a| a.practice_ms))
+        .bind::<Array<BigInt>, _>(col(|a| a.first_at))
+        .bind::<Array<BigInt>, _>(col(|a| a.last_at))
+        .execute(self)?;
+        Ok(())
+    }
 }
 
 fn fact_of(e: &Event) -> EventFact<'_> {

@@ -292,44 +292,6 @@ macro_rules! shared_state_sql {
                 .load(self)
         }
 
-        fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()> {
-            for chunk in rows.chunks(UPSERT_CHUNK) {
-                // Tuples, not the Insertable struct: SQLite takes multi-row VALUES only of those.
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|r| {
-                        (
-                            skill_states::org_id.eq(&r.org_id),
-                            skill_states::student_id.eq(&r.student_id),
-                            skill_states::skill_id.eq(&r.skill_id),
-                            skill_states::state.eq(&r.state),
-                            skill_states::last_occurred_at.eq(r.last_occurred_at),
-                            skill_states::last_seq.eq(r.last_seq),
-                            skill_states::session_start.eq(r.session_start),
-                            skill_states::updated_at.eq(r.updated_at),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(skill_states::table)
-                    .values(&values)
-                    .on_conflict((
-                        skill_states::org_id,
-                        skill_states::student_id,
-                        skill_states::skill_id,
-                    ))
-                    .do_update()
-                    .set((
-                        skill_states::state.eq(excluded(skill_states::state)),
-                        skill_states::last_occurred_at.eq(excluded(skill_states::last_occurred_at)),
-                        skill_states::last_seq.eq(excluded(skill_states::last_seq)),
-                        skill_states::session_start.eq(excluded(skill_states::session_start)),
-                        skill_states::updated_at.eq(excluded(skill_states::updated_at)),
-                    ))
-                    .execute(self)?;
-            }
-            Ok(())
-        }
-
         fn save_models(&mut self, rows: &[NewModel]) -> QueryResult<()> {
             for chunk in rows.chunks(UPSERT_CHUNK) {
                 let values: Vec<_> = chunk
@@ -424,6 +386,44 @@ fn pg_pair_query<T: QueryableByName<diesel::pg::Pg> + 'static>(
 impl StateSql for diesel::SqliteConnection {
     shared_state_sql!();
 
+    fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()> {
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            // Tuples, not the Insertable struct: SQLite takes multi-row VALUES only of those.
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|r| {
+                    (
+                        skill_states::org_id.eq(&r.org_id),
+                        skill_states::student_id.eq(&r.student_id),
+                        skill_states::skill_id.eq(&r.skill_id),
+                        skill_states::state.eq(&r.state),
+                        skill_states::last_occurred_at.eq(r.last_occurred_at),
+                        skill_states::last_seq.eq(r.last_seq),
+                        skill_states::session_start.eq(r.session_start),
+                        skill_states::updated_at.eq(r.updated_at),
+                    )
+                })
+                .collect();
+            diesel::insert_into(skill_states::table)
+                .values(&values)
+                .on_conflict((
+                    skill_states::org_id,
+                    skill_states::student_id,
+                    skill_states::skill_id,
+                ))
+                .do_update()
+                .set((
+                    skill_states::state.eq(excluded(skill_states::state)),
+                    skill_states::last_occurred_at.eq(excluded(skill_states::last_occurred_at)),
+                    skill_states::last_seq.eq(excluded(skill_states::last_seq)),
+                    skill_states::session_start.eq(excluded(skill_states::session_start)),
+                    skill_states::updated_at.eq(excluded(skill_states::updated_at)),
+                ))
+                .execute(self)?;
+        }
+        Ok(())
+    }
+
     fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
         for chunk in rows.chunks(UPSERT_CHUNK) {
             let values: Vec<_> = chunk
@@ -505,6 +505,37 @@ impl StateSql for diesel::SqliteConnection {
 
 impl StateSql for diesel::PgConnection {
     shared_state_sql!();
+
+    fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        fn col<'a, T>(rows: &'a [NewState], f: impl Fn(&'a NewState) -> T) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        // Column arrays (see save_items).
+        diesel::sql_query(
+            "INSERT INTO skill_states (org_id, student_id, skill_id, state, last_occurred_at, \
+             last_seq, session_start, updated_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+             $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) \
+             ON CONFLICT (org_id, student_id, skill_id) DO UPDATE SET \
+             state = excluded.state, last_occurred_at = excluded.last_occurred_at, \
+             last_seq = excluded.last_seq, session_start = excluded.session_start, \
+             updated_at = excluded.updated_at",
+        )
+        .bind::<Array<Text>, _>(col(rows, |r| r.org_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.student_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.skill_id.as_str()))
+        .bind::<Array<Text>, _>(col(rows, |r| r.state.as_str()))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.last_occurred_at))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.last_seq))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.session_start))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.updated_at))
+        .execute(self)?;
+        Ok(())
+    }
 
     fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
         use diesel::sql_types::{Array, BigInt, Text};
