@@ -14,6 +14,7 @@ use crate::db::{from_millis, to_millis, DbConnection};
 use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
 
+use super::column as col;
 use super::event_ids::RecentIds;
 
 /// What happened to each event handed to [`append`], in the same order.
@@ -501,8 +502,8 @@ impl EventSql for diesel::PgConnection {
         )
         .bind::<Text, _>(org)
         .bind::<BigInt, _>(now)
-        .bind::<Array<Text>, _>(items.iter().map(|(item, _)| *item).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(items.iter().map(|(_, skill)| *skill).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(items, |(item, _)| *item))
+        .bind::<Array<Text>, _>(col(items, |(_, skill)| *skill))
         .execute(self)?;
         Ok(())
     }
@@ -551,9 +552,6 @@ struct InsertedRow {
 /// per column (unnest yields them in order, so seqs follow the batch's order as before).
 fn insert_pg(c: &mut diesel::PgConnection, rows: &[NewEvent]) -> QueryResult<Vec<InsertedRow>> {
     use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text};
-    fn col<'a, T>(rows: &'a [NewEvent], f: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
-        rows.iter().map(f).collect()
-    }
     diesel::sql_query(
         "INSERT INTO events (event_id, org_id, class_id, student_id, skill_id, item_id, \
          occurred_at, received_at, outcome, attempt, response_ms, hints_used, hint_bottom_out, \

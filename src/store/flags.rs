@@ -17,6 +17,8 @@ use crate::db::DbConnection;
 use crate::on_backend;
 use crate::signals::{self, Episode, Kind, Norm, Thresholds, Tracker};
 
+use super::column as col;
+
 /// Rows per multi-row statement (at most 9 binds a row: under both backends' limits).
 const CHUNK: usize = 2_000;
 
@@ -387,16 +389,12 @@ impl FlagSql for diesel::PgConnection {
         )
         .bind::<Text, _>(org)
         .bind::<BigInt, _>(now)
-        .bind::<Array<Text>, _>(rows.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(rows, |(s, _)| *s))
         .bind::<Array<Text>, _>(
-            rows.iter()
-                .map(|(_, t)| serde_json::to_string(t).unwrap_or_default())
-                .collect::<Vec<_>>(),
+            col(rows, |(_, t)| serde_json::to_string(t).unwrap_or_default()),
         )
         .bind::<Array<BigInt>, _>(
-            rows.iter()
-                .map(|(_, t)| t.last_at.unwrap_or(0))
-                .collect::<Vec<_>>(),
+            col(rows, |(_, t)| t.last_at.unwrap_or(0)),
         )
         .execute(self)?;
         Ok(())
@@ -414,7 +412,7 @@ impl FlagSql for diesel::PgConnection {
         rows.sort_by(|a, b| a.0.cmp(b.0));
         diesel::sql_query(
             "INSERT INTO item_norms (org_id, skill_id, item_id, responses, sum_log_ms, updated_at) \
-             SELECT $1, u.* , $2 FROM unnest($3::text[], $4::text[], $5::int[], $6::float8[]) AS u \
+             SELECT $1, u.*, $2 FROM unnest($3::text[], $4::text[], $5::int[], $6::float8[]) AS u \
              ON CONFLICT (org_id, skill_id, item_id) DO UPDATE SET \
              responses = item_norms.responses + excluded.responses, \
              sum_log_ms = item_norms.sum_log_ms + excluded.sum_log_ms, \
@@ -422,14 +420,12 @@ impl FlagSql for diesel::PgConnection {
         )
         .bind::<Text, _>(org)
         .bind::<BigInt, _>(now)
-        .bind::<Array<Text>, _>(rows.iter().map(|((skill, _), _)| skill.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(rows.iter().map(|((_, item), _)| item.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(&rows, |((skill, _), _)| skill.as_str()))
+        .bind::<Array<Text>, _>(col(&rows, |((_, item), _)| item.as_str()))
         .bind::<Array<Integer>, _>(
-            rows.iter()
-                .map(|(_, n)| i32::try_from(n.responses).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
+            col(&rows, |(_, n)| i32::try_from(n.responses).unwrap_or(i32::MAX)),
         )
-        .bind::<Array<Double>, _>(rows.iter().map(|(_, n)| n.sum_log_ms).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(col(&rows, |(_, n)| n.sum_log_ms))
         .execute(self)?;
         Ok(())
     }

@@ -18,3 +18,8 @@ pub mod reviews;
 pub mod schools;
 pub mod state;
 pub mod users;
+
+/// One column of `rows`, for PostgreSQL statements that take column arrays (`unnest`).
+pub(crate) fn column<'a, R, T>(rows: &'a [R], f: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
+}

@@ -20,6 +20,8 @@ use crate::db::schema::{prediction_bins, skill_models, student_predictions};
 use crate::db::DbConnection;
 use crate::reports::model_health::{bin_of, Bin, Histogram, BINS, ECE_BINS};
 
+use super::column as col;
+
 /// Rows per multi-row upsert (9 binds a row: under both backends' limits).
 const UPSERT_CHUNK: usize = 2_000;
 
@@ -236,12 +238,12 @@ impl PredictionSql for diesel::PgConnection {
              sum_sq_err = student_predictions.sum_sq_err + excluded.sum_sq_err",
         )
         .bind::<Text, _>(org)
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2.correct as i64).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2.wrong as i64).collect::<Vec<_>>())
-        .bind::<Array<Double>, _>(rows.iter().map(|r| r.2.sum_pred).collect::<Vec<_>>())
-        .bind::<Array<Double>, _>(rows.iter().map(|r| r.2.sum_sq_err).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(rows, |r| r.0))
+        .bind::<Array<Integer>, _>(col(rows, |r| r.1))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.2.correct as i64))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.2.wrong as i64))
+        .bind::<Array<Double>, _>(col(rows, |r| r.2.sum_pred))
+        .bind::<Array<Double>, _>(col(rows, |r| r.2.sum_sq_err))
         .execute(self)?;
         Ok(())
     }
@@ -263,14 +265,14 @@ impl PredictionSql for diesel::PgConnection {
              sum_sq_err = prediction_bins.sum_sq_err + excluded.sum_sq_err",
         )
         .bind::<Text, _>(org)
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.3).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.4.correct as i64).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.4.wrong as i64).collect::<Vec<_>>())
-        .bind::<Array<Double>, _>(rows.iter().map(|r| r.4.sum_pred).collect::<Vec<_>>())
-        .bind::<Array<Double>, _>(rows.iter().map(|r| r.4.sum_sq_err).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(rows, |r| r.0))
+        .bind::<Array<Integer>, _>(col(rows, |r| r.1))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.2))
+        .bind::<Array<Integer>, _>(col(rows, |r| r.3))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.4.correct as i64))
+        .bind::<Array<BigInt>, _>(col(rows, |r| r.4.wrong as i64))
+        .bind::<Array<Double>, _>(col(rows, |r| r.4.sum_pred))
+        .bind::<Array<Double>, _>(col(rows, |r| r.4.sum_sq_err))
         .execute(self)?;
         Ok(())
     }

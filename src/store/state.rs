@@ -27,6 +27,7 @@ use crate::on_backend;
 use crate::reports::model_health::{in_sample, Accuracy};
 use crate::signals::{self, Action, Episode, KtAfter, Norm, Thresholds, Tracker};
 
+use super::column as col;
 use super::flags::{self, FlagSql};
 use super::predictions::{PredictionSql, Tally};
 
@@ -511,9 +512,6 @@ impl StateSql for diesel::PgConnection {
         if rows.is_empty() {
             return Ok(());
         }
-        fn col<'a, T>(rows: &'a [NewState], f: impl Fn(&'a NewState) -> T) -> Vec<T> {
-            rows.iter().map(f).collect()
-        }
         // Column arrays (see save_items).
         diesel::sql_query(
             "INSERT INTO skill_states (org_id, student_id, skill_id, state, last_occurred_at, \
@@ -541,9 +539,6 @@ impl StateSql for diesel::PgConnection {
         use diesel::sql_types::{Array, BigInt, Text};
         if rows.is_empty() {
             return Ok(());
-        }
-        fn col<'a, T>(rows: &'a [NewItem], f: impl Fn(&'a NewItem) -> T) -> Vec<T> {
-            rows.iter().map(f).collect()
         }
         // Column arrays, as for the events: a batch meets hundreds of items for the first time,
         // and a VALUES list of thousands of binds cost PostgreSQL more to parse than to insert.
