@@ -333,8 +333,9 @@ fn spawn_checkpointer(url: &DbUrl, writer: std::sync::Weak<Mutex<Writer>>) -> an
     Ok(())
 }
 
-/// `fsync`s a file's data (it covers every write to the file, from any descriptor). A missing
-/// file holds nothing to sync.
+/// `fsync`s a file's data (it covers every write to the file, from any descriptor). Opened
+/// each time (microseconds, against a millisecond sync) so that a WAL SQLite has recreated is
+/// never synced through a stale descriptor. A missing file holds nothing to sync.
 fn sync_file(path: &Path) -> std::io::Result<()> {
     match std::fs::File::open(path) {
         Ok(file) => file.sync_data(),
