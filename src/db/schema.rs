@@ -110,9 +110,16 @@ diesel::table! {
 
 // SQLite only: which event ids are stored (store::event_ids); PostgreSQL has a unique index.
 diesel::table! {
-    event_ids (event_id) {
+    event_ids (run, event_id) {
+        run -> BigInt,
         event_id -> Binary,
         seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_id_runs (run) {
+        run -> BigInt,
     }
 }
 
@@ -356,6 +363,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     items,
     events,
     event_ids,
+    event_id_runs,
     event_id_merges,
     skill_models,
     skill_states,

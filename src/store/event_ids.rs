@@ -3,12 +3,15 @@
 //! A unique index on the tools' random UUIDs dirtied an index page at a random place for every
 //! event: about 70 % of the pages each batch wrote to the WAL, synced and copied back
 //! (docs/performance.md). So the ids live in two places instead:
-//! - the table `event_ids`, sorted by id, holds the ids of the events up to `merged_through`;
+//! - the table `event_ids` holds the ids of the events up to `merged_through`, in runs;
 //! - [`RecentIds`], in the writer's memory, holds the ids of the events stored since, read back
 //!   from the events' own `seq` range when the writer starts.
 //!
-//! When the recent ids reach [`MERGE_AT`], they are written into `event_ids` in id order, in
-//! one batch's transaction: one pass over the index for many thousands of events.
+//! When the recent ids reach [`MERGE_AT`], they are written into `event_ids` as a new run, in
+//! id order, in one batch's transaction. The table's key is (run, id) and each run is newer
+//! than the last, so a merge appends its pages at the end of the table: inserting into one
+//! table sorted by id instead rewrote nearly all of its pages at every merge, a cost that grew
+//! with every id ever stored. A lookup seeks the id in each run (`event_id_runs` lists them).
 //!
 //! A Bloom filter of the merged ids, also in the writer's memory, answers "certainly not
 //! stored" for nearly every new id, so a batch of new events reads the `event_ids` table only
@@ -22,11 +25,10 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Binary};
 use diesel::SqliteConnection;
 use fastbloom::BloomFilter;
 
-use crate::db::schema::{event_id_merges, event_ids, events};
+use crate::db::schema::{event_id_merges, event_id_runs, event_ids, events};
 use crate::db::DbConnection;
 
 /// Recent ids kept in memory before they are merged (about 32 bytes each): large enough that a
@@ -159,8 +161,11 @@ impl RecentIds {
             }
         }
         for chunk in unknown.chunks(CHUNK) {
+            // One seek per run and id, on the table's key.
             let rows: Vec<(Vec<u8>, i64)> = event_ids::table
+                .filter(event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run)))
                 .filter(event_ids::event_id.eq_any(chunk))
+                .select((event_ids::event_id, event_ids::seq))
                 .load(c)?;
             candidates.extend(
                 rows.into_iter()
@@ -223,8 +228,7 @@ impl RecentIds {
             return Ok(());
         }
         // From the events themselves (an erased event's id is not merged), sorted here rather
-        // than by SQLite's sorter, which kept tens of megabytes after each merge; in id order,
-        // the index is written in one pass.
+        // than by SQLite's sorter, which kept tens of megabytes after each merge.
         let mut rows: Vec<([u8; 16], i64)> = events::table
             .filter(events::seq.gt(self.merged_through))
             .filter(events::seq.le(self.through))
@@ -241,18 +245,29 @@ impl RecentIds {
             }
             self.filter_len += rows.len();
         }
+        // The run is named by the last seq it holds, so each run sorts after the ones before.
+        // An id whose event was erased and sent again may be in an older run too; `stored`
+        // checks each candidate against the event under its seq.
+        let run = self.through;
         for chunk in rows.chunks(CHUNK) {
-            // REPLACE: an id whose event was erased and later sent again takes its new seq.
-            let sql = format!(
-                "INSERT OR REPLACE INTO event_ids (event_id, seq) VALUES {}",
-                vec!["(?, ?)"; chunk.len()].join(", ")
-            );
-            let mut q = diesel::sql_query(sql).into_boxed();
-            for (id, seq) in chunk {
-                q = q.bind::<Binary, _>(id.as_slice()).bind::<BigInt, _>(*seq);
-            }
-            q.execute(c)?;
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(id, seq)| {
+                    (
+                        event_ids::run.eq(run),
+                        event_ids::event_id.eq(id.as_slice()),
+                        event_ids::seq.eq(*seq),
+                    )
+                })
+                .collect();
+            diesel::insert_into(event_ids::table)
+                .values(&values)
+                .execute(c)?;
         }
+        diesel::insert_into(event_id_runs::table)
+            .values(event_id_runs::run.eq(run))
+            .on_conflict_do_nothing()
+            .execute(c)?;
         diesel::update(event_id_merges::table)
             .set(event_id_merges::merged_through.eq(self.through))
             .execute(c)?;
@@ -283,7 +298,12 @@ pub fn forget_student(conn: &mut DbConnection, org: &str, student: &str) -> Quer
         .filter(events::org_id.eq(org))
         .filter(events::student_id.eq(student))
         .select(events::event_id);
-    diesel::delete(event_ids::table.filter(event_ids::event_id.eq_any(theirs))).execute(c)
+    diesel::delete(
+        event_ids::table
+            .filter(event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run)))
+            .filter(event_ids::event_id.eq_any(theirs)),
+    )
+    .execute(c)
 }
 
 /// Removes the ids of the events with these seqs, before they are deleted (retention).
@@ -296,7 +316,12 @@ pub fn forget_seqs(conn: &mut DbConnection, seqs: &[i64]) -> QueryResult<usize> 
         let ids = events::table
             .filter(events::seq.eq_any(chunk))
             .select(events::event_id);
-        n += diesel::delete(event_ids::table.filter(event_ids::event_id.eq_any(ids))).execute(c)?;
+        n += diesel::delete(
+            event_ids::table
+                .filter(event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run)))
+                .filter(event_ids::event_id.eq_any(ids)),
+        )
+        .execute(c)?;
     }
     Ok(n)
 }
@@ -390,6 +415,33 @@ mod tests {
         assert!(send(&db, &mut RecentIds::default(), &fresh)
             .iter()
             .all(|s| *s == Stored::Duplicate));
+    }
+
+    /// Each merge appends a run; ids in every run are found, by the writer that merged them
+    /// and by a new one (a restart), and an id erased and sent again is stored anew.
+    #[test]
+    fn ids_are_found_in_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
+        let mut recent = RecentIds::merging_at(10);
+        let all: Vec<Event> = (0..50).map(|n| event(n, Outcome::Correct)).collect();
+        for batch in all.chunks(10) {
+            send(&db, &mut recent, batch);
+        }
+        let runs: i64 = db
+            .write_blocking(|conn| {
+                let DbConnection::Sqlite(c) = conn else {
+                    unreachable!()
+                };
+                Ok(event_id_runs::table.count().get_result(c)?)
+            })
+            .unwrap();
+        assert!(runs >= 3, "{runs} runs");
+        for writer in [&mut recent, &mut RecentIds::merging_at(10)] {
+            assert!(send(&db, writer, &all)
+                .iter()
+                .all(|s| *s == Stored::Duplicate));
+        }
     }
 
     /// An erased student's events may be sent again and are stored anew, whether their ids

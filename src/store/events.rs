@@ -415,33 +415,43 @@ impl EventSql for diesel::SqliteConnection {
 /// and 1 rows: SQLite keeps those three prepared (see [`SqliteEventRows`]) instead of parsing a
 /// statement of up to 1,700 binds for each chunk.
 fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
-    let mut rest = rows;
-    for size in [100, 10, 1] {
-        let whole = rest.len() - rest.len() % size;
-        for chunk in rest[..whole].chunks(size) {
-            SqliteEventRows(chunk).execute(c)?;
-        }
-        rest = &rest[whole..];
+    let mut hundreds = rows.chunks_exact(100);
+    for chunk in &mut hundreds {
+        SqliteEventRows::<100>(chunk).execute(c)?;
+    }
+    let mut tens = hundreds.remainder().chunks_exact(10);
+    for chunk in &mut tens {
+        SqliteEventRows::<10>(chunk).execute(c)?;
+    }
+    for chunk in tens.remainder().chunks_exact(1) {
+        SqliteEventRows::<1>(chunk).execute(c)?;
     }
     Ok(())
 }
 
-/// A multi-row insert of events that diesel may keep prepared. Diesel never caches its own
-/// multi-row inserts (their text varies with the number of rows); this one's text depends only
-/// on the number of rows, which `insert_sqlite` keeps to three values.
-struct SqliteEventRows<'a>(&'a [(i64, &'a NewEvent<'a>)]);
+/// A multi-row insert of `N` events that diesel keeps prepared. Diesel never caches its own
+/// multi-row inserts (their text varies with the number of rows). A static query id per `N`
+/// also spares it writing out the statement's text (1,700 binds) to find it in its cache.
+struct SqliteEventRows<'a, const N: usize>(&'a [(i64, &'a NewEvent<'a>)]);
 
-impl diesel::query_builder::QueryId for SqliteEventRows<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// The cache key of the statement of `N` rows.
+struct EventRowsOf<const N: usize>;
+
+impl<const N: usize> diesel::query_builder::QueryId for SqliteEventRows<'_, N> {
+    type QueryId = EventRowsOf<N>;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteEventRows<'_> {
+impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+    for SqliteEventRows<'_, N>
+{
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+        // The text must be the same for every statement of one id.
+        assert_eq!(self.0.len(), N, "a statement of {N} rows");
         out.push_sql(
             "INSERT INTO events (seq, event_id, org_id, class_id, student_id, skill_id, item_id, \
              occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
@@ -486,7 +496,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteEven
     }
 }
 
-impl RunQueryDsl<diesel::SqliteConnection> for SqliteEventRows<'_> {}
+impl<const N: usize> RunQueryDsl<diesel::SqliteConnection> for SqliteEventRows<'_, N> {}
 
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
