@@ -133,9 +133,10 @@ impl RecentIds {
                     .filter_map(|(seq, id)| Some((key(&id)?, seq))),
             );
         }
-        // Below the mark after deletions: those seqs may be given again, which the check by
-        // seq in `stored` sees through.
-        self.through = last;
+        // After deletions the last seq may fall, and its seqs are given again (the check by
+        // seq in `stored` sees through stale entries), but never down to the merged mark: an
+        // event numbered at or below it would be neither merged nor kept in memory.
+        self.through = last.max(self.merged_through);
         Ok(())
     }
 
@@ -245,7 +246,8 @@ impl RecentIds {
             }
             self.filter_len += rows.len();
         }
-        // The run is named by the last seq it holds, so each run sorts after the ones before.
+        // The run is named by the last seq it holds: new seqs start above the merged mark
+        // (`sync`), so each run sorts after the ones before.
         // An id whose event was erased and sent again may be in an older run too; `stored`
         // checks each candidate against the event under its seq.
         let run = self.through;
@@ -441,6 +443,38 @@ mod tests {
             assert!(send(&db, writer, &all)
                 .iter()
                 .all(|s| *s == Stored::Duplicate));
+        }
+    }
+
+    /// Erasing the newest events, merged ones among them, does not number new events at or
+    /// below the merged mark, where they would be neither merged nor remembered.
+    #[test]
+    fn seqs_after_erasing_the_newest_events_stay_above_the_merged_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
+        let mut recent = RecentIds::merging_at(10);
+        let of = |n: u128, student: &str| Event {
+            student_id: student.into(),
+            ..event(n, Outcome::Correct)
+        };
+        let mut first: Vec<Event> = (0..9).map(|n| event(n, Outcome::Correct)).collect();
+        first.push(of(9, "z")); // seq 10, the newest merged below
+        send(&db, &mut recent, &first);
+        send(&db, &mut recent, &[of(10, "y")]); // merges seqs 1–10 first; seq 11
+        for student in ["y", "z"] {
+            db.write_blocking(|conn| {
+                crate::store::privacy::erase_student_rows(conn, "org", student)
+            })
+            .unwrap();
+        }
+        let late = [event(20, Outcome::Correct)];
+        assert_eq!(send(&db, &mut recent, &late), [Stored::Inserted]);
+        // Enough new events for the next merge, then the late one again.
+        let more: Vec<Event> = (30..42).map(|n| event(n, Outcome::Correct)).collect();
+        send(&db, &mut recent, &more);
+        send(&db, &mut recent, &[event(50, Outcome::Correct)]);
+        for writer in [&mut recent, &mut RecentIds::merging_at(10)] {
+            assert_eq!(send(&db, writer, &late), [Stored::Duplicate]);
         }
     }
 

@@ -376,8 +376,9 @@ impl EventSql for diesel::SqliteConnection {
         let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
         let stored = recent.stored(self, &ids)?;
         // The writer is alone and has just read the last seq, so it numbers the new rows itself
-        // (as SQLite would: the last one plus one) and writes them with a few multi-row
-        // statements of plain binds: diesel's typed one-row insert cost more than SQLite's work.
+        // (the last one plus one, never at or below the merged ids' mark: `RecentIds::sync`)
+        // and writes them with a few multi-row statements of plain binds: one-row statements
+        // cost more here (measured again in session 6).
         let mut next = recent.last_seq();
         let seqs: Vec<Option<i64>> = rows
             .iter()
