@@ -360,6 +360,8 @@ fn main() {
         .expect("token");
 
     for backend in &o.backends {
+        // (HTTP events/s, ratio, peak RSS) of each run, for the medians below.
+        let mut results: Vec<(f64, f64, f64)> = Vec::new();
         for run in 0..o.runs {
             if o.raw_only {
                 let raw_url = fresh_database(backend, dir.path(), &format!("raw{run}"));
@@ -399,6 +401,27 @@ fn main() {
                 "{backend} run {run}: HTTP {http:.0} events/s ({seconds:.1} s), raw ceiling {raw:.0} events/s, ratio {:.2}, server peak RSS {rss:.0} MB",
                 http / raw
             );
+            results.push((http, http / raw, rss));
         }
+        // The machine is shared and noisy: with several runs, their medians are the figures.
+        if results.len() > 1 {
+            let rss = results.iter().map(|r| r.2).fold(0.0, f64::max);
+            println!(
+                "{backend}: median of {} runs: HTTP {:.0} events/s, ratio {:.2}; highest peak RSS {rss:.0} MB",
+                results.len(),
+                median(results.iter().map(|r| r.0).collect()),
+                median(results.iter().map(|r| r.1).collect()),
+            );
+        }
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
 }
