@@ -416,18 +416,22 @@ impl EventSql for diesel::SqliteConnection {
 /// and 1 rows: SQLite keeps those three prepared (see [`SqliteEventRows`]) instead of parsing a
 /// statement of up to 1,700 binds for each chunk.
 fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
-    let mut hundreds = rows.chunks_exact(100);
-    for chunk in &mut hundreds {
-        SqliteEventRows::<100>(chunk).execute(c)?;
-    }
-    let mut tens = hundreds.remainder().chunks_exact(10);
-    for chunk in &mut tens {
-        SqliteEventRows::<10>(chunk).execute(c)?;
-    }
-    for chunk in tens.remainder().chunks_exact(1) {
-        SqliteEventRows::<1>(chunk).execute(c)?;
-    }
+    let rest = insert_by::<100>(c, rows)?;
+    let rest = insert_by::<10>(c, rest)?;
+    insert_by::<1>(c, rest)?;
     Ok(())
+}
+
+/// Inserts as many statements of `N` rows as `rows` fills; returns the rows left over.
+fn insert_by<'r, 'e, const N: usize>(
+    c: &mut diesel::SqliteConnection,
+    rows: &'r [(i64, &'e NewEvent<'e>)],
+) -> QueryResult<&'r [(i64, &'e NewEvent<'e>)]> {
+    let mut chunks = rows.chunks_exact(N);
+    for chunk in &mut chunks {
+        SqliteEventRows::<N>(chunk).execute(c)?;
+    }
+    Ok(chunks.remainder())
 }
 
 /// A multi-row insert of `N` events that diesel keeps prepared. Diesel never caches its own
