@@ -158,8 +158,8 @@ pub async fn post_events(
     let org = caller.org.clone();
     let stored = state
         .db
-        .write_events(move |conn, recent| {
-            crate::store::events::append(conn, recent, &org, &events, now)
+        .write_events(move |conn, memory| {
+            crate::store::events::append(conn, memory, &org, &events, now)
         })
         .await?;
 

@@ -224,8 +224,8 @@ fn fill(
     let (chunk, half) = (2_000, events.len() / 2);
     for (i, batch) in events.chunks(chunk).enumerate() {
         let received = batch.last().map_or(now, |e| e.occurred_at) + Duration::seconds(2);
-        db.write_events_blocking(|conn, recent| {
-            store::events::append(conn, recent, org, batch, received)
+        db.write_events_blocking(|conn, memory| {
+            store::events::append(conn, memory, org, batch, received)
         })?;
         if i * chunk < half && (i + 1) * chunk >= half {
             store::state::refit_db(db, org, &store::state::RefitOptions::default())?;

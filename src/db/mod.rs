@@ -19,7 +19,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 pub use migrate::{revert_all_migrations, run_migrations};
 
-use crate::store::event_ids::RecentIds;
+use crate::store::writer_memory::WriterMemory;
 
 /// A connection to either backend; the variant is chosen from the URL scheme.
 #[derive(diesel::MultiConnection)]
@@ -132,11 +132,12 @@ pub struct Db {
     wal: Option<PathBuf>,
 }
 
-/// The SQLite writer: its connection, and the ids of the events it stored lately (which take
-/// the place of a unique index, `store::event_ids`).
+/// The SQLite writer: its connection, and what it remembers between batches (the ids of the
+/// events it stored lately, which take the place of a unique index, and the entities it knows
+/// are stored: `store::writer_memory`).
 struct Writer {
     conn: DbConnection,
-    recent_ids: RecentIds,
+    memory: WriterMemory,
 }
 
 impl Db {
@@ -165,7 +166,7 @@ impl Db {
                 )?;
                 let writer = Arc::new(Mutex::new(Writer {
                     conn: first,
-                    recent_ids: RecentIds::default(),
+                    memory: WriterMemory::default(),
                 }));
                 spawn_checkpointer(url, Arc::downgrade(&writer))?;
                 Some(writer)
@@ -224,14 +225,18 @@ impl Db {
         &self,
         f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        self.write_events_blocking(|conn, _| f(conn))
+        // It may change what the writer remembers of the entities (an erasure, a roster).
+        self.write_events_blocking(|conn, memory| {
+            memory.entities.forget();
+            f(conn)
+        })
     }
 
     /// A write that appends events (`store::events::append`): on SQLite it also gets the
-    /// writer's recent event ids.
+    /// writer's memory.
     pub async fn write_events<T, F>(&self, f: F) -> anyhow::Result<T>
     where
-        F: FnOnce(&mut DbConnection, &mut RecentIds) -> anyhow::Result<T> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &mut WriterMemory) -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.clone();
@@ -241,19 +246,19 @@ impl Db {
     /// The same as [`Db::write_events`] for callers already off the async workers.
     pub fn write_events_blocking<T>(
         &self,
-        f: impl FnOnce(&mut DbConnection, &mut RecentIds) -> anyhow::Result<T>,
+        f: impl FnOnce(&mut DbConnection, &mut WriterMemory) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         match &self.writer {
             Some(writer) => {
                 // A panic while writing poisons the lock but leaves the connection usable:
-                // the transaction it was in has been rolled back by diesel, and the recent ids
-                // drop what it added at the next batch.
+                // the transaction it was in has been rolled back by diesel, and the memory drops
+                // what it added at the next batch.
                 let written = {
                     let mut w = writer
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let Writer { conn, recent_ids } = &mut *w;
-                    f(conn, recent_ids)?
+                    let Writer { conn, memory } = &mut *w;
+                    f(conn, memory)?
                 };
                 // Group commit: the writer commits without waiting for the disk, and the WAL
                 // is synced here, with the lock released, before the caller answers. The next
@@ -269,8 +274,9 @@ impl Db {
                     .pool
                     .get()
                     .context("no database connection available")?;
-                // PostgreSQL's unique index does this work: the set stays empty.
-                f(&mut conn, &mut RecentIds::default())
+                // PostgreSQL's unique index does this work, and several nodes write: the memory
+                // starts empty for each write.
+                f(&mut conn, &mut WriterMemory::default())
             }
         }
     }

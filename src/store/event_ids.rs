@@ -345,6 +345,7 @@ mod tests {
     use crate::db::{Db, DbUrl};
     use crate::ingest::{Event, Outcome};
     use crate::store::events::{append, Stored};
+    use crate::store::writer_memory::WriterMemory;
 
     fn event(n: u128, outcome: Outcome) -> Event {
         Event {
@@ -368,7 +369,7 @@ mod tests {
         }
     }
 
-    fn send(db: &Db, recent: &mut RecentIds, batch: &[Event]) -> Vec<Stored> {
+    fn send(db: &Db, recent: &mut WriterMemory, batch: &[Event]) -> Vec<Stored> {
         let now = chrono::Utc::now();
         db.write_blocking(|conn| append(conn, recent, "org", batch, now))
             .unwrap()
@@ -380,7 +381,7 @@ mod tests {
     fn stored_ids_are_known_before_and_after_merges_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
-        let mut recent = RecentIds::merging_at(25);
+        let mut recent = WriterMemory::merging_at(25);
         for b in 0..6u128 {
             let batch: Vec<Event> = (b * 10..b * 10 + 10)
                 .map(|n| event(n, Outcome::Correct))
@@ -399,7 +400,7 @@ mod tests {
             })
             .unwrap();
         assert!((25..60).contains(&merged), "{merged} merged");
-        assert!(!recent.is_empty());
+        assert!(!recent.ids.is_empty());
 
         let again: Vec<Event> = (0..60)
             .step_by(7)
@@ -410,7 +411,7 @@ mod tests {
             .map(|n| event(n, Outcome::Incorrect))
             .collect();
         let fresh: Vec<Event> = (100..103).map(|n| event(n, Outcome::Correct)).collect();
-        for writer in [&mut recent, &mut RecentIds::merging_at(25)] {
+        for writer in [&mut recent, &mut WriterMemory::merging_at(25)] {
             assert!(send(&db, writer, &again)
                 .iter()
                 .all(|s| *s == Stored::Duplicate));
@@ -421,7 +422,7 @@ mod tests {
         assert!(send(&db, &mut recent, &fresh)
             .iter()
             .all(|s| *s == Stored::Inserted));
-        assert!(send(&db, &mut RecentIds::default(), &fresh)
+        assert!(send(&db, &mut WriterMemory::default(), &fresh)
             .iter()
             .all(|s| *s == Stored::Duplicate));
     }
@@ -432,7 +433,7 @@ mod tests {
     fn ids_are_found_in_every_run() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
-        let mut recent = RecentIds::merging_at(10);
+        let mut recent = WriterMemory::merging_at(10);
         let all: Vec<Event> = (0..50).map(|n| event(n, Outcome::Correct)).collect();
         for batch in all.chunks(10) {
             send(&db, &mut recent, batch);
@@ -446,7 +447,7 @@ mod tests {
             })
             .unwrap();
         assert!(runs >= 3, "{runs} runs");
-        for writer in [&mut recent, &mut RecentIds::merging_at(10)] {
+        for writer in [&mut recent, &mut WriterMemory::merging_at(10)] {
             assert!(send(&db, writer, &all)
                 .iter()
                 .all(|s| *s == Stored::Duplicate));
@@ -459,7 +460,7 @@ mod tests {
     fn seqs_after_erasing_the_newest_events_stay_above_the_merged_mark() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
-        let mut recent = RecentIds::merging_at(10);
+        let mut recent = WriterMemory::merging_at(10);
         let of = |n: u128, student: &str| Event {
             student_id: student.into(),
             ..event(n, Outcome::Correct)
@@ -480,7 +481,7 @@ mod tests {
         let more: Vec<Event> = (30..42).map(|n| event(n, Outcome::Correct)).collect();
         send(&db, &mut recent, &more);
         send(&db, &mut recent, &[event(50, Outcome::Correct)]);
-        for writer in [&mut recent, &mut RecentIds::merging_at(10)] {
+        for writer in [&mut recent, &mut WriterMemory::merging_at(10)] {
             assert_eq!(send(&db, writer, &late), [Stored::Duplicate]);
         }
     }
@@ -491,7 +492,7 @@ mod tests {
     fn erased_events_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 1).unwrap();
-        let mut recent = RecentIds::merging_at(10);
+        let mut recent = WriterMemory::merging_at(10);
         let batch: Vec<Event> = (0..14).map(|n| event(n, Outcome::Correct)).collect();
         for part in batch.chunks(7) {
             send(&db, &mut recent, part);

@@ -15,7 +15,7 @@ use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
 
 use super::column as col;
-use super::event_ids::RecentIds;
+use super::writer_memory::{Entity, KnownEntities, WriterMemory};
 
 /// What happened to each event handed to [`append`], in the same order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,13 +116,13 @@ impl EventRow {
 }
 
 /// Appends `batch` for `org` in one transaction; when this returns, the inserted events are
-/// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `recent`
-/// is the SQLite writer's set of recent event ids ([`Db::write_events`]; unused on PostgreSQL).
+/// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `memory`
+/// is the SQLite writer's ([`Db::write_events`]; empty on PostgreSQL).
 ///
 /// [`Db::write_events`]: crate::db::Db::write_events
 pub fn append(
     conn: &mut DbConnection,
-    recent: &mut RecentIds,
+    memory: &mut WriterMemory,
     org: &str,
     batch: &[Event],
     received_at: DateTime<Utc>,
@@ -130,32 +130,32 @@ pub fn append(
     let received_at = to_millis(received_at);
     let stored = on_backend!(conn, |c| c.transaction(|c| append_in(
         c,
-        recent,
+        memory,
         org,
         batch,
         received_at
     )))?;
-    recent.committed();
+    memory.committed();
     Ok(stored)
 }
 
 fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     c: &mut C,
-    recent: &mut RecentIds,
+    memory: &mut WriterMemory,
     org: &str,
     batch: &[Event],
     received_at: i64,
 ) -> anyhow::Result<Vec<Stored>> {
     // On PostgreSQL, one student's batches take turns from here to the commit (several nodes
     // may receive them at once): their states then never race, and two batches re-sending the
-    // same events never wait on each other's uncommitted rows in a cycle. Sorted locks.
-    let students: BTreeSet<&str> = batch.iter().map(|e| e.student_id.as_str()).collect();
+    // same events never wait on each other's uncommitted rows in a cycle.
+    let students: Vec<&str> = batch.iter().map(|e| e.student_id.as_str()).collect();
     c.lock_students(org, &students)?;
     let rows: Vec<NewEvent> = batch
         .iter()
         .map(|e| NewEvent::new(org, e, received_at))
         .collect();
-    let Appended { seqs, stored } = c.insert_new(&rows, recent)?;
+    let Appended { seqs, stored } = c.insert_new(&rows, memory)?;
     let inserted: Vec<bool> = seqs.iter().map(Option::is_some).collect();
 
     // Only events actually stored name new entities: a duplicate or a conflict changes nothing.
@@ -166,7 +166,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
         .collect();
     if !new_events.is_empty() {
         let events: Vec<&Event> = new_events.iter().map(|(e, _)| *e).collect();
-        c.ensure_entities(org, &events, received_at)?;
+        c.ensure_entities(org, &events, &mut memory.entities, received_at)?;
         // The knowledge-tracing state moves in the same transaction as its events.
         super::state::apply_in(c, org, &new_events, received_at)?;
         // The administrators' report aggregates, from the new events only (docs/reports.md).
@@ -202,10 +202,17 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
 trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
     /// batch names for the first time; a skill's latest non-empty name wins.
-    fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()>;
+    fn ensure_entities(
+        &mut self,
+        org: &str,
+        batch: &[&Event],
+        known: &mut KnownEntities,
+        now: i64,
+    ) -> QueryResult<()>;
     /// Inserts the rows whose event id is not stored yet, and reads back the stored events
-    /// of the others.
-    fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended>;
+    /// of the others. On SQLite it first brings the writer's memory up to date.
+    fn insert_new(&mut self, rows: &[NewEvent], memory: &mut WriterMemory)
+        -> QueryResult<Appended>;
     /// Creates the items (item, skill) not stored yet.
     fn insert_items(&mut self, org: &str, items: &[(&str, &str)], now: i64) -> QueryResult<()>;
 }
@@ -221,11 +228,23 @@ struct Appended {
 /// The statements that read the same on both backends, written once.
 macro_rules! shared_event_sql {
     () => {
-        fn ensure_entities(&mut self, org: &str, batch: &[&Event], now: i64) -> QueryResult<()> {
-            diesel::insert_into(orgs::table)
-                .values((orgs::org_id.eq(org), orgs::created_at.eq(now)))
-                .on_conflict_do_nothing()
-                .execute(self)?;
+        fn ensure_entities(
+            &mut self,
+            org: &str,
+            batch: &[&Event],
+            known: &mut KnownEntities,
+            now: i64,
+        ) -> QueryResult<()> {
+            if batch.iter().all(|e| known.covers(org, e)) {
+                return Ok(());
+            }
+            if !known.knows(org, Entity::Org) {
+                diesel::insert_into(orgs::table)
+                    .values((orgs::org_id.eq(org), orgs::created_at.eq(now)))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+                known.learn(org, Entity::Org);
+            }
 
             // Sorted sets: the same order on every node keeps PostgreSQL from deadlocking.
             let mut skill_names: BTreeMap<&str, Option<&str>> = BTreeMap::new();
@@ -242,6 +261,29 @@ macro_rules! shared_event_sql {
                 class_ids.insert(&e.class_id);
                 student_ids.insert(&e.student_id);
                 pairs.insert((&e.class_id, &e.student_id));
+            }
+
+            // What the writer knows is stored is left out (SQLite; PostgreSQL's memory is empty),
+            // and what is written becomes known once the transaction commits.
+            skill_names.retain(|skill, name| !known.knows(org, Entity::Skill(skill, *name)));
+            item_skills.retain(|item, _| !known.knows(org, Entity::Item(item)));
+            class_ids.retain(|class| !known.knows(org, Entity::Class(class)));
+            student_ids.retain(|student| !known.knows(org, Entity::Student(student)));
+            pairs.retain(|(class, student)| !known.knows(org, Entity::Enrolment(class, student)));
+            for (skill, name) in &skill_names {
+                known.learn(org, Entity::Skill(skill, *name));
+            }
+            for item in item_skills.keys() {
+                known.learn(org, Entity::Item(item));
+            }
+            for class in &class_ids {
+                known.learn(org, Entity::Class(class));
+            }
+            for student in &student_ids {
+                known.learn(org, Entity::Student(student));
+            }
+            for (class, student) in &pairs {
+                known.learn(org, Entity::Enrolment(class, student));
             }
 
             // One multi-row statement per kind of entity: a round trip each on PostgreSQL.
@@ -296,8 +338,10 @@ macro_rules! shared_event_sql {
                     .on_conflict_do_nothing()
                     .execute(self)?;
             }
-            let item_skills: Vec<(&str, &str)> = item_skills.into_iter().collect();
-            self.insert_items(org, &item_skills, now)?;
+            if !item_skills.is_empty() {
+                let item_skills: Vec<(&str, &str)> = item_skills.into_iter().collect();
+                self.insert_items(org, &item_skills, now)?;
+            }
             let rows: Vec<_> = class_ids
                 .into_iter()
                 .map(|class| {
@@ -308,10 +352,12 @@ macro_rules! shared_event_sql {
                     )
                 })
                 .collect();
-            diesel::insert_into(classes::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .execute(self)?;
+            if !rows.is_empty() {
+                diesel::insert_into(classes::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
             let rows: Vec<_> = student_ids
                 .into_iter()
                 .map(|student| {
@@ -322,10 +368,12 @@ macro_rules! shared_event_sql {
                     )
                 })
                 .collect();
-            diesel::insert_into(students::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .execute(self)?;
+            if !rows.is_empty() {
+                diesel::insert_into(students::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
             let rows: Vec<_> = pairs
                 .into_iter()
                 .map(|(class, student)| {
@@ -338,10 +386,12 @@ macro_rules! shared_event_sql {
                     )
                 })
                 .collect();
-            diesel::insert_into(enrolments::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .execute(self)?;
+            if !rows.is_empty() {
+                diesel::insert_into(enrolments::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+            }
             Ok(())
         }
     };
@@ -369,8 +419,14 @@ impl EventSql for diesel::SqliteConnection {
         Ok(())
     }
 
-    fn insert_new(&mut self, rows: &[NewEvent], recent: &mut RecentIds) -> QueryResult<Appended> {
+    fn insert_new(
+        &mut self,
+        rows: &[NewEvent],
+        memory: &mut WriterMemory,
+    ) -> QueryResult<Appended> {
+        memory.entities.sync(self)?;
         // No unique index on SQLite: the ids stored are looked up first (store::event_ids).
+        let recent = &mut memory.ids;
         recent.sync(self)?;
         recent.merge_if_due(self)?;
         let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
@@ -523,7 +579,11 @@ impl EventSql for diesel::PgConnection {
         Ok(())
     }
 
-    fn insert_new(&mut self, rows: &[NewEvent], _recent: &mut RecentIds) -> QueryResult<Appended> {
+    fn insert_new(
+        &mut self,
+        rows: &[NewEvent],
+        _memory: &mut WriterMemory,
+    ) -> QueryResult<Appended> {
         // The unique index on event_id tells new rows from stored ones; RETURNING names the new
         // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
         // PostgreSQL more to parse and plan than to insert, and its text changed with the

@@ -18,6 +18,7 @@ pub mod reviews;
 pub mod schools;
 pub mod state;
 pub mod users;
+pub mod writer_memory;
 
 /// One column of `rows`, for PostgreSQL statements that take column arrays (`unnest`).
 pub(crate) fn column<'a, R, T>(rows: &'a [R], f: impl Fn(&'a R) -> T) -> Vec<T> {

@@ -499,11 +499,10 @@ pub fn erase_student(
     conn.transaction(|conn| {
         // The student's ingest lock (PostgreSQL): a batch for this student being written on
         // another node finishes first, or waits and then starts a new record.
-        let one: std::collections::BTreeSet<&str> = [scope.student_id()].into();
         crate::on_backend!(conn, |c| crate::store::state::StateSql::lock_students(
             c,
             scope.org(),
-            &one
+            &[scope.student_id()]
         ))?;
         let erased = erase_student_rows(conn, scope.org(), scope.student_id())?;
         crate::store::audit::forget_student(conn, scope.org(), scope.student_id())?;

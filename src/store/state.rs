@@ -245,8 +245,9 @@ fn to_json(state: &SkillState) -> String {
 
 /// The statements of the state, for each backend's concrete connection.
 pub(crate) trait StateSql: Connection + FlagSql + PredictionSql {
-    /// Serialises the updates of these students' state across connections (PostgreSQL).
-    fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()>;
+    /// Serialises the updates of these students' state across connections (PostgreSQL; a
+    /// student may be named more than once).
+    fn lock_students(&mut self, org: &str, students: &[&str]) -> QueryResult<()>;
     /// The stored states of these student × skill pairs (those that have one).
     fn load_states(
         &mut self,
@@ -484,7 +485,7 @@ impl StateSql for diesel::SqliteConnection {
         )
     }
 
-    fn lock_students(&mut self, _org: &str, _students: &BTreeSet<&str>) -> QueryResult<()> {
+    fn lock_students(&mut self, _org: &str, _students: &[&str]) -> QueryResult<()> {
         // One writer at a time already (Db::write and SQLite's own lock).
         Ok(())
     }
@@ -612,7 +613,8 @@ impl StateSql for diesel::PgConnection {
         Ok(rows.into_iter().map(|r| r.student_id).collect())
     }
 
-    fn lock_students(&mut self, org: &str, students: &BTreeSet<&str>) -> QueryResult<()> {
+    fn lock_students(&mut self, org: &str, students: &[&str]) -> QueryResult<()> {
+        // Sorted keys: two batches never hold one lock each while waiting for the other's.
         let mut keys: Vec<i64> = students.iter().map(|s| lock_key(org, s)).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -1051,7 +1053,7 @@ fn rebuild_students_in<C: StateSql>(
     }
     let sig = signals::settings();
     c.transaction(|c| {
-        c.lock_students(org, &students.iter().copied().collect())?;
+        c.lock_students(org, students)?;
         let models = c.load_models(org)?;
         let history = c.load_history(org, students)?;
         let norms = if sig.enabled {

@@ -1,0 +1,334 @@
+//! What the SQLite writer remembers from one batch to the next ([`Db::write_events`]): the ids
+//! of the events it stored lately ([`RecentIds`]) and the entities it knows are stored
+//! ([`KnownEntities`]). PostgreSQL gets an empty memory for each batch: several nodes write
+//! there at once, and one node's memory cannot speak for the others.
+//!
+//! [`Db::write_events`]: crate::db::Db::write_events
+
+use std::collections::hash_map::Entry;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel::SqliteConnection;
+use foldhash::{HashMap, HashSet};
+
+use super::event_ids::RecentIds;
+use crate::ingest::Event;
+
+/// The SQLite writer's memory.
+#[derive(Debug, Default)]
+pub struct WriterMemory {
+    pub ids: RecentIds,
+    pub entities: KnownEntities,
+}
+
+impl WriterMemory {
+    /// A memory whose recent ids merge at `merge_at` (tests; see [`RecentIds::merging_at`]).
+    pub fn merging_at(merge_at: usize) -> Self {
+        WriterMemory {
+            ids: RecentIds::merging_at(merge_at),
+            entities: KnownEntities::default(),
+        }
+    }
+
+    /// Keeps what the batch's transaction added, once it has committed.
+    pub fn committed(&mut self) {
+        self.ids.committed();
+        self.entities.committed();
+    }
+}
+
+/// Above this many entities the memory starts over, so it stays a few megabytes.
+const MAX_KNOWN: usize = 100_000;
+
+/// The organisations, classes, students, enrolments, skills (with their names) and items the
+/// writer knows are stored. A batch then writes only the ones it names for the first time:
+/// checking every class, student, enrolment, skill and item of every batch against its table
+/// took about 6 % of the writer's time, while nearly all of them were known
+/// (docs/performance.md).
+///
+/// It is forgotten whenever anything else may have changed those tables: any write through the
+/// writer that is not an append (an erasure, a roster, a retention run: `Db::write`), and any
+/// commit by another connection or process, which SQLite's `data_version` reveals at the start
+/// of each batch. What a transaction adds counts only once it commits.
+#[derive(Debug, Default)]
+pub struct KnownEntities {
+    orgs: HashMap<String, OrgEntities>,
+    len: usize,
+    /// `PRAGMA data_version` when last looked at.
+    data_version: Option<i64>,
+    pending: Vec<(String, Entity<String>)>,
+}
+
+/// One entity of an organisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity<S> {
+    Org,
+    Class(S),
+    Student(S),
+    /// A class and a student.
+    Enrolment(S, S),
+    /// A skill, and its name when known (`None`: stored, its name not known here).
+    Skill(S, Option<S>),
+    Item(S),
+}
+
+#[derive(Debug, Default)]
+struct OrgEntities {
+    classes: HashSet<String>,
+    students: HashSet<String>,
+    /// class → its students.
+    enrolments: HashMap<String, HashSet<String>>,
+    /// skill → its stored name, when known.
+    skills: HashMap<String, Option<String>>,
+    items: HashSet<String>,
+}
+
+#[derive(QueryableByName)]
+struct DataVersion {
+    #[diesel(sql_type = BigInt)]
+    data_version: i64,
+}
+
+impl KnownEntities {
+    /// Forgets everything, at the start of a batch, if another connection has committed since
+    /// the last batch; drops what a transaction that did not commit had added.
+    pub fn sync(&mut self, c: &mut SqliteConnection) -> QueryResult<()> {
+        self.pending.clear();
+        let now = diesel::sql_query("PRAGMA data_version")
+            .get_result::<DataVersion>(c)?
+            .data_version;
+        if self.data_version != Some(now) {
+            self.forget();
+            self.data_version = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Forgets every entity: their tables may have changed.
+    pub fn forget(&mut self) {
+        self.orgs.clear();
+        self.len = 0;
+        self.pending.clear();
+    }
+
+    /// Whether `entity` is known to be stored; a skill with a name, under that name.
+    pub fn knows(&self, org: &str, entity: Entity<&str>) -> bool {
+        let Some(o) = self.orgs.get(org) else {
+            return false;
+        };
+        match entity {
+            Entity::Org => true,
+            Entity::Class(class) => o.classes.contains(class),
+            Entity::Student(student) => o.students.contains(student),
+            Entity::Enrolment(class, student) => o
+                .enrolments
+                .get(class)
+                .is_some_and(|students| students.contains(student)),
+            Entity::Skill(skill, name) => o
+                .skills
+                .get(skill)
+                .is_some_and(|stored| name.is_none() || stored.as_deref() == name),
+            Entity::Item(item) => o.items.contains(item),
+        }
+    }
+
+    /// Whether every entity `e` names is known to be stored, its skill under the name it
+    /// gives (if any): the common case, checked without sorting the batch's entities.
+    pub fn covers(&self, org: &str, e: &Event) -> bool {
+        self.knows(org, Entity::Class(&e.class_id))
+            && self.knows(org, Entity::Student(&e.student_id))
+            && self.knows(org, Entity::Enrolment(&e.class_id, &e.student_id))
+            && self.knows(org, Entity::Skill(&e.skill_id, e.skill_name.as_deref()))
+            && self.knows(org, Entity::Item(&e.item_id))
+    }
+
+    /// Records that the open transaction has made sure of `entity`.
+    pub fn learn(&mut self, org: &str, entity: Entity<&str>) {
+        let owned = match entity {
+            Entity::Org => Entity::Org,
+            Entity::Class(class) => Entity::Class(class.to_owned()),
+            Entity::Student(student) => Entity::Student(student.to_owned()),
+            Entity::Enrolment(class, student) => {
+                Entity::Enrolment(class.to_owned(), student.to_owned())
+            }
+            Entity::Skill(skill, name) => Entity::Skill(skill.to_owned(), name.map(str::to_owned)),
+            Entity::Item(item) => Entity::Item(item.to_owned()),
+        };
+        self.pending.push((org.to_owned(), owned));
+    }
+
+    /// Keeps what the batch's transaction learnt, once it has committed.
+    pub fn committed(&mut self) {
+        if self.len + self.pending.len() > MAX_KNOWN {
+            self.forget();
+            return;
+        }
+        for (org, entity) in std::mem::take(&mut self.pending) {
+            let o = self.orgs.entry(org).or_default();
+            let new = match entity {
+                Entity::Org => false,
+                Entity::Class(class) => o.classes.insert(class),
+                Entity::Student(student) => o.students.insert(student),
+                Entity::Enrolment(class, student) => {
+                    o.enrolments.entry(class).or_default().insert(student)
+                }
+                Entity::Skill(skill, name) => match o.skills.entry(skill) {
+                    Entry::Occupied(mut stored) => {
+                        if name.is_some() {
+                            stored.insert(name);
+                        }
+                        false
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(name);
+                        true
+                    }
+                },
+                Entity::Item(item) => o.items.insert(item),
+            };
+            self.len += usize::from(new);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::schema::students;
+    use crate::db::{Db, DbUrl};
+    use crate::ingest::{Event, Outcome};
+    use crate::store::events::append;
+
+    fn event(n: u128, student: &str, skill_name: Option<&str>) -> Event {
+        Event {
+            event_id: uuid::Uuid::from_u128(n),
+            occurred_at: chrono::DateTime::from_timestamp_millis(1_764_000_000_000 + n as i64)
+                .unwrap(),
+            student_id: student.into(),
+            class_id: "c1".into(),
+            skill_id: "fractions.add".into(),
+            item_id: "i1".into(),
+            outcome: Outcome::Correct,
+            attempt: 1,
+            response_ms: Some(4_000),
+            hints_used: 0,
+            hint_bottom_out: false,
+            session_id: None,
+            skill_name: skill_name.map(str::to_owned),
+            tool: None,
+        }
+    }
+
+    /// Appends through the writer, with its own memory.
+    fn send(db: &Db, batch: &[Event]) {
+        let now = chrono::Utc::now();
+        db.write_events_blocking(|conn, memory| append(conn, memory, "org", batch, now))
+            .unwrap();
+    }
+
+    fn knows(db: &Db, entity: Entity<&str>) -> bool {
+        db.write_events_blocking(|_, memory| Ok(memory.entities.knows("org", entity)))
+            .unwrap()
+    }
+
+    fn student_count(db: &Db) -> i64 {
+        let mut conn = db.conn().unwrap();
+        let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
+            unreachable!()
+        };
+        students::table.count().get_result(c).unwrap()
+    }
+
+    fn open() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 2).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn a_committed_batch_makes_its_entities_known() {
+        let (_dir, db) = open();
+        assert!(!knows(&db, Entity::Student("s1")));
+        send(&db, &[event(1, "s1", Some("Adding"))]);
+        for entity in [
+            Entity::Org,
+            Entity::Class("c1"),
+            Entity::Student("s1"),
+            Entity::Enrolment("c1", "s1"),
+            Entity::Skill("fractions.add", None),
+            Entity::Skill("fractions.add", Some("Adding")),
+            Entity::Item("i1"),
+        ] {
+            assert!(knows(&db, entity), "{entity:?}");
+        }
+        assert!(!knows(&db, Entity::Skill("fractions.add", Some("Sums"))));
+        assert!(!knows(&db, Entity::Enrolment("c2", "s1")));
+        // The checkpointer's work (every half second) is no change by another connection.
+        std::thread::sleep(std::time::Duration::from_millis(1_200));
+        send(&db, &[event(2, "s1", None)]);
+        assert!(knows(&db, Entity::Student("s1")));
+    }
+
+    #[test]
+    fn a_renamed_skill_is_written_again() {
+        let (_dir, db) = open();
+        send(&db, &[event(1, "s1", Some("Adding"))]);
+        send(&db, &[event(2, "s1", Some("Adding fractions"))]);
+        let mut conn = db.conn().unwrap();
+        let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
+            unreachable!()
+        };
+        use crate::db::schema::skills;
+        let name: Option<String> = skills::table.select(skills::name).first(c).unwrap();
+        assert_eq!(name.as_deref(), Some("Adding fractions"));
+    }
+
+    #[test]
+    fn a_new_entity_among_known_ones_is_stored() {
+        let (_dir, db) = open();
+        send(&db, &[event(1, "s1", None)]);
+        let mut new_item = event(3, "s1", None);
+        new_item.item_id = "i2".into();
+        send(&db, &[event(2, "s1", None), new_item, event(4, "s2", None)]);
+        let mut conn = db.conn().unwrap();
+        let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
+            unreachable!()
+        };
+        use crate::db::schema::{enrolments, items};
+        assert_eq!(items::table.count().get_result::<i64>(c).unwrap(), 2);
+        assert_eq!(students::table.count().get_result::<i64>(c).unwrap(), 2);
+        assert_eq!(enrolments::table.count().get_result::<i64>(c).unwrap(), 2);
+    }
+
+    #[test]
+    fn other_writers_make_the_writer_forget() {
+        let (_dir, db) = open();
+        send(&db, &[event(1, "s1", None)]);
+        assert_eq!(student_count(&db), 1);
+
+        // Through the writer (an erasure, say): forgotten at once.
+        db.write_blocking(|conn| {
+            let crate::db::DbConnection::Sqlite(c) = conn else {
+                unreachable!()
+            };
+            Ok(diesel::delete(students::table).execute(c)?)
+        })
+        .unwrap();
+        assert_eq!(student_count(&db), 0);
+        send(&db, &[event(2, "s1", None)]);
+        assert_eq!(student_count(&db), 1, "the student is stored again");
+
+        // Another connection (another process, say): seen through data_version.
+        {
+            let mut conn = db.conn().unwrap();
+            let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
+                unreachable!()
+            };
+            diesel::delete(students::table).execute(c).unwrap();
+        }
+        assert_eq!(student_count(&db), 0);
+        send(&db, &[event(3, "s1", None)]);
+        assert_eq!(student_count(&db), 1, "the student is stored again");
+    }
+}
