@@ -232,12 +232,17 @@ mod tests {
             .unwrap()
     }
 
-    fn student_count(db: &Db) -> i64 {
+    /// Runs `f` on a pooled connection: another connection than the writer's.
+    fn on_another<T>(db: &Db, f: impl FnOnce(&mut SqliteConnection) -> T) -> T {
         let mut conn = db.conn().unwrap();
         let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
             unreachable!()
         };
-        students::table.count().get_result(c).unwrap()
+        f(c)
+    }
+
+    fn student_count(db: &Db) -> i64 {
+        on_another(db, |c| students::table.count().get_result(c).unwrap())
     }
 
     fn open() -> (tempfile::TempDir, Db) {
@@ -275,12 +280,10 @@ mod tests {
         let (_dir, db) = open();
         send(&db, &[event(1, "s1", Some("Adding"))]);
         send(&db, &[event(2, "s1", Some("Adding fractions"))]);
-        let mut conn = db.conn().unwrap();
-        let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
-            unreachable!()
-        };
         use crate::db::schema::skills;
-        let name: Option<String> = skills::table.select(skills::name).first(c).unwrap();
+        let name: Option<String> = on_another(&db, |c| {
+            skills::table.select(skills::name).first(c).unwrap()
+        });
         assert_eq!(name.as_deref(), Some("Adding fractions"));
     }
 
@@ -291,14 +294,19 @@ mod tests {
         let mut new_item = event(3, "s1", None);
         new_item.item_id = "i2".into();
         send(&db, &[event(2, "s1", None), new_item, event(4, "s2", None)]);
-        let mut conn = db.conn().unwrap();
-        let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
-            unreachable!()
-        };
         use crate::db::schema::{enrolments, items};
-        assert_eq!(items::table.count().get_result::<i64>(c).unwrap(), 2);
-        assert_eq!(students::table.count().get_result::<i64>(c).unwrap(), 2);
-        assert_eq!(enrolments::table.count().get_result::<i64>(c).unwrap(), 2);
+        let count = |c: &mut SqliteConnection| {
+            (
+                items::table.count().get_result::<i64>(c).unwrap(),
+                students::table.count().get_result::<i64>(c).unwrap(),
+                enrolments::table.count().get_result::<i64>(c).unwrap(),
+            )
+        };
+        assert_eq!(
+            on_another(&db, count),
+            (2, 2, 2),
+            "items, students, enrolments"
+        );
     }
 
     #[test]
@@ -320,13 +328,7 @@ mod tests {
         assert_eq!(student_count(&db), 1, "the student is stored again");
 
         // Another connection (another process, say): seen through data_version.
-        {
-            let mut conn = db.conn().unwrap();
-            let crate::db::DbConnection::Sqlite(c) = &mut *conn else {
-                unreachable!()
-            };
-            diesel::delete(students::table).execute(c).unwrap();
-        }
+        on_another(&db, |c| diesel::delete(students::table).execute(c).unwrap());
         assert_eq!(student_count(&db), 0);
         send(&db, &[event(3, "s1", None)]);
         assert_eq!(student_count(&db), 1, "the student is stored again");
