@@ -238,12 +238,11 @@ macro_rules! shared_event_sql {
             if batch.iter().all(|e| known.covers(org, e)) {
                 return Ok(());
             }
-            if !known.knows(org, Entity::Org) {
+            if known.first_seen(org, Entity::Org) {
                 diesel::insert_into(orgs::table)
                     .values((orgs::org_id.eq(org), orgs::created_at.eq(now)))
                     .on_conflict_do_nothing()
                     .execute(self)?;
-                known.learn(org, Entity::Org);
             }
 
             // Sorted sets: the same order on every node keeps PostgreSQL from deadlocking.
@@ -265,26 +264,13 @@ macro_rules! shared_event_sql {
 
             // What the writer knows is stored is left out (SQLite; PostgreSQL's memory is empty),
             // and what is written becomes known once the transaction commits.
-            skill_names.retain(|skill, name| !known.knows(org, Entity::Skill(skill, *name)));
-            item_skills.retain(|item, _| !known.knows(org, Entity::Item(item)));
-            class_ids.retain(|class| !known.knows(org, Entity::Class(class)));
-            student_ids.retain(|student| !known.knows(org, Entity::Student(student)));
-            pairs.retain(|(class, student)| !known.knows(org, Entity::Enrolment(class, student)));
-            for (skill, name) in &skill_names {
-                known.learn(org, Entity::Skill(skill, *name));
-            }
-            for item in item_skills.keys() {
-                known.learn(org, Entity::Item(item));
-            }
-            for class in &class_ids {
-                known.learn(org, Entity::Class(class));
-            }
-            for student in &student_ids {
-                known.learn(org, Entity::Student(student));
-            }
-            for (class, student) in &pairs {
-                known.learn(org, Entity::Enrolment(class, student));
-            }
+            skill_names.retain(|skill, name| known.first_seen(org, Entity::Skill(skill, *name)));
+            item_skills.retain(|item, _| known.first_seen(org, Entity::Item(item)));
+            class_ids.retain(|class| known.first_seen(org, Entity::Class(class)));
+            student_ids.retain(|student| known.first_seen(org, Entity::Student(student)));
+            pairs.retain(|(class, student)| {
+                known.first_seen(org, Entity::Enrolment(class, student))
+            });
 
             // One multi-row statement per kind of entity: a round trip each on PostgreSQL.
             let (named, unnamed): (Vec<_>, Vec<_>) = skill_names

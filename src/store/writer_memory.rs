@@ -5,8 +5,6 @@
 //!
 //! [`Db::write_events`]: crate::db::Db::write_events
 
-use std::collections::hash_map::Entry;
-
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::SqliteConnection;
@@ -54,7 +52,6 @@ const MAX_KNOWN: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct KnownEntities {
     orgs: HashMap<String, OrgEntities>,
-    len: usize,
     /// `PRAGMA data_version` when last looked at.
     data_version: Option<i64>,
     pending: Vec<(String, Entity<String>)>,
@@ -108,7 +105,6 @@ impl KnownEntities {
     /// Forgets every entity: their tables may have changed.
     pub fn forget(&mut self) {
         self.orgs.clear();
-        self.len = 0;
         self.pending.clear();
     }
 
@@ -143,8 +139,12 @@ impl KnownEntities {
             && self.knows(org, Entity::Item(&e.item_id))
     }
 
-    /// Records that the open transaction has made sure of `entity`.
-    pub fn learn(&mut self, org: &str, entity: Entity<&str>) {
+    /// Whether `entity` is not known yet; if not, it is recorded as made sure of by the open
+    /// transaction (the caller writes it there), known once that commits.
+    pub fn first_seen(&mut self, org: &str, entity: Entity<&str>) -> bool {
+        if self.knows(org, entity) {
+            return false;
+        }
         let owned = match entity {
             Entity::Org => Entity::Org,
             Entity::Class(class) => Entity::Class(class.to_owned()),
@@ -156,38 +156,51 @@ impl KnownEntities {
             Entity::Item(item) => Entity::Item(item.to_owned()),
         };
         self.pending.push((org.to_owned(), owned));
+        true
+    }
+
+    /// How many entities are known.
+    fn len(&self) -> usize {
+        let of_org = |o: &OrgEntities| {
+            let enrolments: usize = o.enrolments.values().map(HashSet::len).sum();
+            o.classes.len() + o.students.len() + enrolments + o.skills.len() + o.items.len()
+        };
+        self.orgs.values().map(of_org).sum()
     }
 
     /// Keeps what the batch's transaction learnt, once it has committed.
     pub fn committed(&mut self) {
-        if self.len + self.pending.len() > MAX_KNOWN {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.len() + self.pending.len() > MAX_KNOWN {
             self.forget();
             return;
         }
         for (org, entity) in std::mem::take(&mut self.pending) {
             let o = self.orgs.entry(org).or_default();
-            let new = match entity {
-                Entity::Org => false,
-                Entity::Class(class) => o.classes.insert(class),
-                Entity::Student(student) => o.students.insert(student),
-                Entity::Enrolment(class, student) => {
-                    o.enrolments.entry(class).or_default().insert(student)
+            match entity {
+                Entity::Org => {}
+                Entity::Class(class) => {
+                    o.classes.insert(class);
                 }
-                Entity::Skill(skill, name) => match o.skills.entry(skill) {
-                    Entry::Occupied(mut stored) => {
-                        if name.is_some() {
-                            stored.insert(name);
-                        }
-                        false
+                Entity::Student(student) => {
+                    o.students.insert(student);
+                }
+                Entity::Enrolment(class, student) => {
+                    o.enrolments.entry(class).or_default().insert(student);
+                }
+                Entity::Skill(skill, name) => {
+                    // A skill the batch did not name keeps the name known for it.
+                    let stored = o.skills.entry(skill).or_default();
+                    if name.is_some() {
+                        *stored = name;
                     }
-                    Entry::Vacant(v) => {
-                        v.insert(name);
-                        true
-                    }
-                },
-                Entity::Item(item) => o.items.insert(item),
-            };
-            self.len += usize::from(new);
+                }
+                Entity::Item(item) => {
+                    o.items.insert(item);
+                }
+            }
         }
     }
 }
