@@ -16,6 +16,7 @@
 mod server;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
@@ -141,19 +142,24 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Posts every batch from `clients` threads; returns (accepted events, seconds).
+/// Posts every batch from `clients` threads; returns (accepted events, seconds). The threads
+/// take the batches in order from one queue, as a tool's senders would: with a fixed share
+/// each, one thread could run hours of practice ahead of the other, and every batch it then
+/// sent late would make the server replay its students' histories.
 fn post_all(port: u16, token: &str, bodies: &[Vec<u8>], clients: usize) -> (usize, f64) {
+    let next = AtomicUsize::new(0);
     let started = Instant::now();
     let accepted: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
-            .map(|c| {
+            .map(|_| {
+                let next = &next;
                 s.spawn(move || {
                     let client = reqwest::blocking::Client::builder()
                         .timeout(Duration::from_secs(120))
                         .build()
                         .expect("client");
                     let mut accepted = 0;
-                    for body in bodies.iter().skip(c).step_by(clients) {
+                    while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let response = client
                             .post(format!("http://127.0.0.1:{port}/api/v1/events"))
                             .bearer_auth(token)
