@@ -287,7 +287,12 @@ fn insert_plain(conn: &mut DbConnection, batch: &[Row]) -> anyhow::Result<()> {
 
 /// CPU time (user + system) of this process so far, from /proc.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one) so far, from /proc.
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -383,7 +388,19 @@ fn main() {
             for signals in &o.signals {
                 let url = fresh_database(backend, dir.path(), &format!("http{run}{signals}"));
                 let server = start_server(&url, &secret, &["--signals", signals]);
+                let pid = server.child.id().to_string();
+                let (server_cpu, client_cpu) = (cpu_seconds_of(&pid), cpu_seconds());
                 let (accepted, secs) = post_all(server.port, &token, &bodies, o.clients);
+                // Where the two cores went (PostgreSQL's own processes are not counted).
+                let server_cpu = cpu_seconds_of(&pid) - server_cpu;
+                let client_cpu = cpu_seconds() - client_cpu;
+                println!(
+                    "{backend} run {run}: server {:.1} µs CPU per event ({:.0}% of one core), clients {:.1} µs ({:.0}%)",
+                    server_cpu * 1e6 / accepted as f64,
+                    100.0 * server_cpu / secs,
+                    client_cpu * 1e6 / accepted as f64,
+                    100.0 * client_cpu / secs,
+                );
                 rss = peak_rss_mb(server.child.id());
                 drop(server);
                 drop_database(backend, &url);

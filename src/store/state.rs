@@ -679,10 +679,16 @@ pub(crate) fn apply_in<C: StateSql>(
         .into_iter()
         .map(|row| ((row.student_id.clone(), row.skill_id.clone()), row))
         .collect();
-    let mut seen: HashSet<(String, String, String)> = c
-        .load_seen(org, &pairs)?
-        .into_iter()
-        .map(|r| (r.student_id, r.skill_id, r.item_id))
+    let seen_rows = c.load_seen(org, &pairs)?;
+    let mut seen: HashSet<(&str, &str, &str)> = seen_rows
+        .iter()
+        .map(|r| {
+            (
+                r.student_id.as_str(),
+                r.skill_id.as_str(),
+                r.item_id.as_str(),
+            )
+        })
         .collect();
     let models = c.load_models(org)?;
     let default_model = SkillModel::default();
@@ -783,10 +789,8 @@ pub(crate) fn apply_in<C: StateSql>(
                     },
                 }
             });
-            let key = (student.to_string(), ev.skill.to_owned(), ev.item.to_owned());
-            let first = !seen.contains(&key);
+            let first = seen.insert((*student, ev.skill, ev.item));
             if first {
-                seen.insert(key);
                 new_items.push(NewItem {
                     org_id: org.to_owned(),
                     student_id: student.to_string(),
