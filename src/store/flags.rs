@@ -18,6 +18,7 @@ use crate::on_backend;
 use crate::signals::{self, Episode, Kind, Norm, Thresholds, Tracker};
 
 use super::column as col;
+use super::sqlite_values;
 
 /// Rows per multi-row statement (at most 9 binds a row: under both backends' limits).
 const CHUNK: usize = 2_000;
@@ -303,71 +304,52 @@ macro_rules! shared_flag_sql {
 impl FlagSql for diesel::SqliteConnection {
     shared_flag_sql!();
 
+    // Statements that stay prepared (store::sqlite_values), not parsed again for every batch.
     fn save_trackers(&mut self, org: &str, rows: &[(&str, &Tracker)], now: i64) -> QueryResult<()> {
-        for chunk in rows.chunks(CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|(student, tracker)| {
-                    (
-                        student_signals::org_id.eq(org),
-                        student_signals::student_id.eq(*student),
-                        student_signals::state
-                            .eq(serde_json::to_string(tracker).unwrap_or_default()),
-                        student_signals::last_occurred_at.eq(tracker.last_at.unwrap_or(0)),
-                        student_signals::updated_at.eq(now),
-                    )
-                })
-                .collect();
-            diesel::insert_into(student_signals::table)
-                .values(&values)
-                .on_conflict((student_signals::org_id, student_signals::student_id))
-                .do_update()
-                .set((
-                    student_signals::state.eq(excluded(student_signals::state)),
-                    student_signals::last_occurred_at
-                        .eq(excluded(student_signals::last_occurred_at)),
-                    student_signals::updated_at.eq(excluded(student_signals::updated_at)),
-                ))
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(student, tracker)| {
+                let state = serde_json::to_string(tracker).unwrap_or_default();
+                (org, student, state, tracker.last_at.unwrap_or(0), now)
+            })
+            .collect();
+        sqlite_values::execute(
+            self,
+            "INSERT INTO student_signals (org_id, student_id, state, last_occurred_at, updated_at) \
+             VALUES",
+            "ON CONFLICT (org_id, student_id) DO UPDATE SET state = excluded.state, \
+             last_occurred_at = excluded.last_occurred_at, updated_at = excluded.updated_at",
+            &rows,
+        )?;
         Ok(())
     }
 
     fn add_norms(&mut self, org: &str, add: &HashMap<NormKey, Norm>, now: i64) -> QueryResult<()> {
-        // Sorted: two nodes then update shared rows in the same order (no deadlock).
-        let mut rows: Vec<(&NormKey, &Norm)> = add.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
-        for chunk in rows.chunks(CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|((skill, item), n)| {
-                    (
-                        item_norms::org_id.eq(org),
-                        item_norms::skill_id.eq(skill),
-                        item_norms::item_id.eq(item),
-                        item_norms::responses.eq(i32::try_from(n.responses).unwrap_or(i32::MAX)),
-                        item_norms::sum_log_ms.eq(n.sum_log_ms),
-                        item_norms::updated_at.eq(now),
-                    )
-                })
-                .collect();
-            diesel::insert_into(item_norms::table)
-                .values(&values)
-                .on_conflict((
-                    item_norms::org_id,
-                    item_norms::skill_id,
-                    item_norms::item_id,
-                ))
-                .do_update()
-                .set((
-                    item_norms::responses
-                        .eq(item_norms::responses + excluded(item_norms::responses)),
-                    item_norms::sum_log_ms
-                        .eq(item_norms::sum_log_ms + excluded(item_norms::sum_log_ms)),
-                    item_norms::updated_at.eq(excluded(item_norms::updated_at)),
-                ))
-                .execute(self)?;
+        if add.is_empty() {
+            return Ok(());
         }
+        // Sorted: two nodes then update shared rows in the same order (no deadlock).
+        let mut rows: Vec<_> = add
+            .iter()
+            .map(|((skill, item), n)| {
+                let responses = i32::try_from(n.responses).unwrap_or(i32::MAX);
+                (org, skill, item, responses, n.sum_log_ms, now)
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+        sqlite_values::execute(
+            self,
+            "INSERT INTO item_norms (org_id, skill_id, item_id, responses, sum_log_ms, updated_at) \
+             VALUES",
+            "ON CONFLICT (org_id, skill_id, item_id) DO UPDATE SET \
+             responses = item_norms.responses + excluded.responses, \
+             sum_log_ms = item_norms.sum_log_ms + excluded.sum_log_ms, \
+             updated_at = excluded.updated_at",
+            &rows,
+        )?;
         Ok(())
     }
 }

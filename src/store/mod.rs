@@ -16,6 +16,7 @@ pub mod reports;
 pub mod reports_model;
 pub mod reviews;
 pub mod schools;
+pub(crate) mod sqlite_values;
 pub mod state;
 pub mod users;
 pub mod writer_memory;

@@ -16,14 +16,12 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Text};
 
-use crate::db::schema::{prediction_bins, skill_models, student_predictions};
+use crate::db::schema::skill_models;
 use crate::db::DbConnection;
 use crate::reports::model_health::{bin_of, Bin, Histogram, BINS, ECE_BINS};
 
 use super::column as col;
-
-/// Rows per multi-row upsert (9 binds a row: under both backends' limits).
-const UPSERT_CHUNK: usize = 2_000;
+use super::sqlite_values;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -124,94 +122,68 @@ macro_rules! prediction_sql {
     };
 }
 
-use diesel::upsert::excluded;
-
 impl PredictionSql for diesel::SqliteConnection {
     prediction_sql!();
 
+    // Statements that stay prepared (store::sqlite_values): diesel's own multi-row upserts
+    // were parsed again for every batch.
     fn add_student_bins(&mut self, org: &str, rows: &[StudentBin]) -> QueryResult<()> {
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|(student, bin, b)| {
-                    (
-                        student_predictions::org_id.eq(org),
-                        student_predictions::student_id.eq(*student),
-                        student_predictions::bin.eq(*bin),
-                        student_predictions::correct.eq(b.correct as i64),
-                        student_predictions::wrong.eq(b.wrong as i64),
-                        student_predictions::sum_pred.eq(b.sum_pred),
-                        student_predictions::sum_sq_err.eq(b.sum_sq_err),
-                    )
-                })
-                .collect();
-            diesel::insert_into(student_predictions::table)
-                .values(&values)
-                .on_conflict((
-                    student_predictions::org_id,
-                    student_predictions::student_id,
-                    student_predictions::bin,
-                ))
-                .do_update()
-                .set(
-                    (
-                        student_predictions::correct
-                            .eq(student_predictions::correct
-                                + excluded(student_predictions::correct)),
-                        student_predictions::wrong
-                            .eq(student_predictions::wrong + excluded(student_predictions::wrong)),
-                        student_predictions::sum_pred
-                            .eq(student_predictions::sum_pred
-                                + excluded(student_predictions::sum_pred)),
-                        student_predictions::sum_sq_err.eq(student_predictions::sum_sq_err
-                            + excluded(student_predictions::sum_sq_err)),
-                    ),
-                )
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(student, bin, b)| {
+                let (correct, wrong) = (b.correct as i64, b.wrong as i64);
+                (org, student, bin, correct, wrong, b.sum_pred, b.sum_sq_err)
+            })
+            .collect();
+        sqlite_values::execute(
+            self,
+            "INSERT INTO student_predictions \
+             (org_id, student_id, bin, correct, wrong, sum_pred, sum_sq_err) VALUES",
+            "ON CONFLICT (org_id, student_id, bin) DO UPDATE SET \
+             correct = student_predictions.correct + excluded.correct, \
+             wrong = student_predictions.wrong + excluded.wrong, \
+             sum_pred = student_predictions.sum_pred + excluded.sum_pred, \
+             sum_sq_err = student_predictions.sum_sq_err + excluded.sum_sq_err",
+            &rows,
+        )?;
         Ok(())
     }
 
     fn add_skill_bins(&mut self, org: &str, rows: &[SkillBin]) -> QueryResult<()> {
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|(skill, day, model_at, bin, b)| {
-                    (
-                        prediction_bins::org_id.eq(org),
-                        prediction_bins::skill_id.eq(*skill),
-                        prediction_bins::day.eq(*day),
-                        prediction_bins::model_at.eq(*model_at),
-                        prediction_bins::bin.eq(*bin),
-                        prediction_bins::correct.eq(b.correct as i64),
-                        prediction_bins::wrong.eq(b.wrong as i64),
-                        prediction_bins::sum_pred.eq(b.sum_pred),
-                        prediction_bins::sum_sq_err.eq(b.sum_sq_err),
-                    )
-                })
-                .collect();
-            diesel::insert_into(prediction_bins::table)
-                .values(&values)
-                .on_conflict((
-                    prediction_bins::org_id,
-                    prediction_bins::skill_id,
-                    prediction_bins::day,
-                    prediction_bins::model_at,
-                    prediction_bins::bin,
-                ))
-                .do_update()
-                .set((
-                    prediction_bins::correct
-                        .eq(prediction_bins::correct + excluded(prediction_bins::correct)),
-                    prediction_bins::wrong
-                        .eq(prediction_bins::wrong + excluded(prediction_bins::wrong)),
-                    prediction_bins::sum_pred
-                        .eq(prediction_bins::sum_pred + excluded(prediction_bins::sum_pred)),
-                    prediction_bins::sum_sq_err
-                        .eq(prediction_bins::sum_sq_err + excluded(prediction_bins::sum_sq_err)),
-                ))
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(skill, day, model_at, bin, b)| {
+                let (correct, wrong) = (b.correct as i64, b.wrong as i64);
+                (
+                    org,
+                    skill,
+                    day,
+                    model_at,
+                    bin,
+                    correct,
+                    wrong,
+                    b.sum_pred,
+                    b.sum_sq_err,
+                )
+            })
+            .collect();
+        sqlite_values::execute(
+            self,
+            "INSERT INTO prediction_bins \
+             (org_id, skill_id, day, model_at, bin, correct, wrong, sum_pred, sum_sq_err) VALUES",
+            "ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET \
+             correct = prediction_bins.correct + excluded.correct, \
+             wrong = prediction_bins.wrong + excluded.wrong, \
+             sum_pred = prediction_bins.sum_pred + excluded.sum_pred, \
+             sum_sq_err = prediction_bins.sum_sq_err + excluded.sum_sq_err",
+            &rows,
+        )?;
         Ok(())
     }
 }

@@ -22,8 +22,7 @@ use crate::reports::data_quality::{self, RejectionRow, ToolDayRow};
 use crate::reports::facts::{self, Activity, EventFact, Refusals, ToolDay};
 use crate::reports::{day_start, Range};
 
-/// Rows per multi-row upsert (9 binds a row at most: under both backends' limits).
-const CHUNK: usize = 2_000;
+use super::sqlite_values;
 
 /// The statements that write the aggregates, for each backend's concrete connection.
 pub(crate) trait ReportSql: Connection {
@@ -140,45 +139,32 @@ impl ReportSql for diesel::SqliteConnection {
         org: &str,
         rows: &BTreeMap<facts::ActivityKey, Activity>,
     ) -> QueryResult<()> {
-        use report_activity as t;
-        let rows: Vec<_> = rows.iter().collect();
-        for chunk in rows.chunks(CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|((week, class, student), a)| {
-                    (
-                        t::org_id.eq(org),
-                        t::week_start.eq(*week),
-                        t::class_id.eq(*class),
-                        t::student_id.eq(*student),
-                        t::events.eq(a.events),
-                        t::timed_events.eq(a.timed_events),
-                        t::practice_ms.eq(a.practice_ms),
-                        t::first_at.eq(a.first_at),
-                        t::last_at.eq(a.last_at),
-                    )
-                })
-                .collect();
-            // Adds to what is stored: the same rule as facts::Activity::add.
-            diesel::insert_into(t::table)
-                .values(&values)
-                .on_conflict((t::org_id, t::week_start, t::class_id, t::student_id))
-                .do_update()
-                .set((
-                    t::events.eq(t::events + excluded(t::events)),
-                    t::timed_events.eq(t::timed_events + excluded(t::timed_events)),
-                    t::practice_ms.eq(t::practice_ms + excluded(t::practice_ms)),
-                    t::first_at.eq(sql::<BigInt>(
-                        "CASE WHEN excluded.first_at < report_activity.first_at \
-                         THEN excluded.first_at ELSE report_activity.first_at END",
-                    )),
-                    t::last_at.eq(sql::<BigInt>(
-                        "CASE WHEN excluded.last_at > report_activity.last_at \
-                         THEN excluded.last_at ELSE report_activity.last_at END",
-                    )),
-                ))
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|((week, class, student), a)| {
+                let (events, timed, ms) = (a.events, a.timed_events, a.practice_ms);
+                (
+                    org, week, class, student, events, timed, ms, a.first_at, a.last_at,
+                )
+            })
+            .collect();
+        // Adds to what is stored: the same rule as facts::Activity::add. A statement that
+        // stays prepared (store::sqlite_values), not parsed again for every batch.
+        sqlite_values::execute(
+            self,
+            "INSERT INTO report_activity (org_id, week_start, class_id, student_id, events, \
+             timed_events, practice_ms, first_at, last_at) VALUES",
+            "ON CONFLICT (org_id, week_start, class_id, student_id) DO UPDATE SET \
+             events = report_activity.events + excluded.events, \
+             timed_events = report_activity.timed_events + excluded.timed_events, \
+             practice_ms = report_activity.practice_ms + excluded.practice_ms, \
+             first_at = min(report_activity.first_at, excluded.first_at), \
+             last_at = max(report_activity.last_at, excluded.last_at)",
+            &rows,
+        )?;
         Ok(())
     }
 }

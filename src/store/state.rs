@@ -30,6 +30,7 @@ use crate::signals::{self, Action, Episode, KtAfter, Norm, Thresholds, Tracker};
 use super::column as col;
 use super::flags::{self, FlagSql};
 use super::predictions::{PredictionSql, Tally};
+use super::sqlite_values;
 
 /// Students rebuilt per transaction: keeps each write short, so ingest goes on in between.
 const REBUILD_CHUNK: usize = 200;
@@ -62,9 +63,6 @@ pub(crate) struct SeenRow {
     skill_id: String,
     item_id: String,
 }
-
-/// Student × skill pairs per statement on SQLite (two binds each, under its 32,766 limit).
-const PAIR_CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NewState {
@@ -336,31 +334,20 @@ macro_rules! shared_state_sql {
 const STATE_COLUMNS: &str =
     "s.student_id, s.skill_id, s.state, s.last_occurred_at, s.last_seq, s.session_start";
 
-/// `WITH p(student_id, skill_id) AS (VALUES (?, ?), …)` for `n` pairs (SQLite).
-fn sqlite_pairs(n: usize) -> String {
-    let values = vec!["(?, ?)"; n].join(", ");
-    format!("WITH p(student_id, skill_id) AS (VALUES {values}) ")
-}
-
-/// Runs a pair query on SQLite, a chunk of pairs at a time: the pairs' binds, then `org`.
+/// Runs a pair query on SQLite: `select` reads the pairs from `p(org_id, student_id, skill_id)`.
 fn sqlite_pair_query<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
     c: &mut diesel::SqliteConnection,
     org: &str,
     pairs: &BTreeSet<(&str, &str)>,
-    select: &str,
+    select: &'static str,
 ) -> QueryResult<Vec<T>> {
-    use diesel::sql_types::Text;
-    let pairs: Vec<&(&str, &str)> = pairs.iter().collect();
-    let mut rows = Vec::new();
-    for chunk in pairs.chunks(PAIR_CHUNK) {
-        let mut query = diesel::sql_query(format!("{}{select}", sqlite_pairs(chunk.len())))
-            .into_boxed::<diesel::sqlite::Sqlite>();
-        for (student, skill) in chunk {
-            query = query.bind::<Text, _>(*student).bind::<Text, _>(*skill);
-        }
-        rows.extend(query.bind::<Text, _>(org).load(c)?);
-    }
-    Ok(rows)
+    let rows: Vec<(&str, &str, &str)> = pairs.iter().map(|&(s, k)| (org, s, k)).collect();
+    sqlite_values::load(
+        c,
+        "WITH p(org_id, student_id, skill_id) AS (VALUES",
+        select,
+        &rows,
+    )
 }
 
 /// Keeps PostgreSQL from flattening a per-pair subquery into a join: the join's plan rests on
@@ -389,71 +376,61 @@ impl StateSql for diesel::SqliteConnection {
     shared_state_sql!();
 
     fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()> {
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            // Tuples, not the Insertable struct: SQLite takes multi-row VALUES only of those.
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|r| {
-                    (
-                        skill_states::org_id.eq(&r.org_id),
-                        skill_states::student_id.eq(&r.student_id),
-                        skill_states::skill_id.eq(&r.skill_id),
-                        skill_states::state.eq(&r.state),
-                        skill_states::last_occurred_at.eq(r.last_occurred_at),
-                        skill_states::last_seq.eq(r.last_seq),
-                        skill_states::session_start.eq(r.session_start),
-                        skill_states::updated_at.eq(r.updated_at),
-                    )
-                })
-                .collect();
-            diesel::insert_into(skill_states::table)
-                .values(&values)
-                .on_conflict((
-                    skill_states::org_id,
-                    skill_states::student_id,
-                    skill_states::skill_id,
-                ))
-                .do_update()
-                .set((
-                    skill_states::state.eq(excluded(skill_states::state)),
-                    skill_states::last_occurred_at.eq(excluded(skill_states::last_occurred_at)),
-                    skill_states::last_seq.eq(excluded(skill_states::last_seq)),
-                    skill_states::session_start.eq(excluded(skill_states::session_start)),
-                    skill_states::updated_at.eq(excluded(skill_states::updated_at)),
-                ))
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    &r.org_id,
+                    &r.student_id,
+                    &r.skill_id,
+                    &r.state,
+                    r.last_occurred_at,
+                    r.last_seq,
+                    r.session_start,
+                    r.updated_at,
+                )
+            })
+            .collect();
+        sqlite_values::execute(
+            self,
+            "INSERT INTO skill_states (org_id, student_id, skill_id, state, last_occurred_at, \
+             last_seq, session_start, updated_at) VALUES",
+            "ON CONFLICT (org_id, student_id, skill_id) DO UPDATE SET \
+             state = excluded.state, last_occurred_at = excluded.last_occurred_at, \
+             last_seq = excluded.last_seq, session_start = excluded.session_start, \
+             updated_at = excluded.updated_at",
+            &rows,
+        )?;
         Ok(())
     }
 
     fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|r| {
-                    (
-                        student_items::org_id.eq(&r.org_id),
-                        student_items::student_id.eq(&r.student_id),
-                        student_items::skill_id.eq(&r.skill_id),
-                        student_items::item_id.eq(&r.item_id),
-                        student_items::first_occurred_at.eq(r.first_occurred_at),
-                    )
-                })
-                .collect();
-            diesel::insert_into(student_items::table)
-                .values(&values)
-                .on_conflict((
-                    student_items::org_id,
-                    student_items::student_id,
-                    student_items::skill_id,
-                    student_items::item_id,
-                ))
-                .do_update()
-                .set(
-                    student_items::first_occurred_at.eq(excluded(student_items::first_occurred_at)),
-                )
-                .execute(self)?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    &r.org_id,
+                    &r.student_id,
+                    &r.skill_id,
+                    &r.item_id,
+                    r.first_occurred_at,
+                )
+            })
+            .collect();
+        sqlite_values::execute(
+            self,
+            "INSERT INTO student_items (org_id, student_id, skill_id, item_id, first_occurred_at) \
+             VALUES",
+            "ON CONFLICT (org_id, student_id, skill_id, item_id) DO UPDATE SET \
+             first_occurred_at = excluded.first_occurred_at",
+            &rows,
+        )?;
         Ok(())
     }
 
@@ -463,12 +440,14 @@ impl StateSql for diesel::SqliteConnection {
         pairs: &BTreeSet<(&str, &str)>,
     ) -> QueryResult<Vec<StateRow>> {
         // CROSS JOIN keeps the pairs the outer loop: one primary-key seek per pair.
-        let select = format!(
-            "SELECT {STATE_COLUMNS} FROM p CROSS JOIN skill_states s ON s.org_id = ? \
-             AND s.student_id = p.student_id AND s.skill_id = p.skill_id"
-        );
-        // The org's bind comes last: it is in the ON clause, after the CTE's.
-        sqlite_pair_query(self, org, pairs, &select)
+        sqlite_pair_query(
+            self,
+            org,
+            pairs,
+            ") SELECT s.student_id, s.skill_id, s.state, s.last_occurred_at, s.last_seq, \
+             s.session_start FROM p CROSS JOIN skill_states s ON s.org_id = p.org_id \
+             AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
+        )
     }
 
     fn load_seen(
@@ -480,8 +459,8 @@ impl StateSql for diesel::SqliteConnection {
             self,
             org,
             pairs,
-            "SELECT s.student_id, s.skill_id, s.item_id FROM p CROSS JOIN student_items s \
-             ON s.org_id = ? AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
+            ") SELECT s.student_id, s.skill_id, s.item_id FROM p CROSS JOIN student_items s \
+             ON s.org_id = p.org_id AND s.student_id = p.student_id AND s.skill_id = p.skill_id",
         )
     }
 
