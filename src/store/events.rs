@@ -503,8 +503,8 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
         // OR FAIL: a failing row ends the whole transaction anyway, so SQLite need not keep a
         // statement journal to undo this statement's earlier rows (ABORT, the default, does).
         out.push_sql(
-            "INSERT OR FAIL INTO events (seq, event_id, org_id, class_id, student_id, skill_id, item_id, \
-             occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
+            "INSERT OR FAIL INTO events (seq, event_id, org_id, class_id, student_id, skill_id, \
+             item_id, occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
              hint_bottom_out, session_id, skill_name, tool) VALUES ",
         );
         for (i, (seq, r)) in self.0.iter().enumerate() {

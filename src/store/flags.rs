@@ -306,9 +306,6 @@ impl FlagSql for diesel::SqliteConnection {
 
     // Statements that stay prepared (store::sqlite_values), not parsed again for every batch.
     fn save_trackers(&mut self, org: &str, rows: &[(&str, &Tracker)], now: i64) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|(student, tracker)| {
@@ -328,9 +325,6 @@ impl FlagSql for diesel::SqliteConnection {
     }
 
     fn add_norms(&mut self, org: &str, add: &HashMap<NormKey, Norm>, now: i64) -> QueryResult<()> {
-        if add.is_empty() {
-            return Ok(());
-        }
         // Sorted: two nodes then update shared rows in the same order (no deadlock).
         let mut rows: Vec<_> = add
             .iter()

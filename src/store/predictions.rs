@@ -128,9 +128,6 @@ impl PredictionSql for diesel::SqliteConnection {
     // Statements that stay prepared (store::sqlite_values): diesel's own multi-row upserts
     // were parsed again for every batch.
     fn add_student_bins(&mut self, org: &str, rows: &[StudentBin]) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|(student, bin, b)| {
@@ -153,9 +150,6 @@ impl PredictionSql for diesel::SqliteConnection {
     }
 
     fn add_skill_bins(&mut self, org: &str, rows: &[SkillBin]) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|(skill, day, model_at, bin, b)| {

@@ -139,9 +139,6 @@ impl ReportSql for diesel::SqliteConnection {
         org: &str,
         rows: &BTreeMap<facts::ActivityKey, Activity>,
     ) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|((week, class, student), a)| {

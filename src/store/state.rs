@@ -376,9 +376,6 @@ impl StateSql for diesel::SqliteConnection {
     shared_state_sql!();
 
     fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|r| {
@@ -408,9 +405,6 @@ impl StateSql for diesel::SqliteConnection {
     }
 
     fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let rows: Vec<_> = rows
             .iter()
             .map(|r| {
