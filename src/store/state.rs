@@ -334,7 +334,8 @@ macro_rules! shared_state_sql {
 const STATE_COLUMNS: &str =
     "s.student_id, s.skill_id, s.state, s.last_occurred_at, s.last_seq, s.session_start";
 
-/// Runs a pair query on SQLite: `select` reads the pairs from `p(org_id, student_id, skill_id)`.
+/// Runs a pair query on SQLite: the pairs become `WITH p(org_id, student_id, skill_id) AS
+/// (VALUES …`, and `select` follows them: it closes that list with `)` and reads `p`.
 fn sqlite_pair_query<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
     c: &mut diesel::SqliteConnection,
     org: &str,
