@@ -16,6 +16,7 @@ use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
 
 use super::column as col;
+use super::sqlite_values;
 use super::writer_memory::{Entity, KnownEntities, WriterMemory};
 
 /// What happened to each event handed to [`append`], in the same order.
@@ -455,98 +456,63 @@ impl EventSql for diesel::SqliteConnection {
     }
 }
 
-/// `INSERT INTO events … VALUES (…), (…)` for rows with their seqs, in statements of 100, 10
-/// and 1 rows: SQLite keeps those three prepared (see [`SqliteEventRows`]) instead of parsing a
-/// statement of up to 1,700 binds for each chunk.
+/// `INSERT INTO events … VALUES (…), (…)` for rows with their seqs, in statements that stay
+/// prepared (`store::sqlite_values`) instead of parsing one of up to 17,000 binds per batch.
 fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
-    let rest = insert_by::<100>(c, rows)?;
-    let rest = insert_by::<10>(c, rest)?;
-    insert_by::<1>(c, rest)?;
+    // OR FAIL: a failing row ends the whole transaction anyway, so SQLite need not keep a
+    // statement journal to undo this statement's earlier rows (ABORT, the default, does).
+    sqlite_values::execute(
+        c,
+        "INSERT OR FAIL INTO events (seq, event_id, org_id, class_id, student_id, skill_id, \
+         item_id, occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
+         hint_bottom_out, session_id, skill_name, tool) VALUES",
+        "",
+        rows,
+    )?;
     Ok(())
 }
 
-/// Inserts as many statements of `N` rows as `rows` fills; returns the rows left over.
-fn insert_by<'r, 'e, const N: usize>(
-    c: &mut diesel::SqliteConnection,
-    rows: &'r [(i64, &'e NewEvent<'e>)],
-) -> QueryResult<&'r [(i64, &'e NewEvent<'e>)]> {
-    let mut chunks = rows.chunks_exact(N);
-    for chunk in &mut chunks {
-        SqliteEventRows::<N>(chunk).execute(c)?;
-    }
-    Ok(chunks.remainder())
-}
-
-/// A multi-row insert of `N` events that diesel keeps prepared. Diesel never caches its own
-/// multi-row inserts (their text varies with the number of rows). A static query id per `N`
-/// also spares it writing out the statement's text (1,700 binds) to find it in its cache.
-struct SqliteEventRows<'a, const N: usize>(&'a [(i64, &'a NewEvent<'a>)]);
-
-/// The cache key of the statement of `N` rows.
-struct EventRowsOf<const N: usize>;
-
-impl<const N: usize> diesel::query_builder::QueryId for SqliteEventRows<'_, N> {
-    type QueryId = EventRowsOf<N>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
-    for SqliteEventRows<'_, N>
-{
-    fn walk_ast<'b>(
+impl sqlite_values::Row for (i64, &NewEvent<'_>) {
+    fn push<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
-        // The text must be the same for every statement of one id.
-        assert_eq!(self.0.len(), N, "a statement of {N} rows");
-        // OR FAIL: a failing row ends the whole transaction anyway, so SQLite need not keep a
-        // statement journal to undo this statement's earlier rows (ABORT, the default, does).
-        out.push_sql(
-            "INSERT OR FAIL INTO events (seq, event_id, org_id, class_id, student_id, skill_id, \
-             item_id, occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
-             hint_bottom_out, session_id, skill_name, tool) VALUES ",
-        );
-        for (i, (seq, r)) in self.0.iter().enumerate() {
-            out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<BigInt, _>(seq)?;
+        let (seq, r) = self;
+        out.push_bind_param::<BigInt, _>(seq)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(&r.event_id)?;
+        for text in [
+            &r.org_id,
+            &r.class_id,
+            &r.student_id,
+            &r.skill_id,
+            &r.item_id,
+        ] {
             out.push_sql(", ");
-            out.push_bind_param::<Binary, _>(&r.event_id)?;
-            for text in [
-                &r.org_id,
-                &r.class_id,
-                &r.student_id,
-                &r.skill_id,
-                &r.item_id,
-            ] {
-                out.push_sql(", ");
-                out.push_bind_param::<Text, _>(text)?;
-            }
+            out.push_bind_param::<Text, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.occurred_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.received_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.outcome)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&r.attempt)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&r.response_ms)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&r.hints_used)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&r.hint_bottom_out)?;
+        for text in [&r.session_id, &r.skill_name, &r.tool] {
             out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&r.occurred_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&r.received_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&r.outcome)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&r.attempt)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Integer>, _>(&r.response_ms)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&r.hints_used)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Bool, _>(&r.hint_bottom_out)?;
-            for text in [&r.session_id, &r.skill_name, &r.tool] {
-                out.push_sql(", ");
-                out.push_bind_param::<Nullable<Text>, _>(text)?;
-            }
-            out.push_sql(")");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
         }
         Ok(())
     }
 }
-
-impl<const N: usize> RunQueryDsl<diesel::SqliteConnection> for SqliteEventRows<'_, N> {}
 
 impl EventSql for diesel::PgConnection {
     shared_event_sql!();
