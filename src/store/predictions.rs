@@ -25,6 +25,27 @@ use super::sqlite_values;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// The `SET` list of every bin upsert, on both backends: a stored bin's counts and sums grow by
+/// the batch's (`$table` the upsert's table).
+macro_rules! add_sums {
+    ($table:literal) => {
+        concat!(
+            "correct = ",
+            $table,
+            ".correct + excluded.correct, ",
+            "wrong = ",
+            $table,
+            ".wrong + excluded.wrong, ",
+            "sum_pred = ",
+            $table,
+            ".sum_pred + excluded.sum_pred, ",
+            "sum_sq_err = ",
+            $table,
+            ".sum_sq_err + excluded.sum_sq_err"
+        )
+    };
+}
+
 /// The day (since 1970-01-01, UTC) of a time in milliseconds.
 pub fn day_of(ms: i64) -> i32 {
     ms.div_euclid(DAY_MS) as i32
@@ -139,11 +160,10 @@ impl PredictionSql for diesel::SqliteConnection {
             self,
             "INSERT INTO student_predictions \
              (org_id, student_id, bin, correct, wrong, sum_pred, sum_sq_err) VALUES",
-            "ON CONFLICT (org_id, student_id, bin) DO UPDATE SET \
-             correct = student_predictions.correct + excluded.correct, \
-             wrong = student_predictions.wrong + excluded.wrong, \
-             sum_pred = student_predictions.sum_pred + excluded.sum_pred, \
-             sum_sq_err = student_predictions.sum_sq_err + excluded.sum_sq_err",
+            concat!(
+                "ON CONFLICT (org_id, student_id, bin) DO UPDATE SET ",
+                add_sums!("student_predictions")
+            ),
             &rows,
         )?;
         Ok(())
@@ -171,11 +191,10 @@ impl PredictionSql for diesel::SqliteConnection {
             self,
             "INSERT INTO prediction_bins \
              (org_id, skill_id, day, model_at, bin, correct, wrong, sum_pred, sum_sq_err) VALUES",
-            "ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET \
-             correct = prediction_bins.correct + excluded.correct, \
-             wrong = prediction_bins.wrong + excluded.wrong, \
-             sum_pred = prediction_bins.sum_pred + excluded.sum_pred, \
-             sum_sq_err = prediction_bins.sum_sq_err + excluded.sum_sq_err",
+            concat!(
+                "ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET ",
+                add_sums!("prediction_bins")
+            ),
             &rows,
         )?;
         Ok(())
@@ -192,17 +211,14 @@ impl PredictionSql for diesel::PgConnection {
         if rows.is_empty() {
             return Ok(());
         }
-        diesel::sql_query(
+        diesel::sql_query(concat!(
             "INSERT INTO student_predictions \
              (org_id, student_id, bin, correct, wrong, sum_pred, sum_sq_err) \
              SELECT $1, u.* FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], \
              $6::float8[], $7::float8[]) AS u \
-             ON CONFLICT (org_id, student_id, bin) DO UPDATE SET \
-             correct = student_predictions.correct + excluded.correct, \
-             wrong = student_predictions.wrong + excluded.wrong, \
-             sum_pred = student_predictions.sum_pred + excluded.sum_pred, \
-             sum_sq_err = student_predictions.sum_sq_err + excluded.sum_sq_err",
-        )
+             ON CONFLICT (org_id, student_id, bin) DO UPDATE SET ",
+            add_sums!("student_predictions"),
+        ))
         .bind::<Text, _>(org)
         .bind::<Array<Text>, _>(col(rows, |r| r.0))
         .bind::<Array<Integer>, _>(col(rows, |r| r.1))
@@ -219,17 +235,14 @@ impl PredictionSql for diesel::PgConnection {
         if rows.is_empty() {
             return Ok(());
         }
-        diesel::sql_query(
+        diesel::sql_query(concat!(
             "INSERT INTO prediction_bins \
              (org_id, skill_id, day, model_at, bin, correct, wrong, sum_pred, sum_sq_err) \
              SELECT $1, u.* FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], \
              $6::bigint[], $7::bigint[], $8::float8[], $9::float8[]) AS u \
-             ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET \
-             correct = prediction_bins.correct + excluded.correct, \
-             wrong = prediction_bins.wrong + excluded.wrong, \
-             sum_pred = prediction_bins.sum_pred + excluded.sum_pred, \
-             sum_sq_err = prediction_bins.sum_sq_err + excluded.sum_sq_err",
-        )
+             ON CONFLICT (org_id, skill_id, day, model_at, bin) DO UPDATE SET ",
+            add_sums!("prediction_bins"),
+        ))
         .bind::<Text, _>(org)
         .bind::<Array<Text>, _>(col(rows, |r| r.0))
         .bind::<Array<Integer>, _>(col(rows, |r| r.1))
