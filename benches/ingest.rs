@@ -1,4 +1,4 @@
-//! Ingestion benchmark (issue 2): posts generated events in batches from concurrent clients over
+//! Ingestion benchmark: posts generated events in batches from concurrent clients over
 //! loopback to the release binary, and in the same run measures the raw bulk-insert ceiling of
 //! the same rows straight into a fresh database of the same backend, with no HTTP.
 //!

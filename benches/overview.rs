@@ -1,4 +1,4 @@
-//! Read benchmark (issue 5): the class overview under concurrent load, with 1,000,000 (then
+//! Read benchmark: the class overview under concurrent load, with 1,000,000 (then
 //! optionally 10,000,000) events stored through real ingest.
 //!
 //!     cargo bench --bench overview -- [--steps 1000000,10000000] [--connections 32]
@@ -17,9 +17,8 @@
 //! The events are lessons, as a tool sends them: a batch holds 10 classes' lessons of 500
 //! answers (each of 30 students answering about 17 items of the lesson's 5 skills, 4 s apart
 //! across the class). Each client owns half the classes and posts their lessons in time order,
-//! so no student's events arrive late (a late event replays the student's history: an earlier
-//! generator of random students in concurrent batches did that all the time and ingested at
-//! ~3,900 events/s).
+//! so no student's events arrive late (a late event replays the student's history: random
+//! students in concurrent batches would make most events late and ingest at ~3,900 events/s).
 
 #[path = "support/server.rs"]
 mod server;

@@ -1,4 +1,4 @@
-//! Report benchmark (issue 8): the service time of the administrators' reports (adoption, data
+//! Report benchmark: the service time of the administrators' reports (adoption, data
 //! quality, model health, fairness) over a district of 1,000,000 or 10,000,000 events stored
 //! through real ingest.
 //!

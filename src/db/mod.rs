@@ -70,10 +70,9 @@ impl DbUrl {
         match self {
             DbUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                // 4 KiB pages (set when the file is created; SQLite's default). 1 KiB pages paid
-                // while a unique index on the random event ids dirtied a page per event; without
-                // it (store::event_ids) a batch's rows sit together, and larger pages mean fewer
-                // WAL frames and B-tree levels (docs/performance.md).
+                // 4 KiB pages (set when the file is created; SQLite's default). Without a unique
+                // index on the random event ids (store::event_ids) a batch's rows sit together,
+                // and larger pages mean fewer WAL frames and B-tree levels.
                 // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
                 // WAL on every commit, so an acknowledged write survives a power cut, not only a
                 // crash (docs/operations.md); the writer connection syncs in its own way
@@ -287,11 +286,10 @@ impl Db {
     }
 }
 
-/// Above this many WAL pages (256 MiB of 4 KiB pages; 64 MiB in a file made with 1 KiB pages
-/// before session 4), the checkpointer pauses the writer and
-/// restarts the WAL from its beginning, so the file cannot grow without bound. Each pause
-/// costs the frames not yet copied (about half a second's worth), however long the WAL: a
-/// larger bound means fewer pauses.
+/// Above this many WAL pages (256 MiB of 4 KiB pages; 64 MiB in an older file made with 1 KiB
+/// pages), the checkpointer pauses the writer and restarts the WAL from its beginning, so the
+/// file cannot grow without bound. Each pause costs the frames not yet copied (about half a
+/// second's worth), however long the WAL: a larger bound means fewer pauses.
 const WAL_RESTART_PAGES: i64 = 65_536;
 
 /// Copies the SQLite WAL back into the database file in the background (a passive checkpoint

@@ -61,8 +61,8 @@ pub struct Cell {
     pub last_correct_day: Option<i32>,
 }
 
-/// A behaviour flag, as the insights read it. The behaviour-signals issue produces flags;
-/// the store maps its rows onto this struct (`store::classes::class_flags`, the seam).
+/// A behaviour flag, as the insights read it. The detectors (`signals`) produce flags; the
+/// store maps its rows onto this struct (`store::classes::class_flags`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlagView {
     pub student_id: String,

@@ -470,7 +470,7 @@ mod tests {
             .unwrap_or_else(|| panic!("no score for {kind}"))
     }
 
-    /// The targets of the behaviour-signals issue, on a class small enough for a debug build.
+    /// The behaviour signals' quality targets (docs/quality.md), on a class small enough for a debug build.
     fn check(q: &SignalsQuality) {
         println!("{}", serde_json::to_string_pretty(q).unwrap_or_default());
         for kind in ["rapid_guessing", "gaming"] {

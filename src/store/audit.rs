@@ -1,7 +1,7 @@
 //! The audit log: who read or changed student-level data, what and when.
 //!
 //! Handlers that return student-level data call [`record`] (the class overview, insights and
-//! groups of issue 5 included); administrators list the log with `GET /api/v1/admin/audit`.
+//! groups included); administrators list the log with `GET /api/v1/admin/audit`.
 
 use diesel::prelude::*;
 

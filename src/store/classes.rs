@@ -7,7 +7,7 @@
 //! 3. `skill_states` by primary-key prefix (org, student) for those students;
 //! 4. `skills` by primary key for the skills met;
 //! 5. `review_decisions` by (org, student, decided_at) for those students;
-//! 6. the flags (issue 4's table, through [`class_flags`]).
+//! 6. the flags (`flags`, through [`class_flags`]).
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,8 +1,8 @@
 //! Which event ids are stored, on SQLite, without writing an index page per event.
 //!
-//! A unique index on the tools' random UUIDs dirtied an index page at a random place for every
-//! event: about 70 % of the pages each batch wrote to the WAL, synced and copied back
-//! (docs/performance.md). So the ids live in two places instead:
+//! A unique index on the tools' random UUIDs would dirty an index page at a random place for
+//! every event: about 70 % of the pages each batch wrote to the WAL, synced and copied back.
+//! So the ids live in two places instead:
 //! - the table `event_ids` holds the ids of the events up to `merged_through`, in runs;
 //! - [`RecentIds`], in the writer's memory, holds the ids of the events stored since, read back
 //!   from the events' own `seq` range when the writer starts.

@@ -422,7 +422,7 @@ impl EventSql for diesel::SqliteConnection {
         // The writer is alone and has just read the last seq, so it numbers the new rows itself
         // (the last one plus one, never at or below the merged ids' mark: `RecentIds::sync`)
         // and writes them with a few multi-row statements of plain binds: one-row statements
-        // cost more here (measured again in session 6).
+        // cost more here.
         let mut next = recent.last_seq();
         let seqs: Vec<Option<i64>> = rows
             .iter()

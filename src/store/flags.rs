@@ -2,9 +2,9 @@
 //! state, and the flag episodes. The detectors run in `store::state` (in the ingest
 //! transaction, and in replays); this module holds their SQL and the reads others use.
 //!
-//! Seams: issue 5 (insights, groups, reviews) reads flags with [`for_students`]; issue 6
-//! (privacy) must erase a student's `flags` and `student_signals` rows with their events
-//! (`item_norms` are per item and hold no student data) and audit reads of them.
+//! The insights (groups, reviews) read flags with [`for_students`]; erasing a student deletes
+//! their `flags` and `student_signals` rows with their events (`item_norms` are per item and
+//! hold no student data).
 
 use std::collections::{BTreeSet, HashMap};
 

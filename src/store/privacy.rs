@@ -21,7 +21,7 @@ pub struct RosterEntry {
     /// None leaves a name already held; an empty string removes it.
     pub display_name: Option<String>,
     pub class_id: Option<String>,
-    /// A group label (for the fairness reports of the administration issue).
+    /// A group label (for the fairness report).
     pub group: Option<String>,
     /// The school of `class_id` (the adoption report rolls classes up by school).
     pub school_id: Option<String>,

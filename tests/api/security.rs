@@ -2,7 +2,7 @@
 //! `alg: none`, a tampered payload, a role that may not, another organisation's token, a
 //! teacher of another class. Always 401 or 403 (404 for another organisation's administrator,
 //! who is told the id is not in their organisation) with the JSON error shape, never data,
-//! and nothing changed. Append the endpoints of new issues to [`endpoints`].
+//! and nothing changed. Every new endpoint goes into [`endpoints`].
 
 use std::time::Duration;
 
