@@ -5,9 +5,15 @@
 //!     cargo bench --bench ingest -- [--backend sqlite|postgres|both] [--events 1000000]
 //!                                   [--batch 1000] [--clients 2] [--runs 1]
 //!                                   [--signals on|off|both]
+//!                                   [--readers 0,32] [--read-every-ms 1000]
 //!
 //! `--signals both` posts the same events to a server with the behaviour signals off, then to
 //! one with them on (each on a fresh database), and prints both rates and their ratio.
+//!
+//! `--readers 0,32` posts the same events once with no readers, then while 32 teachers read
+//! class pages (each on a fresh database), and prints both rates and their ratio. Each teacher
+//! has an account teaching one class and reads its overview, insights and groups in turn, a
+//! page every `--read-every-ms`; every read writes an audit row through the same writer.
 //!
 //! PostgreSQL: `HUDDLE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
 //! a database is created for each measurement and dropped afterwards.
@@ -16,14 +22,15 @@
 mod server;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use huddle::db::schema::events;
-use huddle::db::{Db, DbConnection, DbUrl};
+use huddle::db::{Changes, Db, DbConnection, DbUrl};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use server::start_server;
@@ -38,6 +45,10 @@ struct Options {
     raw_only: bool,
     /// `huddle serve --signals` values to measure, in order.
     signals: Vec<&'static str>,
+    /// How many teachers read class pages while the events are posted, one measurement each.
+    readers: Vec<usize>,
+    /// How often each teacher reads a page.
+    read_every: Duration,
 }
 
 fn options() -> Options {
@@ -49,6 +60,8 @@ fn options() -> Options {
         runs: 1,
         raw_only: false,
         signals: vec!["on"],
+        readers: vec![0],
+        read_every: Duration::from_millis(1_000),
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -68,6 +81,17 @@ fn options() -> Options {
             "--clients" => (o.clients, i) = (value.parse().expect("--clients N"), i + 1),
             "--runs" => (o.runs, i) = (value.parse().expect("--runs N"), i + 1),
             "--raw-only" => o.raw_only = true,
+            "--readers" => {
+                o.readers = value
+                    .split(',')
+                    .map(|n| n.trim().parse().expect("--readers N[,N…]"))
+                    .collect();
+                i += 1;
+            }
+            "--read-every-ms" => {
+                let ms = value.parse().expect("--read-every-ms N");
+                (o.read_every, i) = (Duration::from_millis(ms), i + 1);
+            }
             "--signals" => {
                 o.signals = match value.as_str() {
                     "off" => vec!["off"],
@@ -183,6 +207,105 @@ fn post_all(port: u16, token: &str, bodies: &[Vec<u8>], clients: usize) -> (usiz
     (accepted, started.elapsed().as_secs_f64())
 }
 
+/// The district's teachers who read during the measurement: `n` accounts, each teaching one
+/// class the events fill, made in the fresh database before the server starts. Returns each
+/// one's user id and class.
+fn add_teachers(url: &str, n: usize) -> Vec<(String, String)> {
+    let db = Db::open(&DbUrl::parse(url).expect("url"), 1).expect("open the database");
+    (0..n)
+        .map(|i| {
+            let class = format!("class-{:03}", i * 5 % 160);
+            let user = huddle::store::users::NewUser {
+                email: format!("teacher-{i}@bench.example"),
+                role: huddle::auth::Role::Teacher,
+                org: "bench-district".into(),
+                name: None,
+                classes: vec![class.clone()],
+                password_hash: None,
+            };
+            let id = db
+                .write_blocking(Changes::Entities, |conn| {
+                    huddle::store::users::add_user(conn, &user)
+                })
+                .expect("add a teacher");
+            (id, class)
+        })
+        .collect()
+}
+
+/// Teachers reading their class's pages until stopped.
+struct Readers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Vec<f64>>>,
+    started: Instant,
+}
+
+/// One thread per teacher (a token and its class): reads the overview, insights and groups in
+/// turn, one page every `every`; each answer must be 200.
+fn start_readers(port: u16, teachers: Vec<(String, String)>, every: Duration) -> Readers {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = teachers
+        .into_iter()
+        .map(|(token, class)| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(60))
+                    .build()
+                    .expect("client");
+                let mut times = Vec::new();
+                for page in ["overview", "insights", "groups"].iter().cycle() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let started = Instant::now();
+                    let response = client
+                        .get(format!(
+                            "http://127.0.0.1:{port}/api/v1/classes/{class}/{page}"
+                        ))
+                        .bearer_auth(&token)
+                        .send()
+                        .expect("read a class page");
+                    assert!(
+                        response.status().is_success(),
+                        "{page}: {}",
+                        response.status()
+                    );
+                    let _ = response.bytes();
+                    let took = started.elapsed();
+                    times.push(took.as_secs_f64() * 1e3);
+                    std::thread::sleep(every.saturating_sub(took));
+                }
+                times
+            })
+        })
+        .collect();
+    Readers {
+        stop,
+        threads,
+        started: Instant::now(),
+    }
+}
+
+impl Readers {
+    /// Stops the readers; returns (reads per second, p99 ms of a read).
+    fn stop(self) -> (f64, f64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut times: Vec<f64> = self
+            .threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("reader thread"))
+            .collect();
+        let seconds = self.started.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let p99 = times
+            .get((times.len() * 99 / 100).min(times.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN);
+        (times.len() as f64 / seconds, p99)
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = events)]
 struct Row {
@@ -250,7 +373,7 @@ fn raw_ceiling(url: &DbUrl, batches: &[Vec<serde_json::Value>], clients: usize) 
             let (db, rows) = (&db, &rows);
             s.spawn(move || {
                 for batch in rows.iter().skip(c).step_by(clients) {
-                    db.write_blocking(|conn| insert_plain(conn, batch))
+                    db.write_blocking(Changes::Events, |conn| insert_plain(conn, batch))
                         .expect("raw insert");
                 }
             });
@@ -373,6 +496,8 @@ fn main() {
     for backend in &o.backends {
         // (HTTP events/s, ratio, peak RSS) of each run, for the medians below.
         let mut results: Vec<(f64, f64, f64)> = Vec::new();
+        // HTTP events/s of each run, by the number of readers.
+        let mut by_readers: Vec<Vec<f64>> = vec![Vec::new(); o.readers.len()];
         for run in 0..o.runs {
             if o.raw_only {
                 let raw_url = fresh_database(backend, dir.path(), &format!("raw{run}"));
@@ -386,33 +511,61 @@ fn main() {
             let mut seconds = 0.0;
             let mut rss = 0.0;
             for signals in &o.signals {
-                let url = fresh_database(backend, dir.path(), &format!("http{run}{signals}"));
-                let server = start_server(&url, &secret, &["--signals", signals]);
-                let pid = server.child.id().to_string();
-                let (server_cpu, client_cpu) = (cpu_seconds_of(&pid), cpu_seconds());
-                let (accepted, secs) = post_all(server.port, &token, &bodies, o.clients);
-                // Where the two cores went (PostgreSQL's own processes are not counted).
-                let server_cpu = cpu_seconds_of(&pid) - server_cpu;
-                let client_cpu = cpu_seconds() - client_cpu;
-                println!(
-                    "{backend} run {run}: server {:.1} µs CPU per event ({:.0}% of one core), clients {:.1} µs ({:.0}%)",
-                    server_cpu * 1e6 / accepted as f64,
-                    100.0 * server_cpu / secs,
-                    client_cpu * 1e6 / accepted as f64,
-                    100.0 * client_cpu / secs,
-                );
-                rss = peak_rss_mb(server.child.id());
-                drop(server);
-                drop_database(backend, &url);
-                assert_eq!(accepted, o.events, "every generated event is accepted once");
-                (http, seconds) = (accepted as f64 / secs, secs);
-                println!("{backend} run {run}: signals {signals}: HTTP {http:.0} events/s ({secs:.1} s), server peak RSS {rss:.0} MB");
-                rates.push(http);
+                for &readers in &o.readers {
+                    let name = format!("http{run}{signals}{readers}");
+                    let url = fresh_database(backend, dir.path(), &name);
+                    let teachers: Vec<(String, String)> = add_teachers(&url, readers)
+                        .into_iter()
+                        .map(|(id, class)| {
+                            let claims = huddle::auth::Claims::new(
+                                &id,
+                                huddle::auth::Role::Teacher,
+                                "bench-district",
+                                Duration::from_secs(3600),
+                            );
+                            (keys.sign(&claims).expect("token"), class)
+                        })
+                        .collect();
+                    let server = start_server(&url, &secret, &["--signals", signals]);
+                    let pid = server.child.id().to_string();
+                    let reading = start_readers(server.port, teachers, o.read_every);
+                    let (server_cpu, client_cpu) = (cpu_seconds_of(&pid), cpu_seconds());
+                    let (accepted, secs) = post_all(server.port, &token, &bodies, o.clients);
+                    // Where the two cores went (PostgreSQL's own processes are not counted).
+                    let server_cpu = cpu_seconds_of(&pid) - server_cpu;
+                    let client_cpu = cpu_seconds() - client_cpu;
+                    let (reads, read_p99) = reading.stop();
+                    println!(
+                        "{backend} run {run}: server {:.1} µs CPU per event ({:.0}% of one core), clients {:.1} µs ({:.0}%)",
+                        server_cpu * 1e6 / accepted as f64,
+                        100.0 * server_cpu / secs,
+                        client_cpu * 1e6 / accepted as f64,
+                        100.0 * client_cpu / secs,
+                    );
+                    rss = peak_rss_mb(server.child.id());
+                    drop(server);
+                    drop_database(backend, &url);
+                    assert_eq!(accepted, o.events, "every generated event is accepted once");
+                    (http, seconds) = (accepted as f64 / secs, secs);
+                    println!("{backend} run {run}: signals {signals}, {readers} readers: HTTP {http:.0} events/s ({secs:.1} s), server peak RSS {rss:.0} MB");
+                    if readers > 0 {
+                        println!("{backend} run {run}: {readers} readers: {reads:.0} reads/s, p99 {read_p99:.1} ms");
+                    }
+                    rates.push(http);
+                    let k = o.readers.iter().position(|&r| r == readers).unwrap_or(0);
+                    by_readers[k].push(http);
+                }
             }
-            if let [off, on] = rates[..] {
+            if let ([off, on], [_]) = (&rates[..], &o.readers[..]) {
                 println!(
                     "{backend} run {run}: signals on / off = {:.2} ({on:.0} / {off:.0} events/s)",
                     on / off
+                );
+            }
+            if let ([alone, read], [_]) = (&rates[..], &o.signals[..]) {
+                println!(
+                    "{backend} run {run}: with readers / without = {:.2} ({read:.0} / {alone:.0} events/s)",
+                    read / alone
                 );
             }
 
@@ -435,6 +588,15 @@ fn main() {
                 median(results.iter().map(|r| r.0).collect()),
                 median(results.iter().map(|r| r.1).collect()),
             );
+        }
+        if o.readers.len() > 1 {
+            for (readers, rates) in o.readers.iter().zip(&by_readers) {
+                println!(
+                    "{backend}: {readers} readers: median HTTP {:.0} events/s of {} runs",
+                    median(rates.clone()),
+                    rates.len()
+                );
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub overviews: crate::api::OverviewCache,
     /// Audit entries waiting to be written together (`api::audit::record`).
     pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
+    /// Appends events through `db`'s writer, remembering what it knows between batches.
+    pub appender: crate::store::events::Appender,
 }
 
 pub struct Application {
@@ -60,6 +62,7 @@ impl Application {
             spawn_retention_job(db.clone(), days, settings.retention_interval);
         }
         let state = web::Data::new(AppState {
+            appender: crate::store::events::Appender::new(db.clone()),
             db,
             refit: settings.refit,
             login: settings.login,
@@ -298,7 +301,7 @@ pub fn purge_all(db: &Db, days: u32) -> anyhow::Result<usize> {
     let mut total = 0;
     for org in orgs {
         loop {
-            let n = db.write_blocking(|conn| {
+            let n = db.write_blocking(crate::db::Changes::Entities, |conn| {
                 crate::store::privacy::purge_events_chunk(conn, &org, cutoff, CHUNK)
             })?;
             total += n;

@@ -76,7 +76,7 @@ async fn write_pending(db: &crate::db::Db, queue: &std::sync::Mutex<AuditQueue>)
             .map(|e| (e.caller.clone(), e.action, e.subject.clone(), e.detail))
             .collect();
         let result = db
-            .write(move |conn| {
+            .write(crate::db::Changes::Records, move |conn| {
                 use diesel::Connection;
                 conn.transaction(|c| {
                     for (caller, action, subject, detail) in rows {

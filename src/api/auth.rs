@@ -89,7 +89,7 @@ pub async fn login(
     let keys = [email_key, ip_key];
     let (started, keys) = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Records, move |conn| {
             let started = crate::store::users::begin_attempt(conn, &keys, now, &policy)?;
             Ok((started, keys))
         })
@@ -117,7 +117,7 @@ pub async fn login(
         Some(user) => {
             state
                 .db
-                .write(move |conn| {
+                .write(crate::db::Changes::Records, move |conn| {
                     let [email, ip] = &keys;
                     crate::store::users::attempt_succeeded(conn, email, ip, now, &policy)
                 })

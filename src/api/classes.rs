@@ -449,7 +449,9 @@ pub async fn decide_insight(
     let recorded = records.len();
     state
         .db
-        .write(move |conn| store::reviews::record_decisions(conn, &org, &records))
+        .write(crate::db::Changes::Records, move |conn| {
+            store::reviews::record_decisions(conn, &org, &records)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(InsightDecided {
         insight_id,

@@ -156,12 +156,7 @@ pub async fn post_events(
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
     let org = caller.org.clone();
-    let stored = state
-        .db
-        .write_events(move |conn, memory| {
-            crate::store::events::append(conn, memory, &org, &events, now)
-        })
-        .await?;
+    let stored = state.appender.append(org, events, now).await?;
 
     let mut result = BatchResult {
         accepted: 0,

@@ -163,7 +163,7 @@ pub async fn create_plan(
     let now = to_millis(Utc::now());
     let row = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Records, move |conn| {
             if !store::classes::class_exists(conn, &org, &class)? {
                 return Ok(Err(ApiError::not_found(
                     "no class with this id in your organisation",
@@ -289,7 +289,7 @@ pub async fn patch_plan(
     let now = to_millis(Utc::now());
     let row = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Records, move |conn| {
             let Some(plan) = store::plans::get(conn, &org, &id)? else {
                 return Ok(Err(ApiError::not_found(
                     "no plan with this id in your organisation",

@@ -220,7 +220,7 @@ pub(crate) async fn record_refusals(
     let org = org.to_owned();
     let written = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Records, move |conn| {
             crate::store::reports::record_refused(conn, &org, received_at, &refusals)
         })
         .await;

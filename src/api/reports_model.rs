@@ -320,7 +320,9 @@ pub async fn start_refit(
     let by = caller.sub.clone();
     let started = state
         .db
-        .write(move |conn| refit_jobs::create(conn, &org, &by))
+        .write(crate::db::Changes::Records, move |conn| {
+            refit_jobs::create(conn, &org, &by)
+        })
         .await?;
     let job = match started {
         Started::Busy(job) => {

@@ -157,7 +157,7 @@ pub async fn decide_review(
     };
     let saved = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Records, move |conn| {
             let marker = if record.kind == reviews::ESTIMATE {
                 store::reviews::estimate_marker(conn, &org, &record.student_id, &record.skill_id)?
             } else if store::classes::student_exists(conn, &org, &record.student_id)? {

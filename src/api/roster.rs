@@ -87,7 +87,7 @@ pub async fn put_roster(
     let who = caller.clone();
     let summary = state
         .db
-        .write(move |conn| {
+        .write(crate::db::Changes::Entities, move |conn| {
             let summary = crate::store::privacy::apply_roster(conn, &org, &entries)?;
             crate::store::audit::record(conn, &who, "roster.upload", Subject::Organisation, None)?;
             Ok(summary)

@@ -389,7 +389,9 @@ pub async fn erase_student(
     let who = caller.clone();
     let erased = state
         .db
-        .write(move |conn| crate::store::privacy::erase_student(conn, &who, &scope))
+        .write(crate::db::Changes::Entities, move |conn| {
+            crate::store::privacy::erase_student(conn, &who, &scope)
+        })
         .await?;
     tracing::info!(events = erased.rows("events"), "student erased");
     Ok(HttpResponse::Ok().json(ErasureResult {

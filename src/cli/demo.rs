@@ -222,11 +222,10 @@ fn fill(
     // does it once halfway, so the last weeks are predicted by fitted models, as in a school
     // that has used Huddle for a while (the administrator's model-health page).
     let (chunk, half) = (2_000, events.len() / 2);
+    let appender = store::events::Appender::new(db.clone());
     for (i, batch) in events.chunks(chunk).enumerate() {
         let received = batch.last().map_or(now, |e| e.occurred_at) + Duration::seconds(2);
-        db.write_events_blocking(|conn, memory| {
-            store::events::append(conn, memory, org, batch, received)
-        })?;
+        appender.append_blocking(org, batch, received)?;
         if i * chunk < half && (i + 1) * chunk >= half {
             store::state::refit_db(db, org, &store::state::RefitOptions::default())?;
         }
@@ -253,7 +252,7 @@ fn roster(
     // One hash per password (argon2 is slow on purpose); the teachers share theirs.
     let teacher_hash = passwords::hash_password(&credentials.teacher)?;
     let admin_hash = passwords::hash_password(&credentials.admin)?;
-    db.write_blocking(|conn| {
+    db.write_blocking(crate::db::Changes::Entities, |conn| {
         for s in &district.schools {
             store::schools::put_school(conn, org, &s.id, &s.name, created)?;
         }
@@ -346,7 +345,7 @@ fn page_views(
         .copied()
         .filter(|d| *d < now.date_naive())
         .collect();
-    db.write_blocking(|conn| {
+    db.write_blocking(crate::db::Changes::Records, |conn| {
         for (class, (i, teacher)) in district.classes.iter().zip(teacher_ids.iter().enumerate()) {
             let caller = Caller {
                 sub: teacher.clone(),
@@ -415,8 +414,9 @@ fn decisions_and_plans(
     let recent: Vec<NaiveDate> = days.iter().rev().skip(1).take(8).copied().collect();
     let (mut decided, mut plans) = (0, 0);
     for (class, teacher) in district.classes.iter().zip(teacher_ids) {
-        let Some(data) =
-            db.write_blocking(|conn| store::classes::class_data(conn, org, &class.id, now_ms))?
+        let Some(data) = db.write_blocking(crate::db::Changes::Records, |conn| {
+            store::classes::class_data(conn, org, &class.id, now_ms)
+        })?
         else {
             continue;
         };
@@ -467,7 +467,7 @@ fn decisions_and_plans(
         decided += records.len();
         let suggestions = groups::suggest(&data, GroupBounds::default());
         let plan_day = recent.first().copied().unwrap_or(now.date_naive());
-        db.write_blocking(|conn| {
+        db.write_blocking(crate::db::Changes::Records, |conn| {
             store::reviews::record_decisions(conn, org, &records)?;
             if let Some(g) = suggestions.groups.first() {
                 store::plans::create(

@@ -74,7 +74,9 @@ fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
     for org in &orgs {
         out.orgs.push(state::refit_db(&db, org, &opts)?);
         if a.rebuild {
-            let written = db.write_blocking(|conn| state::rebuild(conn, org, None))?;
+            let written = db.write_blocking(crate::db::Changes::Records, |conn| {
+                state::rebuild(conn, org, None)
+            })?;
             *out.rebuilt_states.get_or_insert(0) += written;
         }
     }

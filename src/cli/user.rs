@@ -113,14 +113,18 @@ fn add(a: AddArgs) -> anyhow::Result<()> {
         classes,
         password_hash,
     };
-    let id = db.write_blocking(|conn| users::add_user(conn, &user))?;
+    let id = db.write_blocking(crate::db::Changes::Entities, |conn| {
+        users::add_user(conn, &user)
+    })?;
     super::print_line(&id)
 }
 
 fn set_password(a: SetPasswordArgs) -> anyhow::Result<()> {
     let hash = passwords::hash_password(&read_password()?)?;
     let db = open(&a.db)?;
-    let found = db.write_blocking(|conn| users::set_password(conn, &a.email, &hash))?;
+    let found = db.write_blocking(crate::db::Changes::Records, |conn| {
+        users::set_password(conn, &a.email, &hash)
+    })?;
     anyhow::ensure!(found, "no account has this email");
     eprintln!("password set");
     Ok(())

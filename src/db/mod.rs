@@ -9,6 +9,7 @@ mod migrate;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +19,6 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 pub use migrate::{revert_all_migrations, run_migrations};
-
-use crate::store::writer_memory::WriterMemory;
 
 /// A connection to either backend; the variant is chosen from the URL scheme.
 #[derive(diesel::MultiConnection)]
@@ -126,17 +125,29 @@ pub struct Db {
     pool: Pool<Manager>,
     /// SQLite has one writer: every write goes through this connection, in turn, so batches
     /// never spin on SQLite's lock and the hot index pages stay in one cache.
-    writer: Option<Arc<Mutex<Writer>>>,
+    writer: Option<Arc<Mutex<DbConnection>>>,
     /// The SQLite WAL file, synced after each write once the writer is free ([`Db::write`]).
     wal: Option<PathBuf>,
+    /// How many writes through this handle declared [`Changes::Entities`].
+    entity_writes: Arc<AtomicU64>,
 }
 
-/// The SQLite writer: its connection, and what it remembers between batches (the ids of the
-/// events it stored lately, which take the place of a unique index, and the entities it knows
-/// are stored: `store::writer_memory`).
-struct Writer {
-    conn: DbConnection,
-    memory: WriterMemory,
+/// What a write changes, declared by its caller. What is remembered of the database between
+/// writes (on SQLite, the single writer's memory of the entities it knows are stored) is
+/// dropped by what a write says it changes, not by every write: the audit row of each page a
+/// teacher opens leaves it whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Rows nothing remembers between writes: an audit row, a sign-in attempt, refusal
+    /// counts, a review decision, a plan, a refit job, models and the state derived from
+    /// events.
+    Records,
+    /// Appends events and creates the entities they name (`store::events::append`, whose
+    /// memory records what it adds itself).
+    Events,
+    /// May delete or rewrite organisations, classes, students, enrolments, skills, items or
+    /// events: an erasure, a roster import, a retention purge, the demo's district.
+    Entities,
 }
 
 impl Db {
@@ -163,10 +174,7 @@ impl Db {
                     "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;
                      PRAGMA synchronous = NORMAL;",
                 )?;
-                let writer = Arc::new(Mutex::new(Writer {
-                    conn: first,
-                    memory: WriterMemory::default(),
-                }));
+                let writer = Arc::new(Mutex::new(first));
                 spawn_checkpointer(url, Arc::downgrade(&writer))?;
                 Some(writer)
             }
@@ -187,6 +195,7 @@ impl Db {
             pool,
             writer,
             wal,
+            entity_writes: Arc::default(),
         })
     }
 
@@ -208,56 +217,38 @@ impl Db {
         .await
     }
 
-    /// Runs a write: on SQLite through the single writer connection, on PostgreSQL on any
-    /// pooled connection (PostgreSQL serialises conflicting rows itself).
-    pub async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
+    /// Runs a write that changes what `changes` says: on SQLite through the single writer
+    /// connection, on PostgreSQL on any pooled connection (PostgreSQL serialises conflicting
+    /// rows itself).
+    pub async fn write<T, F>(&self, changes: Changes, f: F) -> anyhow::Result<T>
     where
         F: FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.clone();
-        blocking(move || db.write_blocking(f)).await
+        blocking(move || db.write_blocking(changes, f)).await
     }
 
     /// The same as [`Db::write`] for callers already off the async workers (CLI, benchmarks).
     pub fn write_blocking<T>(
         &self,
+        changes: Changes,
         f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        // It may change what the writer remembers of the entities (an erasure, a roster).
-        self.write_events_blocking(|conn, memory| {
-            memory.entities.forget();
-            f(conn)
-        })
-    }
-
-    /// A write that appends events (`store::events::append`): on SQLite it also gets the
-    /// writer's memory.
-    pub async fn write_events<T, F>(&self, f: F) -> anyhow::Result<T>
-    where
-        F: FnOnce(&mut DbConnection, &mut WriterMemory) -> anyhow::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let db = self.clone();
-        blocking(move || db.write_events_blocking(f)).await
-    }
-
-    /// The same as [`Db::write_events`] for callers already off the async workers.
-    pub fn write_events_blocking<T>(
-        &self,
-        f: impl FnOnce(&mut DbConnection, &mut WriterMemory) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         match &self.writer {
             Some(writer) => {
                 // A panic while writing poisons the lock but leaves the connection usable:
-                // the transaction it was in has been rolled back by diesel, and the memory drops
-                // what it added at the next batch.
+                // the transaction it was in has been rolled back by diesel.
                 let written = {
-                    let mut w = writer
+                    let mut conn = writer
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let Writer { conn, memory } = &mut *w;
-                    f(conn, memory)?
+                    // Counted before the write, under the writer's lock: whoever reads the
+                    // count in a later write sees it, whether this one succeeds or not.
+                    if changes == Changes::Entities {
+                        self.entity_writes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    f(&mut conn)?
                 };
                 // Group commit: the writer commits without waiting for the disk, and the WAL
                 // is synced here, with the lock released, before the caller answers. The next
@@ -269,15 +260,23 @@ impl Db {
                 Ok(written)
             }
             None => {
+                if changes == Changes::Entities {
+                    self.entity_writes.fetch_add(1, Ordering::Relaxed);
+                }
                 let mut conn = self
                     .pool
                     .get()
                     .context("no database connection available")?;
-                // PostgreSQL's unique index does this work, and several nodes write: the memory
-                // starts empty for each write.
-                f(&mut conn, &mut WriterMemory::default())
+                f(&mut conn)
             }
         }
+    }
+
+    /// How many writes through this handle (and its clones) have declared
+    /// [`Changes::Entities`]. Read inside a write on SQLite, it counts every earlier write:
+    /// what a writer remembers of those tables holds while the count stays the same.
+    pub fn entity_writes(&self) -> u64 {
+        self.entity_writes.load(Ordering::Relaxed)
     }
 
     /// A pooled connection for callers already off the async workers.
@@ -301,7 +300,10 @@ const WAL_RESTART_PAGES: i64 = 65_536;
 /// is long, the checkpointer takes the writer's lock (no batch is half-written then) and runs
 /// a RESTART checkpoint: only the frames written since the last passive one are left to copy,
 /// so the pause is short, and the next batch writes the WAL from its beginning again.
-fn spawn_checkpointer(url: &DbUrl, writer: std::sync::Weak<Mutex<Writer>>) -> anyhow::Result<()> {
+fn spawn_checkpointer(
+    url: &DbUrl,
+    writer: std::sync::Weak<Mutex<DbConnection>>,
+) -> anyhow::Result<()> {
     use diesel::sql_types::BigInt;
     #[derive(diesel::QueryableByName)]
     struct Checkpoint {

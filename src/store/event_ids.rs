@@ -371,8 +371,10 @@ mod tests {
 
     fn send(db: &Db, recent: &mut WriterMemory, batch: &[Event]) -> Vec<Stored> {
         let now = chrono::Utc::now();
-        db.write_blocking(|conn| append(conn, recent, "org", batch, now))
-            .unwrap()
+        db.write_blocking(crate::db::Changes::Events, |conn| {
+            append(conn, recent, "org", batch, now)
+        })
+        .unwrap()
     }
 
     /// Ids merged into the table, ids only in memory, and ids read back by a new writer (a
@@ -392,7 +394,7 @@ mod tests {
         }
         // 60 events, merged at 30 and at 60 at the latest: some in the table, some in memory.
         let merged: i64 = db
-            .write_blocking(|conn| {
+            .write_blocking(crate::db::Changes::Records, |conn| {
                 let DbConnection::Sqlite(c) = conn else {
                     unreachable!()
                 };
@@ -439,7 +441,7 @@ mod tests {
             send(&db, &mut recent, batch);
         }
         let runs: i64 = db
-            .write_blocking(|conn| {
+            .write_blocking(crate::db::Changes::Records, |conn| {
                 let DbConnection::Sqlite(c) = conn else {
                     unreachable!()
                 };
@@ -470,7 +472,7 @@ mod tests {
         send(&db, &mut recent, &first);
         send(&db, &mut recent, &[of(10, "y")]); // merges seqs 1–10 first; seq 11
         for student in ["y", "z"] {
-            db.write_blocking(|conn| {
+            db.write_blocking(crate::db::Changes::Entities, |conn| {
                 crate::store::privacy::erase_student_rows(conn, "org", student)
             })
             .unwrap();
@@ -498,8 +500,10 @@ mod tests {
             send(&db, &mut recent, part);
         }
         send(&db, &mut recent, &[event(50, Outcome::Correct)]); // merges the first 14
-        db.write_blocking(|conn| crate::store::privacy::erase_student_rows(conn, "org", "s3"))
-            .unwrap();
+        db.write_blocking(crate::db::Changes::Entities, |conn| {
+            crate::store::privacy::erase_student_rows(conn, "org", "s3")
+        })
+        .unwrap();
         let theirs: Vec<Event> = batch.into_iter().filter(|e| e.student_id == "s3").collect();
         assert_eq!(theirs.len(), 2);
         assert!(send(&db, &mut recent, &theirs)

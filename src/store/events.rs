@@ -11,7 +11,7 @@ use diesel::upsert::excluded;
 use uuid::Uuid;
 
 use crate::db::schema::{classes, enrolments, events, items, orgs, skills, students};
-use crate::db::{from_millis, to_millis, DbConnection};
+use crate::db::{from_millis, to_millis, Changes, Db, DbConnection};
 use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
 
@@ -117,11 +117,66 @@ impl EventRow {
     }
 }
 
+/// Appends batches of events to one database, keeping between batches what its SQLite writer
+/// remembers (`store::writer_memory`). Clones share that memory; make one per [`Db`], since
+/// the memory speaks for that handle's writer.
+#[derive(Clone)]
+pub struct Appender {
+    db: Db,
+    memory: std::sync::Arc<std::sync::Mutex<WriterMemory>>,
+}
+
+impl Appender {
+    pub fn new(db: Db) -> Self {
+        Appender {
+            db,
+            memory: Default::default(),
+        }
+    }
+
+    /// [`append`] through the database's writer, off the async workers.
+    pub async fn append(
+        &self,
+        org: String,
+        batch: Vec<Event>,
+        received_at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Stored>> {
+        let this = self.clone();
+        crate::db::blocking(move || this.append_blocking(&org, &batch, received_at)).await
+    }
+
+    /// The same as [`Appender::append`] for callers already off the async workers.
+    pub fn append_blocking(
+        &self,
+        org: &str,
+        batch: &[Event],
+        received_at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Stored>> {
+        self.db.write_blocking(Changes::Events, |conn| {
+            if !self.db.url().is_sqlite() {
+                // PostgreSQL's unique index does this work, and several nodes write there:
+                // one node's memory cannot speak for the others.
+                return append(conn, &mut WriterMemory::default(), org, batch, received_at);
+            }
+            // Uncontended: every SQLite write holds the writer's lock already.
+            let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+            memory.entities.saw_entity_writes(self.db.entity_writes());
+            append(conn, &mut memory, org, batch, received_at)
+        })
+    }
+
+    /// Whether the memory holds `entity` as stored.
+    #[cfg(test)]
+    pub(crate) fn knows(&self, org: &str, entity: super::writer_memory::Entity<&str>) -> bool {
+        let memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        memory.entities.knows(org, entity)
+    }
+}
+
 /// Appends `batch` for `org` in one transaction; when this returns, the inserted events are
 /// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `memory`
-/// is the SQLite writer's ([`Db::write_events`]; empty on PostgreSQL).
-///
-/// [`Db::write_events`]: crate::db::Db::write_events
+/// is what the SQLite writer remembers between batches ([`Appender`]); an empty one on
+/// PostgreSQL.
 pub fn append(
     conn: &mut DbConnection,
     memory: &mut WriterMemory,

@@ -156,7 +156,7 @@ struct Progress {
 
 fn set_progress(db: &Db, job_id: &str, phase: &str, p: Progress) -> anyhow::Result<()> {
     let n = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
-    db.write_blocking(|conn| {
+    db.write_blocking(crate::db::Changes::Records, |conn| {
         diesel::update(refit_jobs::table.find(job_id))
             .set((
                 refit_jobs::status.eq("running"),
@@ -174,7 +174,7 @@ fn set_progress(db: &Db, job_id: &str, phase: &str, p: Progress) -> anyhow::Resu
 
 fn finish(db: &Db, job_id: &str, outcome: &anyhow::Result<RefitSummary>) -> anyhow::Result<()> {
     let now = now();
-    db.write_blocking(|conn| {
+    db.write_blocking(crate::db::Changes::Records, |conn| {
         let target = refit_jobs::table.find(job_id);
         match outcome {
             Ok(summary) => diesel::update(target)
@@ -233,12 +233,14 @@ fn run_steps(
         }
         fitted
     };
-    db.write_blocking(|conn| fitted.save_models(conn))?;
+    db.write_blocking(crate::db::Changes::Records, |conn| fitted.save_models(conn))?;
     p.students_total = fitted.students_to_recompute();
     set_progress(db, job_id, "recomputing", p)?;
     let mut written = 0;
     for chunk in fitted.student_chunks() {
-        written += db.write_blocking(|conn| state::rebuild_students(conn, org, &chunk))?;
+        written += db.write_blocking(crate::db::Changes::Records, |conn| {
+            state::rebuild_students(conn, org, &chunk)
+        })?;
         p.students_done += chunk.len();
         set_progress(db, job_id, "recomputing", p)?;
     }

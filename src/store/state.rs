@@ -1348,10 +1348,12 @@ pub fn refit_db(
         let mut conn = db.conn()?;
         fit_models(&mut conn, org, opts)?
     };
-    db.write_blocking(|conn| fitted.save_models(conn))?;
+    db.write_blocking(crate::db::Changes::Records, |conn| fitted.save_models(conn))?;
     let mut written = 0;
     for chunk in fitted.student_chunks() {
-        written += db.write_blocking(|conn| rebuild_students(conn, org, &chunk))?;
+        written += db.write_blocking(crate::db::Changes::Records, |conn| {
+            rebuild_students(conn, org, &chunk)
+        })?;
     }
     Ok(fitted.summary(written))
 }

@@ -1,9 +1,9 @@
-//! What the SQLite writer remembers from one batch to the next ([`Db::write_events`]): the ids
-//! of the events it stored lately ([`RecentIds`]) and the entities it knows are stored
-//! ([`KnownEntities`]). PostgreSQL gets an empty memory for each batch: several nodes write
-//! there at once, and one node's memory cannot speak for the others.
+//! What the SQLite writer remembers from one batch to the next (kept by
+//! [`store::events::Appender`]): the ids of the events it stored lately ([`RecentIds`]) and the
+//! entities it knows are stored ([`KnownEntities`]). PostgreSQL gets an empty memory for each
+//! batch: several nodes write there at once, and one node's memory cannot speak for the others.
 //!
-//! [`Db::write_events`]: crate::db::Db::write_events
+//! [`store::events::Appender`]: crate::store::events::Appender
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -42,18 +42,22 @@ const MAX_KNOWN: usize = 100_000;
 /// The organisations, classes, students, enrolments, skills (with their names) and items the
 /// writer knows are stored. A batch then writes only the ones it names for the first time:
 /// checking every class, student, enrolment, skill and item of every batch against its table
-/// took about 6 % of the writer's time, while nearly all of them were known
-/// (docs/performance.md).
+/// took about 6 % of the writer's time, while nearly all of them were known.
 ///
-/// It is forgotten whenever anything else may have changed those tables: any write through the
-/// writer that is not an append (an erasure, a roster, a retention run: `Db::write`), and any
-/// commit by another connection or process, which SQLite's `data_version` reveals at the start
-/// of each batch. What a transaction adds counts only once it commits.
+/// It is forgotten whenever something else may have changed those tables: a write through the
+/// same database handle that declares [`Changes::Entities`] (an erasure, a roster, a retention
+/// run; an audit row or a sign-in attempt leaves it whole), and any commit by another
+/// connection or process, which SQLite's `data_version` reveals at the start of each batch.
+/// What a transaction adds counts only once it commits.
+///
+/// [`Changes::Entities`]: crate::db::Changes::Entities
 #[derive(Debug, Default)]
 pub struct KnownEntities {
     orgs: HashMap<String, OrgEntities>,
     /// `PRAGMA data_version` when last looked at.
     data_version: Option<i64>,
+    /// [`Db::entity_writes`](crate::db::Db::entity_writes) when last looked at.
+    entity_writes: Option<u64>,
     pending: Vec<(String, Entity<String>)>,
 }
 
@@ -100,6 +104,16 @@ impl KnownEntities {
             self.data_version = Some(now);
         }
         Ok(())
+    }
+
+    /// Forgets everything if a write that declared it changes entities has run since the last
+    /// look; `count` is [`Db::entity_writes`](crate::db::Db::entity_writes), read under the
+    /// writer's lock.
+    pub fn saw_entity_writes(&mut self, count: u64) {
+        if self.entity_writes != Some(count) {
+            self.forget();
+            self.entity_writes = Some(count);
+        }
     }
 
     /// Forgets every entity: their tables may have changed.
@@ -209,9 +223,10 @@ impl KnownEntities {
 mod tests {
     use super::*;
     use crate::db::schema::students;
+    use crate::db::Changes;
     use crate::db::{Db, DbUrl};
     use crate::ingest::{Event, Outcome};
-    use crate::store::events::append;
+    use crate::store::events::Appender;
 
     fn event(n: u128, student: &str, skill_name: Option<&str>) -> Event {
         Event {
@@ -233,16 +248,14 @@ mod tests {
         }
     }
 
-    /// Appends through the writer, with its own memory.
-    fn send(db: &Db, batch: &[Event]) {
-        let now = chrono::Utc::now();
-        db.write_events_blocking(|conn, memory| append(conn, memory, "org", batch, now))
+    /// Appends through the writer, with the appender's memory.
+    fn send(app: &Appender, batch: &[Event]) {
+        app.append_blocking("org", batch, chrono::Utc::now())
             .unwrap();
     }
 
-    fn knows(db: &Db, entity: Entity<&str>) -> bool {
-        db.write_events_blocking(|_, memory| Ok(memory.entities.knows("org", entity)))
-            .unwrap()
+    fn knows(app: &Appender, entity: Entity<&str>) -> bool {
+        app.knows("org", entity)
     }
 
     /// Runs `f` on a pooled connection: another connection than the writer's.
@@ -258,17 +271,18 @@ mod tests {
         on_another(db, |c| students::table.count().get_result(c).unwrap())
     }
 
-    fn open() -> (tempfile::TempDir, Db) {
+    fn open() -> (tempfile::TempDir, Db, Appender) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 2).unwrap();
-        (dir, db)
+        let app = Appender::new(db.clone());
+        (dir, db, app)
     }
 
     #[test]
     fn a_committed_batch_makes_its_entities_known() {
-        let (_dir, db) = open();
-        assert!(!knows(&db, Entity::Student("s1")));
-        send(&db, &[event(1, "s1", Some("Adding"))]);
+        let (_dir, _db, app) = open();
+        assert!(!knows(&app, Entity::Student("s1")));
+        send(&app, &[event(1, "s1", Some("Adding"))]);
         for entity in [
             Entity::Org,
             Entity::Class("c1"),
@@ -278,21 +292,21 @@ mod tests {
             Entity::Skill("fractions.add", Some("Adding")),
             Entity::Item("i1"),
         ] {
-            assert!(knows(&db, entity), "{entity:?}");
+            assert!(knows(&app, entity), "{entity:?}");
         }
-        assert!(!knows(&db, Entity::Skill("fractions.add", Some("Sums"))));
-        assert!(!knows(&db, Entity::Enrolment("c2", "s1")));
+        assert!(!knows(&app, Entity::Skill("fractions.add", Some("Sums"))));
+        assert!(!knows(&app, Entity::Enrolment("c2", "s1")));
         // The checkpointer's work (every half second) is no change by another connection.
         std::thread::sleep(std::time::Duration::from_millis(1_200));
-        send(&db, &[event(2, "s1", None)]);
-        assert!(knows(&db, Entity::Student("s1")));
+        send(&app, &[event(2, "s1", None)]);
+        assert!(knows(&app, Entity::Student("s1")));
     }
 
     #[test]
     fn a_renamed_skill_is_written_again() {
-        let (_dir, db) = open();
-        send(&db, &[event(1, "s1", Some("Adding"))]);
-        send(&db, &[event(2, "s1", Some("Adding fractions"))]);
+        let (_dir, db, app) = open();
+        send(&app, &[event(1, "s1", Some("Adding"))]);
+        send(&app, &[event(2, "s1", Some("Adding fractions"))]);
         use crate::db::schema::skills;
         let name: Option<String> = on_another(&db, |c| {
             skills::table.select(skills::name).first(c).unwrap()
@@ -302,11 +316,14 @@ mod tests {
 
     #[test]
     fn a_new_entity_among_known_ones_is_stored() {
-        let (_dir, db) = open();
-        send(&db, &[event(1, "s1", None)]);
+        let (_dir, db, app) = open();
+        send(&app, &[event(1, "s1", None)]);
         let mut new_item = event(3, "s1", None);
         new_item.item_id = "i2".into();
-        send(&db, &[event(2, "s1", None), new_item, event(4, "s2", None)]);
+        send(
+            &app,
+            &[event(2, "s1", None), new_item, event(4, "s2", None)],
+        );
         use crate::db::schema::{enrolments, items};
         let count = |c: &mut SqliteConnection| {
             (
@@ -324,12 +341,12 @@ mod tests {
 
     #[test]
     fn other_writers_make_the_writer_forget() {
-        let (_dir, db) = open();
-        send(&db, &[event(1, "s1", None)]);
+        let (_dir, db, app) = open();
+        send(&app, &[event(1, "s1", None)]);
         assert_eq!(student_count(&db), 1);
 
         // Through the writer (an erasure, say): forgotten at once.
-        db.write_blocking(|conn| {
+        db.write_blocking(Changes::Entities, |conn| {
             let crate::db::DbConnection::Sqlite(c) = conn else {
                 unreachable!()
             };
@@ -337,13 +354,46 @@ mod tests {
         })
         .unwrap();
         assert_eq!(student_count(&db), 0);
-        send(&db, &[event(2, "s1", None)]);
+        send(&app, &[event(2, "s1", None)]);
         assert_eq!(student_count(&db), 1, "the student is stored again");
 
         // Another connection (another process, say): seen through data_version.
         on_another(&db, |c| diesel::delete(students::table).execute(c).unwrap());
         assert_eq!(student_count(&db), 0);
-        send(&db, &[event(3, "s1", None)]);
+        send(&app, &[event(3, "s1", None)]);
         assert_eq!(student_count(&db), 1, "the student is stored again");
+    }
+
+    /// Writes of rows the memory does not hold (an audit row of a teacher's read) leave it
+    /// whole; a write declaring that it changes entities empties it.
+    #[test]
+    fn an_audit_row_leaves_the_memory_whole() {
+        let (_dir, db, app) = open();
+        send(&app, &[event(1, "s1", None)]);
+        let teacher = crate::auth::Caller {
+            sub: "t1".into(),
+            role: crate::auth::Role::Teacher,
+            org: "org".into(),
+            classes: None,
+        };
+        db.write_blocking(Changes::Records, |conn| {
+            let class = crate::store::audit::Subject::Class("c1".into());
+            crate::store::audit::record(conn, &teacher, "class.overview", class, None)
+        })
+        .unwrap();
+        assert!(
+            knows(&app, Entity::Student("s1")),
+            "kept after an audit row"
+        );
+        send(&app, &[event(2, "s1", None)]);
+        assert!(knows(&app, Entity::Student("s1")), "kept after a batch");
+
+        db.write_blocking(Changes::Entities, |_| Ok(())).unwrap();
+        send(&app, &[event(3, "s2", None)]);
+        assert!(
+            !knows(&app, Entity::Student("s1")),
+            "forgotten after an entity write"
+        );
+        assert!(knows(&app, Entity::Student("s2")));
     }
 }

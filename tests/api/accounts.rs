@@ -39,7 +39,9 @@ pub async fn add_user(
         password_hash: Some(passwords::hash_password(PASSWORD).expect("hashing")),
     };
     app.db
-        .write(move |conn| huddle::store::users::add_user(conn, &user))
+        .write(huddle::db::Changes::Entities, move |conn| {
+            huddle::store::users::add_user(conn, &user)
+        })
         .await
         .expect("adding a user")
 }
@@ -194,7 +196,9 @@ async fn wrong_credentials_get_one_answer_whatever_the_email(app: TestApp) {
         password_hash: None,
     };
     app.db
-        .write(move |c| huddle::store::users::add_user(c, &user))
+        .write(huddle::db::Changes::Entities, move |c| {
+            huddle::store::users::add_user(c, &user)
+        })
         .await
         .expect("add");
     let response = login(&app, "nopassword@school.example", "").await;

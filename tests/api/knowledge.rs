@@ -371,7 +371,9 @@ async fn assert_online_equals_rebuild(app: &TestApp) -> usize {
     let online = stored_states(app).await;
     let written = app
         .db
-        .write(|conn| state::rebuild(conn, ORG, None))
+        .write(huddle::db::Changes::Records, |conn| {
+            state::rebuild(conn, ORG, None)
+        })
         .await
         .expect("rebuilding");
     assert_eq!(written, online.len());

@@ -333,7 +333,9 @@ async fn refit_job_runs_in_the_background_and_stores_fit_accuracy(app: TestApp) 
     // One refit at a time: with one queued, another is refused.
     let queued = app
         .db
-        .write(|conn| huddle::store::refit_jobs::create(conn, ORG, "someone"))
+        .write(huddle::db::Changes::Records, |conn| {
+            huddle::store::refit_jobs::create(conn, ORG, "someone")
+        })
         .await
         .expect("queueing");
     assert!(matches!(queued, huddle::store::refit_jobs::Started::New(_)));

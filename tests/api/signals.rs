@@ -230,7 +230,9 @@ async fn late_events_and_rebuilds_give_the_flags_of_in_order_arrival(app: TestAp
         .await
         .expect("states");
     app.db
-        .write(|conn| state::rebuild(conn, ORG, None))
+        .write(huddle::db::Changes::Records, |conn| {
+            state::rebuild(conn, ORG, None)
+        })
         .await
         .expect("rebuild");
     let rebuilt = app
