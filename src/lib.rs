@@ -21,3 +21,4 @@ pub mod sim;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod util;

@@ -39,7 +39,7 @@ pub fn shown_name(
 
 /// Events that occurred before this time (ms) are purged when keeping `days` days.
 pub fn retention_cutoff(now_ms: i64, days: u32) -> i64 {
-    now_ms - i64::from(days) * 86_400_000
+    now_ms - i64::from(days) * crate::util::DAY_MS
 }
 
 #[cfg(test)]

@@ -228,8 +228,7 @@ fn rate_key(req: &ServiceRequest) -> String {
     match token {
         Some(token) => {
             let digest = Sha256::digest(token.as_bytes());
-            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-            format!("token:{hex}")
+            format!("token:{}", crate::util::hex(&digest[..12]))
         }
         None => format!("ip:{}", client_ip(req.request())),
     }

@@ -201,8 +201,7 @@ pub async fn list_audit(
             .into_iter()
             .map(|e| AuditEntryView {
                 id: e.id,
-                at: crate::db::from_millis(e.at)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                at: crate::util::rfc3339(e.at),
                 actor: e.actor_sub,
                 actor_role: e.actor_role,
                 action: e.action,

@@ -43,8 +43,10 @@ fn invalid_credentials() -> ApiError {
 /// and the client address.
 fn keys_for(email: &str, ip: &str) -> [String; 2] {
     let digest = Sha256::digest(crate::store::users::normalise_email(email).as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    [format!("email:{hex}"), format!("ip:{ip}")]
+    [
+        format!("email:{}", crate::util::hex(&digest)),
+        format!("ip:{ip}"),
+    ]
 }
 
 /// Sign in.

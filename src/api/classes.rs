@@ -81,9 +81,7 @@ pub struct Groups {
     pub names: std::collections::BTreeMap<String, String>,
 }
 
-fn rfc3339(ms: i64) -> String {
-    from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::util::rfc3339;
 
 fn flag_view(f: &insights::FlagView) -> FlagView {
     FlagView {

@@ -48,6 +48,4 @@ fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::util::hex;

@@ -143,9 +143,7 @@ pub struct FlagView {
     pub data: serde_json::Value,
 }
 
-fn rfc3339(ms: i64) -> String {
-    crate::db::from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::util::rfc3339;
 
 impl From<StoredFlag> for FlagView {
     fn from(f: StoredFlag) -> Self {

@@ -54,7 +54,7 @@ fn create_secret(path: &Path) -> anyhow::Result<SecretString> {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = crate::util::hex(&bytes);
 
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -506,9 +506,7 @@ fn password() -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::util::hex;
 
 /// The database without credentials (a PostgreSQL URL may carry a password).
 fn describe(url: &DbUrl) -> String {

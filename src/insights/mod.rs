@@ -24,7 +24,7 @@ pub use groups::{GroupBounds, Suggestions};
 pub use reviews::{ReviewItem, ReviewKind, ReviewStatus};
 
 /// Milliseconds in a day: recency is measured in days.
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::util::DAY_MS;
 
 /// A skill as sentences name it.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,18 +261,7 @@ impl ClassData {
 
 /// A stable short id: FNV-1a (64 bits) of the parts, NUL-separated, in hex.
 pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            h ^= 0;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in part.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{prefix}-{h:016x}")
+    format!("{prefix}-{:016x}", crate::util::stable_hash(parts))
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub struct ReviewItem {
 }
 
 fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+    crate::util::hex(s.as_bytes())
 }
 
 fn unhex(s: &str) -> Option<String> {

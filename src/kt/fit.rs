@@ -380,14 +380,10 @@ fn em(
     }
 }
 
-/// A stable 64-bit hash (FNV-1a): seeds must not change between runs or Rust versions.
+/// A stable 64-bit hash ([`crate::util::stable_hash`]): seeds must not change between runs or
+/// Rust versions.
 pub fn stable_hash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    crate::util::stable_hash(&[s])
 }
 
 /// Mixes seeds (splitmix64 finaliser) so that neighbouring restarts get unrelated streams.

@@ -11,7 +11,7 @@ use super::{day_start, week_start};
 pub const PRACTICE_CAP_MS: i64 = 5 * 60 * 1000;
 /// An event received this long after it occurred is late (a replay, a device that was
 /// offline): it still counts in its own week, and the data-quality report says how many.
-pub const LATE_MS: i64 = 24 * 60 * 60 * 1000;
+pub const LATE_MS: i64 = crate::util::DAY_MS;
 
 /// The practice time an event counts for.
 pub fn practice_ms(response_ms: Option<i32>) -> i64 {

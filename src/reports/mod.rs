@@ -16,7 +16,7 @@ mod drift_check;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::util::DAY_MS;
 pub const WEEK_MS: i64 = 7 * DAY_MS;
 /// 1970-01-01 was a Thursday: the Monday of its week was 3 days earlier.
 const EPOCH_TO_MONDAY_MS: i64 = 3 * DAY_MS;

@@ -53,6 +53,7 @@ pub fn idle_episode(last_at: i64, now: i64, t: &Thresholds) -> Option<Episode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::DAY_MS;
     use chrono::TimeZone;
 
     fn ms(y: i32, m: u32, d: u32) -> i64 {
@@ -79,10 +80,10 @@ mod tests {
     fn the_count_equals_a_day_by_day_count() {
         let start = ms(2026, 9, 1);
         for span in 0..40 {
-            let end = start + span * 86_400_000;
+            let end = start + span * DAY_MS;
             let mut expected = 0;
             for k in 1..span {
-                let d = date(start + k * 86_400_000);
+                let d = date(start + k * DAY_MS);
                 if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
                     expected += 1;
                 }

@@ -1,14 +1,14 @@
 //! The JSON shapes the simulator writes. `PracticeEvent` is the contract's practice event;
 //! the ingest module may later provide its own type and this one can give way to it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::kt::Params;
 
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    s.serialize_str(&crate::util::rfc3339_of(t))
 }
 
 /// One line of `events.jsonl`: the contract's practice event.

@@ -23,7 +23,7 @@ use crate::reports::model_health::{bin_of, Bin, Histogram, BINS, ECE_BINS};
 use super::column as col;
 use super::sqlite_values;
 
-const DAY_MS: i64 = 86_400_000;
+use crate::util::DAY_MS;
 
 /// The `SET` list of every bin upsert, on both backends: a stored bin's counts and sums grow by
 /// the batch's (`$table` the upsert's table).

@@ -11,7 +11,7 @@ use crate::db::schema::{
     classes, enrolments, events, flags, report_activity, retention_marks, review_decisions,
     schools, skill_states, student_items, student_predictions, student_signals, students,
 };
-use crate::db::{from_millis, DbConnection};
+use crate::db::DbConnection;
 use crate::store::events::EventRow;
 
 /// One line of a roster upload.
@@ -246,9 +246,7 @@ pub struct ExportEnrolment {
     pub since: String,
 }
 
-fn rfc3339(ms: i64) -> String {
-    from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::util::rfc3339;
 
 pub fn export_student(
     conn: &mut DbConnection,

@@ -602,12 +602,7 @@ impl StateSql for diesel::PgConnection {
 
 /// The advisory-lock key of a student: FNV-1a of "org NUL student", as a signed 64-bit key.
 fn lock_key(org: &str, student: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in org.bytes().chain([0]).chain(student.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
+    crate::util::stable_hash(&[org, student]) as i64
 }
 
 /// Updates the state with the events this transaction inserted (`seq` is each one's events

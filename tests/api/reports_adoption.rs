@@ -14,7 +14,7 @@ use crate::accounts::{add_user, token_for};
 use crate::helpers::{ago, assert_error, both_backends, TestApp, ORG};
 
 const CAP_MS: i64 = 5 * 60 * 1000;
-const DAY_MS: i64 = 86_400_000;
+use huddle::util::DAY_MS;
 
 both_backends!(
     reports_over_a_simulated_district_equal_figures_from_the_raw_events,
