@@ -119,12 +119,7 @@ pub async fn post_events(
                 "the body is larger than 8 MiB: split the batch",
             )
         })?
-        .map_err(|e| {
-            ApiError::bad_request(
-                "unreadable_body",
-                format!("the body could not be read: {e}"),
-            )
-        })?;
+        .map_err(super::unreadable)?;
 
     let now = Utc::now();
     // Kept (a reference, not a copy) to read the tools of refused events for the reports.
@@ -153,15 +148,42 @@ pub async fn post_events(
         ),
     }));
     let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = allowed.into_iter().unzip();
-    // Kept for the answer: a conflict found in the database names its event like any other.
-    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
     let org = caller.org.clone();
-    let stored = state
+    let limited_to = caller.classes.clone();
+    let (indexes, events, outside, stored) = state
         .db
         .write_events(move |conn, memory| {
-            crate::store::events::append(conn, memory, &org, &events, now)
+            // A tool limited to some classes writes about their students and new ones only: an
+            // event would otherwise enrol any student of the organisation in its class, and
+            // the class's teacher would then read that student's record.
+            let (mut indexes, mut events, mut outside) = (indexes, events, Vec::new());
+            if let Some(classes) = &limited_to {
+                let students: Vec<&str> = events.iter().map(|e| e.student_id.as_str()).collect();
+                let refused =
+                    crate::store::access::students_outside(conn, &org, &students, classes)?;
+                if !refused.is_empty() {
+                    let (keep, drop): (Vec<_>, Vec<_>) = indexes
+                        .into_iter()
+                        .zip(events)
+                        .partition(|(_, e)| !refused.contains(&e.student_id));
+                    (indexes, events) = keep.into_iter().unzip();
+                    outside = drop;
+                }
+            }
+            let stored = crate::store::events::append(conn, memory, &org, &events, now)?;
+            Ok((indexes, events, outside, stored))
         })
         .await?;
+    rejected.extend(outside.into_iter().map(|(index, e)| Rejected {
+        index,
+        event_id: Some(e.event_id.to_string()),
+        rejection: ingest::Rejection::new(
+            "student_not_in_class",
+            "this token's classes do not enrol this student, who belongs to another class",
+        ),
+    }));
+    // Kept for the answer: a conflict found in the database names its event like any other.
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
 
     let mut result = BatchResult {
         accepted: 0,

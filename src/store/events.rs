@@ -203,7 +203,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
 /// The statements of an append, for each backend's concrete connection.
 trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
-    /// batch names for the first time; a skill's latest non-empty name wins.
+    /// batch names for the first time; a skill keeps the first name an event gave it.
     fn ensure_entities(
         &mut self,
         org: &str,
@@ -287,9 +287,10 @@ macro_rules! shared_event_sql {
                     skills::created_at.eq(now),
                 )
             };
-            // A name is written only when it changes: rewriting every named skill of every
-            // batch locked those rows until the commit, so on PostgreSQL concurrent batches
-            // (which share skills) waited for each other's whole transaction.
+            // A skill's name comes from the first event that names it: a tool never renames a
+            // skill, which every class of the organisation sees (docs/privacy.md). Writing only
+            // the first name also keeps concurrent PostgreSQL batches, which share skills, from
+            // waiting on each other's locked skill rows.
             let named_ids: Vec<&str> = named.iter().map(|(skill, _)| *skill).collect();
             let current: HashMap<String, Option<String>> = if named_ids.is_empty() {
                 HashMap::new()
@@ -304,11 +305,7 @@ macro_rules! shared_event_sql {
             };
             let named: Vec<_> = named
                 .into_iter()
-                .filter(|(skill, name)| {
-                    current
-                        .get(*skill)
-                        .is_none_or(|stored| stored.as_deref() != *name)
-                })
+                .filter(|(skill, _)| current.get(*skill).is_none_or(Option::is_none))
                 .map(skill_row)
                 .collect();
             let unnamed: Vec<_> = unnamed.into_iter().map(skill_row).collect();

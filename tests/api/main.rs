@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod hardening;
 mod health;
 mod ingest;
 mod insights;
