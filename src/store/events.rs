@@ -415,7 +415,8 @@ impl EventSql for diesel::SqliteConnection {
         recent.sync(self)?;
         recent.merge_if_due(self)?;
         let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
-        let stored = recent.stored(self, &ids)?;
+        let org = rows.first().map_or("", |r| r.org_id);
+        let stored = recent.stored(self, org, &ids)?;
         // The writer is alone and has just read the last seq, so it numbers the new rows itself
         // (the last one plus one, never at or below the merged ids' mark: `RecentIds::sync`)
         // and writes them with a few multi-row statements of plain binds: one-row statements
@@ -437,7 +438,7 @@ impl EventSql for diesel::SqliteConnection {
             .collect();
         insert_sqlite(self, &new)?;
         for (seq, row) in &new {
-            recent.add(row.event_id, *seq);
+            recent.add(row.org_id, row.event_id, *seq);
         }
         let stored_seqs: Vec<i64> = stored.into_values().collect();
         let mut stored = Vec::with_capacity(stored_seqs.len());
@@ -536,7 +537,7 @@ impl EventSql for diesel::PgConnection {
         rows: &[NewEvent],
         _memory: &mut WriterMemory,
     ) -> QueryResult<Appended> {
-        // The unique index on event_id tells new rows from stored ones; RETURNING names the new
+        // The unique index on (org_id, event_id) tells new rows from stored ones; RETURNING names the new
         // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
         // PostgreSQL more to parse and plan than to insert, and its text changed with the
         // batch's size, so it was never prepared once.
@@ -565,7 +566,9 @@ impl EventSql for diesel::PgConnection {
         let stored = if old_ids.is_empty() {
             Vec::new()
         } else {
+            let org = rows.first().map_or("", |r| r.org_id);
             events::table
+                .filter(events::org_id.eq(org))
                 .filter(events::event_id.eq_any(&old_ids))
                 .select(EventRow::as_select())
                 .load(self)?
@@ -608,7 +611,7 @@ fn insert_pg(
     diesel::sql_query(match if_stored {
         IfStored::Fail => format!("{INSERT} RETURNING event_id, seq"),
         IfStored::Skip => {
-            format!("{INSERT} ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq")
+            format!("{INSERT} ON CONFLICT (org_id, event_id) DO NOTHING RETURNING event_id, seq")
         }
     })
     .bind::<Array<Binary>, _>(col(rows, |r| r.event_id))
