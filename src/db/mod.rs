@@ -5,6 +5,7 @@
 //! diesel's `MultiConnection` subset (bytes, booleans, upserts) are written once and compiled
 //! for both backends with [`on_backend!`].
 
+pub mod backup;
 mod migrate;
 pub mod schema;
 

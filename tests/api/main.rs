@@ -15,6 +15,7 @@ mod insights;
 mod knowledge;
 mod migrations;
 mod openapi;
+mod operations;
 mod privacy;
 mod reports_adoption;
 mod reports_model;
