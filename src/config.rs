@@ -53,6 +53,14 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// How failed sign-ins are slowed and locked.
     pub login: crate::auth::throttle::LoginPolicy,
+    /// How long a client has to send a request's headers (408 after that).
+    pub header_deadline: Duration,
+    /// How long a client has to send a request's body, from its arrival (408 after that).
+    pub body_deadline: Duration,
+    /// Requests handled at once; more are answered 503 (`/healthz` is never refused).
+    pub max_in_flight: usize,
+    /// Connections open at once, over all workers; more wait in the listen queue.
+    pub max_connections: usize,
 }
 
 /// A token bucket per caller: `per_minute` on average, bursts of up to `burst`.
@@ -89,6 +97,11 @@ impl Settings {
             retention_days: None,
             retention_interval: Duration::from_secs(3600),
             login: crate::auth::throttle::LoginPolicy::default(),
+            header_deadline: Duration::from_secs(5),
+            // 8 MiB over a slow school line (about 2 Mbit/s) takes about 30 s.
+            body_deadline: Duration::from_secs(60),
+            max_in_flight: 256,
+            max_connections: 1024,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod guard;
 pub mod ingest;
 pub mod insights;
 pub mod kt;

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
+use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 
 use crate::auth::throttle::LoginPolicy;
 use crate::auth::Keys;
@@ -73,6 +73,10 @@ impl Application {
         let limiter = settings
             .rate_limit
             .map(|limit| web::Data::new(RateLimiter::new(limit)));
+        let guard = web::Data::new(crate::guard::Guard::new(
+            settings.body_deadline,
+            settings.max_in_flight,
+        ));
         let settings = Arc::new(settings);
         let cors_origins = settings.cors_origins.clone();
 
@@ -85,8 +89,11 @@ impl Application {
                     !cors_origins.is_empty(),
                     cors(&cors_origins),
                 ))
+                // Errors of the extractors become JSON here, inside the security headers.
+                .wrap(actix_web::middleware::from_fn(crate::guard::guard))
                 .wrap(security_headers())
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
+                .app_data(guard.clone())
                 .app_data(state.clone())
                 .app_data(keys.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -102,10 +109,17 @@ impl Application {
         })
         // On SIGTERM/SIGINT, stop accepting and give in-flight batches time to commit.
         .shutdown_timeout(30)
-        .listen(listener)?;
-        if settings.workers > 0 {
+        .client_request_timeout(settings.header_deadline);
+        let workers = if settings.workers > 0 {
             server = server.workers(settings.workers);
-        }
+            settings.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        // actix counts connections per worker.
+        server = server
+            .max_connections(settings.max_connections.div_ceil(workers).max(1))
+            .listen(listener)?;
         Ok(Application {
             port,
             server: server.run(),
@@ -216,20 +230,22 @@ async fn rate_limit(
         .map(ServiceResponse::map_into_left_body)
 }
 
-/// The bucket a request draws from: its bearer token (hashed: the limiter never holds a
-/// token), else its client address.
+/// The bucket a request draws from: the identity of a token that verifies (its organisation
+/// and subject: every token of one tool shares it), else the client address. A token that does
+/// not verify draws from its address's bucket, so sending junk tokens earns no allowance.
 fn rate_key(req: &ServiceRequest) -> String {
-    use sha2::{Digest, Sha256};
-    let token = req
+    let claims = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.len() > 7);
-    match token {
-        Some(token) => {
-            let digest = Sha256::digest(token.as_bytes());
-            format!("token:{}", crate::util::hex(&digest[..12]))
-        }
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .zip(req.app_data::<web::Data<Keys>>())
+        .and_then(|(token, keys)| keys.verify(token.trim()).ok());
+    match claims {
+        Some(c) => format!("sub:{}:{}:{}", c.org.len(), c.org, c.sub),
         None => format!("ip:{}", client_ip(req.request())),
     }
 }
@@ -260,15 +276,34 @@ impl RootSpanBuilder for PrivateRootSpan {
             otel.status_code = tracing::field::Empty,
             request_id = %uuid::Uuid::new_v4(),
             exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
+    /// The status and, for an error, its stable code only: an error's message may quote what
+    /// the request held (an id, a rejected value), which stays out of the log.
     fn on_request_end<B: MessageBody>(
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("http.status_code", i64::from(status.as_u16()));
+        span.record(
+            "otel.status_code",
+            if status.is_server_error() {
+                "ERROR"
+            } else {
+                "OK"
+            },
+        );
+        if let Some(error) = error {
+            let code = error
+                .as_error::<ApiError>()
+                .map_or("http_error", ApiError::code);
+            span.record("exception.message", code);
+        }
     }
 }
 

@@ -73,3 +73,16 @@ pub async fn audit_read(
 ) -> Result<(), ApiError> {
     super::audit::record(state, caller, action, subject, None).await
 }
+
+/// [`audit_read`] of a page that may be anonymised (`?anonymise=true`): such reads are marked
+/// `anonymised` in the entry's detail, so the log tells a projected page from a named one.
+pub async fn audit_read_marked(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    subject: Subject,
+    anonymised: bool,
+) -> Result<(), ApiError> {
+    let detail = anonymised.then_some("anonymised");
+    super::audit::record(state, caller, action, subject, detail).await
+}

@@ -140,7 +140,7 @@ fn time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(Some(t.timestamp_millis()));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    if let Some(d) = crate::reports::parse_date(value) {
         return Ok(Some(
             d.and_time(chrono::NaiveTime::MIN)
                 .and_utc()

@@ -39,22 +39,35 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "the email or the password is wrong")
 }
 
-/// Throttle keys: the email hashed (the table must not collect addresses typed by strangers)
-/// and the client address.
-fn keys_for(email: &str, ip: &str) -> [String; 2] {
+/// Throttle keys (docs/operations.md): the account and address pair, the account from every
+/// address, and the address for every account. The email is hashed: the table must not collect
+/// addresses typed by strangers.
+fn keys_for(email: &str, ip: &str, policy: &throttle::LoginPolicy) -> [ThrottleKey; 3] {
     let digest = Sha256::digest(crate::store::users::normalise_email(email).as_bytes());
+    let hex = crate::util::hex(&digest);
     [
-        format!("email:{}", crate::util::hex(&digest)),
-        format!("ip:{ip}"),
+        ThrottleKey {
+            key: format!("pair:{hex}:{ip}"),
+            lock_after: policy.lock_after,
+        },
+        ThrottleKey {
+            key: format!("email:{hex}"),
+            lock_after: throttle::NEVER_LOCKED,
+        },
+        ThrottleKey {
+            key: format!("ip:{ip}"),
+            lock_after: throttle::NEVER_LOCKED,
+        },
     ]
 }
 
 /// Sign in.
 ///
 /// Gives a token for 8 hours (a school day). Wrong credentials get the same answer whether or
-/// not the email has an account. After 3 failures for an email, answers are slowed; after 8
-/// within 15 minutes (or 50 from one address), sign-in is locked for 15 minutes: 429 with
-/// `Retry-After`.
+/// not the email has an account. After 3 failures, answers to failures are slowed; after 8
+/// failures of one email from one client address, that email is locked *from that address*
+/// for a minute, twice as long after each further failure, up to 15 minutes: 429 with
+/// `Retry-After`. Other addresses, and other emails from the same address, are not locked.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -76,19 +89,10 @@ pub async fn login(
     let request: LoginRequest =
         super::parse_json(&body, "{\"email\": \"…\", \"password\": \"…\"}")?;
     let policy = state.login;
-    let [email_key, ip_key] = keys_for(&request.email, &crate::startup::client_ip(&req));
-    let email_key = ThrottleKey {
-        key: email_key,
-        lock_after: policy.lock_after,
-    };
-    let ip_key = ThrottleKey {
-        key: ip_key,
-        lock_after: policy.ip_lock_after,
-    };
+    let keys = keys_for(&request.email, &crate::startup::client_ip(&req), &policy);
     let now = crate::db::to_millis(chrono::Utc::now());
 
     // The attempt counts as a failure until the password is found right.
-    let keys = [email_key, ip_key];
     let (started, keys) = state
         .db
         .write(crate::db::Changes::Records, move |conn| {
@@ -105,10 +109,15 @@ pub async fn login(
     };
 
     let email = request.email;
-    let user = state
-        .db
-        .read(move |conn| crate::store::users::find_login(conn, &email))
-        .await?;
+    // No account's email holds a control character (and PostgreSQL refuses a NUL in text).
+    let user = if email.chars().any(char::is_control) {
+        None
+    } else {
+        state
+            .db
+            .read(move |conn| crate::store::users::find_login(conn, &email))
+            .await?
+    };
     let password = request.password;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password.len() <= passwords::MAX_PASSWORD_LEN
@@ -120,8 +129,8 @@ pub async fn login(
             state
                 .db
                 .write(crate::db::Changes::Records, move |conn| {
-                    let [email, ip] = &keys;
-                    crate::store::users::attempt_succeeded(conn, email, ip, now, &policy)
+                    let [pair, email, ip] = &keys;
+                    crate::store::users::attempt_succeeded(conn, &[pair, email], ip, now, &policy)
                 })
                 .await?;
             let claims = Claims::new(&user.user_id, user.role, &user.org_id, LOGIN_TOKEN_TTL);
@@ -139,9 +148,11 @@ pub async fn login(
             }))
         }
         None => {
-            let (email_count, ip_count) = (failures[0].count, failures[1].count);
-            let delay = throttle::delay(email_count.max(ip_count / 4), &policy);
-            tracing::info!(failures = email_count, "sign-in failed");
+            let [pair, email, ip] = [failures[0].count, failures[1].count, failures[2].count];
+            // Many failures of an account from many addresses, or from one address for many
+            // accounts, slow the answers too (a quarter as fast): never more than max_delay.
+            let delay = throttle::delay(pair.max(email / 4).max(ip / 4), &policy);
+            tracing::info!(failures = pair, "sign-in failed");
             if !delay.is_zero() {
                 actix_web::rt::time::sleep(delay).await;
             }

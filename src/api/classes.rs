@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::access::{audit_read, authorise, Scope};
+use super::access::{audit_read, audit_read_marked, authorise, Scope};
 use super::params;
 use super::students::{FlagView, SkillView};
 use crate::auth::{policy, Caller};
@@ -258,11 +258,12 @@ pub async fn overview(
         // Not kept: the kept overview carries names.
         let mut data = load(&state, &caller.org, &class).await?;
         anonymise(&mut data, &caller.org);
-        audit_read(
+        audit_read_marked(
             &state,
             &caller,
             "class.overview",
             Subject::Class(class.clone()),
+            true,
         )
         .await?;
         return Ok(HttpResponse::Ok().json(overview_of(&data)));
@@ -345,14 +346,16 @@ pub async fn get_insights(
     let q = params::query(&req)?;
     let limit = params::number(&q, "limit", 1..=100, "invalid_limit")?;
     let mut data = load(&state, &caller.org, &class).await?;
-    if anonymised(&req)? {
+    let hide_names = anonymised(&req)?;
+    if hide_names {
         anonymise(&mut data, &caller.org);
     }
-    audit_read(
+    audit_read_marked(
         &state,
         &caller,
         "class.insights",
         Subject::Class(class.clone()),
+        hide_names,
     )
     .await?;
     let mut list = insights::class::insights(&data);
@@ -532,11 +535,12 @@ pub async fn get_groups(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
-    audit_read(
+    audit_read_marked(
         &state,
         &caller,
         "class.groups",
         Subject::Class(class.clone()),
+        hide_names,
     )
     .await?;
     Ok(HttpResponse::Ok().json(Groups {

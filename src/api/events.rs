@@ -119,12 +119,7 @@ pub async fn post_events(
                 "the body is larger than 8 MiB: split the batch",
             )
         })?
-        .map_err(|e| {
-            ApiError::bad_request(
-                "unreadable_body",
-                format!("the body could not be read: {e}"),
-            )
-        })?;
+        .map_err(super::unreadable)?;
 
     let now = Utc::now();
     // Kept (a reference, not a copy) to read the tools of refused events for the reports.
@@ -153,10 +148,24 @@ pub async fn post_events(
         ),
     }));
     let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = allowed.into_iter().unzip();
+    let org = caller.org.clone();
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
-    let org = caller.org.clone();
-    let stored = state.appender.append(org, events, now).await?;
+    let stored = match caller.classes.clone() {
+        None => state
+            .appender
+            .append(org, events, now)
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        Some(classes) => {
+            state
+                .appender
+                .append_within(org, events, classes, now)
+                .await?
+        }
+    };
 
     let mut result = BatchResult {
         accepted: 0,
@@ -166,15 +175,23 @@ pub async fn post_events(
     let mut accepted = std::collections::HashSet::new();
     for ((index, id), outcome) in indexes.into_iter().zip(ids).zip(stored) {
         match outcome {
-            Stored::Inserted => {
+            Some(Stored::Inserted) => {
                 result.accepted += 1;
                 accepted.insert(index);
             }
-            Stored::Duplicate => result.duplicates += 1,
-            Stored::Conflict => result.rejected.push(RejectedEvent::from(Rejected {
+            Some(Stored::Duplicate) => result.duplicates += 1,
+            Some(Stored::Conflict) => result.rejected.push(RejectedEvent::from(Rejected {
                 index,
                 event_id: Some(id.to_string()),
                 rejection: ingest::conflict(),
+            })),
+            None => result.rejected.push(RejectedEvent::from(Rejected {
+                index,
+                event_id: Some(id.to_string()),
+                rejection: ingest::Rejection::new(
+                    "student_not_in_class",
+                    "this token's classes do not enrol this student, who belongs to another class",
+                ),
             })),
         }
     }

@@ -6,22 +6,24 @@ use utoipa::ToSchema;
 use crate::error::ErrorBody;
 use crate::startup::AppState;
 
+/// The service's own health (the models' health is in `/api/v1/admin/model-health`).
 #[derive(Serialize, ToSchema)]
-pub struct Health {
+pub struct ServiceHealth {
+    /// Always `ok` in a 200.
     #[schema(example = "ok")]
     status: &'static str,
 }
 
 /// 200 when the service can reach its database.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ServiceHealth), (status = 503, body = ErrorBody)))]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state
         .db
         .read(|conn| Ok(conn.batch_execute("SELECT 1")?))
         .await
     {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
+        Ok(()) => HttpResponse::Ok().json(ServiceHealth { status: "ok" }),
         Err(err) => {
             tracing::warn!(error = format!("{err:#}"), "health check failed");
             HttpResponse::ServiceUnavailable().json(ErrorBody::new(

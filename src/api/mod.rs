@@ -15,6 +15,7 @@ mod health;
 pub mod openapi;
 mod params;
 mod plans;
+mod report_params;
 mod reports;
 mod reports_model;
 mod reviews;
@@ -133,12 +134,21 @@ pub(crate) async fn read_body(
                 format!("the body is larger than {shown}"),
             )
         })?
-        .map_err(|e| {
-            ApiError::bad_request(
-                "unreadable_body",
-                format!("the body could not be read: {e}"),
-            )
-        })
+        .map_err(unreadable)
+}
+
+/// A body that could not be read: 408 when it did not arrive in time, else 400.
+pub(crate) fn unreadable(e: actix_web::Error) -> ApiError {
+    if e.as_error::<actix_web::error::PayloadError>()
+        .is_some_and(crate::guard::timed_out)
+    {
+        crate::guard::body_timeout()
+    } else {
+        ApiError::bad_request(
+            "unreadable_body",
+            format!("the body could not be read: {e}"),
+        )
+    }
 }
 
 /// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape. The

@@ -41,17 +41,50 @@ pub fn number(
 /// A JSON body: 400 `malformed_json` when it is not JSON, 422 `code` when it does not fit.
 pub fn json<T: DeserializeOwned>(body: &[u8], code: &'static str) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
     })?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
+        let inner = without_values(&e.into_inner().to_string());
         if path == "." {
             ApiError::unprocessable(code, format!("the body does not fit: {inner}"))
         } else {
             ApiError::unprocessable(code, format!("{path}: {inner}"))
         }
     })
+}
+
+/// serde's message with the values it quotes left out (`invalid type: string "…"`): messages
+/// reach the service log, and a value may be a student's id or a note.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match c {
+            '"' if quoted => {
+                quoted = false;
+                out.push_str("\"…\"");
+            }
+            '"' => quoted = true,
+            _ if !quoted => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Free text a person typed (a note): line breaks and tabs, but no other control character
+/// (no NUL, which PostgreSQL refuses, no terminal escapes).
+pub fn is_plain_text(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 /// An optional note: at most this many characters.
@@ -68,5 +101,35 @@ pub fn note(note: Option<String>) -> Result<Option<String>, ApiError> {
             format!("a note is at most {MAX_NOTE_CHARS} characters"),
         ));
     }
+    if note.as_deref().is_some_and(|n| !is_plain_text(n)) {
+        return Err(ApiError::unprocessable(
+            "invalid_note",
+            "a note cannot hold control characters",
+        ));
+    }
     Ok(note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_leave_quoted_values_out() {
+        assert_eq!(
+            without_values(r#"invalid type: string "stu-0042", expected a sequence"#),
+            r#"invalid type: string "…", expected a sequence"#
+        );
+        assert_eq!(
+            without_values("missing field `students`"),
+            "missing field `students`"
+        );
+    }
+
+    #[test]
+    fn notes_keep_line_breaks_but_no_control_characters() {
+        assert!(is_plain_text("two lines\nand a\ttab"));
+        assert!(!is_plain_text("nul\u{0}"));
+        assert!(!is_plain_text("\u{1b}[31mred"));
+    }
 }

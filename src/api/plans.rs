@@ -8,17 +8,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{authorise, authorise_in, Scope};
+use super::access::{audit_read, authorise, authorise_in, Scope};
 use super::params;
 use crate::auth::Caller;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store;
+use crate::store::audit::Subject;
 use crate::store::plans::{NewPlan, PlanChanges, PlanRow};
 
 /// At most this many students in a plan (a class).
 const MAX_MEMBERS: usize = 40;
+
+/// The longest suggested group's id a plan keeps (the groups' own ids are far shorter).
+const MAX_GROUP_ID_LEN: usize = 128;
 
 /// A saved plan.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,9 +72,16 @@ pub struct Plans {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlanBody {
-    #[schema(example = "fractions.add-unlike")]
+    /// A skill of the organisation.
+    #[schema(
+        example = "fractions.add-unlike",
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9._:-]+$"
+    )]
     pub focus_skill_id: String,
     /// Students of the class, 1 to 40, each once.
+    #[schema(min_items = 1, max_items = 40)]
     pub students: Vec<String>,
     pub note: Option<String>,
     /// The suggested group's id, when saved from one.
@@ -81,6 +92,8 @@ pub struct NewPlanBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanPatch {
+    /// Students of the class, 1 to 40, each once.
+    #[schema(min_items = 1, max_items = 40)]
     pub students: Option<Vec<String>>,
     /// A new note; null clears it.
     #[serde(default, deserialize_with = "serde_with_null::deserialize")]
@@ -111,17 +124,18 @@ fn check_members(students: &[String], enrolled: &[String]) -> Result<(), ApiErro
         ));
     }
     let mut seen = BTreeSet::new();
-    for s in students {
+    for (i, s) in students.iter().enumerate() {
+        // The messages give the position, not the id: they reach the service log.
         if !seen.insert(s) {
             return Err(ApiError::unprocessable(
                 "invalid_plan",
-                format!("{s} is listed twice"),
+                format!("students[{i}] is listed twice"),
             ));
         }
         if enrolled.binary_search(s).is_err() {
             return Err(ApiError::unprocessable(
                 "unknown_student",
-                format!("{s} is not a student of this class"),
+                format!("students[{i}] is not a student of this class"),
             ));
         }
     }
@@ -152,14 +166,25 @@ pub async fn create_plan(
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let body: NewPlanBody = params::json(&body, "invalid_plan")?;
     let note = params::note(body.note)?;
-    if body.focus_skill_id.trim().is_empty() {
+    if !crate::ingest::is_valid_id(&body.focus_skill_id) {
         return Err(ApiError::unprocessable(
             "invalid_plan",
-            "focus_skill_id must name a skill",
+            "focus_skill_id must be a skill id: 1 to 128 characters of letters, digits and . _ : -",
+        ));
+    }
+    if body
+        .group_id
+        .as_deref()
+        .is_some_and(|g| g.is_empty() || g.len() > MAX_GROUP_ID_LEN || !params::is_plain_text(g))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_plan",
+            format!("group_id must be 1 to {MAX_GROUP_ID_LEN} characters"),
         ));
     }
     let org = caller.org.clone();
     let by = caller.sub.clone();
+    let who = caller.clone();
     let now = to_millis(Utc::now());
     let row = state
         .db
@@ -167,6 +192,12 @@ pub async fn create_plan(
             if !store::classes::class_exists(conn, &org, &class)? {
                 return Ok(Err(ApiError::not_found(
                     "no class with this id in your organisation",
+                )));
+            }
+            if !store::plans::skill_exists(conn, &org, &body.focus_skill_id)? {
+                return Ok(Err(ApiError::unprocessable(
+                    "unknown_skill",
+                    "focus_skill_id is not a skill of your organisation",
                 )));
             }
             let enrolled = store::classes::class_students(conn, &org, &class)?;
@@ -178,7 +209,7 @@ pub async fn create_plan(
                 &org,
                 &NewPlan {
                     class_id: &class,
-                    focus_skill_id: body.focus_skill_id.trim(),
+                    focus_skill_id: &body.focus_skill_id,
                     students: &body.students,
                     note: note.as_deref(),
                     source_group: body.group_id.as_deref(),
@@ -186,6 +217,7 @@ pub async fn create_plan(
                     now,
                 },
             )?;
+            store::audit::record(conn, &who, "plan.create", Subject::Class(class), None)?;
             Ok(Ok(row))
         })
         .await??;
@@ -211,9 +243,11 @@ pub async fn list_plans(
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let org = caller.org.clone();
+    let id = class.clone();
     let rows = state
         .db
         .read(move |conn| {
+            let class = id;
             if !store::classes::class_exists(conn, &org, &class)? {
                 return Ok(None);
             }
@@ -221,6 +255,7 @@ pub async fn list_plans(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
+    audit_read(&state, &caller, "plans.read", Subject::Class(class)).await?;
     Ok(HttpResponse::Ok().json(Plans {
         plans: rows.into_iter().map(Plan::from).collect(),
     }))
@@ -252,6 +287,13 @@ pub async fn get_plan(
         .await?
         .ok_or_else(|| ApiError::not_found("no plan with this id in your organisation"))?;
     authorise(&state, &caller, Scope::Class(&row.class_id)).await?;
+    audit_read(
+        &state,
+        &caller,
+        "plan.read",
+        Subject::Class(row.class_id.clone()),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Plan::from(row)))
 }
 
@@ -309,7 +351,16 @@ pub async fn patch_plan(
                 note,
                 done: body.done,
             };
+            let action = match changes.done {
+                Some(true) => "plan.done",
+                Some(false) => "plan.reopen",
+                None => "plan.update",
+            };
             let row = store::plans::update(conn, &org, &id, &changes, now)?;
+            if row.is_some() {
+                let class = Subject::Class(plan.class_id.clone());
+                store::audit::record(conn, &who, action, class, None)?;
+            }
             Ok(row.ok_or_else(|| ApiError::not_found("no plan with this id in your organisation")))
         })
         .await??;

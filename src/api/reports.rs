@@ -10,6 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::params;
+use super::report_params::{AdoptionSection, DataQualitySection, ReportFormat};
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::reports::adoption::Adoption;
@@ -17,18 +18,35 @@ use crate::reports::data_quality::DataQuality;
 use crate::reports::{self, Range};
 use crate::startup::AppState;
 
-/// The query of a report (read by hand into our error shape; this type documents it).
+/// The query of the adoption report (read by hand into our error shape; this type documents it).
 #[derive(Debug, Deserialize, IntoParams)]
 #[allow(dead_code)]
-pub struct ReportParams {
+pub struct AdoptionParams {
     /// First day, YYYY-MM-DD (UTC), included. Default: the Monday 11 weeks before the week of `to` (12 whole weeks).
     from: Option<String>,
     /// Last day, YYYY-MM-DD (UTC), included. Default: today. At most 731 days after `from`.
     to: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(inline, value_type = Option<ReportFormat>)]
     format: Option<String>,
-    /// With CSV, the table: adoption `weeks` (default), `schools` or `classes`; data quality
-    /// `tools` (default), `rejections` or `skills`.
+    /// With CSV, the table: `weeks` (default), `schools` or `classes`.
+    #[param(inline, value_type = Option<AdoptionSection>)]
+    section: Option<String>,
+}
+
+/// The query of the data-quality report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[allow(dead_code)]
+pub struct DataQualityParams {
+    /// First day, YYYY-MM-DD (UTC), included. Default: the Monday 11 weeks before the week of `to` (12 whole weeks).
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC), included. Default: today. At most 731 days after `from`.
+    to: Option<String>,
+    /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(inline, value_type = Option<ReportFormat>)]
+    format: Option<String>,
+    /// With CSV, the table: `tools` (default), `rejections` or `skills`.
+    #[param(inline, value_type = Option<DataQualitySection>)]
     section: Option<String>,
 }
 
@@ -108,7 +126,7 @@ fn csv_response(text: String, report: &str, section: &str, range: &Range) -> Htt
 /// figure is computed. CSV with `?format=csv` or `Accept: text/csv`, one table per `section`.
 /// Administrators only; counts, no student-level data.
 #[utoipa::path(get, path = "/api/v1/admin/adoption", tag = "administration",
-    params(ReportParams),
+    params(AdoptionParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report (JSON), or one section of it (CSV)",
@@ -157,7 +175,7 @@ pub async fn adoption(
 /// clock was; now: suspected shared accounts (flags during the range), students without a
 /// class, skills with too few students to fit their model. CSV as for adoption. Administrators only.
 #[utoipa::path(get, path = "/api/v1/admin/data-quality", tag = "administration",
-    params(ReportParams),
+    params(DataQualityParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report (JSON), or one section of it (CSV)",

@@ -84,7 +84,8 @@ fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> HttpResp
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut ok = w.write_record(header).is_ok();
     for r in rows {
-        ok &= w.write_record(&r).is_ok();
+        let cells: Vec<_> = r.iter().map(|c| crate::reports::csv::defuse(c)).collect();
+        ok &= w.write_record(cells.iter().map(|c| c.as_bytes())).is_ok();
     }
     let body = w.into_inner().unwrap_or_default();
     if !ok {
@@ -127,8 +128,11 @@ const ACC_COLUMNS: [&str; 6] = [
 fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiError> {
     let as_of = match q.get("as_of") {
         None => Utc::now().date_naive(),
-        Some(v) => NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request("invalid_query", "as_of must be a date (YYYY-MM-DD)")
+        Some(v) => crate::reports::parse_date(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "as_of must be a date (YYYY-MM-DD) from 1970 to 9999",
+            )
         })?,
     };
     let weeks = params::number(q, "weeks", 1..=52, "invalid_query")?.unwrap_or(8);
@@ -147,8 +151,8 @@ fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiErr
     params(
         ("as_of" = Option<String>, Query, description = "Last day covered, YYYY-MM-DD (default today, UTC)"),
         ("weeks" = Option<u32>, Query, description = "Weeks of history, 1 to 52 (default 8)"),
-        ("format" = Option<String>, Query, description = "json (default) or csv"),
-        ("section" = Option<String>, Query, description = "CSV table: skills (default) or weeks"),
+        ("format" = Option<super::report_params::ReportFormat>, Query, description = "json (default) or csv"),
+        ("section" = Option<super::report_params::ModelHealthSection>, Query, description = "CSV table: skills (default) or weeks"),
     ),
     security(("bearer" = [])),
     responses(
@@ -397,8 +401,8 @@ pub async fn get_refit(
 /// Administrators only.
 #[utoipa::path(get, path = "/api/v1/admin/fairness", tag = "administration",
     params(
-        ("format" = Option<String>, Query, description = "json (default) or csv"),
-        ("section" = Option<String>, Query, description = "CSV table: groups (default), flags or warnings"),
+        ("format" = Option<super::report_params::ReportFormat>, Query, description = "json (default) or csv"),
+        ("section" = Option<super::report_params::FairnessSection>, Query, description = "CSV table: groups (default), flags or warnings"),
     ),
     security(("bearer" = [])),
     responses(

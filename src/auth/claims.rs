@@ -70,6 +70,9 @@ pub enum TokenError {
     Expired,
     #[error("the token's signature does not match")]
     BadSignature,
+    /// `nbf` in the future, or issued (`iat`) in the future.
+    #[error("the token is not valid yet; check the clock of the machine that made it")]
+    NotYetValid,
     #[error("the token is not a valid Huddle token: {0}")]
     Invalid(String),
 }
@@ -79,10 +82,14 @@ impl TokenError {
         match self {
             TokenError::Expired => "token_expired",
             TokenError::BadSignature => "invalid_signature",
+            TokenError::NotYetValid => "token_not_yet_valid",
             TokenError::Invalid(_) => "invalid_token",
         }
     }
 }
+
+/// Clock difference allowed between the machine that made a token and this one.
+const LEEWAY_SECONDS: u64 = 30;
 
 /// Signing and verification keys (HS256) made from the configured secret.
 pub struct Keys {
@@ -97,7 +104,9 @@ impl Keys {
         // Only HS256 is accepted: a token naming another algorithm (or `none`) is refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECONDS;
+        // `nbf`, when a token has one, is checked too (with the same leeway).
+        validation.validate_nbf = true;
         Keys {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
@@ -115,9 +124,16 @@ impl Keys {
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data)
+                if data.claims.iat
+                    > chrono::Utc::now().timestamp() + LEEWAY_SECONDS as i64 =>
+            {
+                Err(TokenError::NotYetValid)
+            }
             Ok(data) => Ok(data.claims),
             Err(err) => Err(match err.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                     TokenError::Invalid("only HS256 tokens are accepted".into())
@@ -179,6 +195,20 @@ mod tests {
             k.verify(&k.sign(&claims).unwrap()),
             Err(TokenError::Expired)
         );
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_refused() {
+        let k = keys("a-long-enough-secret-for-tests-0001");
+        let mut claims = Claims::new("t", Role::Admin, "o", Duration::from_secs(7200));
+        claims.iat += 3600;
+        assert_eq!(
+            k.verify(&k.sign(&claims).unwrap()),
+            Err(TokenError::NotYetValid)
+        );
+        // A little clock difference is allowed.
+        claims.iat -= 3600 - 10;
+        assert!(k.verify(&k.sign(&claims).unwrap()).is_ok());
     }
 
     #[test]

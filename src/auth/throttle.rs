@@ -1,10 +1,17 @@
 //! Slowing and locking repeated failed sign-ins: a pure decision over the failures recorded for
-//! a key (an email, a client address); `store::users` keeps the counts.
+//! a key; `store::users` keeps the counts.
+//!
+//! Following OWASP's advice on credential stuffing and lockout, only the pair of an account and
+//! a client address is ever locked, for a time that doubles with each further failure: a
+//! stranger elsewhere cannot lock a teacher out, and the many people behind a school's one
+//! address are not locked because of one of them. Failures of one account from every address,
+//! and of one address for every account, slow the answers to failures (a few seconds at most),
+//! never a right password.
 
 use std::time::Duration;
 
 /// How sign-in failures are answered. The defaults allow a forgetful person a few tries and
-/// hold a password-guessing script to a handful of guesses per quarter of an hour.
+/// hold a password-guessing script from one address to about four guesses an hour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginPolicy {
     /// Failures answered without delay.
@@ -12,11 +19,11 @@ pub struct LoginPolicy {
     /// Each failure past the free ones waits this much longer (capped at `max_delay`).
     pub delay_step: Duration,
     pub max_delay: Duration,
-    /// Failures of one email that lock it.
+    /// Failures of one account from one address that lock that pair...
     pub lock_after: u32,
-    /// Failures from one client address that lock the address (many emails tried from it).
-    pub ip_lock_after: u32,
-    /// How long a lock lasts, and how long failures are remembered.
+    /// ...for this long at first, twice as long after each further failure...
+    pub first_lock: Duration,
+    /// ...up to this long. Failures are remembered this long after the last lock ends.
     pub lock_for: Duration,
 }
 
@@ -27,11 +34,14 @@ impl Default for LoginPolicy {
             delay_step: Duration::from_millis(500),
             max_delay: Duration::from_secs(3),
             lock_after: 8,
-            ip_lock_after: 50,
+            first_lock: Duration::from_secs(60),
             lock_for: Duration::from_secs(15 * 60),
         }
     }
 }
+
+/// Keys that are never locked (an account from every address, an address for every account).
+pub const NEVER_LOCKED: u32 = u32::MAX;
 
 /// What is recorded for one key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,17 +53,18 @@ pub struct Failures {
 }
 
 impl Failures {
-    /// The failures still counting at `now`: a window older than `lock_for` is forgotten.
+    /// The failures still counting at `now`: forgotten `lock_for` after the window's first
+    /// failure or the end of its last lock, whichever is later.
     pub fn current(self, now: i64, policy: &LoginPolicy) -> Failures {
         let window = millis(policy.lock_for);
-        let locked = self.locked_until.filter(|&until| until > now);
-        if locked.is_none() && now - self.first_failed >= window {
+        // An ended lock is kept: its end starts the time after which failures are forgotten.
+        let since = self
+            .locked_until
+            .map_or(self.first_failed, |u| u.max(self.first_failed));
+        if now - since >= window {
             Failures::default()
         } else {
-            Failures {
-                locked_until: locked,
-                ..self
-            }
+            self
         }
     }
 
@@ -76,7 +87,7 @@ impl Failures {
                 current.first_failed
             },
             locked_until: if count >= lock_after {
-                Some(now + millis(policy.lock_for))
+                Some(now + millis(lock_time(count - lock_after, policy)))
             } else {
                 current.locked_until
             },
@@ -95,6 +106,15 @@ impl Failures {
             ..self
         }
     }
+}
+
+/// How long the `extra`-th failure past `lock_after` locks its pair: `first_lock`, doubled each
+/// time, at most `lock_for`.
+pub fn lock_time(extra: u32, policy: &LoginPolicy) -> Duration {
+    policy
+        .first_lock
+        .saturating_mul(1u32.checked_shl(extra.min(31)).unwrap_or(u32::MAX))
+        .min(policy.lock_for)
 }
 
 /// How long to wait before answering a failure, given the failures so far (this one included).
@@ -129,11 +149,36 @@ mod tests {
 
         let now = 10_000;
         f = f.after_failure(now, p.lock_after, &p);
-        assert_eq!(f.locked_for(now), Some(15 * MIN));
-        // Still locked a minute later, free after the lock.
-        assert!(f.current(now + MIN, &p).locked_for(now + MIN).is_some());
-        let later = now + 15 * MIN + 1;
-        assert_eq!(f.current(later, &p), Failures::default());
+        assert_eq!(f.locked_for(now), Some(MIN));
+        // Still locked half a minute later, free after the lock...
+        assert!(f
+            .current(now + MIN / 2, &p)
+            .locked_for(now + MIN / 2)
+            .is_some());
+        assert_eq!(f.current(now + MIN, &p).locked_for(now + MIN), None);
+        // ...and each further failure locks twice as long, up to lock_for.
+        let mut t = now + MIN;
+        let mut locks = Vec::new();
+        for _ in 0..6 {
+            f = f.current(t, &p).after_failure(t, p.lock_after, &p);
+            let lock = f.locked_for(t).unwrap();
+            locks.push(lock / MIN);
+            t += lock;
+        }
+        assert_eq!(locks, [2, 4, 8, 15, 15, 15]);
+        // Forgotten a whole lock_for after the last lock ends.
+        assert_eq!(f.current(t + 15 * MIN, &p), Failures::default());
+    }
+
+    #[test]
+    fn keys_that_never_lock_only_count() {
+        let p = LoginPolicy::default();
+        let mut f = Failures::default();
+        for i in 0..1000 {
+            f = f.after_failure(i, NEVER_LOCKED, &p);
+        }
+        assert_eq!(f.count, 1000);
+        assert_eq!(f.locked_for(1000), None);
     }
 
     #[test]

@@ -43,6 +43,36 @@ enum Command {
     Kt(kt::KtArgs),
     /// Write simulated practice events and their ground truth.
     Simulate(simulate::SimulateArgs),
+    /// Copy the database while the service runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump).
+    Backup(BackupArgs),
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        env = "HUDDLE_DATABASE_URL",
+        default_value = "sqlite://huddle.db"
+    )]
+    database_url: String,
+    /// The file to write (it must not exist): a SQLite database, or a pg_dump archive.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let url = DbUrl::parse(&args.database_url)?;
+    let done = crate::db::backup::backup(&url, &args.out)?;
+    let events = done
+        .events
+        .map(|n| format!(", {n} events"))
+        .unwrap_or_default();
+    print_line(&format!(
+        "wrote {} ({} bytes{events})",
+        args.out.display(),
+        done.bytes
+    ))
 }
 
 /// Where the data and the signing secret live.
@@ -163,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::User(args) => user::run(args),
         Command::Kt(args) => kt::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Backup(args) => backup(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

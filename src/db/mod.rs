@@ -5,6 +5,7 @@
 //! diesel's `MultiConnection` subset (bytes, booleans, upserts) are written once and compiled
 //! for both backends with [`on_backend!`].
 
+pub mod backup;
 mod migrate;
 pub mod schema;
 
@@ -83,7 +84,8 @@ impl DbUrl {
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 10000;
                      PRAGMA temp_store = MEMORY;
-                     PRAGMA cache_size = -16000;",
+                     PRAGMA cache_size = -16000;
+                     PRAGMA secure_delete = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -91,6 +93,29 @@ impl DbUrl {
             DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
         }
     }
+}
+
+/// Creates the SQLite file readable by its owner only (0600), or narrows an existing one: it
+/// holds children's data, like the signing secret beside it. SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
+fn owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("narrowing the mode of {}", file.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// An r2d2 manager that picks the backend from the URL scheme (diesel's own tries each in turn).
@@ -158,6 +183,7 @@ impl Db {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating the directory {}", dir.display()))?;
             }
+            owner_only(path)?;
         }
         let mut first = url
             .connect()

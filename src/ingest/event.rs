@@ -135,6 +135,12 @@ fn check(w: Wire, now: DateTime<Utc>) -> Result<Event, Rejection> {
             format!("event_id must be a UUID, got {:?}", clip(&event_id)),
         )
     })?;
+    if event_id.is_nil() {
+        return Err(Rejection::new(
+            "invalid_event_id",
+            "event_id must be a random UUID, not the nil UUID",
+        ));
+    }
 
     let occurred_at = required(w.occurred_at, "occurred_at")?;
     let occurred_at = DateTime::parse_from_rfc3339(&occurred_at)
@@ -222,15 +228,18 @@ fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
     value.ok_or_else(|| Rejection::new("missing_field", format!("{field} is required")))
 }
 
-/// Ids are 1–128 characters of `A-Za-z0-9._:-` (contract).
-fn id(value: Option<String>, field: &'static str) -> Result<String, Rejection> {
-    let value = required(value, field)?;
-    let valid = !value.is_empty()
+/// Ids (students, classes, skills, items) are 1–128 characters of `A-Za-z0-9._:-` (contract).
+pub fn is_valid_id(value: &str) -> bool {
+    !value.is_empty()
         && value.len() <= MAX_ID_LEN
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+fn id(value: Option<String>, field: &'static str) -> Result<String, Rejection> {
+    let value = required(value, field)?;
+    if is_valid_id(&value) {
         Ok(value)
     } else {
         Err(Rejection::new(

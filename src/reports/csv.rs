@@ -51,9 +51,25 @@ fn write(header: Vec<&str>, rows: Vec<Vec<String>>) -> anyhow::Result<String> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
     w.write_record(&header)?;
     for row in rows {
-        w.write_record(&row)?;
+        let cells: Vec<_> = row.iter().map(|cell| defuse(cell)).collect();
+        w.write_record(cells.iter().map(|cell| cell.as_bytes()))?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// A cell a spreadsheet would run as a formula (text from tools, such as a tool's name or a
+/// skill's, starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+/// which spreadsheets show as text (OWASP's advice for CSV injection). Numbers stay as they are.
+pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 /// One section of the adoption report as CSV; `None` for an unknown section.
@@ -165,6 +181,19 @@ pub fn data_quality(report: &DataQuality, section: &str) -> Option<anyhow::Resul
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn formulas_are_defused_and_numbers_kept() {
+        assert_eq!(
+            defuse("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(defuse("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(defuse("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+        assert_eq!(defuse("-0.25"), "-0.25");
+        assert_eq!(defuse("fractions-tutor"), "fractions-tutor");
+        assert_eq!(defuse(""), "");
+    }
+
     use super::*;
     use crate::reports::{adoption, data_quality, Range};
     use chrono::NaiveDate;

@@ -64,6 +64,14 @@ pub const MAX_RANGE_DAYS: i64 = 731;
 /// Without `from`, a report covers 12 whole weeks: the week of `to` and the 11 before.
 pub const DEFAULT_WEEKS: i64 = 12;
 
+/// A report date written `YYYY-MM-DD`, from 1970 to 9999: report arithmetic (weeks back, a
+/// window before it) stays far from the calendar's ends, where it would overflow.
+pub fn parse_date(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1970..=9999).contains(&d.year()))
+}
+
 impl Range {
     /// Reads `from` and `to` (`YYYY-MM-DD`, both optional; `to` defaults to `today`).
     pub fn parse(
@@ -72,9 +80,11 @@ impl Range {
         today: NaiveDate,
     ) -> Result<Self, RangeError> {
         let date = |value: &str, field: &str| {
-            NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| RangeError {
+            parse_date(value).ok_or_else(|| RangeError {
                 code: "invalid_date",
-                message: format!("{field} must be a date written YYYY-MM-DD, such as 2026-11-30"),
+                message: format!(
+                    "{field} must be a date written YYYY-MM-DD from 1970 to 9999, such as 2026-11-30"
+                ),
             })
         };
         let to = match to {

@@ -125,3 +125,34 @@ pub fn visible_classes(
         })
         .collect())
 }
+
+/// Of `students`, those that `org` already has but that no class of `classes` enrols: a tool
+/// limited to `classes` may not write about them (nor, by writing, enrol them in its classes).
+pub fn students_outside(
+    conn: &mut DbConnection,
+    org: &str,
+    students: &[&str],
+    classes: &[String],
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let mut outside = std::collections::HashSet::new();
+    for chunk in students.chunks(400) {
+        let known: Vec<String> = students::table
+            .filter(students::org_id.eq(org))
+            .filter(students::student_id.eq_any(chunk))
+            .select(students::student_id)
+            .load(conn)?;
+        if known.is_empty() {
+            continue;
+        }
+        let enrolled: std::collections::HashSet<String> = enrolments::table
+            .filter(enrolments::org_id.eq(org))
+            .filter(enrolments::class_id.eq_any(classes))
+            .filter(enrolments::student_id.eq_any(&known))
+            .select(enrolments::student_id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        outside.extend(known.into_iter().filter(|s| !enrolled.contains(s)));
+    }
+    Ok(outside)
+}

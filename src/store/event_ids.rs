@@ -17,6 +17,9 @@
 //! stored" for nearly every new id, so a batch of new events reads the `event_ids` table only
 //! for the odd false positive (about 1 in 100) instead of once per event.
 //!
+//! Ids are kept per organisation: each is keyed by a hash of its organisation and itself
+//! ([`key`]), so the same UUID sent by two organisations' tools names two events.
+//!
 //! Whatever points at a stored event is checked against the event stored under that `seq`, so
 //! an entry left behind by an erased event or a rolled-back batch never hides a new event.
 //! PostgreSQL keeps its unique index: several nodes write at once there, and one node's memory
@@ -124,13 +127,13 @@ impl RecentIds {
             .first::<Option<i64>>(c)?
             .unwrap_or(0);
         if last > self.through {
-            let rows: Vec<(i64, Vec<u8>)> = events::table
+            let rows: Vec<(i64, String, Vec<u8>)> = events::table
                 .filter(events::seq.gt(self.through))
-                .select((events::seq, events::event_id))
+                .select((events::seq, events::org_id, events::event_id))
                 .load(c)?;
             self.ids.extend(
                 rows.into_iter()
-                    .filter_map(|(seq, id)| Some((key(&id)?, seq))),
+                    .filter_map(|(seq, org, id)| Some((key(&org, &id)?, seq))),
             );
         }
         // After deletions the last seq may fall, and its seqs are given again (the check by
@@ -140,49 +143,52 @@ impl RecentIds {
         Ok(())
     }
 
-    /// The `seq` of each of `ids` already stored: candidates from memory and the merged
-    /// table, confirmed by the event stored under that seq.
+    /// The `seq` of each of `org`'s `ids` already stored, by id: candidates from memory and
+    /// the merged table, confirmed by the event stored under that seq.
     pub fn stored(
         &mut self,
         c: &mut SqliteConnection,
+        org: &str,
         ids: &[&[u8]],
     ) -> QueryResult<HashMap<[u8; 16], i64>> {
         self.ensure_filter(c)?;
         let filter = self.merged_filter.as_ref().expect("built just above");
         let mut candidates: HashMap<i64, [u8; 16]> = HashMap::new();
-        let mut unknown: Vec<&[u8]> = Vec::new();
+        let mut unknown: Vec<[u8; 16]> = Vec::new();
         for id in ids {
-            let Some(k) = key(id) else { continue };
+            let Some(k) = key(org, id) else { continue };
             match self.ids.get(&k) {
                 Some(seq) => {
                     candidates.insert(*seq, k);
                 }
-                None if filter.contains(&k) => unknown.push(id),
+                None if filter.contains(&k) => unknown.push(k),
                 None => {}
             }
         }
         for chunk in unknown.chunks(CHUNK) {
+            let chunk: Vec<&[u8]> = chunk.iter().map(|k| k.as_slice()).collect();
             let rows: Vec<(Vec<u8>, i64)> = event_ids::table
                 .filter(in_a_run())
-                .filter(event_ids::event_id.eq_any(chunk))
+                .filter(event_ids::event_id.eq_any(&chunk))
                 .select((event_ids::event_id, event_ids::seq))
                 .load(c)?;
             candidates.extend(
                 rows.into_iter()
-                    .filter_map(|(id, seq)| Some((seq, key(&id)?))),
+                    .filter_map(|(k, seq)| Some((seq, k.try_into().ok()?))),
             );
         }
         let seqs: Vec<i64> = candidates.keys().copied().collect();
         let mut found = HashMap::with_capacity(seqs.len());
         for chunk in seqs.chunks(CHUNK) {
-            let rows: Vec<(i64, Vec<u8>)> = events::table
+            let rows: Vec<(i64, String, Vec<u8>)> = events::table
                 .filter(events::seq.eq_any(chunk))
-                .select((events::seq, events::event_id))
+                .select((events::seq, events::org_id, events::event_id))
                 .load(c)?;
-            for (seq, id) in rows {
-                if candidates.get(&seq).is_some_and(|k| *k == id.as_slice()) {
-                    if let Some(k) = key(&id) {
-                        found.insert(k, seq);
+            for (seq, row_org, id) in rows {
+                let k = key(&row_org, &id);
+                if k.is_some() && candidates.get(&seq) == k.as_ref() {
+                    if let Ok(id) = <[u8; 16]>::try_from(id.as_slice()) {
+                        found.insert(id, seq);
                     }
                 }
             }
@@ -204,7 +210,7 @@ impl RecentIds {
             .select(event_ids::event_id)
             .load_iter::<Vec<u8>, diesel::connection::DefaultLoadingMode>(c)?
         {
-            if let Some(k) = key(&id?) {
+            if let Ok(k) = <[u8; 16]>::try_from(id?.as_slice()) {
                 filter.insert(&k);
             }
         }
@@ -214,9 +220,9 @@ impl RecentIds {
         Ok(())
     }
 
-    /// Notes an event inserted by the open transaction.
-    pub fn add(&mut self, id: &[u8], seq: i64) {
-        if let Some(k) = key(id) {
+    /// Notes an event of `org` inserted by the open transaction.
+    pub fn add(&mut self, org: &str, id: &[u8], seq: i64) {
+        if let Some(k) = key(org, id) {
             self.pending.push((k, seq));
         }
     }
@@ -232,9 +238,12 @@ impl RecentIds {
         let mut rows: Vec<([u8; 16], i64)> = events::table
             .filter(events::seq.gt(self.merged_through))
             .filter(events::seq.le(self.through))
-            .select((events::event_id, events::seq))
-            .load_iter::<(Vec<u8>, i64), diesel::connection::DefaultLoadingMode>(c)?
-            .filter_map(|row| row.map(|(id, seq)| Some((key(&id)?, seq))).transpose())
+            .select((events::org_id, events::event_id, events::seq))
+            .load_iter::<(String, Vec<u8>, i64), diesel::connection::DefaultLoadingMode>(c)?
+            .filter_map(|row| {
+                row.map(|(org, id, seq)| Some((key(&org, &id)?, seq)))
+                    .transpose()
+            })
             .collect::<QueryResult<_>>()?;
         rows.sort_unstable();
         // Into the filter now: should the transaction roll back, an id too many only costs a
@@ -295,16 +304,12 @@ pub fn forget_student(conn: &mut DbConnection, org: &str, student: &str) -> Quer
     let DbConnection::Sqlite(c) = conn else {
         return Ok(0);
     };
-    let theirs = events::table
+    let rows: Vec<(String, Vec<u8>)> = events::table
         .filter(events::org_id.eq(org))
         .filter(events::student_id.eq(student))
-        .select(events::event_id);
-    diesel::delete(
-        event_ids::table
-            .filter(in_a_run())
-            .filter(event_ids::event_id.eq_any(theirs)),
-    )
-    .execute(c)
+        .select((events::org_id, events::event_id))
+        .load(c)?;
+    forget_keys(c, &rows)
 }
 
 /// Removes the ids of the events with these seqs, before they are deleted (retention).
@@ -314,13 +319,25 @@ pub fn forget_seqs(conn: &mut DbConnection, seqs: &[i64]) -> QueryResult<usize> 
     };
     let mut n = 0;
     for chunk in seqs.chunks(CHUNK) {
-        let ids = events::table
+        let rows: Vec<(String, Vec<u8>)> = events::table
             .filter(events::seq.eq_any(chunk))
-            .select(events::event_id);
+            .select((events::org_id, events::event_id))
+            .load(c)?;
+        n += forget_keys(c, &rows)?;
+    }
+    Ok(n)
+}
+
+/// Deletes the merged entries of these (org, id) events.
+fn forget_keys(c: &mut SqliteConnection, rows: &[(String, Vec<u8>)]) -> QueryResult<usize> {
+    let keys: Vec<[u8; 16]> = rows.iter().filter_map(|(org, id)| key(org, id)).collect();
+    let mut n = 0;
+    for chunk in keys.chunks(CHUNK) {
+        let chunk: Vec<&[u8]> = chunk.iter().map(|k| k.as_slice()).collect();
         n += diesel::delete(
             event_ids::table
                 .filter(in_a_run())
-                .filter(event_ids::event_id.eq_any(ids)),
+                .filter(event_ids::event_id.eq_any(&chunk)),
         )
         .execute(c)?;
     }
@@ -335,8 +352,19 @@ fn in_a_run(
     event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run))
 }
 
-fn key(id: &[u8]) -> Option<[u8; 16]> {
-    id.try_into().ok()
+/// The key an event id is kept under: the id within its organisation (the first 16 bytes of
+/// SHA-256 over the organisation's length, the organisation and the id), so that two
+/// organisations' tools never share an id space and no id can be chosen to meet another's.
+fn key(org: &str, id: &[u8]) -> Option<[u8; 16]> {
+    use sha2::{Digest, Sha256};
+    if id.len() != 16 {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update((org.len() as u64).to_le_bytes());
+    h.update(org.as_bytes());
+    h.update(id);
+    h.finalize()[..16].try_into().ok()
 }
 
 #[cfg(test)]

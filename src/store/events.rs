@@ -145,6 +145,41 @@ impl Appender {
         crate::db::blocking(move || this.append_blocking(&org, &batch, received_at)).await
     }
 
+    /// [`Appender::append`] for a tool limited to some classes. An event about a student whom
+    /// none of those classes enrol, but who is already stored, is left out (`None` at its
+    /// position): it would otherwise enrol that student in the tool's class, and the class's
+    /// teacher would then read a record the tool had no business widening.
+    pub async fn append_within(
+        &self,
+        org: String,
+        batch: Vec<Event>,
+        classes: Vec<String>,
+        received_at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Option<Stored>>> {
+        let this = self.clone();
+        crate::db::blocking(move || {
+            this.write(|conn, memory| {
+                let students: Vec<&str> = batch.iter().map(|e| e.student_id.as_str()).collect();
+                let outside = super::access::students_outside(conn, &org, &students, &classes)?;
+                let kept: Vec<Event> = batch
+                    .iter()
+                    .filter(|e| !outside.contains(&e.student_id))
+                    .cloned()
+                    .collect();
+                let mut stored = append(conn, memory, &org, &kept, received_at)?.into_iter();
+                Ok(batch
+                    .iter()
+                    .map(|e| {
+                        (!outside.contains(&e.student_id))
+                            .then(|| stored.next())
+                            .flatten()
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
     /// The same as [`Appender::append`] for callers already off the async workers.
     pub fn append_blocking(
         &self,
@@ -152,16 +187,24 @@ impl Appender {
         batch: &[Event],
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Stored>> {
+        self.write(|conn, memory| append(conn, memory, org, batch, received_at))
+    }
+
+    /// One append transaction through the writer, with the writer's memory on SQLite.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut crate::db::DbConnection, &mut WriterMemory) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         self.db.write_blocking(Changes::Events, |conn| {
             if !self.db.url().is_sqlite() {
                 // PostgreSQL's unique index does this work, and several nodes write there:
                 // one node's memory cannot speak for the others.
-                return append(conn, &mut WriterMemory::default(), org, batch, received_at);
+                return f(conn, &mut WriterMemory::default());
             }
             // Uncontended: every SQLite write holds the writer's lock already.
             let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
             memory.entities.saw_entity_writes(self.db.entity_writes());
-            append(conn, &mut memory, org, batch, received_at)
+            f(conn, &mut memory)
         })
     }
 
@@ -258,7 +301,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
 /// The statements of an append, for each backend's concrete connection.
 trait EventSql: Connection {
     /// Creates the organisation, classes, students, enrolments, skills and items that the
-    /// batch names for the first time; a skill's latest non-empty name wins.
+    /// batch names for the first time; a skill keeps the first name an event gave it.
     fn ensure_entities(
         &mut self,
         org: &str,
@@ -342,9 +385,10 @@ macro_rules! shared_event_sql {
                     skills::created_at.eq(now),
                 )
             };
-            // A name is written only when it changes: rewriting every named skill of every
-            // batch locked those rows until the commit, so on PostgreSQL concurrent batches
-            // (which share skills) waited for each other's whole transaction.
+            // A skill's name comes from the first event that names it: a tool never renames a
+            // skill, which every class of the organisation sees (docs/privacy.md). Writing only
+            // the first name also keeps concurrent PostgreSQL batches, which share skills, from
+            // waiting on each other's locked skill rows.
             let named_ids: Vec<&str> = named.iter().map(|(skill, _)| *skill).collect();
             let current: HashMap<String, Option<String>> = if named_ids.is_empty() {
                 HashMap::new()
@@ -359,11 +403,7 @@ macro_rules! shared_event_sql {
             };
             let named: Vec<_> = named
                 .into_iter()
-                .filter(|(skill, name)| {
-                    current
-                        .get(*skill)
-                        .is_none_or(|stored| stored.as_deref() != *name)
-                })
+                .filter(|(skill, _)| current.get(*skill).is_none_or(Option::is_none))
                 .map(skill_row)
                 .collect();
             let unnamed: Vec<_> = unnamed.into_iter().map(skill_row).collect();
@@ -473,7 +513,8 @@ impl EventSql for diesel::SqliteConnection {
         recent.sync(self)?;
         recent.merge_if_due(self)?;
         let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
-        let stored = recent.stored(self, &ids)?;
+        let org = rows.first().map_or("", |r| r.org_id);
+        let stored = recent.stored(self, org, &ids)?;
         // The writer is alone and has just read the last seq, so it numbers the new rows itself
         // (the last one plus one, never at or below the merged ids' mark: `RecentIds::sync`)
         // and writes them with a few multi-row statements of plain binds: one-row statements
@@ -495,7 +536,7 @@ impl EventSql for diesel::SqliteConnection {
             .collect();
         insert_sqlite(self, &new)?;
         for (seq, row) in &new {
-            recent.add(row.event_id, *seq);
+            recent.add(row.org_id, row.event_id, *seq);
         }
         let stored_seqs: Vec<i64> = stored.into_values().collect();
         let mut stored = Vec::with_capacity(stored_seqs.len());
@@ -594,7 +635,7 @@ impl EventSql for diesel::PgConnection {
         rows: &[NewEvent],
         _memory: &mut WriterMemory,
     ) -> QueryResult<Appended> {
-        // The unique index on event_id tells new rows from stored ones; RETURNING names the new
+        // The unique index on (org_id, event_id) tells new rows from stored ones; RETURNING names the new
         // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
         // PostgreSQL more to parse and plan than to insert, and its text changed with the
         // batch's size, so it was never prepared once.
@@ -623,7 +664,9 @@ impl EventSql for diesel::PgConnection {
         let stored = if old_ids.is_empty() {
             Vec::new()
         } else {
+            let org = rows.first().map_or("", |r| r.org_id);
             events::table
+                .filter(events::org_id.eq(org))
                 .filter(events::event_id.eq_any(&old_ids))
                 .select(EventRow::as_select())
                 .load(self)?
@@ -666,7 +709,7 @@ fn insert_pg(
     diesel::sql_query(match if_stored {
         IfStored::Fail => format!("{INSERT} RETURNING event_id, seq"),
         IfStored::Skip => {
-            format!("{INSERT} ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq")
+            format!("{INSERT} ON CONFLICT (org_id, event_id) DO NOTHING RETURNING event_id, seq")
         }
     })
     .bind::<Array<Binary>, _>(col(rows, |r| r.event_id))

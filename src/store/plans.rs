@@ -158,3 +158,14 @@ pub fn remove_student(conn: &mut DbConnection, org: &str, student: &str) -> anyh
     }
     Ok(changed)
 }
+
+/// Whether `org` knows the skill `skill_id` (a tool named it in an event).
+pub fn skill_exists(conn: &mut DbConnection, org: &str, skill_id: &str) -> anyhow::Result<bool> {
+    use crate::db::schema::skills;
+    let n: i64 = skills::table
+        .filter(skills::org_id.eq(org))
+        .filter(skills::skill_id.eq(skill_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

@@ -227,18 +227,20 @@ pub fn begin_attempt(
     })
 }
 
-/// The attempt was right: the email's failures are cleared and the client address's presumed
-/// failure is taken back (a school's many teachers share one address).
+/// The attempt was right: the failures of `cleared` (the account's keys) are forgotten and the
+/// client address's presumed failure is taken back (a school's many teachers share one address).
 pub fn attempt_succeeded(
     conn: &mut DbConnection,
-    email: &ThrottleKey,
+    cleared: &[&ThrottleKey],
     ip: &ThrottleKey,
     now: i64,
     policy: &LoginPolicy,
 ) -> anyhow::Result<()> {
     conn.transaction(|conn| {
         lock_keys(conn, std::slice::from_ref(ip))?;
-        clear_failures(conn, &email.key)?;
+        for key in cleared {
+            clear_failures(conn, &key.key)?;
+        }
         let f = failures(conn, &ip.key)?.current(now, policy);
         if f.count > 0 {
             save_failures(conn, &ip.key, f.undo_one(ip.lock_after))?;

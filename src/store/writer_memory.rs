@@ -303,15 +303,24 @@ mod tests {
     }
 
     #[test]
-    fn a_renamed_skill_is_written_again() {
+    fn a_skill_is_named_once_by_the_first_name_sent() {
         let (_dir, db, app) = open();
-        send(&app, &[event(1, "s1", Some("Adding"))]);
-        send(&app, &[event(2, "s1", Some("Adding fractions"))]);
         use crate::db::schema::skills;
-        let name: Option<String> = on_another(&db, |c| {
-            skills::table.select(skills::name).first(c).unwrap()
-        });
-        assert_eq!(name.as_deref(), Some("Adding fractions"));
+        let name = || -> Option<String> {
+            on_another(&db, |c| {
+                skills::table.select(skills::name).first(c).unwrap()
+            })
+        };
+        send(&app, &[event(1, "s1", None)]);
+        assert_eq!(name(), None);
+        send(&app, &[event(2, "s1", Some("Adding"))]);
+        assert_eq!(name().as_deref(), Some("Adding"));
+        send(&app, &[event(3, "s1", Some("Adding fractions"))]);
+        assert_eq!(
+            name().as_deref(),
+            Some("Adding"),
+            "a tool never renames a skill"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ both_backends!(
     the_same_id_with_other_content_is_a_conflict_and_the_original_stays,
     repeats_inside_one_batch_are_sorted_out,
     a_batch_resent_after_a_partial_failure_stores_only_what_was_missing,
-    an_event_id_of_another_organisation_is_a_conflict,
+    an_event_id_of_another_organisation_is_its_own_event,
     five_thousand_events_are_accepted,
     five_thousand_and_one_events_are_too_many,
     a_body_of_8_mib_is_read_and_one_byte_more_is_too_large,
@@ -447,7 +447,7 @@ async fn a_batch_resent_after_a_partial_failure_stores_only_what_was_missing(app
     assert_eq!(app.count_events().await, 4);
 }
 
-async fn an_event_id_of_another_organisation_is_a_conflict(app: TestApp) {
+async fn an_event_id_of_another_organisation_is_its_own_event(app: TestApp) {
     let e = event();
     app.post_batch(std::slice::from_ref(&e)).await;
     let other = app.token(Role::Tool, "district-2");
@@ -456,11 +456,11 @@ async fn an_event_id_of_another_organisation_is_a_conflict(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.expect("JSON");
-    assert_eq!(counts(&answer), (0, 0, 1), "{answer}");
-    assert_eq!(rejections(&answer)[0].2, "event_id_conflict");
+    assert_eq!(counts(&answer), (1, 0, 0), "{answer}");
     let rows = app.stored_events().await;
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].org_id, ORG);
+    assert_eq!(rows[1].org_id, "district-2");
 }
 
 async fn five_thousand_events_are_accepted(app: TestApp) {

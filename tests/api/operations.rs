@@ -1,0 +1,133 @@
+//! Operations: `huddle backup` and its restore, and `GET /metrics`.
+
+use std::time::Duration;
+
+use huddle::auth::Role;
+use huddle::config::Settings;
+use huddle::db::DbUrl;
+use huddle::startup::Application;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::helpers::{
+    both_backends, events, huddle_command, Backend, TestApp, TestDatabase, ORG, TEST_SECRET,
+};
+
+both_backends!(a_backup_restores_to_the_same_answers);
+
+/// The application on an existing database; gives back its address.
+async fn serve(url: DbUrl) -> String {
+    let mut settings = Settings::new(url, SecretString::from(TEST_SECRET.to_owned()));
+    settings.bind = "127.0.0.1:0".into();
+    settings.workers = 1;
+    settings.pool_size = 2;
+    let app = Application::build(settings)
+        .await
+        .expect("the restored app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    address
+}
+
+async fn student_page(client: &reqwest::Client, address: &str, token: &str) -> Value {
+    let mut page: Value = client
+        .get(format!("{address}/api/v1/students/stu-0001"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    // Times of the read itself differ.
+    if let Some(fields) = page.as_object_mut() {
+        fields.remove("generated_at");
+    }
+    page
+}
+
+async fn a_backup_restores_to_the_same_answers(app: TestApp) {
+    app.post_batch(&events(200)).await;
+    let admin = app.token(Role::Admin, ORG);
+    let before = student_page(&app.client, &app.address, &admin).await;
+    assert!(
+        before["skills"].as_array().is_some_and(|s| !s.is_empty()),
+        "{before}"
+    );
+
+    // Backed up while the service runs, by the real binary.
+    let dir = tempfile::tempdir().expect("a directory");
+    let out = dir.path().join("huddle.backup");
+    let url = match app.db.url() {
+        DbUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DbUrl::Postgres(url) => url.clone(),
+    };
+    let output = huddle_command()
+        .args(["backup", "--database-url", &url, "--out"])
+        .arg(&out)
+        .output()
+        .expect("huddle backup");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("wrote "));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out)
+            .expect("the backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // A second backup to the same file is refused, not written over.
+    let again = huddle_command()
+        .args(["backup", "--database-url", &url, "--out"])
+        .arg(&out)
+        .output()
+        .expect("huddle backup");
+    assert!(!again.status.success());
+    // Later events are not in it.
+    app.post_batch(&events(5)).await;
+
+    // Restored into a database of its own, then served.
+    let backend = if url.starts_with("sqlite") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    let restored = TestDatabase::create(backend);
+    match &restored.url {
+        DbUrl::Sqlite(path) => {
+            std::fs::copy(&out, path).expect("copying the backup into place");
+        }
+        DbUrl::Postgres(target) => {
+            let status = std::process::Command::new("pg_restore")
+                .args(["--no-owner", "--dbname", target])
+                .arg(&out)
+                .status()
+                .expect("pg_restore");
+            assert!(status.success());
+        }
+    }
+    let address = serve(restored.url.clone()).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("a client");
+    let after = student_page(&client, &address, &admin).await;
+    assert_eq!(after, before);
+    let url = restored.url.clone();
+    let count = huddle::db::blocking(move || {
+        let db = huddle::db::Db::open(&url, 1)?;
+        let mut conn = db.conn()?;
+        use diesel::prelude::*;
+        Ok(huddle::db::schema::events::table
+            .count()
+            .get_result::<i64>(&mut conn)?)
+    })
+    .await
+    .expect("counting");
+    assert_eq!(count, 200);
+}
