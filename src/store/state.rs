@@ -219,7 +219,7 @@ fn step_event(
 ) -> Option<(f64, bool)> {
     let mut action = ev.action(typical_ms);
     let rapid = tracker.is_some() && action.is_rapid_guess(t);
-    let predicted = model.params.predict(kt.state.p_known);
+    let predicted = kt.state.predict(&model.params);
     let counted = kt
         .track
         .step(&mut kt.state, model, &ev.attempt(rapid), first)
