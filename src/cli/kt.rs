@@ -95,14 +95,18 @@ pub struct CsvFlags {
     /// Column names of the file for the four columns, e.g.
     /// `user_id=student_id,skill_name=skill_id,order_id=order`.
     #[arg(long, value_parser = parse_columns)]
-    pub columns: Option<Vec<(String, String)>>,
+    pub columns: Option<ColumnMap>,
     /// Field separator (one character, `\t` for tab); detected from the header by default.
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 }
 
-fn parse_columns(spec: &str) -> Result<Vec<(String, String)>, String> {
-    kt::load::LoadOptions::parse_columns(spec)
+/// `--columns`: (name in the file, the column it stands for).
+#[derive(Debug, Clone)]
+pub struct ColumnMap(pub Vec<(String, String)>);
+
+fn parse_columns(spec: &str) -> Result<ColumnMap, String> {
+    kt::load::LoadOptions::parse_columns(spec).map(ColumnMap)
 }
 
 fn parse_delimiter(raw: &str) -> Result<u8, String> {
@@ -244,7 +248,7 @@ struct CvOut {
 fn load(input: &CsvFlags) -> anyhow::Result<kt::Dataset> {
     let opts = kt::load::LoadOptions {
         delimiter: input.delimiter,
-        columns: input.columns.clone().unwrap_or_default(),
+        columns: input.columns.clone().map(|c| c.0).unwrap_or_default(),
     };
     let path = &input.csv;
     // The loader's errors name the path or the line; say which file too for the latter.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::confidence::Spread;
-use super::params::{bounds, log_add_exp, Params, MIN_ROWS_TO_FIT, MIN_STUDENTS_TO_FIT};
+use super::params::{bounds, Params, MIN_ROWS_TO_FIT, MIN_STUDENTS_TO_FIT};
 use super::trie::{Scratch, Trie, TrieCounts, TrieWeights};
 
 /// The answers of one skill, grouped by student and in time order.

@@ -8,7 +8,8 @@
 //! decimal), an RFC 3339 timestamp, or `YYYY-MM-DD HH:MM:SS` (`T` also accepted, optional
 //! fractional seconds) without a zone, read as UTC; anything else is an error naming the
 //! line. Rows with equal `order` keep their order in the file. The delimiter is the
-//! most frequent of `,` `;` tab `|` in the header line, unless given.
+//! most frequent of `,` `;` tab `|` in the header line, unless given. A gzipped file is
+//! read as is.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -97,12 +98,24 @@ pub fn load_path_with(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadEr
         source,
     })?;
     let mut bytes = Vec::new();
-    std::io::BufReader::new(file)
+    let mut reader = std::io::BufReader::new(file);
+    reader
         .read_to_end(&mut bytes)
         .map_err(|source| LoadError::Open {
             path: path.display().to_string(),
             source,
         })?;
+    // A gzip file (by its magic bytes, whatever its name) is read decompressed.
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .map_err(|source| LoadError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        bytes = plain;
+    }
     load_bytes_with(&bytes, opts)
 }
 
