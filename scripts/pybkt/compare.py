@@ -161,7 +161,8 @@ def main():
         known = test[test.skill_id.isin(set(m.fit_model))]
         pr = m.predict(data=renamed(known[cols]))
         pp = known[key].copy()
-        pp["pybkt"] = pr["correct_predictions"].to_numpy()
+        # pyBKT returns the rows re-sorted (by order, then student) under their original labels.
+        pp["pybkt"] = pr["correct_predictions"].reindex(known.index).to_numpy()
         merged = test[key + ["correct"]].merge(hp, on=key, how="left").merge(pp, on=key, how="left")
         scored.append(merged)
         print(f"fold {f} done", flush=True)

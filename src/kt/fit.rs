@@ -336,6 +336,7 @@ fn e_step(
     weights: Option<&[u32]>,
     range: std::ops::Range<usize>,
 ) -> Counts {
+    use super::params::log_add_exp;
     let ln = f64::ln;
     let mut c = Counts::default();
     // ln P(answer | state), index 0 = not known, 1 = known; then by the answer.
@@ -425,6 +426,13 @@ pub(crate) fn e_step_counts(p: &Params, data: &SkillData, weights: Option<&[u32]
 pub fn log_likelihood(p: &Params, data: &SkillData) -> f64 {
     let trie = Trie::build(data);
     trie.e_step(p, &trie.weights(None), &mut Scratch::new(&trie))
+        .ll
+}
+
+/// Log-likelihood of the sequences of `data` weighted by `weights` (0 = left out).
+pub fn log_likelihood_weighted(p: &Params, data: &SkillData, weights: &[u32]) -> f64 {
+    let trie = Trie::build(data);
+    trie.e_step(p, &trie.weights(Some(weights)), &mut Scratch::new(&trie))
         .ll
 }
 
