@@ -193,7 +193,20 @@ function healthSection(report) {
     skills.some((k) => k.status !== 'ok' && k.message)
       ? h('ul', { class: 'notes' }, skills.filter((k) => k.status !== 'ok' && k.message).map((k) => h('li', {}, h('strong', {}, `${k.name || k.skill_id}: `), k.message)))
       : null,
+    refusedSection(report.refit?.result?.refused || [], skills),
     h('p', { class: 'muted' }, 'AUC: how well the model tells right answers from wrong ones before they happen (0.5 is chance, 1 is perfect).'),
+  );
+}
+
+// Refits the latest refit did not apply: those skills keep the model in use.
+function refusedSection(refused, skills) {
+  if (!refused.length) return null;
+  const name = (id) => skills.find((k) => k.skill_id === id)?.name || id;
+  return h(
+    'div',
+    {},
+    h('p', {}, `The latest refit was not applied to ${plural(refused.length, 'skill')}; they keep the model in use:`),
+    h('ul', { class: 'notes' }, refused.map((r) => h('li', {}, h('strong', {}, `${name(r.skill_id)}: `), r.reason))),
   );
 }
 

@@ -1,14 +1,27 @@
-"""Runs pyBKT (C++ engine) and `huddle kt` on the same CSV and prints the figures side by side.
+"""Runs `huddle kt` and pyBKT (C++ engine) side by side on one CSV and writes a table.
 
-Usage: python compare.py --csv FILE --huddle PATH [--restarts 5] [--folds 5] [--runs 3]
-Both log-likelihoods are recomputed here by the same numpy forward pass, so they are
-comparable whatever each tool reports.
+Usage: python compare.py --csv FILE[.gz] --huddle PATH [--restarts 5] [--folds 5] [--out TABLE.md]
+
+The CSV has the columns student_id, skill_id, correct, order (what `huddle kt` reads).
+Both tools are treated alike:
+- fit time: wall time of `huddle kt fit --bootstrap 0` (whole process, CSV parsing
+  included; median of --runs) and of pyBKT's `Model.fit` (data preparation included), both
+  with --restarts random starts (pyBKT `num_fits`) and all cores;
+- log-likelihood per skill: both fitted parameter sets scored on all rows by the same exact
+  numpy forward pass (log space, both states kept);
+- held-out accuracy: one student split into --folds folds (seeded here); on each fold both
+  tools are fitted on the other folds' rows and predict the fold's rows one step ahead
+  (`huddle kt predict`, pyBKT `Model.predict`); the predictions of all folds are pooled and
+  scored by one scorer (scikit-learn's AUC, RMSE) on the rows both predicted.
 """
 import argparse
+import io
 import json
 import os
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -16,41 +29,57 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 
-def sequences(df):
-    """Per skill: a (students x max_len) matrix of answers and a mask, in time order."""
+def exact_log_likelihood(df, params):
+    """Per skill: ln P(answers) under `params[skill]`, by a log-space forward pass."""
     out = {}
-    df = df.sort_values(["skill_id", "student_id", "order"], kind="mergesort")
     for skill, g in df.groupby("skill_id", sort=True):
+        if skill not in params:
+            continue
+        p = params[skill]
         pos = g.groupby("student_id", sort=False).cumcount().to_numpy()
         stu = pd.factorize(g["student_id"])[0]
         obs = np.zeros((stu.max() + 1, pos.max() + 1))
         mask = np.zeros_like(obs, dtype=bool)
         obs[stu, pos] = g["correct"].to_numpy()
         mask[stu, pos] = True
-        out[skill] = (obs, mask)
+        with np.errstate(divide="ignore"):
+            lk = np.full(obs.shape[0], np.log(p["prior"]))
+            lu = np.full(obs.shape[0], np.log1p(-p["prior"]))
+            ln = {k: np.log(v) for k, v in [("l", p["learn"]), ("nl", 1 - p["learn"]),
+                                             ("f", p["forget"]), ("nf", 1 - p["forget"])]}
+        total = 0.0
+        for t in range(obs.shape[1]):
+            o, m = obs[:, t], mask[:, t]
+            ek = np.where(o == 1, np.log1p(-p["slip"]), np.log(p["slip"]))
+            eu = np.where(o == 1, np.log(p["guess"]), np.log1p(-p["guess"]))
+            k, u = lk + ek, lu + eu
+            norm = np.logaddexp(k, u)
+            total += norm[m].sum()
+            k, u = k - norm, u - norm
+            nk = np.logaddexp(k + ln["nf"], u + ln["l"])
+            nu = np.logaddexp(k + ln["f"], u + ln["nl"])
+            lk, lu = np.where(m, nk, lk), np.where(m, nu, lu)
+        out[skill] = float(total)
     return out
 
 
-def log_likelihood(seqs, params):
-    total = 0.0
-    for skill, (obs, mask) in seqs.items():
-        p = params[skill]
-        known = np.full(obs.shape[0], p["prior"])
-        for t in range(obs.shape[1]):
-            o, m = obs[:, t], mask[:, t]
-            pc = known * (1 - p["slip"]) + (1 - known) * p["guess"]
-            lik = np.where(o == 1, pc, 1 - pc)
-            total += np.log(lik[m]).sum()
-            post = np.where(o == 1, known * (1 - p["slip"]), known * p["slip"]) / lik
-            nxt = post * (1 - p["forget"]) + (1 - post) * p["learn"]
-            known = np.where(m, nxt, known)
-    return total
-
-
-def run_huddle(huddle, args):
+def huddle(exe, args, capture=True):
     t = time.perf_counter()
-    out = subprocess.run([huddle, "kt", *args], check=True, capture_output=True, text=True).stdout
-    return json.loads(out), time.perf_counter() - t
+    r = subprocess.run([exe, "kt", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"huddle kt {' '.join(args)} failed:\n{r.stderr}")
+    return r.stdout, time.perf_counter() - t
+
+
+def pybkt_params(model):
+    return {skill: {"prior": float(m["prior"]), "learn": float(m["learns"][0]),
+                    "guess": float(m["guesses"][0]), "slip": float(m["slips"][0]),
+                    "forget": float(m["forgets"][0])}
+            for skill, m in model.fit_model.items()}
+
+
+def renamed(df):
+    return df.rename(columns={"student_id": "user_id", "skill_id": "skill_name", "order": "order_id"})
 
 
 def main():
@@ -59,85 +88,152 @@ def main():
     ap.add_argument("--huddle", required=True)
     ap.add_argument("--restarts", type=int, default=5)
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--runs", type=int, default=3, help="runs of each timed step (median kept)")
-    ap.add_argument("--pybkt-runs", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3, help="timed huddle fits (median kept)")
+    ap.add_argument("--pybkt-runs", type=int, default=1, help="timed pyBKT fits (median kept)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out", help="also write the table (Markdown) here")
+    ap.add_argument("--huddle-flags", default="", help="extra flags for huddle kt fit")
     a = ap.parse_args()
 
     from pyBKT.models import Model
     import pyBKT.fit.E_step  # noqa: F401  (fails if only the slow pure-Python engine is installed)
 
-    df = pd.read_csv(a.csv)
-    seqs = sequences(df)
-    print(f"rows {len(df)}, skills {df.skill_id.nunique()}, students {df.student_id.nunique()}, nproc {os.cpu_count()}")
+    df = pd.read_csv(a.csv, dtype={"student_id": str, "skill_id": str})
+    df = df.sort_values(["student_id", "skill_id", "order"], kind="mergesort").reset_index(drop=True)
+    df["opportunity"] = df.groupby(["student_id", "skill_id"], sort=False).cumcount() + 1
+    work = tempfile.mkdtemp(prefix="kt-compare-")
+    cols = ["student_id", "skill_id", "correct", "order"]
+    all_csv = os.path.join(work, "all.csv")
+    df[cols].to_csv(all_csv, index=False)
+    extra = a.huddle_flags.split()
+    common = ["--restarts", str(a.restarts), "--seed", str(a.seed), "--bootstrap", "0", *extra]
+    header = (f"rows {len(df)}, skills {df.skill_id.nunique()}, students {df.student_id.nunique()}, "
+              f"restarts {a.restarts}, folds {a.folds}, nproc {os.cpu_count()}")
+    print(header, flush=True)
 
-    # --- huddle kt fit (wall time of the whole process, CSV parsing included)
-    fits = [run_huddle(a.huddle, ["fit", "--csv", a.csv, "--restarts", str(a.restarts), "--seed", str(a.seed)])
-            for _ in range(a.runs)]
-    h_fit, _ = fits[0]
+    # --- fit on all rows: time and parameters
+    fits = [huddle(a.huddle, ["fit", "--csv", all_csv, *common]) for _ in range(a.runs)]
+    h_fit = json.loads(fits[0][0])
     h_wall = statistics.median(w for _, w in fits)
-    h_params = {s: v for s, v in h_fit["skills"].items()}
-    h_ll = log_likelihood(seqs, h_params)
-
-    # --- pyBKT fit, same number of random starts
-    renamed = df.rename(columns={"student_id": "user_id", "skill_id": "skill_name", "order": "order_id"})
+    h_params = h_fit["skills"]
     p_walls = []
     for _ in range(a.pybkt_runs):
         model = Model(seed=a.seed, num_fits=a.restarts, parallel=True)
         t = time.perf_counter()
-        model.fit(data=renamed)
+        model.fit(data=renamed(df[cols]))
         p_walls.append(time.perf_counter() - t)
     p_wall = statistics.median(p_walls)
-    p_params = {}
-    for skill, m in model.fit_model.items():
-        p_params[skill] = {"prior": float(m["prior"]), "learn": float(m["learns"][0]),
-                           "guess": float(m["guesses"][0]), "slip": float(m["slips"][0]),
-                           "forget": float(m["forgets"][0])}
-    p_ll = log_likelihood(seqs, p_params)
+    p_params = pybkt_params(model)
+    print(f"fit: huddle {h_wall:.2f}s, pyBKT {p_wall:.2f}s", flush=True)
 
-    # --- cross-validation
-    cvs = [run_huddle(a.huddle, ["cv", "--csv", a.csv, "--folds", str(a.folds), "--restarts", str(a.restarts),
-                                 "--seed", str(a.seed)]) for _ in range(a.runs)]
-    h_cv, _ = cvs[0]
-    h_cv_wall = statistics.median(w for _, w in cvs)
+    h_ll = exact_log_likelihood(df, h_params)
+    p_ll = exact_log_likelihood(df, p_params)
+    both = sorted(set(h_ll) & set(p_ll))
+    diff = {s: h_ll[s] - p_ll[s] for s in both}
+    at_least = sum(d >= -1e-3 for d in diff.values())
+    em = {s for s, v in h_params.items() if v.get("method", "em") == "em"}
+    em_both = [s for s in both if s in em]
+    at_least_em = sum(diff[s] >= -1e-3 for s in em_both)
+    pybkt_g_ge_half = sum(p["guess"] >= 0.5 for p in p_params.values())
+    pybkt_invalid = sum(p["guess"] + p["slip"] >= 1 for p in p_params.values())
 
-    model = Model(seed=a.seed, num_fits=a.restarts, parallel=True)
-    t = time.perf_counter()
-    cv = model.crossvalidate(data=renamed, folds=a.folds, metric="auc")
-    p_cv_wall = time.perf_counter() - t
-    p_cv_auc = float(cv["auc"].mean())
-
-    # pyBKT pooled AUC over student folds, the same measure as `kt cv`'s `auc`
-    students = renamed["user_id"].unique()
+    # --- one shared student split, one scorer
+    students = np.array(sorted(df.student_id.unique()))
     rng = np.random.RandomState(a.seed)
     fold_of = dict(zip(rng.permutation(students), np.arange(len(students)) % a.folds))
-    renamed["fold"] = renamed["user_id"].map(fold_of)
-    preds, truth = [], []
+    df["fold"] = df.student_id.map(fold_of)
+    key = ["student_id", "skill_id", "opportunity"]
+    scored = []
     for f in range(a.folds):
+        train, test = df[df.fold != f], df[df.fold == f]
+        tr, te = os.path.join(work, f"train{f}.csv"), os.path.join(work, f"test{f}.csv")
+        train[cols].to_csv(tr, index=False)
+        test[cols].to_csv(te, index=False)
+        out, _ = huddle(a.huddle, ["fit", "--csv", tr, *common])
+        params = os.path.join(work, f"fit{f}.json")
+        with open(params, "w") as fh:
+            fh.write(out)
+        out, _ = huddle(a.huddle, ["predict", "--csv", te, "--params", params])
+        hp = pd.read_csv(io.StringIO(out), dtype={"student_id": str, "skill_id": str})
+        hp = hp.rename(columns={"p_correct": "huddle"})[key + ["huddle"]]
         m = Model(seed=a.seed, num_fits=a.restarts, parallel=True)
-        m.fit(data=renamed[renamed.fold != f])
-        test = renamed[renamed.fold == f]
-        pr = m.predict(data=test)
-        preds.append(pr["correct_predictions"].to_numpy())
-        truth.append(pr["correct"].to_numpy())
-    p_pooled = roc_auc_score(np.concatenate(truth), np.concatenate(preds))
+        m.fit(data=renamed(train[cols]))
+        known = test[test.skill_id.isin(set(m.fit_model))]
+        pr = m.predict(data=renamed(known[cols]))
+        pp = known[key].copy()
+        # pyBKT returns the rows re-sorted (by order, then student) under their original labels.
+        pp["pybkt"] = pr["correct_predictions"].reindex(known.index).to_numpy()
+        merged = test[key + ["correct"]].merge(hp, on=key, how="left").merge(pp, on=key, how="left")
+        scored.append(merged)
+        print(f"fold {f} done", flush=True)
+    s = pd.concat(scored)
+    common_rows = s.dropna(subset=["huddle", "pybkt"])
+    y = common_rows.correct.to_numpy()
 
-    rows = [
-        ("fit wall seconds (median)", f"{h_wall:.2f}", f"{p_wall:.2f}", f"{p_wall / h_wall:.1f}x faster"),
-        ("fit log-likelihood (same numpy code)", f"{h_ll:.2f}", f"{p_ll:.2f}", f"{h_ll - p_ll:+.2f}"),
-        (f"cv AUC, per-skill mean ({a.folds} folds)", f"{h_cv['auc_skill_mean']:.4f}", f"{p_cv_auc:.4f}",
-         f"{h_cv['auc_skill_mean'] - p_cv_auc:+.4f}"),
-        (f"cv AUC, pooled ({a.folds} folds)", f"{h_cv['auc']:.4f}", f"{p_pooled:.4f}", f"{h_cv['auc'] - p_pooled:+.4f}"),
-        ("cv wall seconds", f"{h_cv_wall:.2f}", f"{p_cv_wall:.2f}", f"{p_cv_wall / h_cv_wall:.1f}x faster"),
+    def rmse(p):
+        return float(np.sqrt(np.mean((p - y) ** 2)))
+
+    def skill_mean_auc(col):
+        aucs = [roc_auc_score(g.correct, g[col]) for _, g in common_rows.groupby("skill_id")
+                if g.correct.nunique() == 2]
+        return float(np.mean(aucs))
+
+    small = {sk for sk, v in h_params.items() if v.get("method", "em") != "em"}
+    small_rows = common_rows[common_rows.skill_id.isin(small)]
+
+    def small_auc(col):
+        if small_rows.correct.nunique() < 2:
+            return float("nan")
+        return roc_auc_score(small_rows.correct, small_rows[col])
+
+    res = {
+        "huddle_fit_seconds": h_wall, "pybkt_fit_seconds": p_wall, "speedup": p_wall / h_wall,
+        "huddle_ll": sum(h_ll.values()), "pybkt_ll": sum(p_ll[k] for k in h_ll if k in p_ll),
+        "skills": len(both), "skills_ll_at_least_pybkt": at_least,
+        "em_skills": len(em_both), "em_skills_ll_at_least_pybkt": at_least_em,
+        "pybkt_guess_ge_half": pybkt_g_ge_half, "pybkt_guess_plus_slip_ge_1": pybkt_invalid,
+        "rows_scored": len(common_rows), "rows_test": len(s),
+        "huddle_auc": roc_auc_score(y, common_rows.huddle), "pybkt_auc": roc_auc_score(y, common_rows.pybkt),
+        "huddle_rmse": rmse(common_rows.huddle.to_numpy()), "pybkt_rmse": rmse(common_rows.pybkt.to_numpy()),
+        "huddle_auc_skill_mean": skill_mean_auc("huddle"), "pybkt_auc_skill_mean": skill_mean_auc("pybkt"),
+        "small_skill_rows": len(small_rows), "huddle_small_auc": small_auc("huddle"),
+        "pybkt_small_auc": small_auc("pybkt"),
+        "restarts": a.restarts, "folds": a.folds, "huddle_fit_runs": [w for _, w in fits],
+        "pybkt_fit_runs": p_walls, "huddle_flags": common,
+    }
+    worst = sorted(diff.items(), key=lambda kv: kv[1])[:5]
+    lines = [
+        f"`{os.path.basename(a.csv)}`: {header}",
+        "",
+        "| | huddle | pyBKT 1.4.3 | difference |",
+        "|---|---:|---:|---:|",
+        f"| fit wall seconds | {h_wall:.2f} | {p_wall:.2f} | {p_wall / h_wall:.1f}× faster |",
+        f"| log-likelihood, all skills (one exact scorer) | {res['huddle_ll']:.1f} | {res['pybkt_ll']:.1f} | "
+        f"{res['huddle_ll'] - res['pybkt_ll']:+.1f} |",
+        f"| skills with log-likelihood ≥ pyBKT's (−0.001) | {at_least} of {len(both)} | | "
+        f"{100 * at_least / max(len(both), 1):.1f}% |",
+        f"| ... of the skills huddle fits by EM | {at_least_em} of {len(em_both)} | | "
+        f"{100 * at_least_em / max(len(em_both), 1):.1f}% |",
+        f"| held-out AUC, pooled ({a.folds} shared folds) | {res['huddle_auc']:.4f} | {res['pybkt_auc']:.4f} | "
+        f"{res['huddle_auc'] - res['pybkt_auc']:+.4f} |",
+        f"| held-out RMSE, pooled | {res['huddle_rmse']:.4f} | {res['pybkt_rmse']:.4f} | "
+        f"{res['huddle_rmse'] - res['pybkt_rmse']:+.4f} |",
+        f"| held-out AUC, per-skill mean | {res['huddle_auc_skill_mean']:.4f} | {res['pybkt_auc_skill_mean']:.4f} | "
+        f"{res['huddle_auc_skill_mean'] - res['pybkt_auc_skill_mean']:+.4f} |",
+        f"| held-out AUC on the {len(small)} small skills ({len(small_rows)} rows) | {res['huddle_small_auc']:.4f} | "
+        f"{res['pybkt_small_auc']:.4f} | {res['huddle_small_auc'] - res['pybkt_small_auc']:+.4f} |",
+        "",
+        f"Rows scored: {len(common_rows)} of {len(s)} held-out rows (pyBKT cannot predict a skill absent "
+        f"from its training folds). pyBKT fitted guess ≥ 0.5 on {pybkt_g_ge_half} skills and "
+        f"guess + slip ≥ 1 on {pybkt_invalid}. Largest log-likelihood shortfalls (skill: huddle − pyBKT): "
+        + ", ".join(f"{k}: {v:+.2f}" for k, v in worst) + ".",
     ]
-    print(f"{'':42} {'huddle':>14} {'pyBKT':>14}   difference")
-    for r in rows:
-        print(f"{r[0]:42} {r[1]:>14} {r[2]:>14}   {r[3]}")
-    print(json.dumps({"huddle_fit_seconds": h_wall, "pybkt_fit_seconds": p_wall, "speedup": p_wall / h_wall,
-                      "huddle_ll": h_ll, "pybkt_ll": p_ll, "huddle_cv_auc": h_cv["auc"],
-                      "huddle_cv_auc_skill_mean": h_cv["auc_skill_mean"], "pybkt_cv_auc_skill_mean": p_cv_auc,
-                      "pybkt_cv_auc_pooled": p_pooled, "restarts": a.restarts, "folds": a.folds,
-                      "fit_runs": [w for _, w in fits], "pybkt_fit_runs": p_walls}))
+    table = "\n".join(lines)
+    print(table)
+    print(json.dumps(res))
+    if a.out:
+        with open(a.out, "w") as fh:
+            fh.write(table + "\n\n" + json.dumps(res) + "\n")
 
 
 if __name__ == "__main__":

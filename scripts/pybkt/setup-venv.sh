@@ -3,7 +3,7 @@
 # (the prebuilt wheel falls back to a much slower pure-Python engine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VENV=target/pybkt-venv
+VENV="${PYBKT_VENV:-target/pybkt-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi

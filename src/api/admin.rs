@@ -17,6 +17,9 @@ pub struct RefitResult {
     pub skills: Vec<RefittedSkillView>,
     /// Skills left on their current model for lack of students.
     pub skills_skipped: usize,
+    /// Skills whose refit was not applied (not finite, or predicting held-out students
+    /// worse than the model in use): they keep the model in use.
+    pub refused: Vec<RefusedRefitView>,
     /// Students whose states were recomputed with the new models.
     pub students_recomputed: usize,
     /// Student × skill states written.
@@ -36,6 +39,19 @@ pub struct RefittedSkillView {
     pub guess: f64,
     pub slip: f64,
     pub forget: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedRefitView {
+    pub skill_id: String,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// Held-out students the refit and the model in use were compared on (null when the
+    /// refit was refused for not being finite).
+    pub held_out_students: Option<usize>,
+    /// Their log-likelihood under the refit and under the model in use.
+    pub refit_log_likelihood: Option<f64>,
+    pub current_log_likelihood: Option<f64>,
 }
 
 impl From<RefitSummary> for RefitResult {
@@ -58,6 +74,17 @@ impl From<RefitSummary> for RefitResult {
                 })
                 .collect(),
             skills_skipped: s.skills_skipped,
+            refused: s
+                .refused
+                .into_iter()
+                .map(|r| RefusedRefitView {
+                    skill_id: r.skill_id,
+                    reason: r.reason,
+                    held_out_students: r.held_out.map(|h| h.students),
+                    refit_log_likelihood: r.held_out.map(|h| h.candidate).filter(|x| x.is_finite()),
+                    current_log_likelihood: r.held_out.map(|h| h.current).filter(|x| x.is_finite()),
+                })
+                .collect(),
             students_recomputed: s.students_recomputed,
             states_written: s.states_written,
             seconds: s.seconds,

@@ -5,18 +5,64 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use super::fit::{fit_dataset, Dataset, FitOptions};
+use super::fit::{fit_dataset, Dataset, FitOptions, Method};
+use super::params::logit;
 
 /// What `huddle kt cv` prints (plus `seconds`, added by the caller).
+///
+/// Every prediction is one-step-ahead: the held-out student's P(correct) at an answer from
+/// the answers before it on the same skill, with the parameters fitted on the other folds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CvResult {
-    /// AUC of all held-out predictions pooled.
+    /// AUC of all held-out predictions of all skills pooled into one ranking. This is the
+    /// figure comparable to pyBKT fitted and predicted over the same student folds
+    /// (`scripts/pybkt/compare.py` scores both with one scorer).
     pub auc: f64,
+    /// Root mean squared error of the same pooled predictions.
     pub rmse: f64,
     pub folds: usize,
     pub rows: usize,
-    /// Mean over skills of each skill's pooled AUC (what pyBKT's `crossvalidate` reports).
+    /// Mean over skills of each skill's AUC (its held-out predictions of all folds pooled);
+    /// skills whose answers are all right or all wrong have no AUC and are left out. This
+    /// is what pyBKT's `Model.crossvalidate` reports per skill, averaged.
     pub auc_skill_mean: f64,
+    /// Predictions on skills that were not fitted by EM on their own in that fold (too
+    /// little data: shrunk or defaults), pooled: how well small skills are served.
+    pub small_skills: SmallSkillsCv,
+    /// Per skill, in skill id order (printed by `kt cv --per-skill`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<SkillCv>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SmallSkillsCv {
+    pub rows: usize,
+    /// None without predictions of both outcomes.
+    pub auc: Option<f64>,
+}
+
+/// One skill's held-out figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkillCv {
+    pub skill_id: String,
+    pub rows: usize,
+    /// None when the skill's answers are all right or all wrong.
+    pub auc: Option<f64>,
+    pub rmse: f64,
+    /// In how many folds EM fitted the skill on its own (the others shrunk or defaulted).
+    pub em_folds: usize,
+}
+
+fn rmse(scored: &[(f64, bool)]) -> f64 {
+    if scored.is_empty() {
+        return 0.0;
+    }
+    (scored
+        .iter()
+        .map(|&(p, y)| (p - f64::from(u8::from(y))).powi(2))
+        .sum::<f64>()
+        / scored.len() as f64)
+        .sqrt()
 }
 
 /// Assigns each student (index into `data.students`, or the largest index used + 1) to a
@@ -51,6 +97,8 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
         ..*opts
     };
     let mut per_skill: Vec<Vec<(f64, bool)>> = vec![Vec::new(); data.skills.len()];
+    let mut em_folds = vec![0usize; data.skills.len()];
+    let mut small: Vec<(f64, bool)> = Vec::new();
     for f in 0..folds {
         let weights: Vec<Vec<u32>> = data
             .skills
@@ -65,36 +113,41 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
         let fits = fit_dataset(data, Some(&weights), &fit_opts);
         for (i, (skill, fit)) in data.skills.iter().zip(&fits).enumerate() {
             let p = fit.model.params;
+            em_folds[i] += usize::from(fit.method == Method::Em);
+            let before = per_skill[i].len();
             for s in 0..skill.sequences() {
                 if fold_of[skill.students[s] as usize] != f {
                     continue;
                 }
-                let mut known = p.prior;
+                // Log-odds: exact after any run of answers (see Params::update_log_odds).
+                let mut belief = logit(p.prior);
                 for &o in skill.sequence(s) {
-                    per_skill[i].push((p.predict(known), o == 1));
-                    known = p.update(known, o == 1);
+                    per_skill[i].push((p.predict_log_odds(belief), o == 1));
+                    belief = p.update_log_odds(belief, o == 1);
                 }
+            }
+            if fit.method != Method::Em {
+                small.extend_from_slice(&per_skill[i][before..]);
             }
         }
     }
     let mut all: Vec<(f64, bool)> = per_skill.iter().flatten().copied().collect();
-    let rmse = if all.is_empty() {
-        f64::NAN
-    } else {
-        (all.iter()
-            .map(|&(p, y)| (p - f64::from(u8::from(y))).powi(2))
-            .sum::<f64>()
-            / all.len() as f64)
-            .sqrt()
-    };
-    let skill_aucs: Vec<f64> = per_skill
+    let skills: Vec<SkillCv> = per_skill
         .iter_mut()
-        .map(|v| auc(v))
-        .filter(|a| a.is_finite())
+        .zip(&data.skills)
+        .zip(&em_folds)
+        .map(|((v, skill), &em_folds)| SkillCv {
+            skill_id: skill.skill_id.clone(),
+            rows: v.len(),
+            rmse: rmse(v),
+            auc: Some(auc(v)).filter(|a| a.is_finite()),
+            em_folds,
+        })
         .collect();
+    let skill_aucs: Vec<f64> = skills.iter().filter_map(|s| s.auc).collect();
     CvResult {
         auc: auc(&mut all),
-        rmse,
+        rmse: if all.is_empty() { f64::NAN } else { rmse(&all) },
         folds,
         rows: all.len(),
         auc_skill_mean: if skill_aucs.is_empty() {
@@ -102,6 +155,11 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
         } else {
             skill_aucs.iter().sum::<f64>() / skill_aucs.len() as f64
         },
+        small_skills: SmallSkillsCv {
+            rows: small.len(),
+            auc: Some(auc(&mut small)).filter(|a| a.is_finite()),
+        },
+        skills,
     }
 }
 

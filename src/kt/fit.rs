@@ -59,14 +59,6 @@ impl SkillData {
     pub fn sequence(&self, i: usize) -> &[u8] {
         &self.obs[self.starts[i] as usize..self.starts[i + 1] as usize]
     }
-
-    fn max_len(&self) -> usize {
-        self.starts
-            .windows(2)
-            .map(|w| (w[1] - w[0]) as usize)
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 /// All skills of a data set, sharing one table of student ids.
@@ -100,7 +92,43 @@ pub struct FitOptions {
     pub threads: usize,
     /// Bootstrap resamples of students for the parameter-uncertainty summary (0 = none).
     pub bootstrap: usize,
+    /// A skill with fewer answers than this, or fewer students than `min_students`, is
+    /// not fitted on its own: see `small_skills`.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: usize,
+    #[serde(default = "default_min_students")]
+    pub min_students: usize,
+    /// What a skill under the minimum gets.
+    #[serde(default)]
+    pub small_skills: SmallSkills,
 }
+
+fn default_min_rows() -> usize {
+    MIN_ROWS_TO_FIT
+}
+
+fn default_min_students() -> usize {
+    MIN_STUDENTS_TO_FIT
+}
+
+/// How a skill with too little data to be fitted on its own gets its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmallSkills {
+    /// Empirical Bayes: the EM fit of the skill's own data with a Beta prior on each
+    /// parameter centred on the mean of the skills fitted on their own, worth
+    /// [`SHRINK_STRENGTH`] pseudo-answers. With no data it is that mean; the more data,
+    /// the less the prior weighs.
+    #[default]
+    Shrink,
+    /// The literature defaults ([`Params::default`]).
+    Default,
+}
+
+/// Pseudo-observations the all-skill prior is worth in a shrunk fit: a skill under the
+/// 200-answer minimum is pulled most of the way toward the mean of the fitted skills,
+/// yet a skill near it already moves toward its own data.
+pub const SHRINK_STRENGTH: f64 = 50.0;
 
 impl Default for FitOptions {
     fn default() -> Self {
@@ -112,6 +140,9 @@ impl Default for FitOptions {
             fit_forget: false,
             threads: 0,
             bootstrap: 8,
+            min_rows: MIN_ROWS_TO_FIT,
+            min_students: MIN_STUDENTS_TO_FIT,
+            small_skills: SmallSkills::Shrink,
         }
     }
 }
@@ -143,13 +174,30 @@ pub struct SkillFit {
     pub log_likelihood: f64,
     pub students: usize,
     pub rows: usize,
-    /// False when the skill had too little data and kept the defaults.
+    /// True when EM fitted the skill on its own data (`method` = [`Method::Em`]).
     pub fitted: bool,
+    /// How the parameters were obtained.
+    pub method: Method,
+    /// Why the skill was not fitted on its own data, in a sentence (None when it was).
+    pub reason: Option<String>,
     pub restarts: usize,
     /// E-steps of the winning restart.
     pub iterations: usize,
     /// Standard deviation of each parameter over the bootstrap resamples.
     pub bootstrap_sd: Option<Params>,
+}
+
+/// How a skill's parameters were obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// EM on the skill's own data, best of the restarts.
+    Em,
+    /// Too little data: EM shrunk toward the mean of the fitted skills ([`SmallSkills::Shrink`]).
+    Shrunk,
+    /// The literature defaults: too little data with [`SmallSkills::Default`], or every
+    /// restart failed.
+    Default,
 }
 
 /// Sufficient statistics of one E-step.
@@ -191,26 +239,59 @@ impl From<TrieCounts> for Counts {
 }
 
 impl Counts {
+    fn is_finite(&self) -> bool {
+        [
+            self.ll,
+            self.first_known,
+            self.known,
+            self.known_correct,
+            self.trans_known,
+            self.learned,
+            self.forgot,
+        ]
+        .iter()
+        .all(|x| x.is_finite())
+    }
+
     /// The M-step. Each parameter's expected complete-data log-likelihood is a concave
     /// Bernoulli term, so clamping its unconstrained maximiser into the bounds gives the
-    /// constrained maximiser: EM stays monotone inside the bounds.
-    fn m_step(&self, fit_forget: bool, old: &Params) -> Params {
-        let ratio = |num: f64, den: f64, fallback: f64| {
-            if den > 1e-12 {
-                num / den
+    /// constrained maximiser; guess and slip, coupled by `guess + slip ≤
+    /// GUESS_PLUS_SLIP_MAX`, are maximised jointly on that line when the constraint binds.
+    /// EM therefore stays monotone inside the bounds. `prior` = (centre, pseudo-answers)
+    /// adds a Beta prior to each parameter (a MAP step: EM then maximises the posterior).
+    fn m_step(&self, fit_forget: bool, old: &Params, prior: Option<(&Params, f64)>) -> Params {
+        let (mu, m) = prior.map_or((old, 0.0), |(mu, m)| (mu, m));
+        // Success and failure weights of each Bernoulli term, prior included.
+        let term = |yes: f64, total: f64, centre: f64| {
+            (
+                yes.max(0.0) + m * centre,
+                (total - yes).max(0.0) + m * (1.0 - centre),
+            )
+        };
+        let ratio = |(a, b): (f64, f64), fallback: f64| {
+            if a + b > 1e-12 {
+                a / (a + b)
             } else {
                 fallback
             }
         };
         let unknown = self.rows - self.known;
         let trans_unknown = self.trans - self.trans_known;
+        let g_term = term(self.correct - self.known_correct, unknown, mu.guess);
+        let s_term = term(self.known - self.known_correct, self.known, mu.slip);
+        let (guess, slip) = guess_slip(
+            g_term,
+            s_term,
+            ratio(g_term, old.guess),
+            ratio(s_term, old.slip),
+        );
         Params {
-            prior: ratio(self.first_known, self.sequences, old.prior),
-            learn: ratio(self.learned, trans_unknown, old.learn),
-            guess: ratio(self.correct - self.known_correct, unknown, old.guess),
-            slip: ratio(self.known - self.known_correct, self.known, old.slip),
+            prior: ratio(term(self.first_known, self.sequences, mu.prior), old.prior),
+            learn: ratio(term(self.learned, trans_unknown, mu.learn), old.learn),
+            guess,
+            slip,
             forget: if fit_forget {
-                ratio(self.forgot, self.trans_known, old.forget)
+                ratio(term(self.forgot, self.trans_known, mu.forget), old.forget)
             } else {
                 0.0
             },
@@ -219,107 +300,113 @@ impl Counts {
     }
 }
 
-/// One E-step over the sequences `range` of `data`. `scratch` holds the filtered
-/// P(known) of one sequence; it must be at least as long as the longest sequence.
+/// Maximises a ln g + b ln(1 − g) + c ln s + d ln(1 − s) (weights `g_term` = (a, b),
+/// `s_term` = (c, d)) under the bounds and `g + s ≤ GUESS_PLUS_SLIP_MAX`, given the
+/// unconstrained maximisers `g`, `s`.
+fn guess_slip(g_term: (f64, f64), s_term: (f64, f64), g: f64, s: f64) -> (f64, f64) {
+    use bounds::{GUESS_MAX, GUESS_PLUS_SLIP_MAX as M, PROB_MIN, SLIP_MAX};
+    let (g, s) = (g.clamp(PROB_MIN, GUESS_MAX), s.clamp(PROB_MIN, SLIP_MAX));
+    if g + s <= M {
+        return (g, s);
+    }
+    // On the line s = M − g the objective is concave in g: bisect on its derivative.
+    let ((a, b), (c, d)) = (g_term, s_term);
+    let slope = |g: f64| a / g - b / (1.0 - g) - c / (M - g) + d / (1.0 - M + g);
+    let (mut lo, mut hi) = ((M - SLIP_MAX).max(PROB_MIN), (M - PROB_MIN).min(GUESS_MAX));
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if slope(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let g = 0.5 * (lo + hi);
+    (g, M - g)
+}
+
+/// One E-step over the sequences `range` of `data`, by the textbook forward-backward
+/// recursions on logarithms of unscaled α and β: slow (logarithms and exponentials per
+/// answer, an allocation per sequence) and exact for any sequence: the reference the fast
+/// E-step ([`super::trie`]) is tested against.
+#[cfg(test)]
 fn e_step(
     p: &Params,
     data: &SkillData,
     weights: Option<&[u32]>,
     range: std::ops::Range<usize>,
-    scratch: &mut [f64],
 ) -> Counts {
+    use super::params::log_add_exp;
+    let ln = f64::ln;
     let mut c = Counts::default();
-    // Emission probabilities indexed by the answer (0 = incorrect, 1 = correct).
-    let e_known = [p.slip, 1.0 - p.slip];
-    let e_unknown = [1.0 - p.guess, p.guess];
-    let (learn, forget) = (p.learn, p.forget);
-    // Taking a logarithm per answer is the costliest operation here, so the answers'
-    // probabilities (each ≥ 1e-4) are multiplied and logged once per sequence.
-    let mut ll_product = 1.0f64;
+    // ln P(answer | state), index 0 = not known, 1 = known; then by the answer.
+    let emit = [
+        [ln(1.0 - p.guess), ln(p.guess)],
+        [ln(p.slip), ln(1.0 - p.slip)],
+    ];
+    // ln P(state_t+1 = j | state_t = i), as trans[i][j].
+    let trans = [
+        [ln(1.0 - p.learn), ln(p.learn)],
+        [ln(p.forget), ln(1.0 - p.forget)],
+    ];
     for s in range {
         let w = match weights {
             Some(w) if w[s] == 0 => continue,
             Some(w) => w[s] as f64,
             None => 1.0,
         };
-        let seq = &data.obs[data.starts[s] as usize..data.starts[s + 1] as usize];
+        let seq = data.sequence(s);
         let n = seq.len();
-        let filt = &mut scratch[..n];
-        let mut seq_ll = 0.0;
-
-        // Forward: filtered P(known_t | answers up to t), and the likelihood.
-        let mut pred = p.prior;
-        for (t, &o) in seq.iter().enumerate() {
-            let k = pred * e_known[o as usize];
-            let total = k + (1.0 - pred) * e_unknown[o as usize];
-            ll_product *= total;
-            if ll_product < 1e-200 {
-                seq_ll += ll_product.ln();
-                ll_product = 1.0;
+        let mut alpha = vec![[0.0f64; 2]; n];
+        let mut beta = vec![[0.0f64; 2]; n];
+        alpha[0] = [
+            ln(1.0 - p.prior) + emit[0][seq[0] as usize],
+            ln(p.prior) + emit[1][seq[0] as usize],
+        ];
+        for t in 1..n {
+            for j in 0..2 {
+                alpha[t][j] =
+                    log_add_exp(alpha[t - 1][0] + trans[0][j], alpha[t - 1][1] + trans[1][j])
+                        + emit[j][seq[t] as usize];
             }
-            let f = k / total;
-            filt[t] = f;
-            pred = f * (1.0 - forget) + (1.0 - f) * learn;
         }
-
-        // Backward with β normalised at each step; ξ is normalised on its own, so the
-        // scale of β never matters.
-        let mut known = filt[n - 1];
-        let mut known_sum = known;
-        let mut known_correct = if seq[n - 1] == 1 { known } else { 0.0 };
-        let (mut trans_known, mut learned, mut forgot) = (0.0, 0.0, 0.0);
-        let (mut b0, mut b1) = (1.0f64, 1.0f64);
         for t in (0..n - 1).rev() {
-            let o_next = seq[t + 1] as usize;
-            let g0 = e_unknown[o_next] * b0;
-            let g1 = e_known[o_next] * b1;
-            let f = filt[t];
-            let x00 = (1.0 - f) * (1.0 - learn) * g0;
-            let x01 = (1.0 - f) * learn * g1;
-            let x10 = f * forget * g0;
-            let x11 = f * (1.0 - forget) * g1;
-            let inv = 1.0 / (x00 + x01 + x10 + x11);
-            known = (x10 + x11) * inv;
-            trans_known += known;
-            learned += x01 * inv;
-            forgot += x10 * inv;
-            known_sum += known;
-            if seq[t] == 1 {
-                known_correct += known;
+            for i in 0..2 {
+                let via = |j: usize| trans[i][j] + emit[j][seq[t + 1] as usize] + beta[t + 1][j];
+                beta[t][i] = log_add_exp(via(0), via(1));
             }
-            let nb0 = (1.0 - learn) * g0 + learn * g1;
-            let nb1 = forget * g0 + (1.0 - forget) * g1;
-            let inv_b = 1.0 / (nb0 + nb1);
-            b0 = nb0 * inv_b;
-            b1 = nb1 * inv_b;
         }
-        let correct = seq.iter().map(|&o| o as u32).sum::<u32>() as f64;
-        c.ll += w * (seq_ll + ll_product.ln());
-        ll_product = 1.0;
+        let ll = log_add_exp(alpha[n - 1][0], alpha[n - 1][1]);
+        let known = |t: usize| (alpha[t][1] + beta[t][1] - ll).exp();
+        let xi = |t: usize, i: usize, j: usize| {
+            (alpha[t][i] + trans[i][j] + emit[j][seq[t + 1] as usize] + beta[t + 1][j] - ll).exp()
+        };
+        c.ll += w * ll;
         c.sequences += w;
-        c.first_known += w * known;
+        c.first_known += w * known(0);
         c.rows += w * n as f64;
-        c.correct += w * correct;
-        c.known += w * known_sum;
-        c.known_correct += w * known_correct;
-        c.trans_known += w * trans_known;
-        c.learned += w * learned;
-        c.forgot += w * forgot;
-        c.trans += w * (n - 1) as f64;
+        for t in 0..n {
+            let k = known(t);
+            c.known += w * k;
+            if seq[t] == 1 {
+                c.correct += w;
+                c.known_correct += w * k;
+            }
+            if t + 1 < n {
+                c.trans_known += w * k;
+                c.learned += w * xi(t, 0, 1);
+                c.forgot += w * xi(t, 1, 0);
+                c.trans += w;
+            }
+        }
     }
     c
 }
 
-/// The per-sequence E-step's counts, the reference the trie E-step is tested against.
+/// The reference E-step's counts, what the fast E-step is tested against.
 #[cfg(test)]
 pub(crate) fn e_step_counts(p: &Params, data: &SkillData, weights: Option<&[u32]>) -> TrieCounts {
-    let c = e_step(
-        p,
-        data,
-        weights,
-        0..data.sequences(),
-        &mut vec![0.0; data.max_len()],
-    );
+    let c = e_step(p, data, weights, 0..data.sequences());
     TrieCounts {
         ll: c.ll,
         sequences: c.sequences,
@@ -337,8 +424,16 @@ pub(crate) fn e_step_counts(p: &Params, data: &SkillData, weights: Option<&[u32]
 
 /// Log-likelihood of a skill's data (all students, weight 1) under `p`.
 pub fn log_likelihood(p: &Params, data: &SkillData) -> f64 {
-    let mut scratch = vec![0.0; data.max_len()];
-    e_step(p, data, None, 0..data.sequences(), &mut scratch).ll
+    let trie = Trie::build(data);
+    trie.e_step(p, &trie.weights(None), &mut Scratch::new(&trie))
+        .ll
+}
+
+/// Log-likelihood of the sequences of `data` weighted by `weights` (0 = left out).
+pub fn log_likelihood_weighted(p: &Params, data: &SkillData, weights: &[u32]) -> f64 {
+    let trie = Trie::build(data);
+    trie.e_step(p, &trie.weights(Some(weights)), &mut Scratch::new(&trie))
+        .ll
 }
 
 fn random_start(rng: &mut StdRng, fit_forget: bool) -> Params {
@@ -357,26 +452,31 @@ fn random_start(rng: &mut StdRng, fit_forget: bool) -> Params {
 }
 
 /// Runs EM from `start` until convergence; returns the parameters, their log-likelihood
-/// and the number of E-steps.
+/// and the number of E-steps, or `None` when a count or the likelihood is not finite (the
+/// restart is then discarded). `prior` makes it a MAP fit (see [`Counts::m_step`]).
 fn em(
     start: Params,
     trie: &Trie,
     weights: &TrieWeights,
     opts: &FitOptions,
     max_iter: usize,
-) -> (Params, f64, usize) {
+    prior: Option<(&Params, f64)>,
+) -> Option<(Params, f64, usize)> {
     let mut scratch = Scratch::new(trie);
     let mut p = start;
     let mut prev = f64::NEG_INFINITY;
     let mut iter = 0;
     loop {
         let c = Counts::from(trie.e_step(&p, weights, &mut scratch));
+        if !c.is_finite() || !p.is_valid() {
+            return None;
+        }
         iter += 1;
         if iter >= max_iter.max(1) || (c.ll - prev).abs() < opts.tol {
-            return (p, c.ll, iter);
+            return Some((p, c.ll, iter));
         }
         prev = c.ll;
-        p = c.m_step(opts.fit_forget, &p);
+        p = c.m_step(opts.fit_forget, &p, prior);
     }
 }
 
@@ -439,8 +539,32 @@ fn students_in(data: &SkillData, weights: Option<&[u32]>) -> (usize, usize) {
     }
 }
 
+/// The mean of fitted parameters, the centre small skills are shrunk toward.
+fn centre(fitted: &[Params]) -> Option<Params> {
+    if fitted.is_empty() {
+        return None;
+    }
+    let n = fitted.len() as f64;
+    let mean = |f: fn(&Params) -> f64| fitted.iter().map(f).sum::<f64>() / n;
+    Some(
+        Params {
+            prior: mean(|p| p.prior),
+            learn: mean(|p| p.learn),
+            guess: mean(|p| p.guess),
+            slip: mean(|p| p.slip),
+            forget: mean(|p| p.forget),
+        }
+        .clamped(),
+    )
+}
+
 /// Fits every skill of `data`. `weights[skill][sequence]` (optional) weights students,
 /// e.g. 0 for those held out. Deterministic for a given `opts.seed`, whatever the threads.
+///
+/// Skills with at least `opts.min_rows` answers and `opts.min_students` students are
+/// fitted by EM, best of `opts.restarts` random starts; a restart whose likelihood is not
+/// finite is discarded. The others get what `opts.small_skills` says. Every result says
+/// how it was obtained ([`SkillFit::method`], [`SkillFit::reason`]).
 pub fn fit_dataset(
     data: &Dataset,
     weights: Option<&[Vec<u32>]>,
@@ -448,25 +572,25 @@ pub fn fit_dataset(
 ) -> Vec<SkillFit> {
     let restarts = opts.restarts.max(1);
     let skills = &data.skills;
-    let fittable: Vec<bool> = skills
+    let weights_of = |i: usize| weights.map(|w| w[i].as_slice());
+    let sizes: Vec<(usize, usize)> = (0..skills.len())
+        .map(|i| students_in(&skills[i], weights_of(i)))
+        .collect();
+    let big: Vec<bool> = sizes
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let (st, rows) = students_in(s, weights.map(|w| w[i].as_slice()));
-            st >= MIN_STUDENTS_TO_FIT && rows >= MIN_ROWS_TO_FIT
-        })
+        .map(|&(st, rows)| st >= opts.min_students && rows >= opts.min_rows && rows > 0)
         .collect();
     // One job per (skill, restart): with few skills both cores still have work.
     let jobs: Vec<(usize, usize)> = (0..skills.len())
-        .filter(|&i| fittable[i])
+        .filter(|&i| big[i])
         .flat_map(|i| (0..restarts).map(move |r| (i, r)))
         .collect();
     let n_threads = threads(opts);
     // Prefix trees and their weights, built once per skill and shared by its restarts.
     let tries: Vec<Option<(Trie, TrieWeights)>> = parallel_map(skills.len(), n_threads, |i| {
-        fittable[i].then(|| {
+        (sizes[i].1 > 0).then(|| {
             let t = Trie::build(&skills[i]);
-            let w = t.weights(weights.map(|w| w[i].as_slice()));
+            let w = t.weights(weights_of(i));
             (t, w)
         })
     });
@@ -476,17 +600,35 @@ pub fn fit_dataset(
         let mut rng =
             StdRng::seed_from_u64(mix(mix(opts.seed, stable_hash(&skill.skill_id)), r as u64));
         let start = random_start(&mut rng, opts.fit_forget);
-        match &tries[i] {
-            Some((trie, tw)) => em(start, trie, tw, opts, opts.max_iter),
-            None => (start, f64::NEG_INFINITY, 0),
-        }
+        let (trie, tw) = tries[i].as_ref()?;
+        em(start, trie, tw, opts, opts.max_iter, None)
     });
     let mut best: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
     for (&(i, _), run) in jobs.iter().zip(runs) {
         // Strictly greater: ties keep the lower restart, so the result is deterministic.
-        if best[i].is_none_or(|b| run.1 > b.1) {
-            best[i] = Some(run);
+        if let Some(run) = run {
+            if best[i].is_none_or(|b| run.1 > b.1) {
+                best[i] = Some(run);
+            }
         }
+    }
+
+    // Small skills: a MAP fit toward the mean of the skills fitted above.
+    let fitted: Vec<Params> = best.iter().flatten().map(|b| b.0).collect();
+    let centre = centre(&fitted);
+    let shrink_centre = centre.unwrap_or_default();
+    let small: Vec<usize> = (0..skills.len())
+        .filter(|&i| !big[i] && opts.small_skills == SmallSkills::Shrink)
+        .collect();
+    let shrunk_runs = parallel_map(small.len(), n_threads, |j| {
+        let i = small[j];
+        let (trie, tw) = tries[i].as_ref()?;
+        let prior = Some((&shrink_centre, SHRINK_STRENGTH));
+        em(shrink_centre, trie, tw, opts, opts.max_iter, prior)
+    });
+    let mut shrunk: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
+    for (&i, run) in small.iter().zip(shrunk_runs) {
+        shrunk[i] = run;
     }
 
     // Bootstrap: resample students with replacement, refit from the winner (one start,
@@ -502,7 +644,7 @@ pub fn fit_dataset(
     let boots = parallel_map(boot_jobs.len(), n_threads, |j| {
         let (i, b) = boot_jobs[j];
         let skill = &skills[i];
-        let base = weights.map(|w| w[i].as_slice());
+        let base = weights_of(i);
         let mut rng = StdRng::seed_from_u64(mix(
             mix(opts.seed ^ 0xb007, stable_hash(&skill.skill_id)),
             b as u64,
@@ -515,67 +657,120 @@ pub fn fit_dataset(
             w[pool[rng.random_range(0..pool.len())]] += 1;
         }
         let start = best[i].map_or(Params::default(), |b| b.0);
-        match &tries[i] {
-            Some((trie, _)) => {
-                em(
-                    start,
-                    trie,
-                    &trie.weights(Some(&w)),
-                    opts,
-                    opts.max_iter.min(30),
-                )
-                .0
-            }
-            None => start,
-        }
+        let (trie, _) = tries[i].as_ref()?;
+        em(
+            start,
+            trie,
+            &trie.weights(Some(&w)),
+            opts,
+            opts.max_iter.min(30),
+            None,
+        )
+        .map(|r| r.0)
     });
     let mut boot_params: Vec<Vec<Params>> = vec![Vec::new(); skills.len()];
     for (&(i, _), p) in boot_jobs.iter().zip(boots) {
-        boot_params[i].push(p);
+        boot_params[i].extend(p);
     }
 
     skills
         .iter()
         .enumerate()
         .map(|(i, skill)| {
-            let w = weights.map(|w| w[i].as_slice());
-            let (students, rows) = students_in(skill, w);
-            match best[i] {
-                Some((params, ll, iterations)) => {
-                    let boot = &boot_params[i];
-                    let spread = if boot.is_empty() {
-                        Spread::unfitted()
-                    } else {
-                        Spread::from_bootstrap(&params, boot, skill, w)
-                    };
-                    SkillFit {
-                        skill_id: skill.skill_id.clone(),
-                        model: SkillModel { params, spread },
-                        log_likelihood: ll,
-                        students,
-                        rows,
-                        fitted: true,
-                        restarts,
-                        iterations,
-                        bootstrap_sd: param_sd(boot),
-                    }
-                }
-                None => {
-                    let model = SkillModel::default();
-                    let mut scratch = vec![0.0; skill.max_len()];
-                    let ll = e_step(&model.params, skill, w, 0..skill.sequences(), &mut scratch).ll;
-                    SkillFit {
-                        skill_id: skill.skill_id.clone(),
-                        model,
-                        log_likelihood: ll,
-                        students,
-                        rows,
-                        fitted: false,
-                        restarts: 0,
-                        iterations: 0,
-                        bootstrap_sd: None,
-                    }
-                }
+            let w = weights_of(i);
+            let (students, rows) = sizes[i];
+            let base = SkillFit {
+                skill_id: skill.skill_id.clone(),
+                model: SkillModel::default(),
+                log_likelihood: 0.0,
+                students,
+                rows,
+                fitted: false,
+                method: Method::Default,
+                reason: None,
+                restarts: 0,
+                iterations: 0,
+                bootstrap_sd: None,
+            };
+            let too_small = format!(
+                "{rows} answers from {students} students, under the minimum of {} answers \
+                 and {} students",
+                opts.min_rows, opts.min_students
+            );
+            if let Some((params, ll, iterations)) = best[i] {
+                let boot = &boot_params[i];
+                let spread = if boot.is_empty() {
+                    Spread::unfitted()
+                } else {
+                    Spread::from_bootstrap(&params, boot, skill, w)
+                };
+                return SkillFit {
+                    model: SkillModel { params, spread },
+                    log_likelihood: ll,
+                    fitted: true,
+                    method: Method::Em,
+                    restarts,
+                    iterations,
+                    bootstrap_sd: param_sd(boot),
+                    ..base
+                };
+            }
+            if let Some((params, ll, iterations)) = shrunk[i] {
+                return SkillFit {
+                    model: SkillModel {
+                        params,
+                        spread: Spread::unfitted(),
+                    },
+                    log_likelihood: ll,
+                    method: Method::Shrunk,
+                    reason: Some(format!(
+                        "{too_small}: fitted with a prior centred on the mean of {} fitted \
+                         skills, worth {SHRINK_STRENGTH} answers",
+                        fitted.len()
+                    )),
+                    restarts: 1,
+                    iterations,
+                    ..base
+                };
+            }
+            let (model, reason) = if big[i] {
+                (
+                    SkillModel::default(),
+                    "every restart failed (a non-finite likelihood): kept the defaults".to_string(),
+                )
+            } else if rows == 0 && opts.small_skills == SmallSkills::Shrink {
+                (
+                    SkillModel {
+                        params: shrink_centre,
+                        spread: Spread::unfitted(),
+                    },
+                    "no answers: the mean of the fitted skills".to_string(),
+                )
+            } else if opts.small_skills == SmallSkills::Default {
+                (
+                    SkillModel::default(),
+                    format!("{too_small}: kept the defaults"),
+                )
+            } else {
+                (
+                    SkillModel::default(),
+                    format!("{too_small}; the shrunk fit failed: kept the defaults"),
+                )
+            };
+            let log_likelihood = tries[i].as_ref().map_or(0.0, |(trie, tw)| {
+                trie.e_step(&model.params, tw, &mut Scratch::new(trie)).ll
+            });
+            let method = if rows == 0 && opts.small_skills == SmallSkills::Shrink {
+                Method::Shrunk
+            } else {
+                Method::Default
+            };
+            SkillFit {
+                model,
+                log_likelihood,
+                method,
+                reason: Some(reason),
+                ..base
             }
         })
         .collect()
@@ -671,13 +866,12 @@ pub(crate) mod tests {
         let d = simulate(&truth, 200, 15, 3);
         let opts = FitOptions::default();
         let mut p = Params::default();
-        let mut scratch = vec![0.0; d.max_len()];
         let mut prev = f64::NEG_INFINITY;
         for _ in 0..30 {
-            let c = e_step(&p, &d, None, 0..d.sequences(), &mut scratch);
+            let c = e_step(&p, &d, None, 0..d.sequences());
             assert!(c.ll >= prev - 1e-7, "{} < {}", c.ll, prev);
             prev = c.ll;
-            p = c.m_step(opts.fit_forget, &p);
+            p = c.m_step(opts.fit_forget, &p, None);
         }
     }
 
@@ -692,9 +886,8 @@ pub(crate) mod tests {
                 dup.push_sequence(s as u32, d.sequence(s).iter().map(|&o| o == 1));
             }
         }
-        let mut scratch = vec![0.0; 10];
-        let a = e_step(&p, &d, Some(&w), 0..20, &mut scratch);
-        let b = e_step(&p, &dup, None, 0..dup.sequences(), &mut scratch);
+        let a = e_step(&p, &d, Some(&w), 0..20);
+        let b = e_step(&p, &dup, None, 0..dup.sequences());
         assert!((a.ll - b.ll).abs() < 1e-8);
         assert!((a.learned - b.learned).abs() < 1e-9);
         assert!((a.known_correct - b.known_correct).abs() < 1e-9);
@@ -735,7 +928,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn tiny_skills_keep_the_defaults() {
+    fn tiny_skills_keep_the_defaults_when_asked() {
         let d = simulate(&Params::default(), 5, 4, 1);
         let fits = fit_dataset(
             &Dataset {
@@ -743,9 +936,67 @@ pub(crate) mod tests {
                 skills: vec![d],
             },
             None,
-            &FitOptions::default(),
+            &FitOptions {
+                small_skills: SmallSkills::Default,
+                ..FitOptions::default()
+            },
         );
         assert!(!fits[0].fitted);
+        assert_eq!(fits[0].method, Method::Default);
+        assert!(fits[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("20 answers from 5 students")));
         assert_eq!(fits[0].model, SkillModel::default());
+    }
+
+    #[test]
+    fn small_skills_are_shrunk_toward_the_fitted_ones() {
+        let truth = Params {
+            prior: 0.6,
+            learn: 0.3,
+            guess: 0.35,
+            slip: 0.05,
+            forget: 0.0,
+        };
+        let mut big = simulate(&truth, 400, 12, 2);
+        big.skill_id = "big".into();
+        let mut small = simulate(&truth, 8, 5, 3);
+        small.skill_id = "small".into();
+        let data = Dataset {
+            students: Vec::new(),
+            skills: vec![big, small],
+        };
+        let opts = FitOptions {
+            restarts: 2,
+            bootstrap: 0,
+            ..FitOptions::default()
+        };
+        let fits = fit_dataset(&data, None, &opts);
+        assert_eq!(fits[0].method, Method::Em);
+        assert_eq!(fits[1].method, Method::Shrunk);
+        assert!(!fits[1].fitted && fits[1].reason.is_some());
+        let (p, centre) = (fits[1].model.params, fits[0].model.params);
+        // Closer to the fitted skill than the defaults are, on every parameter that differs.
+        let d = Params::default();
+        for (got, c, def) in [
+            (p.prior, centre.prior, d.prior),
+            (p.learn, centre.learn, d.learn),
+            (p.guess, centre.guess, d.guess),
+        ] {
+            assert!((got - c).abs() < (def - c).abs(), "{p:?} vs {centre:?}");
+        }
+        assert!(fits[1].log_likelihood.is_finite() && fits[1].log_likelihood < 0.0);
+        // The minimum is an option: lowered, the small skill is fitted on its own.
+        let fits = fit_dataset(
+            &data,
+            None,
+            &FitOptions {
+                min_rows: 10,
+                min_students: 5,
+                ..opts
+            },
+        );
+        assert_eq!(fits[1].method, Method::Em);
     }
 }

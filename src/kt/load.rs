@@ -1,10 +1,15 @@
-//! The CSV loader of `huddle kt fit` / `huddle kt cv`.
+//! The CSV loader of `huddle kt fit` / `cv` / `predict`.
 //!
 //! Columns (header row, any order, extra columns ignored): `student_id`, `skill_id`,
-//! `correct` (0 or 1) and `order`, which sorts one student's rows in time. `order` is a
-//! number (integer or decimal) or an RFC 3339 timestamp (taken as milliseconds since
-//! 1970); anything else is an error naming the line. Rows with equal `order` keep their
-//! order in the file.
+//! `correct` and `order`, which sorts one student's rows in time. pyBKT's and
+//! ASSISTments' names `user_id`, `skill_name`, `order_id` are taken when the canonical
+//! name is absent, and [`LoadOptions::columns`] maps any other name.
+//! `correct` is 0, 1, 0.0, 1.0, true or false (any case). `order` is a number (integer or
+//! decimal), an RFC 3339 timestamp, or `YYYY-MM-DD HH:MM:SS` (`T` also accepted, optional
+//! fractional seconds) without a zone, read as UTC; anything else is an error naming the
+//! line. Rows with equal `order` keep their order in the file. The delimiter is the
+//! most frequent of `,` `;` tab `|` in the header line, unless given. A gzipped file is
+//! read as is.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -20,36 +25,123 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the header has no `{0}` column (needed: student_id, skill_id, correct, order)")]
-    MissingColumn(&'static str),
+    #[error(
+        "the header has no `{name}` column (needed: student_id, skill_id, correct, order, or \
+         --columns NAME=student_id,...); it has {found}"
+    )]
+    MissingColumn { name: &'static str, found: String },
+    #[error("the file is empty (not even a header row)")]
+    Empty,
+    #[error("the file has a header row but no data rows")]
+    NoRows,
     #[error("line {line}: {message}")]
     Row { line: u64, message: String },
     #[error("line {line}: malformed CSV")]
     Csv { line: u64, source: csv::Error },
 }
 
+/// How to read the file; the default reads the documented shape.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The field separator; None = detected from the header line.
+    pub delimiter: Option<u8>,
+    /// (name in the file, the column it stands for), e.g. ("user_id", "student_id").
+    pub columns: Vec<(String, String)>,
+}
+
+/// The four columns the loader uses, and the other names each is known by.
+const COLUMNS: [(&str, &str); 4] = [
+    ("student_id", "user_id"),
+    ("skill_id", "skill_name"),
+    ("correct", "correct"),
+    ("order", "order_id"),
+];
+
+impl LoadOptions {
+    /// Parses `--columns user_id=student_id,skill_name=skill_id`.
+    pub fn parse_columns(spec: &str) -> Result<Vec<(String, String)>, String> {
+        spec.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|pair| {
+                let (from, to) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{pair}` is not NAME=COLUMN"))?;
+                let to = to.trim().to_ascii_lowercase();
+                if !COLUMNS.iter().any(|(c, _)| *c == to) {
+                    return Err(format!(
+                        "`{to}` is not one of student_id, skill_id, correct, order"
+                    ));
+                }
+                Ok((from.trim().to_string(), to))
+            })
+            .collect()
+    }
+}
+
+/// The delimiter of a file whose first line is `header`: the most frequent of `,` `;`
+/// tab `|` in it (`,` when none occurs: a one-column header then fails on its columns).
+fn detect_delimiter(header: &[u8]) -> u8 {
+    [b',', b';', b'\t', b'|']
+        .into_iter()
+        .map(|d| (header.iter().filter(|&&b| b == d).count(), d))
+        .fold((0, b','), |best, x| if x.0 > best.0 { x } else { best })
+        .1
+}
+
 pub fn load_path(path: &Path) -> Result<Dataset, LoadError> {
+    load_path_with(path, &LoadOptions::default())
+}
+
+pub fn load_path_with(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
     let file = std::fs::File::open(path).map_err(|source| LoadError::Open {
         path: path.display().to_string(),
         source,
     })?;
     let mut bytes = Vec::new();
-    std::io::BufReader::new(file)
+    let mut reader = std::io::BufReader::new(file);
+    reader
         .read_to_end(&mut bytes)
         .map_err(|source| LoadError::Open {
             path: path.display().to_string(),
             source,
         })?;
-    load_bytes(&bytes)
+    // A gzip file (by its magic bytes, whatever its name) is read decompressed.
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .map_err(|source| LoadError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        bytes = plain;
+    }
+    load_bytes_with(&bytes, opts)
 }
 
+/// `order` as a number: itself, or a time as milliseconds since 1970 (UTC when the time
+/// has no zone).
 fn parse_order(raw: &str) -> Option<f64> {
     if let Ok(x) = raw.parse::<f64>() {
         return x.is_finite().then_some(x);
     }
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .ok()
-        .map(|t| t.timestamp_millis() as f64)
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.timestamp_millis() as f64);
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc().timestamp_millis() as f64)
+}
+
+fn parse_correct(raw: &str) -> Option<bool> {
+    match raw {
+        "1" | "1.0" => Some(true),
+        "0" | "0.0" => Some(false),
+        _ if raw.eq_ignore_ascii_case("true") => Some(true),
+        _ if raw.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
 }
 
 struct Row {
@@ -246,37 +338,73 @@ struct Columns {
     order: usize,
 }
 
-fn columns(headers: &csv::StringRecord) -> Result<Columns, LoadError> {
-    let col = |name: &'static str| {
+fn columns(headers: &csv::StringRecord, opts: &LoadOptions) -> Result<Columns, LoadError> {
+    let clean = |h: &str| h.trim_start_matches('\u{feff}').trim().to_string();
+    let find = |name: &str| {
         headers
             .iter()
-            .position(|h| {
-                h.trim_start_matches('\u{feff}')
-                    .trim()
-                    .eq_ignore_ascii_case(name)
+            .position(|h| clean(h).eq_ignore_ascii_case(name))
+    };
+    let col = |i: usize| {
+        let (name, alias) = COLUMNS[i];
+        opts.columns
+            .iter()
+            .filter(|(_, to)| to == name)
+            .find_map(|(from, _)| find(from))
+            .or_else(|| find(name))
+            .or_else(|| find(alias))
+            .ok_or_else(|| LoadError::MissingColumn {
+                name,
+                found: if headers.len() == 1 {
+                    format!(
+                        "one column, `{}`: is the file separated by something else than \
+                         `,` `;` tab or `|`? Give --delimiter",
+                        clean(&headers[0])
+                    )
+                } else {
+                    let names: Vec<String> =
+                        headers.iter().map(|h| format!("`{}`", clean(h))).collect();
+                    names.join(", ")
+                },
             })
-            .ok_or(LoadError::MissingColumn(name))
     };
     Ok(Columns {
-        student: col("student_id")?,
-        skill: col("skill_id")?,
-        correct: col("correct")?,
-        order: col("order")?,
+        student: col(0)?,
+        skill: col(1)?,
+        correct: col(2)?,
+        order: col(3)?,
     })
 }
 
-/// Reads a whole CSV (header row first).
+/// Reads a whole CSV (header row first, comma-separated).
 pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
+    load_with(
+        reader,
+        &LoadOptions {
+            delimiter: Some(b','),
+            ..LoadOptions::default()
+        },
+    )
+}
+
+fn load_with(reader: impl Read, opts: &LoadOptions) -> Result<Dataset, LoadError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(opts.delimiter.unwrap_or(b','))
         .from_reader(reader);
     let headers = rdr
         .headers()
         .map_err(|source| LoadError::Csv { line: 1, source })?
         .clone();
-    let cols = columns(&headers)?;
+    if headers.is_empty() {
+        return Err(LoadError::Empty);
+    }
+    let cols = columns(&headers, opts)?;
     let mut builder = DatasetBuilder::default();
     read_rows(&mut rdr, cols, 0, &mut builder)?;
+    if builder.rows.is_empty() {
+        return Err(LoadError::NoRows);
+    }
     Ok(builder.finish())
 }
 
@@ -284,25 +412,40 @@ pub fn load(reader: impl Read) -> Result<Dataset, LoadError> {
 /// newline ends a record) are parsed by two or more threads, each on a run of whole lines,
 /// and merged in file order: the result is the same as [`load`]'s.
 pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
+    load_bytes_with(bytes, &LoadOptions::default())
+}
+
+pub fn load_bytes_with(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, LoadError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(LoadError::Empty);
+    }
+    let header_end = bytes.iter().position(|&b| b == b'\n');
+    let delimiter = opts
+        .delimiter
+        .unwrap_or_else(|| detect_delimiter(&bytes[..header_end.unwrap_or(bytes.len())]));
+    let opts = &LoadOptions {
+        delimiter: Some(delimiter),
+        columns: opts.columns.clone(),
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let header_end = bytes.iter().position(|&b| b == b'\n');
     let (Some(header_end), true, false) = (
         header_end,
         threads > 1 && bytes.len() > (4 << 20),
         bytes.contains(&b'"'),
     ) else {
-        return load(bytes);
+        return load_with(bytes, opts);
     };
     let mut hdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter)
         .from_reader(&bytes[..=header_end]);
     let headers = hdr
         .headers()
         .map_err(|source| LoadError::Csv { line: 1, source })?
         .clone();
-    let cols = columns(&headers)?;
+    let cols = columns(&headers, opts)?;
 
     // Chunk boundaries just after a newline.
     let body = &bytes[header_end + 1..];
@@ -335,6 +478,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
                 scope.spawn(move || {
                     let mut rdr = csv::ReaderBuilder::new()
                         .has_headers(false)
+                        .delimiter(delimiter)
                         .from_reader(*chunk);
                     let mut b = DatasetBuilder::default();
                     read_rows(&mut rdr, cols, offset, &mut b).map(|()| b)
@@ -356,6 +500,9 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
     let mut all = DatasetBuilder::default();
     for part in parts {
         all.append(part?);
+    }
+    if all.rows.is_empty() {
+        return Err(LoadError::NoRows);
     }
     Ok(all.finish())
 }
@@ -393,20 +540,20 @@ fn read_rows<R: Read>(
         };
         let student = field(cols.student, "student_id")?;
         let skill = field(cols.skill, "skill_id")?;
-        let correct = match field(cols.correct, "correct")? {
-            "1" => true,
-            "0" => false,
-            other => {
-                return Err(LoadError::Row {
-                    line,
-                    message: format!("`correct` must be 0 or 1, found {other:?}"),
-                })
-            }
-        };
+        let raw_correct = field(cols.correct, "correct")?;
+        let correct = parse_correct(raw_correct).ok_or_else(|| LoadError::Row {
+            line,
+            message: format!(
+                "`correct` must be 0 or 1 (or 0.0, 1.0, true, false), found {raw_correct:?}"
+            ),
+        })?;
         let raw_order = field(cols.order, "order")?;
         let order = parse_order(raw_order).ok_or_else(|| LoadError::Row {
             line,
-            message: format!("`order` must be a number or an RFC 3339 time, found {raw_order:?}"),
+            message: format!(
+                "`order` must be a number, an RFC 3339 time or YYYY-MM-DD HH:MM:SS, \
+                 found {raw_order:?}"
+            ),
         })?;
         builder.push(student, skill, correct, order);
     }
@@ -467,6 +614,56 @@ mod tests {
     }
 
     #[test]
+    fn researchers_files_are_read() {
+        let opts = LoadOptions::default();
+        let read = |csv: &str, opts: &LoadOptions| load_bytes_with(csv.as_bytes(), opts);
+        // pyBKT / ASSISTments names, pandas' 1.0, a time without zone, `;` separated.
+        let csv = "user_id;skill_name;correct;order_id\n\
+                   u;k;1.0;2026-11-20 09:15:03\nu;k;0.0;2026-11-20 09:14:03.5\nu;k;TRUE;2026-11-21T00:00:00\n";
+        let d = read(csv, &opts).expect("valid");
+        assert_eq!(d.skills[0].sequence(0), &[0, 1, 1]);
+        let tabs = csv.replace(';', "\t");
+        assert_eq!(read(&tabs, &opts).expect("tabs").rows(), 3);
+        // A mapping wins over the default names.
+        let csv = "learner,kc,student_id,correct,t\na,k,x,false,2\na,k,y,true,1\n";
+        let opts = LoadOptions {
+            delimiter: None,
+            columns: LoadOptions::parse_columns("learner=student_id, kc=skill_id,t=order")
+                .expect("spec"),
+        };
+        let d = read(csv, &opts).expect("mapped");
+        assert_eq!(
+            (d.students.len(), d.skills[0].sequence(0)),
+            (1, &[1u8, 0][..])
+        );
+        assert!(LoadOptions::parse_columns("a=b").is_err());
+        assert!(LoadOptions::parse_columns("a").is_err());
+        // Empty, header-only, and another delimiter say so.
+        let err = |csv: &str, opts: &LoadOptions| {
+            read(csv, opts)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let none = LoadOptions::default();
+        assert!(err("", &none).contains("empty"));
+        assert!(err("\n", &none).contains("empty"));
+        assert!(err("student_id,skill_id,correct,order\n", &none).contains("no data rows"));
+        let e = err("student_id:skill_id:correct:order\ns:k:1:1\n", &none);
+        assert!(e.contains("--delimiter"), "{e}");
+        let colon = LoadOptions {
+            delimiter: Some(b':'),
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            read("student_id:skill_id:correct:order\ns:k:1:1\n", &colon)
+                .map(|d| d.rows())
+                .ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
     fn bad_rows_name_their_line() {
         let err = |csv: &str| {
             load(csv.as_bytes())
@@ -481,7 +678,7 @@ mod tests {
         let e = err("student_id,skill_id,correct,order\n,k,1,1\n");
         assert!(e.contains("student_id"), "{e}");
         let e = err("student_id,skill,correct,order\ns,k,1,1\n");
-        assert!(e.contains("`skill_id`"), "{e}");
+        assert!(e.contains("`skill_id`") && e.contains("`skill`"), "{e}");
         let e = err("student_id,skill_id,correct,order\ns,k,1\n");
         assert!(e.starts_with("line 2:"), "{e}");
     }

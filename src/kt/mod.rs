@@ -47,6 +47,7 @@ pub mod confidence;
 pub mod cv;
 pub mod evidence;
 pub mod fit;
+pub mod guard;
 pub mod load;
 pub mod params;
 pub mod state;

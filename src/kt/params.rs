@@ -19,18 +19,24 @@ pub struct Params {
 
 /// Bounds kept by the EM fit and by [`Params::clamped`].
 ///
-/// `guess < 0.5` and `slip < 0.5` make the model identifiable: with them a student who
-/// knows the skill is always more likely to answer correctly than one who does not
-/// (`1 - slip > guess`). Without them the likelihood has a mirror solution in which
-/// "known" and "not known" swap meaning, and EM may land on it. The small margins
-/// away from 0 and 1 keep logarithms finite and let one surprising answer move any estimate.
+/// Identifiability comes from one constraint, `guess + slip <= GUESS_PLUS_SLIP_MAX` (< 1):
+/// a student who knows the skill is always more likely to answer correctly than one who
+/// does not (`1 - slip > guess`). Without it the likelihood has a mirror solution in which
+/// "known" and "not known" swap meaning, and EM may land on it. `guess` alone may exceed
+/// 0.5 (multiple-choice items with two options, items answerable by elimination): real
+/// data often fits guess ≥ 0.5 with guess + slip < 1, and bounding each below 0.5 costs
+/// likelihood and held-out AUC (docs/quality.md, "Knowledge tracing on real data"). The
+/// small margins away from 0 and 1 keep logarithms finite and let one surprising answer
+/// move any estimate.
 pub mod bounds {
     pub const PROB_MIN: f64 = 1e-4;
     pub const PRIOR_MAX: f64 = 1.0 - 1e-4;
     pub const LEARN_MAX: f64 = 1.0 - 1e-4;
-    /// Strictly below 0.5: see the module documentation.
-    pub const GUESS_MAX: f64 = 0.4999;
-    pub const SLIP_MAX: f64 = 0.4999;
+    pub const GUESS_MAX: f64 = 1.0 - 1e-4;
+    pub const SLIP_MAX: f64 = 1.0 - 1e-4;
+    /// The identifiability constraint: a known skill shows in the answers by at least
+    /// `1 - GUESS_PLUS_SLIP_MAX` of probability.
+    pub const GUESS_PLUS_SLIP_MAX: f64 = 0.98;
     /// Forgetting faster than half the time per opportunity is not a skill any more.
     pub const FORGET_MAX: f64 = 0.5;
 }
@@ -61,15 +67,29 @@ pub const MIN_ROWS_TO_FIT: usize = 200;
 pub const MIN_STUDENTS_TO_FIT: usize = 20;
 
 impl Params {
-    /// The same parameters moved inside [`bounds`].
+    /// The same parameters moved inside [`bounds`]; when `guess + slip` exceeds
+    /// [`bounds::GUESS_PLUS_SLIP_MAX`] both move down by the same amount. A non-finite
+    /// parameter becomes its default.
     pub fn clamped(self) -> Params {
         use bounds::*;
+        let d = Params::default();
+        let or = |x: f64, default: f64| if x.is_finite() { x } else { default };
+        let mut guess = or(self.guess, d.guess).clamp(PROB_MIN, GUESS_MAX);
+        let mut slip = or(self.slip, d.slip).clamp(PROB_MIN, SLIP_MAX);
+        let excess = guess + slip - GUESS_PLUS_SLIP_MAX;
+        if excess > 0.0 {
+            // Equal shares, but neither below PROB_MIN.
+            let g_cut = (excess / 2.0).min(guess - PROB_MIN);
+            guess -= g_cut;
+            slip = (slip - (excess - g_cut)).max(PROB_MIN);
+            guess = guess.min(GUESS_PLUS_SLIP_MAX - slip);
+        }
         Params {
-            prior: self.prior.clamp(PROB_MIN, PRIOR_MAX),
-            learn: self.learn.clamp(PROB_MIN, LEARN_MAX),
-            guess: self.guess.clamp(PROB_MIN, GUESS_MAX),
-            slip: self.slip.clamp(PROB_MIN, SLIP_MAX),
-            forget: self.forget.clamp(0.0, FORGET_MAX),
+            prior: or(self.prior, d.prior).clamp(PROB_MIN, PRIOR_MAX),
+            learn: or(self.learn, d.learn).clamp(PROB_MIN, LEARN_MAX),
+            guess,
+            slip,
+            forget: or(self.forget, d.forget).clamp(0.0, FORGET_MAX),
         }
     }
 
@@ -82,6 +102,68 @@ impl Params {
             && c == *self
     }
 
+    /// P(correct) for a student whose belief is `log_odds` = ln(P(known) / P(not known)).
+    /// Both probabilities are computed without subtracting from 1, so a belief of
+    /// 1 − 10⁻³⁰ still predicts exactly.
+    pub fn predict_log_odds(&self, log_odds: f64) -> f64 {
+        let (k, u) = (sigmoid(log_odds), sigmoid(-log_odds));
+        (k * (1.0 - self.slip) + u * self.guess).clamp(0.0, 1.0)
+    }
+
+    /// The online step on log-odds: Bayes' rule for the answer, then the transition.
+    /// Exact for any sequence: the belief never rounds to certainty (the log-odds of a
+    /// student after 10,000 right answers is a large finite number that wrong answers
+    /// bring down again, as they should).
+    pub fn update_log_odds(&self, log_odds: f64, correct: bool) -> f64 {
+        let (ek, eu) = if correct {
+            (1.0 - self.slip, self.guess)
+        } else {
+            (self.slip, 1.0 - self.guess)
+        };
+        let post = log_odds + ek.ln() - eu.ln();
+        // ln P(known) and ln P(not known) after the answer, then the two transitions.
+        let (lk, lu) = (log_sigmoid(post), log_sigmoid(-post));
+        let next_k = log_add_exp(lk + (1.0 - self.forget).ln(), lu + self.learn.ln());
+        let next_u = log_add_exp(lk + self.forget.ln(), lu + (1.0 - self.learn).ln());
+        next_k - next_u
+    }
+}
+
+/// ln(P(known) / P(not known)) for a probability (±745 at 0 and 1, the limits of f64).
+pub fn logit(p: f64) -> f64 {
+    let p = if p.is_finite() { p } else { 0.5 };
+    (p.ln() - (-p).ln_1p()).clamp(-745.0, 745.0)
+}
+
+/// 1 / (1 + e^−x), accurate in both tails.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// ln σ(x) without overflow or cancellation.
+pub fn log_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
+    }
+}
+
+/// ln(eᵃ + eᵇ); −∞ terms (a zero probability) drop out.
+pub fn log_add_exp(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi == f64::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+impl Params {
     /// P(correct) at the next opportunity for a student whose P(known) is `p_known`.
     #[inline]
     pub fn predict(&self, p_known: f64) -> f64 {
@@ -152,6 +234,33 @@ mod tests {
         }
         .clamped();
         assert!(p.is_valid());
-        assert!(p.guess < 0.5 && p.slip < 0.5 && p.forget <= 0.5);
+        assert!(p.guess + p.slip <= bounds::GUESS_PLUS_SLIP_MAX + 1e-12 && p.forget <= 0.5);
+        assert!(1.0 - p.slip > p.guess);
+        let q = Params {
+            guess: f64::NAN,
+            slip: 0.9999,
+            ..Params::default()
+        }
+        .clamped();
+        assert!(q.is_valid() && q.guess >= bounds::PROB_MIN, "{q:?}");
+    }
+
+    #[test]
+    fn log_odds_update_keeps_a_certain_looking_belief_exact() {
+        let p = Params::default();
+        // 40 right answers: P(known) rounds to 1.0 as one number, not as log-odds.
+        let mut lo = logit(p.prior);
+        for _ in 0..40 {
+            lo = p.update_log_odds(lo, true);
+        }
+        assert!(sigmoid(lo) == 1.0 && lo.is_finite());
+        // Wrong answers bring it down again.
+        for _ in 0..60 {
+            lo = p.update_log_odds(lo, false);
+        }
+        assert!(sigmoid(lo) < 0.5, "{lo}");
+        // Agrees with the probability update where that one is exact.
+        let k = p.update(0.3, false);
+        assert!((sigmoid(p.update_log_odds(logit(0.3), false)) - k).abs() < 1e-12);
     }
 }

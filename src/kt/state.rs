@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::confidence::{interval, target_width, Confidence};
 use super::fit::SkillModel;
+use super::params::{logit, sigmoid};
 
 /// One opportunity, as the caller decided it from the events (see the evidence rules in
 /// [`crate::kt`]).
@@ -83,9 +84,14 @@ pub struct CorrectDay {
 /// What is stored per student and skill. Short field names: it lives in a database row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkillState {
-    /// P(known) at the next opportunity.
+    /// P(known) at the next opportunity, σ(`log_odds`).
     #[serde(rename = "p")]
     pub p_known: f64,
+    /// ln(P(known) / P(not known)), the belief the update works on: `p_known` alone
+    /// rounds to 1.0 after a run of right answers and then no wrong answer could lower it.
+    /// Optional so that a state stored without it still reads (it is then taken from `p`).
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub log_odds: Option<f64>,
     /// Width of the interval; never grows (see [`crate::kt::confidence`]).
     #[serde(rename = "w")]
     pub width: f64,
@@ -123,12 +129,18 @@ impl SkillState {
         let p = model.params.prior;
         SkillState {
             p_known: p,
+            log_odds: Some(logit(p)),
             width: target_width(&model.spread, p, 0),
             opportunities: 0,
             correct: 0,
             excluded: 0,
             correct_days: Vec::new(),
         }
+    }
+
+    /// P(correct) at the next opportunity, from the exact belief.
+    pub fn predict(&self, params: &super::Params) -> f64 {
+        params.predict_log_odds(self.log_odds.unwrap_or_else(|| logit(self.p_known)))
     }
 
     /// Opportunities that count as evidence of knowledge.
@@ -143,7 +155,10 @@ impl SkillState {
             self.excluded = self.excluded.saturating_add(1);
             return;
         }
-        self.p_known = model.params.update(self.p_known, obs.correct);
+        let belief = self.log_odds.unwrap_or_else(|| logit(self.p_known));
+        let belief = model.params.update_log_odds(belief, obs.correct);
+        self.log_odds = Some(belief);
+        self.p_known = sigmoid(belief);
         if obs.correct {
             self.correct = self.correct.saturating_add(1);
             self.remember_day(obs);

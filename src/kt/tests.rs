@@ -200,3 +200,199 @@ fn forgetting_is_recovered_when_fitted() {
     assert_eq!(without.model.params.forget, 0.0);
     assert!(with.log_likelihood > without.log_likelihood);
 }
+
+/// Sequences that break arithmetic on one P(known): thousands of identical answers, long
+/// right-then-wrong runs, all wrong, alternating, and random ones.
+fn adversarial_sequence() -> impl Strategy<Value = Vec<bool>> {
+    prop_oneof![
+        (any::<bool>(), 1..3000usize).prop_map(|(b, n)| vec![b; n]),
+        (1..600usize, 1..1200usize).prop_map(|(r, w)| {
+            let mut v = vec![true; r];
+            v.extend(std::iter::repeat_n(false, w));
+            v
+        }),
+        (1..800usize, 1..400usize, 1..800usize).prop_map(|(w1, r, w2)| {
+            let mut v = vec![false; w1];
+            v.extend(std::iter::repeat_n(true, r));
+            v.extend(std::iter::repeat_n(false, w2));
+            v
+        }),
+        (1..2000usize).prop_map(|n| (0..n).map(|i| i % 2 == 0).collect()),
+        prop::collection::vec(any::<bool>(), 1..200),
+    ]
+}
+
+/// Any valid parameters, the bounds' extremes included (forget often exactly 0).
+fn extreme_params() -> impl Strategy<Value = Params> {
+    let prob = || {
+        prop_oneof![
+            Just(1e-4),
+            Just(1e-3),
+            Just(0.5),
+            Just(0.99),
+            Just(0.9999),
+            1e-4..0.9999f64
+        ]
+    };
+    (
+        prob(),
+        prob(),
+        prob(),
+        prob(),
+        prop_oneof![Just(0.0), Just(1e-4), 0.0..0.5f64],
+    )
+        .prop_map(|(prior, learn, guess, slip, forget)| {
+            Params {
+                prior,
+                learn,
+                guess,
+                slip,
+                forget,
+            }
+            .clamped()
+        })
+}
+
+fn skill_of(seqs: &[Vec<bool>]) -> SkillData {
+    let mut d = SkillData::new("s");
+    for (i, s) in seqs.iter().enumerate() {
+        d.push_sequence(i as u32, s.iter().copied());
+    }
+    d
+}
+
+fn close(x: f64, y: f64, scale: f64) -> bool {
+    x.is_finite() && (x - y).abs() <= 1e-9 * scale.max(1.0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// The E-step the fit uses (prefix tree, scaled, log space when needed) equals the
+    /// textbook log-space forward-backward to 1e-9 relative, and is finite.
+    #[test]
+    fn e_step_is_exact_on_adversarial_sequences(
+        p in extreme_params(),
+        seqs in prop::collection::vec(adversarial_sequence(), 1..4),
+    ) {
+        let d = skill_of(&seqs);
+        let t = trie::Trie::build(&d);
+        let fast = t.e_step(&p, &t.weights(None), &mut trie::Scratch::new(&t));
+        let slow = fit::e_step_counts(&p, &d, None);
+        prop_assert!(slow.ll.is_finite() && slow.ll < 0.0);
+        for (name, x, y) in [
+            ("ll", fast.ll, slow.ll),
+            ("first_known", fast.first_known, slow.first_known),
+            ("known", fast.known, slow.known),
+            ("known_correct", fast.known_correct, slow.known_correct),
+            ("trans_known", fast.trans_known, slow.trans_known),
+            ("learned", fast.learned, slow.learned),
+            ("forgot", fast.forgot, slow.forgot),
+        ] {
+            prop_assert!(close(x, y, y.abs()), "{} {} vs {} ({:?})", name, x, y, p);
+        }
+    }
+
+    /// The online update and its predictions (log-odds) give the exact likelihood: the
+    /// sum of ln P(answer) predicted one step ahead equals the reference's.
+    #[test]
+    fn online_predictions_are_exact(p in extreme_params(), seq in adversarial_sequence()) {
+        let d = skill_of(std::slice::from_ref(&seq));
+        let reference = fit::e_step_counts(&p, &d, None).ll;
+        let mut belief = params::logit(p.prior);
+        let mut ll = 0.0;
+        for &c in &seq {
+            let pc = p.predict_log_odds(belief);
+            prop_assert!(pc.is_finite() && (0.0..=1.0).contains(&pc));
+            ll += if c { pc.ln() } else { (1.0 - pc).ln() };
+            belief = p.update_log_odds(belief, c);
+            prop_assert!(belief.is_finite());
+        }
+        prop_assert!(close(ll, reference, reference.abs()), "{} vs {} ({:?})", ll, reference, p);
+        // The stored state follows the same belief.
+        let model = SkillModel { params: p, spread: Spread::unfitted() };
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap_or_default();
+        let obs: Vec<Observation> = seq
+            .iter()
+            .map(|&correct| Observation { correct, at, session: 1, excluded: false })
+            .collect();
+        let s = SkillState::replay(&model, &obs);
+        prop_assert_eq!(s.log_odds, Some(belief));
+        prop_assert!(s.p_known.is_finite());
+    }
+
+    /// The fit never reports a non-finite figure, and its likelihood is the exact one.
+    #[test]
+    fn fit_is_finite_on_adversarial_data(seqs in prop::collection::vec(adversarial_sequence(), 1..4)) {
+        let d = skill_of(&seqs);
+        let data = Dataset { students: Vec::new(), skills: vec![d] };
+        let opts = FitOptions { restarts: 2, bootstrap: 2, min_rows: 1, min_students: 1, max_iter: 30, ..FitOptions::default() };
+        for f in fit_dataset(&data, None, &opts) {
+            prop_assert!(f.model.params.is_valid(), "{:?}", f);
+            let exact = fit::e_step_counts(&f.model.params, &data.skills[0], None).ll;
+            prop_assert!(close(f.log_likelihood, exact, exact.abs()), "{} vs {}", f.log_likelihood, exact);
+        }
+    }
+}
+
+/// The case that printed `"prior": null`: 19 short students and one with 30 right answers
+/// then 450 wrong on one skill.
+#[test]
+fn a_long_right_then_wrong_run_fits_finite_and_exact() {
+    let mut d = SkillData::new("k");
+    for s in 0..19u32 {
+        d.push_sequence(s, (0..12).map(|i| (i * 7 + s as usize) % 3 != 0));
+    }
+    d.push_sequence(19, (0..480).map(|i| i < 30));
+    let data = Dataset {
+        students: Vec::new(),
+        skills: vec![d],
+    };
+    let opts = FitOptions {
+        min_students: 1,
+        ..FitOptions::default()
+    };
+    let f = &fit_dataset(&data, None, &opts)[0];
+    assert_eq!(f.method, fit::Method::Em);
+    assert!(f.model.params.is_valid(), "{f:?}");
+    let exact = fit::e_step_counts(&f.model.params, &data.skills[0], None).ll;
+    assert!(
+        close(f.log_likelihood, exact, exact.abs()),
+        "{f:?} vs {exact}"
+    );
+    let cv = cross_validate(&data, 5, &opts);
+    assert!(cv.auc.is_finite() && cv.rmse.is_finite(), "{cv:?}");
+}
+
+/// The log-space E-step (taken when a probability nears underflow) equals the linear one
+/// where both apply.
+#[test]
+fn log_space_and_linear_e_steps_agree() {
+    let p = Params {
+        prior: 0.4,
+        learn: 0.1,
+        guess: 0.6,
+        slip: 0.1,
+        forget: 0.02,
+    };
+    let d = fit::tests::simulate(&p, 200, 15, 9);
+    let t = trie::Trie::build(&d);
+    let w: Vec<u32> = (0..d.sequences()).map(|s| (s % 3) as u32).collect();
+    let tw = t.weights(Some(&w));
+    let mut scratch = trie::Scratch::new(&t);
+    let lin = t
+        .e_step_linear(&p, &tw, &mut scratch)
+        .expect("no underflow here");
+    let log = t.e_step_log(&p, &tw, &mut scratch);
+    for (x, y) in [
+        (lin.ll, log.ll),
+        (lin.first_known, log.first_known),
+        (lin.known, log.known),
+        (lin.known_correct, log.known_correct),
+        (lin.trans_known, log.trans_known),
+        (lin.learned, log.learned),
+        (lin.forgot, log.forgot),
+    ] {
+        assert!(close(x, y, y.abs()), "{x} vs {y}");
+    }
+}

@@ -9,7 +9,7 @@
 //! node too. Exact: same counts as the per-sequence E-step, up to rounding (tested).
 
 use super::fit::SkillData;
-use super::params::Params;
+use super::params::{log_add_exp, Params};
 
 const ROOT: u32 = u32::MAX;
 
@@ -52,6 +52,7 @@ pub(crate) struct TrieCounts {
 /// Per-job buffers, sized to the tree.
 pub(crate) struct Scratch {
     known: Vec<f64>,
+    unknown: Vec<f64>,
     norm: Vec<f64>,
     r0: Vec<f64>,
     r1: Vec<f64>,
@@ -62,12 +63,18 @@ impl Scratch {
         let n = trie.len();
         Scratch {
             known: vec![0.0; n],
+            unknown: vec![0.0; n],
             norm: vec![0.0; n],
             r0: vec![0.0; n],
             r1: vec![0.0; n],
         }
     }
 }
+
+/// Below this, the smaller of a node's two filtered probabilities is too close to
+/// underflow for the linear pass: its partner in the backward pass (≈ 1 / it) would
+/// overflow. The E-step then runs in log space instead.
+const TINY: f64 = 1e-250;
 
 impl Trie {
     pub fn build(data: &SkillData) -> Trie {
@@ -149,39 +156,67 @@ impl Trie {
         }
     }
 
+    /// One E-step. Both states' filtered probabilities are kept per node (never one as
+    /// 1 − the other, which rounds away after a run of right answers); when one of them
+    /// nears underflow anywhere, the whole E-step is redone in log space, which is exact
+    /// for any sequence. The counts are finite whenever the parameters are valid.
     pub fn e_step(&self, p: &Params, tw: &TrieWeights, s: &mut Scratch) -> TrieCounts {
-        let e_known = [p.slip, 1.0 - p.slip];
-        let e_unknown = [1.0 - p.guess, p.guess];
-        let (learn, forget) = (p.learn, p.forget);
-        let n = self.len();
-        let mut c = TrieCounts {
+        self.e_step_linear(p, tw, s)
+            .unwrap_or_else(|| self.e_step_log(p, tw, s))
+    }
+
+    fn counts(tw: &TrieWeights) -> TrieCounts {
+        TrieCounts {
             sequences: tw.sequences,
             rows: tw.rows,
             correct: tw.correct,
             trans: tw.trans,
             ..TrieCounts::default()
-        };
+        }
+    }
 
-        // Forward: filtered P(known) at each node and P(answer | prefix before it).
+    /// The fast E-step on probabilities scaled per node; `None` when a probability nears
+    /// underflow.
+    pub(crate) fn e_step_linear(
+        &self,
+        p: &Params,
+        tw: &TrieWeights,
+        s: &mut Scratch,
+    ) -> Option<TrieCounts> {
+        let e_known = [p.slip, 1.0 - p.slip];
+        let e_unknown = [1.0 - p.guess, p.guess];
+        let (learn, forget) = (p.learn, p.forget);
+        let n = self.len();
+        let mut c = Trie::counts(tw);
+
+        // Forward: filtered P(known), P(not known) at each node and P(answer | prefix).
         // Logarithms are the costliest step: the many nodes of weight 1 (the unshared tails
         // of sequences) multiply their probabilities, each ≥ 1e-4, and log the product.
         let mut product = 1.0f64;
+        let mut smallest = 1.0f64;
         for u in 0..n {
             let w = tw.through[u];
             if w == 0.0 {
                 continue; // nobody (with weight) passes here, nor below
             }
             let par = self.parent[u];
-            let pred = if par == ROOT {
-                p.prior
+            let (pk, pu) = if par == ROOT {
+                (p.prior, 1.0 - p.prior)
             } else {
-                let f = s.known[par as usize];
-                f * (1.0 - forget) + (1.0 - f) * learn
+                let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+                (
+                    fk * (1.0 - forget) + fu * learn,
+                    fk * forget + fu * (1.0 - learn),
+                )
             };
             let o = self.obs[u] as usize;
-            let k = pred * e_known[o];
-            let total = k + (1.0 - pred) * e_unknown[o];
-            s.known[u] = k / total;
+            let k = pk * e_known[o];
+            let un = pu * e_unknown[o];
+            let total = k + un;
+            let inv = 1.0 / total;
+            s.known[u] = k * inv;
+            s.unknown[u] = un * inv;
+            smallest = smallest.min(s.known[u]).min(s.unknown[u]);
             s.norm[u] = total;
             if w == 1.0 {
                 product *= total;
@@ -192,6 +227,10 @@ impl Trie {
             } else {
                 c.ll += w * total.ln();
             }
+        }
+        // Also catches NaN.
+        if !(smallest >= TINY) {
+            return None;
         }
         c.ll += product.ln();
 
@@ -217,15 +256,89 @@ impl Trie {
             let inv = 1.0 / s.norm[u];
             let g0 = e_unknown[o] * r0 * inv;
             let g1 = e_known[o] * r1 * inv;
-            let fp = s.known[par as usize];
-            let x01 = (1.0 - fp) * learn * g1;
-            let x10 = fp * forget * g0;
-            let x11 = fp * (1.0 - forget) * g1;
+            let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+            let x01 = fu * learn * g1;
+            let x10 = fk * forget * g0;
+            let x11 = fk * (1.0 - forget) * g1;
             c.learned += x01;
             c.forgot += x10;
             c.trans_known += x10 + x11;
             s.r0[par as usize] += (1.0 - learn) * g0 + learn * g1;
             s.r1[par as usize] += forget * g0 + (1.0 - forget) * g1;
+        }
+        Some(c)
+    }
+
+    /// The same E-step with every probability and backward quantity as a logarithm:
+    /// slower (logarithms and exponentials per node), exact whatever the sequences.
+    pub(crate) fn e_step_log(&self, p: &Params, tw: &TrieWeights, s: &mut Scratch) -> TrieCounts {
+        let ln = f64::ln;
+        let e_known = [ln(p.slip), ln(1.0 - p.slip)];
+        let e_unknown = [ln(1.0 - p.guess), ln(p.guess)];
+        let (l_learn, l_stay_u) = (ln(p.learn), ln(1.0 - p.learn));
+        let (l_forget, l_stay_k) = (ln(p.forget), ln(1.0 - p.forget));
+        let n = self.len();
+        let mut c = Trie::counts(tw);
+
+        // s.known / s.unknown / s.norm hold ln of the filtered probabilities and of
+        // P(answer | prefix); s.r0 / s.r1 hold ln of the backward sums.
+        for u in 0..n {
+            let w = tw.through[u];
+            if w == 0.0 {
+                continue;
+            }
+            let par = self.parent[u];
+            let (pk, pu) = if par == ROOT {
+                (ln(p.prior), ln(1.0 - p.prior))
+            } else {
+                let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+                (
+                    log_add_exp(fk + l_stay_k, fu + l_learn),
+                    log_add_exp(fk + l_forget, fu + l_stay_u),
+                )
+            };
+            let o = self.obs[u] as usize;
+            let k = pk + e_known[o];
+            let un = pu + e_unknown[o];
+            let total = log_add_exp(k, un);
+            s.known[u] = k - total;
+            s.unknown[u] = un - total;
+            s.norm[u] = total;
+            c.ll += w * total;
+        }
+
+        for u in 0..n {
+            s.r0[u] = ln(tw.end[u]);
+            s.r1[u] = s.r0[u];
+        }
+        for u in (0..n).rev() {
+            if tw.through[u] == 0.0 {
+                continue;
+            }
+            let (r0, r1) = (s.r0[u], s.r1[u]);
+            let known = (s.known[u] + r1).exp();
+            c.known += known;
+            let o = self.obs[u] as usize;
+            if o == 1 {
+                c.known_correct += known;
+            }
+            let par = self.parent[u];
+            if par == ROOT {
+                c.first_known += known;
+                continue;
+            }
+            let g0 = e_unknown[o] + r0 - s.norm[u];
+            let g1 = e_known[o] + r1 - s.norm[u];
+            let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+            let x01 = (fu + l_learn + g1).exp();
+            let x10 = (fk + l_forget + g0).exp();
+            let x11 = (fk + l_stay_k + g1).exp();
+            c.learned += x01;
+            c.forgot += x10;
+            c.trans_known += x10 + x11;
+            let pr = par as usize;
+            s.r0[pr] = log_add_exp(s.r0[pr], log_add_exp(l_stay_u + g0, l_learn + g1));
+            s.r1[pr] = log_add_exp(s.r1[pr], log_add_exp(l_forget + g0, l_stay_k + g1));
         }
         c
     }

@@ -214,11 +214,12 @@ pub fn in_sample<'a>(
 ) -> Histogram {
     let mut h = Histogram::new(BINS);
     for seq in sequences {
-        let mut p = params.prior;
+        // Log-odds: exact after any run of answers (see Params::update_log_odds).
+        let mut belief = crate::kt::params::logit(params.prior);
         for &y in seq {
             let correct = y != 0;
-            h.add(params.predict(p), correct);
-            p = params.update(p, correct);
+            h.add(params.predict_log_odds(belief), correct);
+            belief = params.update_log_odds(belief, correct);
         }
     }
     h

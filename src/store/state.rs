@@ -219,7 +219,7 @@ fn step_event(
 ) -> Option<(f64, bool)> {
     let mut action = ev.action(typical_ms);
     let rapid = tracker.is_some() && action.is_rapid_guess(t);
-    let predicted = model.params.predict(kt.state.p_known);
+    let predicted = kt.state.predict(&model.params);
     let counted = kt
         .track
         .step(&mut kt.state, model, &ev.attempt(rapid), first)
@@ -1129,6 +1129,9 @@ pub struct RefitSummary {
     pub skills: Vec<RefittedSkill>,
     /// Skills left on their current model for lack of students.
     pub skills_skipped: usize,
+    /// Skills whose refit was not applied, and why: they keep the model in use.
+    #[serde(default)]
+    pub refused: Vec<kt::guard::Refusal>,
     /// Students whose states were recomputed, and the states written.
     pub students_recomputed: usize,
     pub states_written: usize,
@@ -1142,6 +1145,8 @@ pub struct Fitted {
     /// Each fitted skill's in-sample accuracy (one-step-ahead predictions with its new model).
     accuracy: HashMap<String, Accuracy>,
     fits: Vec<kt::SkillFit>,
+    /// Refits not applied (non-finite, or worse on held-out students than the model in use).
+    refused: Vec<kt::guard::Refusal>,
     skipped: usize,
     students: Vec<String>,
 }
@@ -1208,6 +1213,8 @@ pub fn fit_models_with(
     let total = data.skills.len();
     progress(0, total);
     let mut fits: Vec<kt::SkillFit> = Vec::new();
+    let mut refused = Vec::new();
+    let current = on_backend!(conn, |c| c.load_models(org))?;
     let mut accuracy = HashMap::new();
     let all_skills = std::mem::take(&mut data.skills);
     let mut one = kt::Dataset {
@@ -1219,6 +1226,15 @@ pub fn fit_models_with(
         for f in kt::fit_dataset(&one, None, &opts.fit) {
             if f.fitted {
                 let s = &one.skills[0];
+                // The live service keeps its model unless the refit is finite and predicts
+                // held-out students at least as well (kt::guard).
+                let in_use = current.get(&f.skill_id).map(|m| &m.params);
+                let fit = (&f.model.params, f.log_likelihood);
+                if let Some(r) = kt::guard::check(s, fit, in_use, &opts.fit) {
+                    tracing::warn!(org, skill = %r.skill_id, reason = %r.reason, "refit not applied");
+                    refused.push(r);
+                    continue;
+                }
                 let h = in_sample(&f.model.params, (0..s.sequences()).map(|k| s.sequence(k)));
                 if let Some(a) = h.accuracy() {
                     accuracy.insert(f.skill_id.clone(), a);
@@ -1249,8 +1265,9 @@ pub fn fit_models_with(
         org: org.to_owned(),
         started,
         accuracy,
-        skipped: skipped + data.skills.len() - fits.len(),
+        skipped: skipped + data.skills.len() - fits.len() - refused.len(),
         fits,
+        refused,
         students,
     })
 }
@@ -1307,6 +1324,7 @@ impl Fitted {
                 })
                 .collect(),
             skills_skipped: self.skipped,
+            refused: self.refused,
             students_recomputed: self.students.len(),
             states_written,
             seconds: self.started.elapsed().as_secs_f64(),
