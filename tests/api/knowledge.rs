@@ -527,7 +527,8 @@ async fn two_nodes_never_lose_a_state_update_on_postgres() {
             .send();
         handles.push(actix_web::rt::spawn(async move {
             let response = request.await.expect("POST");
-            assert_eq!(response.status(), 200);
+            let status = response.status();
+            assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
         }));
     }
     for handle in handles {

@@ -65,17 +65,18 @@ fn predictions(events: &[Value], params: &dyn Fn(&str) -> Params) -> Vec<Predict
         }
         let correct = e["outcome"] == "correct" && e["hint_bottom_out"] != true;
         let par = params(&skill);
-        let p = p_known
+        // The belief is kept as log-odds, as the online update documents.
+        let belief = p_known
             .entry((student.clone(), skill.clone()))
-            .or_insert(par.prior);
+            .or_insert(huddle::kt::params::logit(par.prior));
         out.push(Predicted {
             student,
             day: time(e).date_naive(),
             skill,
-            p: par.predict(*p),
+            p: par.predict_log_odds(*belief),
             correct,
         });
-        *p = par.update(*p, correct);
+        *belief = par.update_log_odds(*belief, correct);
     }
     out
 }
