@@ -61,6 +61,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Connections open at once, over all workers; more wait in the listen queue.
     pub max_connections: usize,
+    /// The operators' token for `GET /metrics`; None turns metrics off (404).
+    pub metrics_token: Option<SecretString>,
 }
 
 /// A token bucket per caller: `per_minute` on average, bursts of up to `burst`.
@@ -102,6 +104,7 @@ impl Settings {
             body_deadline: Duration::from_secs(60),
             max_in_flight: 256,
             max_connections: 1024,
+            metrics_token: None,
         }
     }
 }

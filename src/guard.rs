@@ -48,6 +48,7 @@ struct InFlight(Arc<Guard>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        crate::metrics::metrics().http_in_flight.dec();
     }
 }
 
@@ -71,6 +72,7 @@ pub async fn guard(
         None
     } else {
         let before = guard.in_flight.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::metrics().http_in_flight.inc();
         let counted = InFlight(Arc::clone(&guard));
         if before >= guard.max_in_flight {
             let response = HttpResponse::ServiceUnavailable()

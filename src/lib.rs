@@ -14,6 +14,7 @@ pub mod guard;
 pub mod ingest;
 pub mod insights;
 pub mod kt;
+pub mod metrics;
 pub mod privacy;
 pub mod ratelimit;
 pub mod reports;

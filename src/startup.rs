@@ -73,6 +73,9 @@ impl Application {
         let limiter = settings
             .rate_limit
             .map(|limit| web::Data::new(RateLimiter::new(limit)));
+        let metrics_access = web::Data::new(crate::api::metrics::MetricsAccess(
+            settings.metrics_token.clone(),
+        ));
         let guard = web::Data::new(crate::guard::Guard::new(
             settings.body_deadline,
             settings.max_in_flight,
@@ -91,9 +94,11 @@ impl Application {
                 ))
                 // Errors of the extractors become JSON here, inside the security headers.
                 .wrap(actix_web::middleware::from_fn(crate::guard::guard))
+                .wrap(actix_web::middleware::from_fn(record_request))
                 .wrap(security_headers())
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(guard.clone())
+                .app_data(metrics_access.clone())
                 .app_data(state.clone())
                 .app_data(keys.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -135,6 +140,31 @@ impl Application {
     }
 }
 
+/// Counts each request by its route pattern and status, and times it (`GET /metrics`).
+async fn record_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    let m = crate::metrics::metrics();
+    m.http_requests
+        .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+        .inc();
+    m.http_seconds
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
 /// Refits every organisation's models every `every`, on the blocking pool: the fit runs outside
 /// any transaction and each write is short (see `store::state::refit_db`), so ingest goes on.
 /// The task ends with the server's runtime.
@@ -144,6 +174,7 @@ fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
             // A period between the end of one refit and the start of the next.
             actix_web::rt::time::sleep(every).await;
             let db = db.clone();
+            let started = std::time::Instant::now();
             let done = crate::db::blocking(move || {
                 let orgs = {
                     let mut conn = db.conn()?;
@@ -156,6 +187,11 @@ fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
                 Ok(summaries)
             })
             .await;
+            let m = crate::metrics::metrics();
+            m.refit_seconds.observe(started.elapsed().as_secs_f64());
+            m.refit_runs
+                .with_label_values(&[if done.is_ok() { "ok" } else { "failed" }])
+                .inc();
             match done {
                 Ok(summaries) => {
                     for s in summaries {

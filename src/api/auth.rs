@@ -153,6 +153,7 @@ pub async fn login(
             // accounts, slow the answers too (a quarter as fast): never more than max_delay.
             let delay = throttle::delay(pair.max(email / 4).max(ip / 4), &policy);
             tracing::info!(failures = pair, "sign-in failed");
+            crate::metrics::metrics().sign_in_failures.inc();
             if !delay.is_zero() {
                 actix_web::rt::time::sleep(delay).await;
             }

@@ -196,6 +196,12 @@ pub async fn post_events(
         }
     }
     result.rejected.sort_by_key(|r| r.index);
+    let codes: Vec<&str> = result
+        .rejected
+        .iter()
+        .map(|r| r.error.code.as_str())
+        .collect();
+    crate::metrics::metrics().batch(result.accepted, result.duplicates, &codes);
     super::reports::record_refusals(&state, &caller.org, now, &raw, sent, &accepted, &result).await;
     tracing::info!(
         accepted = result.accepted,

@@ -12,6 +12,7 @@ mod classes;
 mod dashboard;
 mod events;
 mod health;
+pub mod metrics;
 pub mod openapi;
 mod params;
 mod plans;
@@ -109,6 +110,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/admin/roster", web::put().to(roster::put_roster))
         .route("/", web::get().to(dashboard::index))
         .route("/ui/{path:.*}", web::get().to(dashboard::asset))
+        .route("/metrics", web::get().to(metrics::metrics))
         .default_service(web::to(not_found));
 }
 

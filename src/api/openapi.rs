@@ -33,7 +33,8 @@ use utoipa::{Modify, OpenApi};
         super::plans::get_plan,
         super::plans::patch_plan,
         super::reviews::get_reviews,
-        super::reviews::decide_review
+        super::reviews::decide_review,
+        super::metrics::metrics
     ),
     modifiers(&BearerAuth),
     tags(

@@ -155,6 +155,10 @@ struct ServeArgs {
     /// Idle: this many school days (Monday to Friday) without practice raise the flag.
     #[arg(long, env = "HUDDLE_IDLE_SCHOOL_DAYS", default_value_t = 3)]
     idle_school_days: u32,
+    /// The token Prometheus sends to read GET /metrics (Authorization: Bearer TOKEN); without
+    /// one, /metrics is off. Prefer the environment variable: flags show in `ps`.
+    #[arg(long, env = "HUDDLE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -229,6 +233,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .collect();
     settings.retention_days = args.retention_days.filter(|&d| d > 0);
     settings.retention_interval = args.retention_interval.max(Duration::from_secs(60));
+    settings.metrics_token = args
+        .metrics_token
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| secrecy::SecretString::from(t.trim().to_owned()));
     // In the server, the fit leaves a core to ingest.
     settings.refit.fit.threads = 1;
     actix_web::rt::System::new().block_on(async move {

@@ -402,7 +402,7 @@ async fn a_tool_never_renames_a_skill(app: TestApp) {
 
 async fn event_ids_are_per_organisation_and_never_nil(app: TestApp) {
     let shared = event_with(json!({"student_id": "stu-x"}));
-    app.post_batch(&[shared.clone()]).await;
+    app.post_batch(std::slice::from_ref(&shared)).await;
     // Another organisation sends an event with the same id first... its own is stored.
     let other = app.token(Role::Tool, "district-2");
     let mut theirs = shared.clone();

@@ -15,6 +15,8 @@ use crate::helpers::{
 
 both_backends!(a_backup_restores_to_the_same_answers);
 
+const METRICS_TOKEN: &str = "scrape-token-for-tests";
+
 /// The application on an existing database; gives back its address.
 async fn serve(url: DbUrl) -> String {
     let mut settings = Settings::new(url, SecretString::from(TEST_SECRET.to_owned()));
@@ -130,4 +132,68 @@ async fn a_backup_restores_to_the_same_answers(app: TestApp) {
     .await
     .expect("counting");
     assert_eq!(count, 200);
+}
+
+async fn metrics_count_requests_and_events_behind_a_token(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.metrics_token = Some(SecretString::from(METRICS_TOKEN.to_owned()));
+    })
+    .await;
+    let mut batch = events(3);
+    batch.push(crate::helpers::event_with(
+        serde_json::json!({"outcome": "maybe"}),
+    ));
+    app.post_batch(&batch).await;
+    app.post_batch(&batch[..1]).await;
+    let scrape = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    crate::helpers::assert_error(scrape(None).await.expect("GET"), 401, "invalid_token").await;
+    let huddle_jwt = app.token(Role::Admin, ORG);
+    crate::helpers::assert_error(
+        scrape(Some(&huddle_jwt)).await.expect("GET"),
+        401,
+        "invalid_token",
+    )
+    .await;
+    let response = scrape(Some(METRICS_TOKEN)).await.expect("GET");
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain")));
+    let text = response.text().await.expect("the metrics");
+    for line in [
+        r#"huddle_http_requests_total{method="POST",route="/api/v1/events",status="200"}"#,
+        r#"huddle_http_request_duration_seconds_bucket{method="POST",route="/api/v1/events",le="0.1"}"#,
+        r#"huddle_events_total{code="",result="accepted"}"#,
+        r#"huddle_events_total{code="",result="duplicate"}"#,
+        r#"huddle_events_total{code="invalid_outcome",result="rejected"}"#,
+        "huddle_http_requests_in_flight",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(!text.contains("stu-"), "no ids in labels");
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_and_events_behind_a_token_sqlite() {
+    metrics_count_requests_and_events_behind_a_token(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_and_events_behind_a_token_postgres() {
+    metrics_count_requests_and_events_behind_a_token(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn metrics_are_off_without_a_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.get("/metrics").await;
+    crate::helpers::assert_error(response, 404, "not_found").await;
 }
