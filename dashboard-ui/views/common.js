@@ -37,25 +37,26 @@ export function statusBadge(skill, { withText = false } = {}) {
 
 /** Short names for the chips of the class grid (the full sentence is the chip's title). */
 export const FLAG_CHIPS = {
-  rapid_guessing: 'Rapid guessing',
-  hint_abuse: 'Hint clicking',
-  gaming: 'Gaming',
+  rapid_guessing: 'Too fast to read',
+  hint_abuse: 'Hints to the answer',
+  gaming: 'Clicking through',
   rushing: 'Rushing',
   giving_up: 'Giving up',
-  idle: 'Idle',
+  idle: 'Gone quiet',
   wheel_spinning: 'Stuck',
   shared_account: 'Shared account?',
 };
 
+/** Neutral, concrete names a teacher reads (the server's `insights::class::flag_name`). */
 export const FLAG_NAMES = {
-  rapid_guessing: 'Rapid guessing',
-  hint_abuse: 'Clicking through hints',
-  gaming: 'Gaming the system',
+  rapid_guessing: 'Answering too fast to read the question',
+  hint_abuse: 'Clicking through hints to the answer',
+  gaming: 'Clicking through without trying',
   rushing: 'Rushing',
   giving_up: 'Giving up',
-  idle: 'Idle',
-  wheel_spinning: 'Stuck (many tries, no progress)',
-  shared_account: 'Shared account?',
+  idle: 'Gone quiet',
+  wheel_spinning: 'Stuck: many tries without progress',
+  shared_account: 'Someone else may use the account',
 };
 
 export function flagChip(flag) {
