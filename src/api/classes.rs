@@ -203,6 +203,12 @@ impl OverviewCache {
         Some(kept.bytes.clone())
     }
 
+    /// Forgets the organisation's overviews: a teacher's decision shows on the next read.
+    pub fn forget(&self, org: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(o, _), _| o != org);
+    }
+
     fn put(
         &self,
         org: &str,
@@ -469,6 +475,7 @@ pub async fn decide_insight(
         .db
         .write(move |conn| store::reviews::record_decisions(conn, &org, &records))
         .await?;
+    state.overviews.forget(&caller.org);
     super::audit::record(
         &state,
         &caller,

@@ -206,6 +206,7 @@ pub async fn decide_review(
         })
         .await?
         .ok_or_else(not_found)?;
+    state.overviews.forget(&caller.org);
     super::audit::record(&state, &caller, "review.decide", subject, None).await?;
     Ok(HttpResponse::Ok().json(Decided {
         id,

@@ -25,6 +25,21 @@ impl ClassData {
         }
     }
 
+    /// A detector's sentence with the class's skill ids replaced by their names (a teacher
+    /// never reads a raw id).
+    pub fn readable(&self, sentence: &str) -> String {
+        let mut out = sentence.trim().to_owned();
+        let mut ids: Vec<&str> = self.skills.iter().map(|s| s.skill_id.as_str()).collect();
+        // Longer ids first, so that one id inside another is not half replaced.
+        ids.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for id in ids {
+            if out.contains(id) {
+                out = out.replace(id, &self.skill_phrase(id));
+            }
+        }
+        out
+    }
+
     /// The flags that describe the present, the latest per student, kind and skill.
     pub fn current_flags(&self) -> Vec<&FlagView> {
         let mut latest: std::collections::BTreeMap<(&str, &str, &str), &FlagView> =

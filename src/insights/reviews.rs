@@ -265,7 +265,7 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
             student_id: f.student_id.clone(),
             skill_id: f.skill_id.clone(),
             skill: f.skill_id.as_deref().map(|s| data.skill_phrase(s)),
-            reason: f.sentence.clone(),
+            reason: super::wording::capitalise(&data.readable(&f.sentence)),
             created_at: time(f.since),
             status: ReviewStatus::Open,
             decided_by: None,

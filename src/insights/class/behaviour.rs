@@ -2,7 +2,7 @@
 //! students ("3 students have gone quiet: …"). Names are neutral and concrete ("clicking
 //! through without trying"); thresholds stay in the detail, in words a teacher reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{score, Insight, InsightKind};
 use crate::insights::wording::{capitalise, count, days_ago, names};
@@ -149,11 +149,17 @@ fn confirmed(data: &ClassData, f: &FlagView) -> bool {
         .is_some_and(|d| d.decision == Decision::Confirm)
 }
 
-/// One insight per flag kind and skill, naming its students.
-pub fn insights(data: &ClassData) -> Vec<Insight> {
+/// One insight per flag kind and skill, naming its students. `struggling` holds the
+/// (student, skill) pairs a struggling insight already names: being stuck on that skill is the
+/// same news, told once.
+pub fn insights(data: &ClassData, struggling: &BTreeSet<(String, String)>) -> Vec<Insight> {
     let mut by_kind: BTreeMap<(&str, Option<&str>), Vec<&FlagView>> = BTreeMap::new();
     for f in data.current_flags() {
-        if !silenced(data, f) {
+        let told = f.kind == "wheel_spinning"
+            && f.skill_id
+                .as_ref()
+                .is_some_and(|k| struggling.contains(&(f.student_id.clone(), k.clone())));
+        if !told && !silenced(data, f) {
             by_kind
                 .entry((f.kind.as_str(), f.skill_id.as_deref()))
                 .or_default()
@@ -198,7 +204,7 @@ fn one_kind(data: &ClassData, kind: &str, skill: Option<&str>, flags: &[&FlagVie
                 None => format!("Since {}.", days_ago(f.since, data.now)),
                 Some(_) => "It stopped earlier today.".to_owned(),
             };
-            let sentence = capitalise(f.sentence.trim());
+            let sentence = capitalise(&data.readable(&f.sentence));
             if n == 1 {
                 format!("{sentence} {when}")
             } else {

@@ -134,7 +134,13 @@ pub fn insights(data: &ClassData) -> Vec<Insight> {
     let groups = super::groups::suggest(data, super::GroupBounds::default());
     let mut all = Vec::new();
     all.extend(struggling(data, &groups));
-    all.extend(behaviour::insights(data));
+    let told: BTreeSet<(String, String)> = all
+        .iter()
+        .filter(|i| i.kind.is_struggle())
+        .flat_map(|i| i.basis.iter())
+        .map(|b| (b.student_id.clone(), b.skill_id.clone()))
+        .collect();
+    all.extend(behaviour::insights(data, &told));
     all.extend(progress(data, &groups));
     let named: BTreeSet<String> = all
         .iter()
@@ -437,7 +443,7 @@ fn struggling(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
             .fold(0.0, f64::max);
         let (review, note) = uncertain_note(data, &cells);
         let detail = format!(
-            "{}: {} first tries right. The chance {} {} it is {}.{note}",
+            "{}: {} first tries right. The chance {} {} it is {}.",
             names(&ids.iter().map(|s| data.name_of(s)).collect::<Vec<_>>()),
             of(right, answers),
             if n == 1 { "they" } else { "each of them" },
@@ -448,6 +454,32 @@ fn struggling(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
                 percent_range(lowest, highest)
             },
         );
+        // Stuck on the same skill is the same news: said here, not in a card of its own.
+        let stuck_flags: Vec<Basis> = data
+            .current_flags()
+            .iter()
+            .filter(|f| f.kind == "wheel_spinning" && f.skill_id.as_deref() == Some(skill))
+            .filter(|f| ids.contains(&f.student_id))
+            .map(|f| Basis {
+                student_id: f.student_id.clone(),
+                skill_id: skill.to_owned(),
+                kind: super::reviews::flag_kind_key(&f.kind),
+                marker: f.since,
+            })
+            .collect();
+        let stuck = stuck_flags.len();
+        let detail = match stuck {
+            0 => detail,
+            1 if n == 1 => format!("{detail} More practice alone is not helping."),
+            k => format!(
+                "{detail} {} tried many times without progress.",
+                if k == n && n > 1 {
+                    "All of them have".to_owned()
+                } else {
+                    format!("{k} of them {}", if k == 1 { "has" } else { "have" })
+                }
+            ),
+        } + &note;
         let (group_ids, where_) = placement::place(data, groups, &ids, Some(skill));
         let action = placement::group_action(data, groups, &ids, skill, &topic, &where_);
         let confidence = middle_confidence(&cells);
@@ -474,7 +506,12 @@ fn struggling(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
             positive: false,
             based_on_answers: answers,
             score: score(0.9, n, latest, data.now, confidence, review),
-            basis: estimate_basis(&cells, &insight_key(InsightKind::StrugglingSkill)),
+            // Deciding on it decides on the stuck flags it tells of too.
+            basis: [
+                estimate_basis(&cells, &insight_key(InsightKind::StrugglingSkill)),
+                stuck_flags,
+            ]
+            .concat(),
             group_ids,
             first_screen: false,
         });

@@ -7,13 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{insight_key, score, Insight, InsightKind, FIRST_SCREEN, LIST_MAX};
 use crate::insights::groups::Suggestions;
-use crate::insights::wording::{count, names};
+use crate::insights::wording::{capitalise, count, names};
 use crate::insights::{stable_id, Basis, ClassData};
 use crate::kt::Confidence;
 
-/// "Maya", "Maya and Noah", or "3 of them" when the list is long.
-fn who(data: &ClassData, ids: &[&str], of_them: bool) -> String {
-    if ids.len() <= 2 {
+/// "Maya", "Maya and Noah", "3 of them" when the list is long, "all of them" when it is
+/// everyone (`all`).
+fn who(data: &ClassData, ids: &[&str], of_them: bool, all: usize) -> String {
+    if ids.len() == all && all > 2 {
+        "all of them".to_owned()
+    } else if ids.len() <= 2 {
         names(&ids.iter().map(|s| data.name_of(s)).collect::<Vec<_>>())
     } else if of_them {
         format!("{} of them", ids.len())
@@ -59,14 +62,14 @@ pub fn place(
     for (topic, members) in &elsewhere {
         parts.push(format!(
             "{} {} in the {topic} group",
-            who(data, members, true),
+            who(data, members, true, ids.len()),
             if members.len() == 1 { "is" } else { "are" }
         ));
     }
     if !review.is_empty() {
         parts.push(format!(
             "{} {} for your review",
-            who(data, &review, true),
+            who(data, &review, true, ids.len()),
             if review.len() == 1 { "waits" } else { "wait" }
         ));
     }
@@ -74,7 +77,7 @@ pub fn place(
     if !alone.is_empty() && ids.len() > 1 {
         parts.push(format!(
             "{} {} one to one",
-            who(data, &alone, true),
+            who(data, &alone, true, ids.len()),
             if alone.len() == 1 {
                 "needs you"
             } else {
@@ -85,17 +88,19 @@ pub fn place(
     if !unplaced.is_empty() {
         parts.push(format!(
             "{} {} too few answers to place",
-            who(data, &unplaced, true),
+            who(data, &unplaced, true, ids.len()),
             if unplaced.len() == 1 { "has" } else { "have" }
         ));
     }
     let sentence = if parts.is_empty() {
         String::new()
     } else {
-        let mut s = parts.join("; ");
-        if let Some(first) = s.get(..1) {
-            s = first.to_uppercase() + &s[1..];
-        }
+        // "all of them …" starts the sentence in capitals; a name or a number is left as it is.
+        let s = parts.join("; ");
+        let s = match s.strip_prefix("all of them") {
+            Some(rest) => format!("All of them{rest}"),
+            None => s,
+        };
         format!(" {s}.")
     };
     (group_ids, sentence)
@@ -332,11 +337,24 @@ pub fn budget(data: &ClassData, mut ranked: Vec<Insight>) -> Vec<Insight> {
         .filter(|c| c.estimate.opportunities > 0)
         .map(|c| c.student_id.as_str())
         .collect();
+    // Doing well is a fact about the student, not about what is shown: a struggle or a flag
+    // the teacher set aside still rules it out.
+    let troubled: BTreeSet<&str> = data
+        .cells
+        .iter()
+        .filter(|c| c.estimate.status == crate::kt::Status::Struggling)
+        .map(|c| c.student_id.as_str())
+        .chain(
+            data.current_flags()
+                .into_iter()
+                .map(|f| f.student_id.as_str()),
+        )
+        .collect();
     let well: Vec<String> = data
         .students
         .iter()
         .map(|s| s.student_id.as_str())
-        .filter(|s| practised.contains(s) && !needed.contains(s))
+        .filter(|s| practised.contains(s) && !needed.contains(s) && !troubled.contains(s))
         .map(str::to_owned)
         .collect();
     if !well.is_empty() || left_out > 0 {
@@ -363,14 +381,16 @@ pub fn budget(data: &ClassData, mut ranked: Vec<Insight>) -> Vec<Insight> {
             id: stable_id("ins", &["doing_well", &data.class_id]),
             kind: InsightKind::DoingWell,
             headline,
-            detail: format!(
-                "Nothing above names {}: no difficulty, flag or need for you now.{more}",
-                if n == 1 {
-                    "this student"
-                } else {
-                    "these students"
-                }
-            ),
+            detail: if n == 0 {
+                more.trim().to_owned()
+            } else {
+                format!(
+                    "{}: no struggle and no flag now.{more}",
+                    capitalise(&names(
+                        &well.iter().map(|s| data.name_of(s)).collect::<Vec<_>>()
+                    ))
+                )
+            },
             action: "Nothing to do: they keep practising.".to_owned(),
             students: well,
             skill_id: None,
