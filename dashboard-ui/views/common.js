@@ -110,9 +110,15 @@ export function capitalise(s) {
   return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
 }
 
-/** An item as the tool numbers it: "fractions.compare:017" → "#017" on that skill's pages. */
-export function itemLabel(itemId, skillId) {
-  return skillId && itemId.startsWith(`${skillId}:`) ? `#${itemId.slice(skillId.length + 1)}` : itemId;
+/**
+ * An item as a teacher can place it without a catalogue: "fractions.compare:017" on the skill
+ * "Comparing fractions" → "question 17 of Comparing fractions"; other ids as sent.
+ */
+export function itemLabel(itemId, skillId, skillName) {
+  if (!skillId || !itemId.startsWith(`${skillId}:`)) return itemId;
+  const rest = itemId.slice(skillId.length + 1);
+  const number = /^\d+$/.test(rest) ? String(Number(rest)) : rest;
+  return `question ${number} of ${skillName || skillId}`;
 }
 
 /** A detector's sentence with skill ids replaced by the skills' names. */

@@ -203,7 +203,7 @@ function groupCard(group, index, groups, names, redraw) {
       ),
     ),
     group.items_to_revisit?.length
-      ? h('p', { class: 'items' }, 'Items they missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id)).join(', '))
+      ? h('p', { class: 'items' }, 'Missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id, group.focus)).join('; '))
       : null,
   );
 }
