@@ -361,7 +361,7 @@ async fn insights_and_groups_agree(app: TestApp) {
     // The same students, or the action says where the others are.
     let others: Vec<&String> = students.iter().filter(|s| !placed.contains(s)).collect();
     let action = struggling["action"].as_str().unwrap_or("");
-    assert!(action.starts_with("Sit with"), "{action}");
+    assert!(action.starts_with("Sit for 10 minutes with"), "{action}");
     if !others.is_empty() {
         assert!(
             action.matches('.').count() >= 2,

@@ -381,7 +381,7 @@ fn struggling(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
             .find(|g| ids.iter().all(|s| g.students.contains(s)));
         let action = match one_group {
             Some(g) if n > 1 => format!(
-                "Sit with the {} group and go back over the basics of {topic}.",
+                "Go back over the basics of {topic} with the group for {}.",
                 g.focus
             ),
             _ => format!(

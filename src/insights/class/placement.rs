@@ -61,7 +61,7 @@ pub fn place(
     let mut parts = Vec::new();
     for (topic, members) in &elsewhere {
         parts.push(format!(
-            "{} {} in the {topic} group",
+            "{} {} in the group for {topic}",
             who(data, members, true, ids.len()),
             if members.len() == 1 { "is" } else { "are" }
         ));
@@ -127,8 +127,8 @@ pub fn group_action(
             data.name_of(&ids[0])
         ),
         (0, _) => format!("Check in with each of them on {topic}.{where_}"),
-        (1, _) => format!("Sit with the {topic} group for 10 minutes.{where_}"),
-        (k, _) => format!("Sit with each of the {k} groups on {topic} for 10 minutes.{where_}"),
+        (1, _) => format!("Sit for 10 minutes with the group for {topic}.{where_}"),
+        (k, _) => format!("Sit for 10 minutes with each of the {k} groups for {topic}.{where_}"),
     }
 }
 
@@ -361,15 +361,25 @@ pub fn budget(data: &ClassData, mut ranked: Vec<Insight>) -> Vec<Insight> {
         let n = well.len();
         let more = if left_out > 0 {
             format!(
-                " {} more {} on the class page.",
-                count(left_out, "note", "notes"),
-                if left_out == 1 { "is" } else { "are" }
+                " {left_out} more {} on the class page.",
+                if left_out == 1 {
+                    "note is"
+                } else {
+                    "notes are"
+                }
             )
         } else {
             String::new()
         };
         let headline = match n {
-            0 => "Nothing else needs you today.".to_owned(),
+            0 => format!(
+                "{left_out} more {} on the class page.",
+                if left_out == 1 {
+                    "note is"
+                } else {
+                    "notes are"
+                }
+            ),
             _ if n == data.students.len() => "The whole class is doing well.".to_owned(),
             _ => format!(
                 "And {} {} doing well.",

@@ -48,7 +48,7 @@ fn a_group_of_strugglers() {
     );
     assert_eq!(
         first.action,
-        "Sit with the adding fractions with unlike denominators group for 10 minutes."
+        "Sit for 10 minutes with the group for adding fractions with unlike denominators."
     );
     assert_eq!(first.kind, InsightKind::StrugglingSkill);
     assert_eq!(first.students, (1..=6).map(id).collect::<Vec<_>>());
@@ -257,7 +257,7 @@ fn a_weak_domain_replaces_its_skills() {
     // Their group is where to do it.
     assert_eq!(
         all[0].action,
-        "Sit with the adding fractions with unlike denominators group and go back over the basics of fractions."
+        "Go back over the basics of fractions with the group for adding fractions with unlike denominators."
     );
     assert_eq!(all[0].group_ids.len(), 1);
 }
