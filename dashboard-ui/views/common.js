@@ -112,13 +112,15 @@ export function capitalise(s) {
 
 /**
  * An item as a teacher can place it without a catalogue: "fractions.compare:017" on the skill
- * "Comparing fractions" → "question 17 of Comparing fractions"; other ids as sent.
+ * "Comparing fractions" → "question 17 of Comparing fractions" ("question 17" without the
+ * name, where the skill is named beside it); other ids as sent.
  */
 export function itemLabel(itemId, skillId, skillName) {
   if (!skillId || !itemId.startsWith(`${skillId}:`)) return itemId;
   const rest = itemId.slice(skillId.length + 1);
   const number = /^\d+$/.test(rest) ? String(Number(rest)) : rest;
-  return `question ${number} of ${skillName || skillId}`;
+  // Beside a column that names the skill, the number alone.
+  return skillName ? `question ${number} of ${skillName}` : `question ${number}`;
 }
 
 /** A detector's sentence with skill ids replaced by the skills' names. */

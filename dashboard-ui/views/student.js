@@ -187,7 +187,7 @@ function evidenceSection(evidence, skills) {
               { class: e.excluded ? 'excluded' : '' },
               h('td', {}, when(e.occurred_at)),
               h('td', {}, e.skill_name || names.get(e.skill_id) || e.skill_id),
-              h('td', {}, itemLabel(e.item_id, e.skill_id, e.skill_name || names.get(e.skill_id))),
+              h('td', {}, itemLabel(e.item_id, e.skill_id)),
               h('td', {}, e.outcome === 'correct' ? '✓ right' : e.outcome === 'incorrect' ? '✗ wrong' : '– skipped'),
               h('td', {}, seconds(e.response_ms)),
               h('td', {}, `${e.hints_used ?? 0}${e.hint_bottom_out ? ' (to the answer)' : ''}`),

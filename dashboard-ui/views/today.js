@@ -15,13 +15,13 @@ export async function today(classId) {
     'div',
     { class: 'today' },
     h('h1', {}, `Today in ${className(classId)}`),
-    insightList(classId, insights.insights || [], names),
+    insightList(classId, insights.insights || [], names, new Map((groups.groups || []).map((g) => [g.id, g.focus || g.focus_skill_id]))),
     groupSection(classId, groups, names),
   );
 }
 
 /** The first screen (at most five, as the server marks them), the rest one click away. */
-function insightList(classId, all, names) {
+function insightList(classId, all, names, groupNames) {
   const section = h('section', { 'aria-labelledby': 'insights-h' }, h('h2', { id: 'insights-h' }, 'What to act on'));
   if (all.length === 0) {
     section.append(h('p', {}, 'Nothing needs you yet: insights appear as students practise.'));
@@ -30,7 +30,7 @@ function insightList(classId, all, names) {
   const first = all.filter((i) => i.first_screen);
   const shown = first.length ? first : all.slice(0, 5);
   const rest = all.filter((i) => !shown.includes(i));
-  const list = h('ol', { class: 'insights' }, shown.map((i) => insightCard(classId, i, names)));
+  const list = h('ol', { class: 'insights' }, shown.map((i) => insightCard(classId, i, names, groupNames)));
   section.append(list);
   if (rest.length) {
     const more = h(
@@ -39,7 +39,7 @@ function insightList(classId, all, names) {
         type: 'button',
         class: 'secondary',
         onclick: () => {
-          list.append(...rest.map((i) => insightCard(classId, i, names)));
+          list.append(...rest.map((i) => insightCard(classId, i, names, groupNames)));
           more.remove();
         },
       },
@@ -50,7 +50,7 @@ function insightList(classId, all, names) {
   return section;
 }
 
-function insightCard(classId, insight, names) {
+function insightCard(classId, insight, names, groupNames) {
   const students = insight.students || [];
   const card = h(
     'li',
@@ -61,7 +61,8 @@ function insightCard(classId, insight, names) {
       ? h(
           'p',
           { class: 'group-links no-print' },
-          (insight.group_ids || []).map((g, i) => [i ? ' · ' : '', h('a', { href: `#group-${g}`, onclick: (e) => jumpTo(e, g) }, 'See the group')]),
+          (insight.group_ids || []).length > 1 ? 'Their groups: ' : 'Their group: ',
+          (insight.group_ids || []).map((g, i) => [i ? ' · ' : '', h('a', { href: `#group-${g}`, onclick: (e) => jumpTo(e, g) }, capitalise(groupNames.get(g) || 'group'))]),
         )
       : null,
     h(

@@ -195,12 +195,15 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
             .iter()
             .any(|a| a.student_id == c.student_id && a.skill_id.as_deref() == Some(&c.skill_id));
         let disagree = disagrees(c);
-        let reason = if disagree {
+        let reason = if disagree && c.estimate.status == Status::Struggling {
             format!(
-                "Huddle says {name} {} {skill}, but {name} got {} of {} first tries right.",
-                call(c.estimate.status),
-                c.correct,
-                c.evidence
+                "Huddle says {name} is struggling with {skill}, yet {} of {} first tries were right.",
+                c.correct, c.evidence
+            )
+        } else if disagree {
+            format!(
+                "Huddle thinks {name} now knows {skill}, yet only {} of {} first tries were right.",
+                c.correct, c.evidence
             )
         } else if c.estimate.confidence == Confidence::Low {
             format!(
