@@ -37,25 +37,26 @@ export function statusBadge(skill, { withText = false } = {}) {
 
 /** Short names for the chips of the class grid (the full sentence is the chip's title). */
 export const FLAG_CHIPS = {
-  rapid_guessing: 'Rapid guessing',
-  hint_abuse: 'Hint clicking',
-  gaming: 'Gaming',
+  rapid_guessing: 'Too fast to read',
+  hint_abuse: 'Hints to the answer',
+  gaming: 'Clicking through',
   rushing: 'Rushing',
   giving_up: 'Giving up',
-  idle: 'Idle',
+  idle: 'Gone quiet',
   wheel_spinning: 'Stuck',
   shared_account: 'Shared account?',
 };
 
+/** Neutral, concrete names a teacher reads (the server's `insights::class::flag_name`). */
 export const FLAG_NAMES = {
-  rapid_guessing: 'Rapid guessing',
-  hint_abuse: 'Clicking through hints',
-  gaming: 'Gaming the system',
+  rapid_guessing: 'Answering too fast to read the question',
+  hint_abuse: 'Clicking through hints to the answer',
+  gaming: 'Clicking through without trying',
   rushing: 'Rushing',
   giving_up: 'Giving up',
-  idle: 'Idle',
-  wheel_spinning: 'Stuck (many tries, no progress)',
-  shared_account: 'Shared account?',
+  idle: 'Gone quiet',
+  wheel_spinning: 'Stuck: many tries without progress',
+  shared_account: 'Someone else may use the account',
 };
 
 export function flagChip(flag) {
@@ -109,9 +110,17 @@ export function capitalise(s) {
   return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
 }
 
-/** An item as the tool numbers it: "fractions.compare:017" → "#017" on that skill's pages. */
-export function itemLabel(itemId, skillId) {
-  return skillId && itemId.startsWith(`${skillId}:`) ? `#${itemId.slice(skillId.length + 1)}` : itemId;
+/**
+ * An item as a teacher can place it without a catalogue: "fractions.compare:017" on the skill
+ * "Comparing fractions" → "question 17 of Comparing fractions" ("question 17" without the
+ * name, where the skill is named beside it); other ids as sent.
+ */
+export function itemLabel(itemId, skillId, skillName) {
+  if (!skillId || !itemId.startsWith(`${skillId}:`)) return itemId;
+  const rest = itemId.slice(skillId.length + 1);
+  const number = /^\d+$/.test(rest) ? String(Number(rest)) : rest;
+  // Beside a column that names the skill, the number alone.
+  return skillName ? `question ${number} of ${skillName}` : `question ${number}`;
 }
 
 /** A detector's sentence with skill ids replaced by the skills' names. */

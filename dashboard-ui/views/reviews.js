@@ -10,19 +10,21 @@ export async function reviews() {
   const data = await get(path);
   const items = Array.isArray(data) ? data : data.reviews || data.items || [];
   const open = items.filter((r) => !r.status || r.status === 'open');
+  const later = data.held_back || 0;
   return h(
     'section',
     {},
     h('h1', {}, 'Review'),
     h('p', { class: 'muted' }, 'Huddle is unsure about these. Your judgment decides: confirm what you see in class, dismiss what you don\u2019t.'),
-    open.length === 0 ? h('p', {}, 'Nothing waiting for you.') : list(open),
+    open.length === 0 ? h('p', {}, later ? 'Nothing more today.' : 'Nothing waiting for you.') : list(open, cls ? null : data.total),
+    cls && later ? h('p', { class: 'muted' }, `${plural(later, 'other item')} can wait for another day: Huddle shows the few whose answer changes what you do.`) : null,
   );
 }
 
 const PAGE = 10;
 
 /** The first items, and the rest ten at a time: a long queue stays a short page. */
-function list(open) {
+function list(open, total) {
   const ul = h('ul', { class: 'reviews' }, open.slice(0, PAGE).map(reviewItem));
   let shown = Math.min(PAGE, open.length);
   const more = h('button', { type: 'button', class: 'secondary', onclick: () => {
@@ -34,7 +36,7 @@ function list(open) {
   const label = () => `Show ${Math.min(PAGE, open.length - shown)} more (${open.length - shown} waiting)`;
   more.textContent = label();
   return [
-    h('p', {}, `${plural(open.length, 'item')} waiting: estimates Huddle is unsure of, and behaviours it noticed.`),
+    h('p', {}, `${plural(total ?? open.length, 'item')} waiting: estimates Huddle is unsure of, and behaviours it noticed.`),
     ul,
     shown < open.length ? more : null,
   ];
@@ -55,6 +57,8 @@ function reviewItem(r) {
     // A detector's sentence may name the skill by its id: say its name.
     h('p', {}, r.skill_id && r.skill ? (r.reason || '').split(r.skill_id).join(r.skill) : r.reason || r.headline || ''),
     r.created_at ? h('p', { class: 'muted' }, `Since ${when(r.created_at)}`) : null,
+    r.confirm_means ? h('p', { class: 'means' }, r.confirm_means) : null,
+    r.dismiss_means ? h('p', { class: 'means' }, r.dismiss_means) : null,
     h(
       'div',
       { class: 'row' },

@@ -103,8 +103,10 @@ function skillPanel(skill, history, studentId, name) {
       {},
       skill.status === 'not_started'
         ? 'No answers yet.'
-        : `About ${percent(skill.estimate)} likely to know it (between ${percent(skill.low)} and ${percent(skill.high)}), based on ${skill.opportunities} answers; confidence ${skill.confidence}.`,
-      skill.excluded_rapid_guesses ? ` ${skill.excluded_rapid_guesses} very fast answers were not counted.` : '',
+        : `About ${percent(skill.estimate)} likely to know it (${range(skill.low, skill.high)}), based on ${plural(skill.opportunities, 'answer')}. ${CERTAINTY[skill.confidence] || ''}`,
+      skill.excluded_rapid_guesses
+        ? ` ${plural(skill.excluded_rapid_guesses, 'answer was', 'answers were')} too fast to read the question and not counted.`
+        : '',
     ),
     points.length > 1
       ? lineChart({
@@ -120,13 +122,25 @@ function skillPanel(skill, history, studentId, name) {
   );
 }
 
+/** One vocabulary for certainty, on every line of the page. */
+const CERTAINTY = {
+  high: 'Huddle is sure of this.',
+  medium: 'Huddle is fairly sure of this.',
+  low: 'Huddle is not sure yet.',
+};
+
+/** "between 9% and 20%", or "about 9%" when both ends read the same. */
+function range(low, high) {
+  return percent(low) === percent(high) ? `about ${percent(low)}` : `between ${percent(low)} and ${percent(high)}`;
+}
+
 function reviewButtons(skill, studentId, name) {
   const title = skill.name || skill.skill_id;
   const note = h('input', { type: 'text', 'aria-label': `Note on ${title} (optional)`, placeholder: 'Note (optional)' });
   const box = h(
     'div',
     { class: 'review-row' },
-    h('p', {}, `Huddle is not sure about this one. Does it match what you see of ${name} in class?`),
+    h('p', {}, `Huddle is not sure yet. Does it match what you see of ${name} in class?`),
     h(
       'div',
       { class: 'row' },

@@ -4,8 +4,6 @@ import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
 import { capitalise, className, itemLabel, studentLink } from './common.js';
 
-const SHOWN = 3;
-
 export async function today(classId) {
   const id = encodeURIComponent(classId);
   const [insights, groups] = await Promise.all([
@@ -17,44 +15,56 @@ export async function today(classId) {
     'div',
     { class: 'today' },
     h('h1', {}, `Today in ${className(classId)}`),
-    insightList(insights.insights || [], names),
+    insightList(classId, insights.insights || [], names, new Map((groups.groups || []).map((g) => [g.id, g.focus || g.focus_skill_id]))),
     groupSection(classId, groups, names),
   );
 }
 
-function insightList(all, names) {
+/** The first screen (at most five, as the server marks them), the rest one click away. */
+function insightList(classId, all, names, groupNames) {
   const section = h('section', { 'aria-labelledby': 'insights-h' }, h('h2', { id: 'insights-h' }, 'What to act on'));
   if (all.length === 0) {
     section.append(h('p', {}, 'Nothing needs you yet: insights appear as students practise.'));
     return section;
   }
-  const list = h('ol', { class: 'insights' }, all.slice(0, SHOWN).map((i) => insightCard(i, names)));
+  const first = all.filter((i) => i.first_screen);
+  const shown = first.length ? first : all.slice(0, 5);
+  const rest = all.filter((i) => !shown.includes(i));
+  const list = h('ol', { class: 'insights' }, shown.map((i) => insightCard(classId, i, names, groupNames)));
   section.append(list);
-  if (all.length > SHOWN) {
+  if (rest.length) {
     const more = h(
       'button',
       {
         type: 'button',
         class: 'secondary',
         onclick: () => {
-          list.append(...all.slice(SHOWN).map((i) => insightCard(i, names)));
+          list.append(...rest.map((i) => insightCard(classId, i, names, groupNames)));
           more.remove();
         },
       },
-      `Show ${plural(all.length - SHOWN, 'more insight')}`,
+      `Show ${plural(rest.length, 'more insight')}`,
     );
     section.append(more);
   }
   return section;
 }
 
-function insightCard(insight, names) {
+function insightCard(classId, insight, names, groupNames) {
   const students = insight.students || [];
-  return h(
+  const card = h(
     'li',
-    { class: `insight ${insight.kind || ''}${insight.positive ? ' positive' : ''}` },
+    { class: `insight ${insight.kind || ''}${insight.positive ? ' positive' : ''}`, 'data-insight-id': insight.id },
     h('p', { class: 'headline' }, insight.headline),
     insight.action ? h('p', { class: 'action' }, h('span', { class: 'visually-hidden' }, 'Suggested: '), insight.action) : null,
+    (insight.group_ids || []).length
+      ? h(
+          'p',
+          { class: 'group-links no-print' },
+          (insight.group_ids || []).length > 1 ? 'Their groups: ' : 'Their group: ',
+          (insight.group_ids || []).map((g, i) => [i ? ' · ' : '', h('a', { href: `#group-${g}`, onclick: (e) => jumpTo(e, g) }, capitalise(groupNames.get(g) || 'group'))]),
+        )
+      : null,
     h(
       'details',
       {},
@@ -63,14 +73,56 @@ function insightCard(insight, names) {
       students.length
         ? h('p', {}, 'Students: ', students.map((s, i) => [i ? ', ' : '', studentLink(s, names.get(s))]))
         : null,
-      h(
-        'p',
-        { class: 'muted' },
-        `Confidence: ${insight.confidence}`,
-        insight.needs_review ? ' · needs your review' : '',
-      ),
+      insight.based_on_answers ? h('p', { class: 'muted' }, `Based on ${plural(insight.based_on_answers, 'answer')}.`) : null,
+      insight.needs_review ? h('p', { class: 'muted' }, 'Some of this is not certain yet: it waits for your review.') : null,
     ),
+    insight.kind === 'doing_well' ? null : decideRow(classId, insight),
   );
+  return card;
+}
+
+function jumpTo(e, groupId) {
+  const target = document.getElementById(`group-${groupId}`);
+  if (target) {
+    e.preventDefault();
+    target.scrollIntoView({ block: 'center' });
+    target.classList.add('highlight');
+    setTimeout(() => target.classList.remove('highlight'), 2000);
+  }
+}
+
+/** Done or "not now", with an optional reason: the insight stays away until the evidence changes. */
+function decideRow(classId, insight) {
+  const reason = h('input', { type: 'text', 'aria-label': 'Reason (optional)', placeholder: 'Reason (optional)', class: 'reason' });
+  const row = h(
+    'div',
+    { class: 'row decide no-print' },
+    h('button', { type: 'button', class: 'small', onclick: () => decide('done') }, 'Done'),
+    h('button', { type: 'button', class: 'secondary small', onclick: () => decide('dismiss') }, 'Not now'),
+    reason,
+  );
+  async function decide(decision) {
+    try {
+      await post(`/api/v1/classes/${encodeURIComponent(classId)}/insights/${encodeURIComponent(insight.id)}`, {
+        decision,
+        note: reason.value || undefined,
+      });
+      row.replaceChildren(
+        h(
+          'p',
+          { class: 'decided', role: 'status' },
+          decision === 'done'
+            ? 'Marked done. Huddle will show what happens next on the students\u2019 pages.'
+            : 'Set aside until new answers come in.',
+        ),
+      );
+      row.closest('li')?.classList.add('decided');
+      toast(decision === 'done' ? 'Marked done.' : 'Set aside.');
+    } catch (e) {
+      toast(`Could not record it: ${e.message}`);
+    }
+  }
+  return row;
 }
 
 function groupSection(classId, data, names) {
@@ -114,8 +166,8 @@ function groupSection(classId, data, names) {
 function groupCard(group, index, groups, names, redraw) {
   return h(
     'article',
-    { class: 'group-card', 'aria-labelledby': `group-${index}` },
-    h('h3', { id: `group-${index}` }, capitalise(group.focus || group.focus_skill_id)),
+    { class: 'group-card', id: `group-${group.id}`, 'aria-labelledby': `group-h-${index}` },
+    h('h3', { id: `group-h-${index}` }, capitalise(group.focus || group.focus_skill_id)),
     // Huddle's reason names the students it chose: once the teacher moves someone, it is theirs.
     h('p', {}, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
     h(
@@ -152,7 +204,7 @@ function groupCard(group, index, groups, names, redraw) {
       ),
     ),
     group.items_to_revisit?.length
-      ? h('p', { class: 'items' }, 'Items they missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id)).join(', '))
+      ? h('p', { class: 'items' }, 'Missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id, group.focus)).join('; '))
       : null,
   );
 }

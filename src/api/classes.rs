@@ -104,12 +104,28 @@ fn overview_of(data: &ClassData) -> Overview {
     let mut by_student: HashMap<&str, Vec<SkillView>> = HashMap::new();
     for c in &data.cells {
         if let Some(info) = skills.get(c.skill_id.as_str()) {
-            by_student
-                .entry(&c.student_id)
-                .or_default()
-                .push(SkillView::from_cell(c, info));
+            let mut view = SkillView::from_cell(c, info);
+            // A teacher's decision holds here as on every page.
+            view.needs_review = data.needs_review(c);
+            by_student.entry(&c.student_id).or_default().push(view);
         }
     }
+    // The flags that describe the present and that no decision set aside.
+    let flags: Vec<&insights::FlagView> = data
+        .current_flags()
+        .into_iter()
+        .filter(|f| {
+            !data
+                .decisions
+                .holding_flag(
+                    &f.student_id,
+                    f.skill_id.as_deref().unwrap_or(""),
+                    &insights::reviews::flag_kind_key(&f.kind),
+                    f.since,
+                )
+                .is_some_and(|d| d.decision.silences())
+        })
+        .collect();
     Overview {
         class_id: data.class_id.clone(),
         generated_at: from_millis(data.now),
@@ -129,11 +145,10 @@ fn overview_of(data: &ClassData) -> Overview {
                 student_id: s.student_id.clone(),
                 name: s.name.clone(),
                 skills: by_student.remove(s.student_id.as_str()).unwrap_or_default(),
-                flags: data
-                    .flags
+                flags: flags
                     .iter()
                     .filter(|f| f.student_id == s.student_id)
-                    .map(flag_view)
+                    .map(|f| flag_view(f))
                     .collect(),
             })
             .collect(),
@@ -184,6 +199,12 @@ impl OverviewCache {
             .filter(|k| &k.version == version)?;
         kept.checked = std::time::Instant::now();
         Some(kept.bytes.clone())
+    }
+
+    /// Forgets the organisation's overviews: a teacher's decision shows on the next read.
+    pub fn forget(&self, org: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(o, _), _| o != org);
     }
 
     fn put(
@@ -369,11 +390,12 @@ pub async fn get_insights(
     }))
 }
 
-/// A decision on a review item or an insight.
+/// A decision on a review item (confirm or dismiss) or an insight (done or dismiss; confirm
+/// also accepted).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    /// confirm or dismiss.
+    /// confirm, dismiss, or (insights only) done.
     pub decision: Decision,
     /// An optional note (at most 2,000 characters).
     pub note: Option<String>,
@@ -391,10 +413,12 @@ pub struct InsightDecided {
     pub decided_at: DateTime<Utc>,
 }
 
-/// Confirm or dismiss an insight ("wait and see" is a dismissal).
+/// Mark an insight done, or dismiss it ("wait and see"), with an optional reason.
 ///
-/// Records the decision for each student × skill the insight rests on; a dismissal keeps the
-/// insight silent for them until new evidence arrives.
+/// Records the decision for each student × skill the insight rests on; done and dismissed
+/// insights stay away for them until new evidence arrives (for a flag: until a new flag
+/// starts), and done ones are what the follow-up ("after you acted") looks at. `confirm`
+/// records agreement and silences nothing. Audited.
 #[utoipa::path(post, path = "/api/v1/classes/{class_id}/insights/{insight_id}", tag = "classes",
     params(("class_id" = String, Path, description = "The class id"),
            ("insight_id" = String, Path, description = "The insight's id")),
@@ -454,6 +478,15 @@ pub async fn decide_insight(
             store::reviews::record_decisions(conn, &org, &records)
         })
         .await?;
+    state.overviews.forget(&caller.org);
+    super::audit::record(
+        &state,
+        &caller,
+        "insight.decide",
+        Subject::Class(class.clone()),
+        None,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(InsightDecided {
         insight_id,
         decision: body.decision,

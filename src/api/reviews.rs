@@ -19,8 +19,13 @@ use crate::store::audit::Subject;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Reviews {
-    /// Open items first, then the most recent.
+    /// Open items first, then the highest priority, then the most recent.
     pub reviews: Vec<ReviewItem>,
+    /// How many items match the filter in all (the true count, whatever the page or the
+    /// day's limit).
+    pub total: usize,
+    /// Open items of the class left for later days by the day's limit (`per_day`).
+    pub held_back: usize,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -32,6 +37,11 @@ struct ReviewsQuery {
     status: Option<String>,
     /// At most this many items (1–1000, default 200).
     limit: Option<usize>,
+    /// Skip this many items first (paging; default 0).
+    offset: Option<usize>,
+    /// With `class_id` and the open queue: open items shown per day (1–100, default 5);
+    /// decisions taken today count against it.
+    per_day: Option<usize>,
 }
 
 /// The review queue: uncertain estimates and flags awaiting the teacher's judgment.
@@ -73,6 +83,10 @@ pub async fn get_reviews(
         })?,
     };
     let limit = params::number(&q, "limit", 1..=1000, "invalid_limit")?.unwrap_or(200);
+    let offset = params::number(&q, "offset", 0..=1_000_000, "invalid_offset")?.unwrap_or(0);
+    let per_day =
+        params::number(&q, "per_day", 1..=100, "invalid_per_day")?.unwrap_or(reviews::PER_DAY);
+    let daily = class.is_some() && status == Some(ReviewStatus::Open);
     let org = caller.org.clone();
     let now = to_millis(Utc::now());
     let subject = class.clone().map_or(Subject::Organisation, Subject::Class);
@@ -93,9 +107,19 @@ pub async fn get_reviews(
     }
     let mut items = reviews::queue(&data);
     items.retain(|i| status.is_none_or(|s| i.status == s));
-    items.truncate(limit);
+    let total = items.len();
+    if daily {
+        // A class's open queue: what a teacher can keep today.
+        items = reviews::daily(items, per_day, reviews::decided_today(&data));
+    }
+    let held_back = total - items.len();
+    let items: Vec<ReviewItem> = items.into_iter().skip(offset).take(limit).collect();
     audit_read(&state, &caller, "reviews.read", subject).await?;
-    Ok(HttpResponse::Ok().json(Reviews { reviews: items }))
+    Ok(HttpResponse::Ok().json(Reviews {
+        reviews: items,
+        total,
+        held_back,
+    }))
 }
 
 /// A recorded decision.
@@ -142,9 +166,16 @@ pub async fn decide_review(
     let (kind, student, skill) = parse_review_id(&id).ok_or_else(not_found)?;
     authorise(&state, &caller, Scope::Student(&student)).await?;
     let body: DecisionBody = params::json(&body, "invalid_decision")?;
+    if body.decision == Decision::Done {
+        return Err(ApiError::unprocessable(
+            "invalid_decision",
+            "a review decision is confirm or dismiss",
+        ));
+    }
     let note = params::note(body.note)?;
     let org = caller.org.clone();
     let now = to_millis(Utc::now());
+    let subject = Subject::Student(student.clone());
     let record = DecisionRecord {
         student_id: student,
         skill_id: skill,
@@ -175,10 +206,12 @@ pub async fn decide_review(
         })
         .await?
         .ok_or_else(not_found)?;
+    state.overviews.forget(&caller.org);
+    super::audit::record(&state, &caller, "review.decide", subject, None).await?;
     Ok(HttpResponse::Ok().json(Decided {
         id,
         status: match saved.decision {
-            Decision::Confirm => ReviewStatus::Confirmed,
+            Decision::Confirm | Decision::Done => ReviewStatus::Confirmed,
             Decision::Dismiss => ReviewStatus::Dismissed,
         },
         decision: saved.decision,

@@ -235,10 +235,11 @@ pub async fn get_student(
     )
     .await?;
     let read_scope = scope.clone();
-    let (skills, flags, name, purged, history) = state
+    let (skills, flags, name, purged, history, decisions) = state
         .db
         .read(move |conn| {
             let (org, id) = (read_scope.org(), read_scope.student_id());
+            let decisions = crate::store::reviews::decisions_of(conn, org, &[id.to_owned()])?;
             let skills = crate::store::state::student_skills(conn, org, id)?;
             let name = crate::store::privacy::display_names(conn, org, &[id])?.remove(id);
             let purged = crate::store::privacy::purged_before(conn, org)?;
@@ -250,9 +251,10 @@ pub async fn get_student(
                 RECENT_ANSWERS,
                 &Rules::default(),
             )?;
-            Ok((skills, flags, name, purged, history))
+            Ok((skills, flags, name, purged, history, decisions))
         })
         .await?;
+    let decisions = crate::insights::Decisions::new(decisions);
     let skills = skills
         .ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
     let rules = Rules::default();
@@ -274,6 +276,18 @@ pub async fn get_student(
         skills: skills
             .into_iter()
             .map(|s| SkillView::new(s, &rules))
+            .map(|mut v| {
+                // A teacher's decision on the estimate holds here as on every page.
+                v.needs_review &= decisions
+                    .holding(
+                        scope.student_id(),
+                        &v.skill_id,
+                        crate::insights::reviews::ESTIMATE,
+                        i64::from(v.opportunities),
+                    )
+                    .is_none();
+                v
+            })
             .collect(),
         flags,
         history: HistoryView {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::wording::{count, names};
+use super::wording::count;
 use super::{stable_id, Cell, ClassData};
 use crate::kt::Status;
 
@@ -141,9 +141,10 @@ pub fn suggest(data: &ClassData, bounds: GroupBounds) -> Suggestions {
                 student_id: id.to_owned(),
                 skill_id: Some(first.skill_id.clone()),
                 reason: format!(
-                    "Not sure yet how well {} knows {}: review the estimate before grouping.",
+                    "Huddle is not sure yet how well {} knows {}: your review decides where {} goes.",
                     s.name,
-                    data.skill_phrase(&first.skill_id)
+                    data.skill_phrase(&first.skill_id),
+                    s.name
                 ),
             }),
             Some(_) => {
@@ -235,17 +236,17 @@ pub fn suggest(data: &ClassData, bounds: GroupBounds) -> Suggestions {
                 .iter()
                 .filter(|c| c.estimate.status == Status::Struggling)
                 .count();
+            // One sentence a teacher can check: why these students, from how much evidence.
             let reason = format!(
-                "{} need {topic} most of what they have practised{}. Formed from {}.",
-                names(&ids.iter().map(|s| data.name_of(s)).collect::<Vec<_>>()),
-                if struggling > 0 {
-                    format!(
-                        "; {} of them {} struggling with it",
-                        struggling,
-                        super::wording::is_are(struggling)
-                    )
-                } else {
-                    String::new()
+                "{} is what each of them most needs now{}, from {}.",
+                super::wording::capitalise(&topic),
+                match struggling {
+                    0 => String::new(),
+                    n if n == ids.len() && n > 1 => " (all of them struggle with it)".to_owned(),
+                    n => format!(
+                        " ({n} of them {} with it)",
+                        if n == 1 { "struggles" } else { "struggle" }
+                    ),
                 },
                 count(answers as usize, "answer", "answers"),
             );
@@ -417,9 +418,9 @@ mod class_tests {
         assert_eq!(s.groups[2].students, vec![id(8), id(9), id(10)]);
         assert_eq!(s.groups[2].focus, "multiplying fractions");
         assert!(
-            s.groups[2]
-                .reason
-                .starts_with("stu-08, stu-09 and stu-10 need multiplying fractions most"),
+            s.groups[2].reason.starts_with(
+                "Multiplying fractions is what each of them most needs now (all of them struggle with it), from "
+            ),
             "{}",
             s.groups[2].reason
         );

@@ -9,6 +9,7 @@
 pub mod class;
 pub mod groups;
 pub mod history;
+pub mod present;
 pub mod reviews;
 pub mod wording;
 
@@ -83,12 +84,14 @@ pub struct FlagView {
     pub seconds: Option<u32>,
 }
 
-/// A teacher's decision, confirm or dismiss.
+/// A teacher's decision: confirm or dismiss a call; `done` marks an insight acted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Confirm,
     Dismiss,
+    /// The teacher did what an insight asked (insights only; it feeds the follow-up).
+    Done,
 }
 
 impl Decision {
@@ -96,6 +99,7 @@ impl Decision {
         match self {
             Decision::Confirm => "confirm",
             Decision::Dismiss => "dismiss",
+            Decision::Done => "done",
         }
     }
 
@@ -103,8 +107,14 @@ impl Decision {
         match s {
             "confirm" => Some(Decision::Confirm),
             "dismiss" => Some(Decision::Dismiss),
+            "done" => Some(Decision::Done),
             _ => None,
         }
+    }
+
+    /// Done and dismissed insights stay away until the evidence changes.
+    pub fn silences(self) -> bool {
+        matches!(self, Decision::Dismiss | Decision::Done)
     }
 }
 
@@ -154,6 +164,11 @@ impl Decisions {
             }
         }
         Decisions { latest }
+    }
+
+    /// Every latest decision, in no order.
+    pub fn all(&self) -> impl Iterator<Item = &DecisionRecord> {
+        self.latest.values()
     }
 
     /// The latest decision on a key, whatever the evidence since.
@@ -214,6 +229,13 @@ pub struct ClassData {
 }
 
 impl ClassData {
+    /// The state of a student on a skill, if they practised it.
+    pub fn cell(&self, student: &str, skill: &str) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.student_id == student && c.skill_id == skill)
+    }
+
     pub fn skill(&self, id: &str) -> Option<&SkillInfo> {
         self.skills.iter().find(|s| s.skill_id == id)
     }
@@ -266,3 +288,5 @@ pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod wording_check;

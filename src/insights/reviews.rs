@@ -1,15 +1,22 @@
-//! The review queue: estimates too uncertain to assert and behaviour flags, awaiting the
-//! teacher's judgment. Derived on read from the state and the flags; only decisions are
+//! The review queue: estimates too uncertain to assert and current behaviour flags, awaiting
+//! the teacher's judgment. Derived on read from the state and the flags; only decisions are
 //! stored. A decision holds while no new evidence has arrived on its student × skill (for a
 //! flag: until a flag starts after it), after which the item is open again if it still needs
 //! review.
+//!
+//! A queue a teacher can keep: each item has a priority (does its answer change what the
+//! teacher does?) and says what Confirm and Dismiss will do; a class's open queue shows at
+//! most [`PER_DAY`] items a day ([`daily`]), decisions taken today counting against them.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::wording::{count, percent};
-use super::{ClassData, Decision, DecisionRecord};
-use crate::kt::Confidence;
+use super::wording::{count, percent, percent_range};
+use super::{ClassData, Decision, DecisionRecord, DAY_MS};
+use crate::kt::{Confidence, Status};
+
+/// Open review items a class's queue shows per day by default.
+pub const PER_DAY: usize = 5;
 
 /// The decision kind of an estimate.
 pub const ESTIMATE: &str = "estimate";
@@ -72,6 +79,13 @@ pub struct ReviewItem {
     /// The evidence now (opportunities for estimates, the flag's start in ms for flags); a
     /// decision holds while it is unchanged.
     pub evidence_marker: i64,
+    /// How much the answer changes what the teacher does: 3 it decides a group or the estimate
+    /// disagrees with the answers, 2 a behaviour going on now, 1 the rest.
+    pub priority: u8,
+    /// What Confirm will do, in a plain sentence.
+    pub confirm_means: String,
+    /// What Dismiss will do, in a plain sentence.
+    pub dismiss_means: String,
     /// For estimates: the estimate and its interval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<f64>,
@@ -122,7 +136,8 @@ fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 fn status_of(d: Option<&DecisionRecord>) -> ReviewStatus {
     match d.map(|d| d.decision) {
-        Some(Decision::Confirm) => ReviewStatus::Confirmed,
+        // Acting on an insight confirms the calls behind it.
+        Some(Decision::Confirm | Decision::Done) => ReviewStatus::Confirmed,
         Some(Decision::Dismiss) => ReviewStatus::Dismissed,
         None => ReviewStatus::Open,
     }
@@ -137,9 +152,32 @@ fn decided(item: &mut ReviewItem, d: Option<&DecisionRecord>) {
     }
 }
 
+/// "is struggling with", "is still learning", … for a sentence about an estimate's call.
+fn call(status: Status) -> &'static str {
+    match status {
+        Status::Struggling => "is struggling with",
+        Status::Learning => "is still learning",
+        Status::Mastered => "has mastered",
+        Status::NotStarted => "has not started",
+    }
+}
+
+/// The estimate disagrees with the answers themselves: called struggling while most first
+/// tries are right, or likely known while most are wrong.
+fn disagrees(c: &super::Cell) -> bool {
+    if c.evidence < 3 {
+        return false;
+    }
+    let right = f64::from(c.correct) / f64::from(c.evidence);
+    (c.estimate.status == Status::Struggling && right >= 0.5)
+        || (c.estimate.estimate >= 0.7 && right < 0.4)
+}
+
 /// The queue of a class: estimates that need review (or that a still-holding decision
-/// covers), and flags; open items first, then the most recent.
+/// covers), and current flags; open items first, then the highest priority, then the most
+/// recent.
 pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
+    let groups = super::groups::suggest(data, super::GroupBounds::default());
     let mut out = Vec::new();
     for c in &data.cells {
         let marker = i64::from(c.estimate.opportunities);
@@ -152,20 +190,45 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
         let name = data.name_of(&c.student_id);
         let skill = data.skill_phrase(&c.skill_id);
         let answers = count(c.evidence as usize, "answer", "answers");
-        let reason = if c.estimate.confidence == Confidence::Low {
+        let decides_group = groups
+            .needs_review
+            .iter()
+            .any(|a| a.student_id == c.student_id && a.skill_id.as_deref() == Some(&c.skill_id));
+        let disagree = disagrees(c);
+        let reason = if disagree && c.estimate.status == Status::Struggling {
             format!(
-                "Too little evidence to be sure how well {name} knows {skill}: {answers} so far, and the estimate could be anywhere from {} to {}.",
-                percent(c.estimate.low),
-                percent(c.estimate.high)
+                "Huddle says {name} is struggling with {skill}, yet {} of {} first tries were right.",
+                c.correct, c.evidence
+            )
+        } else if disagree {
+            format!(
+                "Huddle thinks {name} now knows {skill}, yet only {} of {} first tries were right.",
+                c.correct, c.evidence
+            )
+        } else if c.estimate.confidence == Confidence::Low {
+            format!(
+                "Too few answers to be sure how well {name} knows {skill}: {answers} so far, and the chance could be anywhere {}.",
+                percent_range(c.estimate.low, c.estimate.high)
             )
         } else {
             format!(
-                "{name}'s {answers} on {skill} do not yet show clearly whether they are struggling or getting there (estimate {}, from {} to {}).",
+                "{name}'s {answers} on {skill} do not yet show clearly whether they are struggling or getting there (chance {}, {}).",
                 percent(c.estimate.estimate),
-                percent(c.estimate.low),
-                percent(c.estimate.high)
+                percent_range(c.estimate.low, c.estimate.high)
             )
         };
+        let confirm_means = format!(
+            "Confirm: you agree {name} {} {skill}; Huddle stops asking{}.",
+            call(c.estimate.status),
+            if decides_group {
+                format!(" and places {name} in a group for it")
+            } else {
+                String::new()
+            }
+        );
+        let dismiss_means = format!(
+            "Dismiss: Huddle drops this call for {name} on {skill} until new answers come in."
+        );
         let mut item = ReviewItem {
             id: review_id(ESTIMATE, &c.student_id, &c.skill_id),
             kind: ReviewKind::Estimate,
@@ -181,6 +244,9 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
             decided_at: None,
             note: None,
             evidence_marker: marker,
+            priority: if decides_group || disagree { 3 } else { 1 },
+            confirm_means,
+            dismiss_means,
             estimate: Some(c.estimate.estimate),
             low: Some(c.estimate.low),
             high: Some(c.estimate.high),
@@ -188,48 +254,77 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
         decided(&mut item, holding);
         out.push(item);
     }
-    for f in &data.flags {
+    for f in data.current_flags() {
         let skill_id = f.skill_id.clone().unwrap_or_default();
         let kind = flag_kind_key(&f.kind);
         let holding = data
             .decisions
             .holding_flag(&f.student_id, &skill_id, &kind, f.since);
+        let name = data.name_of(&f.student_id);
         let mut item = ReviewItem {
             id: review_id(&kind, &f.student_id, &skill_id),
             kind: ReviewKind::Flag,
             flag_kind: Some(f.kind.clone()),
             student_id: f.student_id.clone(),
-            name: data.name_of(&f.student_id),
             skill_id: f.skill_id.clone(),
             skill: f.skill_id.as_deref().map(|s| data.skill_phrase(s)),
-            reason: f.sentence.clone(),
+            reason: super::wording::capitalise(&data.readable(&f.sentence)),
             created_at: time(f.since),
             status: ReviewStatus::Open,
             decided_by: None,
             decided_at: None,
             note: None,
             evidence_marker: f.since,
+            priority: if f.ended_at.is_none() { 2 } else { 1 },
+            confirm_means: "Confirm: you saw it too; it stays on Today as checked by you."
+                .to_owned(),
+            dismiss_means: format!(
+                "Dismiss: it leaves Today and the class grid for {name} until it starts again."
+            ),
+            name,
             estimate: None,
             low: None,
             high: None,
         };
         decided(&mut item, holding);
-        // One item per key: the latest flag.
-        if let Some(pos) = out.iter().position(|o: &ReviewItem| o.id == item.id) {
-            if out[pos].evidence_marker < item.evidence_marker {
-                out[pos] = item;
-            }
-        } else {
-            out.push(item);
-        }
+        out.push(item);
     }
     out.sort_by(|a, b| {
         a.status
             .cmp(&b.status)
+            .then_with(|| b.priority.cmp(&a.priority))
             .then_with(|| b.created_at.cmp(&a.created_at))
             .then_with(|| a.id.cmp(&b.id))
     });
     out
+}
+
+/// Review decisions taken today (UTC) on the class's students: they count against the day's
+/// open items.
+pub fn decided_today(data: &ClassData) -> usize {
+    let start = data.now - data.now.rem_euclid(DAY_MS);
+    data.decisions
+        .all()
+        .filter(|d| d.decided_at >= start)
+        .filter(|d| d.kind == ESTIMATE || d.kind.starts_with("flag:"))
+        .count()
+}
+
+/// A class's open queue for today: the `per_day` most useful open items, less the decisions
+/// already taken today. `queue` is in [`queue`]'s order; decided items pass through.
+pub fn daily(queue: Vec<ReviewItem>, per_day: usize, decided_today: usize) -> Vec<ReviewItem> {
+    let room = per_day.saturating_sub(decided_today);
+    let mut open = 0;
+    queue
+        .into_iter()
+        .filter(|i| {
+            if i.status != ReviewStatus::Open {
+                return true;
+            }
+            open += 1;
+            open <= room
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -279,7 +374,7 @@ mod tests {
             .expect("estimate");
         assert!(
             est.reason.starts_with(
-                "Too little evidence to be sure how well stu-01 knows adding: 6 answers so far"
+                "Too few answers to be sure how well stu-01 knows adding: 6 answers so far"
             ),
             "{}",
             est.reason

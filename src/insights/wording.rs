@@ -42,7 +42,8 @@ pub fn names(list: &[String]) -> String {
 /// A skill's name as it reads inside a sentence: the tool's name with its first letter in
 /// lower case ("adding fractions with unlike denominators"), unless the name starts with an
 /// acronym or a proper noun we cannot tell apart (two capitals: left as sent); without a
-/// name, the skill id's words ("fractions.add-unlike" → "add unlike (fractions)").
+/// name, the skill id's words ("multiplication-facts.8" → "multiplication facts 8"), never
+/// the raw id.
 pub fn skill_phrase(name: Option<&str>, skill_id: &str) -> String {
     if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
         let mut chars = name.chars();
@@ -53,17 +54,31 @@ pub fn skill_phrase(name: Option<&str>, skill_id: &str) -> String {
         }
         return name.to_owned();
     }
-    match skill_id.split_once('.') {
-        Some((domain, rest)) if !rest.is_empty() => {
-            format!("{} ({domain})", rest.replace(['-', '_', '.'], " "))
-        }
-        _ => skill_id.replace(['-', '_'], " "),
+    words_of_id(skill_id)
+}
+
+/// An id's words: separators become spaces, runs of spaces one.
+pub fn words_of_id(id: &str) -> String {
+    id.split(|c: char| matches!(c, '.' | '-' | '_' | ':' | '/'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A range of chances as a person reads it: "between 9% and 20%", or "about 9%" when both
+/// ends round to the same figure.
+pub fn percent_range(low: f64, high: f64) -> String {
+    let (lo, hi) = (percent(low), percent(high));
+    if lo == hi {
+        format!("about {lo}")
+    } else {
+        format!("between {lo} and {hi}")
     }
 }
 
 /// A domain as it reads inside a sentence ("fractions", "multiplication facts").
 pub fn domain_phrase(domain: &str) -> String {
-    domain.replace(['-', '_'], " ")
+    words_of_id(domain)
 }
 
 /// A sentence's first letter in upper case.
@@ -135,8 +150,14 @@ mod tests {
         );
         assert_eq!(
             skill_phrase(None, "fractions.add-unlike"),
-            "add unlike (fractions)"
+            "fractions add unlike"
         );
+        assert_eq!(
+            skill_phrase(None, "multiplication-facts.8"),
+            "multiplication facts 8"
+        );
+        assert_eq!(percent_range(0.09, 0.091), "about 9%");
+        assert_eq!(percent_range(0.09, 0.2), "between 9% and 20%");
         assert_eq!(skill_phrase(Some("  "), "reading"), "reading");
     }
 

@@ -13,7 +13,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
 
-use crate::db::schema::{classes, enrolments, events, flags, skill_states, skills, students};
+use crate::db::schema::{
+    classes, enrolments, events, flags, review_decisions, skill_states, skills, students,
+};
 use crate::db::DbConnection;
 use crate::insights::{
     Cell, ClassData, DecisionRecord, Decisions, FlagView, SkillInfo, StudentInfo,
@@ -256,7 +258,8 @@ pub fn student_exists(conn: &mut DbConnection, org: &str, student: &str) -> anyh
 /// What a class's overview is computed from, in one cheap aggregate over the students' state
 /// rows: the latest event applied, the latest write (refits and rebuilds rewrite states
 /// without new events) and the number of states. Equal versions give equal overviews.
-/// The latest flag change counts too, and the day: idle flags grow with time alone.
+/// The latest flag change and decision count too, and the hour: idle flags grow with time
+/// alone, and ended flags leave after a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateVersion {
     pub students: Vec<String>,
@@ -264,6 +267,10 @@ pub struct StateVersion {
     pub updated_at: Option<i64>,
     pub states: i64,
     pub flags_updated: Option<i64>,
+    /// The latest teacher's decision: a decision changes the review marks and flags shown.
+    pub decided: Option<i64>,
+    /// Hours since the epoch: flags that ended leave the page after a window of hours.
+    pub hour: i64,
     pub day: i64,
 }
 
@@ -283,6 +290,8 @@ pub fn class_version(
         updated_at: None,
         states: 0,
         flags_updated: None,
+        decided: None,
+        hour: chrono::Utc::now().timestamp() / 3_600,
         day: chrono::Utc::now().timestamp() / 86_400,
     };
     for chunk in v.students.chunks(IN_CHUNK) {
@@ -304,6 +313,12 @@ pub fn class_version(
             .select(diesel::dsl::max(flags::updated_at))
             .first(conn)?;
         v.flags_updated = v.flags_updated.max(flagged);
+        let decided: Option<i64> = review_decisions::table
+            .filter(review_decisions::org_id.eq(org))
+            .filter(review_decisions::student_id.eq_any(chunk))
+            .select(diesel::dsl::max(review_decisions::decided_at))
+            .first(conn)?;
+        v.decided = v.decided.max(decided);
     }
     Ok(Some(v))
 }

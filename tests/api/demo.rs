@@ -333,3 +333,286 @@ fn the_demo_never_touches_huddle_db() {
         b"a real database"
     );
 }
+
+/// What the evidence check found in one demo class.
+#[derive(Debug, Default)]
+struct TodayFigures {
+    insights: usize,
+    first_screen: usize,
+    open_reviews: usize,
+    open_total: usize,
+    stale: Vec<String>,
+    inconsistent: Vec<String>,
+}
+
+/// A skill's status for a student in an overview.
+fn status_of<'a>(overview: &'a Value, student: &str, skill: &str) -> Option<&'a Value> {
+    overview["students"]
+        .as_array()?
+        .iter()
+        .find(|s| s["student_id"] == student)?["skills"]
+        .as_array()?
+        .iter()
+        .find(|k| k["skill_id"] == skill)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The flags of a student from their own page (every episode, ended ones included).
+async fn student_flags(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Vec<Value> {
+    let (_, page) = get(client, base, token, &format!("api/v1/students/{id}")).await;
+    page["flags"].as_array().cloned().unwrap_or_default()
+}
+
+/// Rules written apart from the server's: an insight or review item is stale when the state
+/// it names is over, inconsistent when two things the teacher reads disagree.
+async fn check_class(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    class: &str,
+) -> TodayFigures {
+    let mut f = TodayFigures::default();
+    let (_, overview) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/classes/{class}/overview"),
+    )
+    .await;
+    let (_, insights) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/classes/{class}/insights"),
+    )
+    .await;
+    let (_, groups) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/classes/{class}/groups"),
+    )
+    .await;
+    let (_, open) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/reviews?class_id={class}"),
+    )
+    .await;
+    let (_, all) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/reviews?class_id={class}&status=all&limit=1000"),
+    )
+    .await;
+    let list = insights["insights"].as_array().cloned().unwrap_or_default();
+    f.insights = list.len();
+    f.first_screen = list.iter().filter(|i| i["first_screen"] == true).count();
+    f.open_reviews = open["reviews"].as_array().map_or(0, Vec::len);
+    f.open_total = open["total"].as_u64().unwrap_or(0) as usize;
+    let now = chrono::Utc::now();
+    let group_list = groups["groups"].as_array().cloned().unwrap_or_default();
+    for i in &list {
+        let kind = i["kind"].as_str().unwrap_or("");
+        let skill = i["skill_id"].as_str();
+        let students = strings(&i["students"]);
+        match kind {
+            "struggling_skill" => {
+                for s in &students {
+                    let st = status_of(&overview, s, skill.unwrap_or(""));
+                    if st.is_none_or(|k| k["status"] != "struggling") {
+                        f.stale
+                            .push(format!("{} names {s}, not struggling now", i["headline"]));
+                    }
+                }
+            }
+            "behaviour" => {
+                let flag_kind = i["flag_kind"].as_str().unwrap_or("");
+                for s in &students {
+                    let flags = student_flags(client, base, token, s).await;
+                    let current = flags.iter().any(|fl| {
+                        fl["kind"] == flag_kind
+                            && fl["skill_id"].as_str() == skill
+                            && fl["until"].as_str().is_none_or(|u| {
+                                chrono::DateTime::parse_from_rfc3339(u).is_ok_and(|t| {
+                                    now - t.with_timezone(&chrono::Utc)
+                                        < chrono::Duration::hours(12)
+                                })
+                            })
+                    });
+                    if !current {
+                        f.stale
+                            .push(format!("{} names {s}: that flag is over", i["headline"]));
+                    }
+                    if let Some(sk) = skill {
+                        if status_of(&overview, s, sk).is_some_and(|k| k["status"] == "mastered") {
+                            f.stale.push(format!(
+                                "{} names {s}, who has mastered {sk}",
+                                i["headline"]
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        // "Move on from X" beside anything that asks for work on X.
+        if i["action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Move on from"))
+        {
+            let sk = skill.unwrap_or("");
+            let work = list
+                .iter()
+                .any(|o| o["positive"] == false && o["skill_id"] == sk)
+                || group_list.iter().any(|g| g["focus_skill_id"] == sk);
+            if work {
+                f.inconsistent
+                    .push(format!("{} beside work on the same skill", i["headline"]));
+            }
+        }
+        // A linked group exists and shares students; the others are accounted for.
+        for g in strings(&i["group_ids"]) {
+            match group_list.iter().find(|x| x["id"] == g.as_str()) {
+                None => f.inconsistent.push(format!(
+                    "{} links to a group that is not there",
+                    i["headline"]
+                )),
+                Some(group) => {
+                    let members = strings(&group["students"]);
+                    if !members.iter().any(|m| students.contains(m)) {
+                        f.inconsistent.push(format!(
+                            "{} links to a group without its students",
+                            i["headline"]
+                        ));
+                    }
+                }
+            }
+        }
+        if kind == "struggling_skill" && students.len() > 1 {
+            let in_focus: Vec<&String> = students
+                .iter()
+                .filter(|s| {
+                    group_list.iter().any(|g| {
+                        g["focus_skill_id"] == skill.unwrap_or("")
+                            && strings(&g["students"]).contains(s)
+                    })
+                })
+                .collect();
+            let action = i["action"].as_str().unwrap_or("");
+            if !in_focus.is_empty()
+                && in_focus.len() < students.len()
+                && action.split('.').filter(|p| !p.trim().is_empty()).count() < 2
+            {
+                f.inconsistent
+                    .push(format!("{action}: the others are not accounted for"));
+            }
+        }
+    }
+    // Review marks agree with the decisions, everywhere.
+    let decided: Vec<(String, String)> = all["reviews"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| r["status"] != "open" && r["kind"] == "estimate")
+                .map(|r| {
+                    (
+                        r["student_id"].as_str().unwrap_or("").to_owned(),
+                        r["skill_id"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (s, k) in &decided {
+        if status_of(&overview, s, k).is_some_and(|x| x["needs_review"] == true) {
+            f.inconsistent
+                .push(format!("{s} × {k}: decided, yet the grid asks for review"));
+        }
+    }
+    for r in open["reviews"].as_array().cloned().unwrap_or_default() {
+        if r["kind"] == "flag" {
+            let s = r["student_id"].as_str().unwrap_or("");
+            let flags = student_flags(client, base, token, s).await;
+            let current = flags.iter().any(|fl| {
+                fl["kind"] == r["flag_kind"]
+                    && fl["until"].as_str().is_none_or(|u| {
+                        chrono::DateTime::parse_from_rfc3339(u).is_ok_and(|t| {
+                            now - t.with_timezone(&chrono::Utc) < chrono::Duration::hours(12)
+                        })
+                    })
+            });
+            if !current {
+                f.stale.push(format!(
+                    "review of {s}'s {} flag: it is over",
+                    r["flag_kind"]
+                ));
+            }
+        }
+    }
+    f
+}
+
+/// The evidence for Today on the demo district: for every class, how many insights in all and
+/// on the first screen, how many open review items, and how many insights or items rules
+/// written apart from the server find stale or inconsistent (none may be).
+async fn the_demo_today_is_short_current_and_consistent(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let demo = start_demo(&url_of(&db));
+    let base = demo.url.clone();
+    let client = reqwest::Client::new();
+    let admin = sign_in(&client, &base, &demo.admin).await;
+    let (_, all) = get(&client, &base, &admin, "api/v1/classes").await;
+    let classes = strings(
+        &all["classes"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c["class_id"].clone()).collect::<Vec<_>>())
+            .map(Value::from)
+            .unwrap_or_default(),
+    );
+    assert!(!classes.is_empty());
+    let mut problems = Vec::new();
+    for c in &classes {
+        let f = check_class(&client, &base, &admin, c).await;
+        println!(
+            "{backend:?} {c}: {} insights, {} on the first screen, {} open review items shown ({} open in all), {} stale, {} inconsistent",
+            f.insights,
+            f.first_screen,
+            f.open_reviews,
+            f.open_total,
+            f.stale.len(),
+            f.inconsistent.len()
+        );
+        assert!(f.insights <= 15, "{c}: {} insights", f.insights);
+        assert!(f.first_screen <= 5, "{c}");
+        assert!(f.open_reviews <= 5, "{c}: {} open items", f.open_reviews);
+        problems.extend(f.stale.iter().map(|s| format!("{c} stale: {s}")));
+        problems.extend(
+            f.inconsistent
+                .iter()
+                .map(|s| format!("{c} inconsistent: {s}")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[actix_web::test]
+async fn the_demo_today_is_short_current_and_consistent_on_sqlite() {
+    the_demo_today_is_short_current_and_consistent(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn the_demo_today_is_short_current_and_consistent_on_postgres() {
+    the_demo_today_is_short_current_and_consistent(Backend::Postgres).await;
+}

@@ -183,10 +183,12 @@ async fn a_group_of_strugglers_reads_as_expected(app: TestApp) {
         first["headline"],
         "6 students may be struggling with adding fractions with unlike denominators."
     );
+    // Every call waits for the teacher's review, so no group is formed yet: the action says so.
     assert_eq!(
         first["action"],
-        "Sit with this group for 10 minutes on adding fractions with unlike denominators."
+        "Check in with each of them on adding fractions with unlike denominators. All of them wait for your review."
     );
+    assert_eq!(first["group_ids"], json!([]));
     assert_eq!(first["kind"], "struggling_skill");
     assert_eq!(first["skill_id"], ADD);
     assert_eq!(first["domain"], "fractions");
@@ -197,7 +199,9 @@ async fn a_group_of_strugglers_reads_as_expected(app: TestApp) {
     assert!(first["detail"]
         .as_str()
         .unwrap_or("")
-        .contains("0 of 36 first tries right, based on 36 answers"));
+        .contains("0 of 36 first tries right."));
+    assert_eq!(first["based_on_answers"], 36);
+    assert_eq!(first["first_screen"], true);
     assert!(first["id"].as_str().unwrap_or("").starts_with("ins-"));
     assert!(first["needs_review"].is_boolean());
     // Stable ids: the same data gives the same insights.

@@ -22,3 +22,4 @@ mod reports_model;
 mod security;
 mod shutdown;
 mod signals;
+mod today;

@@ -88,7 +88,7 @@ test('the teacher signs in and sees today\u2019s insights with their actions and
 
   const insights = page.locator('.insight');
   assert.ok((await insights.count()) >= 1);
-  assert.ok((await insights.count()) <= 3, 'at most three insights lead');
+  assert.ok((await insights.count()) <= 5, 'at most five insights on the first screen');
   assert.ok((await page.locator('.insight .action').count()) >= 1, 'insights end in an action');
   assert.ok((await page.locator('.group-card').count()) >= 1, 'suggested groups');
   assert.doesNotMatch(await page.locator('main').innerText(), /stu-\d{4}/, 'names, not ids');
@@ -102,6 +102,29 @@ test('the teacher signs in and sees today\u2019s insights with their actions and
   assert.deepEqual(page.errors, []);
   assert.deepEqual(await accessibilityProblems(page), []);
   await screenshot(page, 'today');
+});
+
+test('an insight marked done leaves Today, and one set aside too, until the evidence changes', async () => {
+  const page = await newPage();
+  await signInTeacher(page);
+  const decidable = page.locator('.insight', { has: page.getByRole('button', { name: 'Done' }) });
+  const first = decidable.first();
+  const id = await first.getAttribute('data-insight-id');
+  await first.getByRole('textbox').fill('Sat with them before lunch.');
+  await first.getByRole('button', { name: 'Done' }).click();
+  await first.getByText('Marked done.').waitFor();
+  const second = decidable.nth(1);
+  const other = await second.getAttribute('data-insight-id');
+  await second.getByRole('button', { name: 'Not now' }).click();
+  await second.getByText('Set aside').waitFor();
+  await page.reload();
+  await page.locator('.insight').first().waitFor();
+  const shown = await page.locator('.insight').evaluateAll((els) => els.map((e) => e.getAttribute('data-insight-id')));
+  assert.ok(!shown.includes(id), `${id} marked done is gone`);
+  assert.ok(!shown.includes(other), `${other} set aside is gone`);
+  // Still at most five first, and the rest one click away.
+  assert.ok(shown.length <= 5);
+  assert.deepEqual(page.errors, []);
 });
 
 test('a group is edited, saved as a plan and printed as cards', async () => {
@@ -220,6 +243,18 @@ test('the review queue: an item is confirmed with a note', async () => {
   const decided = all.body.reviews.find((r) => r.id === id);
   assert.equal(decided?.status, 'confirmed', `item ${id} confirmed`);
   assert.equal(decided?.note, 'Seen in class today.');
+  // The decision shows everywhere at once: the class grid's mark and the student's page.
+  if (decided.kind === 'estimate') {
+    const overview = await apiFromPage(page, `/api/v1/classes/${encodeURIComponent(classId)}/overview`);
+    const cell = overview.body.students
+      .find((s) => s.student_id === decided.student_id)
+      ?.skills.find((k) => k.skill_id === decided.skill_id);
+    assert.equal(cell?.needs_review, false, 'the grid no longer asks');
+    await page.goto(`${demo.base}/#/student/${encodeURIComponent(decided.student_id)}`);
+    await page.getByRole('heading', { name: 'Skills' }).waitFor();
+    const panel = page.locator('.skill-panel', { hasText: decided.skill || decided.skill_id });
+    assert.equal(await panel.locator('.review-row').count(), 0, 'the student page no longer asks');
+  }
 });
 
 test('the Hide names switch replaces names for projecting the screen', async () => {

@@ -1,20 +1,30 @@
 //! The insights of a class: who is struggling with what (a skill, a whole domain), behaviour
-//! flags of one student, and progress (mastery, students ready for a challenge), each worded
-//! plainly with its evidence and one action, ranked by usefulness, near-duplicates removed.
+//! flags (one insight per kind naming its students), who needs time one to one, who is ready
+//! for a challenge, and what most of the class has mastered — each worded plainly with its
+//! evidence and one action, ranked by how much a person can help now, and kept short: at most
+//! [`LIST_MAX`] per class, the rest summarised ("and 12 students doing well"); the first
+//! [`FIRST_SCREEN`] are what Today shows first.
+//!
+//! Built from the present only ([`super::present`]) and consistent with the suggested groups:
+//! an insight whose action is a group links to it and says where its other students are.
 //!
 //! Decisions silence: an estimate a teacher dismissed leaves every struggling insight until
-//! new evidence arrives on that student × skill; a dismissed flag leaves until a new flag
-//! starts; a dismissed positive insight (acknowledged, "wait and see") leaves for that
-//! student × skill until new evidence.
+//! new evidence arrives on that student × skill; an insight marked done or dismissed leaves
+//! for its students until new evidence on them; a flag dismissed or acted on leaves until a new
+//! flag starts.
+
+mod behaviour;
+mod placement;
+
+pub use behaviour::flag_name;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::wording::{
-    capitalise, count, days_ago, domain_phrase, has_have, is_are, names, of, percent,
-};
+use super::groups::Suggestions;
+use super::wording::{capitalise, count, domain_phrase, is_are, names, of, percent_range};
 use super::{stable_id, Basis, Cell, ClassData, DAY_MS};
 use crate::kt::{Confidence, Status};
 
@@ -26,6 +36,10 @@ pub const MOST_MIN_STUDENTS: usize = 3;
 pub const DOMAIN_MIN_SKILLS: usize = 2;
 /// "This week": mastery backed by a correct answer within this many days.
 pub const RECENT_DAYS: i64 = 7;
+/// Insights Today shows before "show more".
+pub const FIRST_SCREEN: usize = 5;
+/// At most this many insights per class, the summary of the rest included.
+pub const LIST_MAX: usize = 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -38,8 +52,12 @@ pub enum InsightKind {
     Behaviour,
     /// Most of the class has mastered a skill.
     MasteredSkill,
-    /// A few students have just mastered a skill: ready for a challenge.
+    /// Students who mastered everything they practised: ready for a challenge.
     ReadyForChallenge,
+    /// Students who need a skill no one else in the class needs: time one to one.
+    OneToOne,
+    /// The rest of the class, in one line: students nothing above names.
+    DoingWell,
 }
 
 impl InsightKind {
@@ -50,6 +68,8 @@ impl InsightKind {
             InsightKind::Behaviour => "behaviour",
             InsightKind::MasteredSkill => "mastered_skill",
             InsightKind::ReadyForChallenge => "ready_for_challenge",
+            InsightKind::OneToOne => "one_to_one",
+            InsightKind::DoingWell => "doing_well",
         }
     }
 
@@ -99,17 +119,35 @@ pub struct Insight {
     pub based_on_answers: u32,
     /// Usefulness: how many students, how severe, how recent, how certain (higher first).
     pub score: f64,
-    /// The decision keys it rests on (what confirming or dismissing it records).
+    /// The suggested groups its action refers to (ids from `GET …/groups`).
+    pub group_ids: Vec<String>,
+    /// One of the first [`FIRST_SCREEN`] insights: what Today shows first.
+    pub first_screen: bool,
+    /// The decision keys it rests on (what marking it done or dismissing it records).
     #[serde(skip)]
     pub basis: Vec<Basis>,
 }
 
-/// All insights of the class, most useful first, without near-duplicates.
+/// All insights of the class, most useful first, without near-duplicates, at most
+/// [`LIST_MAX`]; the first [`FIRST_SCREEN`] are marked `first_screen`.
 pub fn insights(data: &ClassData) -> Vec<Insight> {
+    let groups = super::groups::suggest(data, super::GroupBounds::default());
     let mut all = Vec::new();
-    all.extend(struggling(data));
-    all.extend(gather_idle(behaviour(data), data));
-    all.extend(progress(data));
+    all.extend(struggling(data, &groups));
+    let told: BTreeSet<(String, String)> = all
+        .iter()
+        .filter(|i| i.kind.is_struggle())
+        .flat_map(|i| i.basis.iter())
+        .map(|b| (b.student_id.clone(), b.skill_id.clone()))
+        .collect();
+    all.extend(behaviour::insights(data, &told));
+    all.extend(progress(data, &groups));
+    let named: BTreeSet<String> = all
+        .iter()
+        .filter(|i| i.kind.is_struggle())
+        .flat_map(|i| i.students.clone())
+        .collect();
+    all.extend(placement::one_to_one(data, &groups, &named));
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     let mut kept: Vec<Insight> = Vec::new();
     for insight in all {
@@ -117,12 +155,19 @@ pub fn insights(data: &ClassData) -> Vec<Insight> {
             kept.push(insight);
         }
     }
-    kept
+    placement::budget(data, kept)
 }
 
 /// `later` says nothing that `earlier` (ranked higher) does not: the same kind of news about
 /// the same students (or a subset) on the same topic (a skill inside a domain counts).
 fn near_duplicate(earlier: &Insight, later: &Insight, data: &ClassData) -> bool {
+    // Good news about students another piece of good news already names.
+    if earlier.positive
+        && later.positive
+        && later.students.iter().all(|s| earlier.students.contains(s))
+    {
+        return true;
+    }
     let same_polarity = (earlier.kind.is_struggle() && later.kind.is_struggle())
         || (earlier.kind == later.kind && earlier.flag_kind == later.flag_kind)
         || (earlier.positive && later.positive);
@@ -161,7 +206,7 @@ fn recency(latest: i64, now: i64) -> f64 {
     1.0 / (1.0 + days / RECENT_DAYS as f64)
 }
 
-fn score(
+pub(super) fn score(
     severity: f64,
     students: usize,
     latest: i64,
@@ -251,7 +296,24 @@ fn struggling_headline(data: &ClassData, ids: &[String], cells: &[&Cell], topic:
     format!("{who} {verb} struggling with {topic}.")
 }
 
-fn struggling(data: &ClassData) -> Vec<Insight> {
+/// The decision kind of an insight about students × skills: `insight:<kind>`.
+pub fn insight_key(kind: InsightKind) -> String {
+    format!("insight:{}", kind.as_str())
+}
+
+/// A done or dismissed insight of this kind still holds for the cell (no new evidence since).
+fn set_aside(data: &ClassData, c: &Cell, kind: InsightKind) -> bool {
+    data.decisions
+        .holding(
+            &c.student_id,
+            &c.skill_id,
+            &insight_key(kind),
+            i64::from(c.estimate.opportunities),
+        )
+        .is_some_and(|d| d.decision.silences())
+}
+
+fn struggling(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
     let mut out = Vec::new();
     // Struggling estimates a teacher has not dismissed, by skill.
     let mut by_skill: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
@@ -282,10 +344,14 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
             .filter(|(_, cells)| cells.len() >= DOMAIN_MIN_SKILLS)
             .map(|(s, c)| (*s, c))
             .collect();
-        if weak.is_empty() {
+        let cells: Vec<&Cell> = weak
+            .iter()
+            .flat_map(|(_, c)| c.iter().copied())
+            .filter(|c| !set_aside(data, c, InsightKind::StrugglingDomain))
+            .collect();
+        if cells.is_empty() {
             continue;
         }
-        let cells: Vec<&Cell> = weak.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         let ids = student_ids(&cells);
         let n = ids.len();
         let topic = domain_phrase(domain);
@@ -296,7 +362,7 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
         let right: u32 = cells.iter().map(|c| c.correct).sum();
         let (review, note) = uncertain_note(data, &cells);
         let detail = format!(
-            "{} {} weak on {} of {topic}: {}. {} first tries right, based on {}.{note}",
+            "{} {} weak on {} of {topic}: {}. {} first tries right.{note}",
             names(&ids.iter().map(|s| data.name_of(s)).collect::<Vec<_>>()),
             is_are(n),
             if n == 1 {
@@ -306,12 +372,23 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
             },
             names(&skill_list),
             capitalise(&of(right, answers)),
-            count(answers as usize, "answer", "answers"),
         );
-        let action = format!(
-            "Go back over the basics of {topic} with {}.",
-            them(data, &ids)
-        );
+        let (group_ids, where_) = placement::place(data, groups, &ids, None);
+        // All of them in one group: that group is where to go over it.
+        let one_group = groups
+            .groups
+            .iter()
+            .find(|g| ids.iter().all(|s| g.students.contains(s)));
+        let action = match one_group {
+            Some(g) if n > 1 => format!(
+                "Go back over the basics of {topic} with the group for {}.",
+                g.focus
+            ),
+            _ => format!(
+                "Go back over the basics of {topic} with {}.{where_}",
+                them(data, &ids)
+            ),
+        };
         let confidence = middle_confidence(&cells);
         let latest = cells.iter().map(|c| c.last_at).max().unwrap_or(data.now);
         out.push(Insight {
@@ -337,10 +414,19 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
             based_on_answers: answers,
             // Several weak skills of one domain: the most severe news.
             score: score(1.0, n, latest, data.now, confidence, review),
-            basis: estimate_basis(&cells, super::reviews::ESTIMATE),
+            basis: estimate_basis(&cells, &insight_key(InsightKind::StrugglingDomain)),
+            group_ids,
+            first_screen: false,
         });
     }
     for (skill, cells) in by_skill {
+        let cells: Vec<&Cell> = cells
+            .into_iter()
+            .filter(|c| !set_aside(data, c, InsightKind::StrugglingSkill))
+            .collect();
+        if cells.is_empty() {
+            continue;
+        }
         let ids = student_ids(&cells);
         let n = ids.len();
         let topic = data.skill_phrase(skill);
@@ -357,21 +443,45 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
             .fold(0.0, f64::max);
         let (review, note) = uncertain_note(data, &cells);
         let detail = format!(
-            "{}: {} first tries right, based on {}. Estimated mastery {}.{note}",
+            "{}: {} first tries right. The chance {} {} it is {}.",
             names(&ids.iter().map(|s| data.name_of(s)).collect::<Vec<_>>()),
             of(right, answers),
-            count(answers as usize, "answer", "answers"),
+            if n == 1 { "they" } else { "each of them" },
+            if n == 1 { "know" } else { "knows" },
             if n == 1 {
-                percent(lowest)
+                percent_range(lowest, lowest)
             } else {
-                format!("from {} to {}", percent(lowest), percent(highest))
+                percent_range(lowest, highest)
             },
         );
-        let action = if n == 1 {
-            format!("Check in with {} on {topic}.", data.name_of(&ids[0]))
-        } else {
-            format!("Sit with this group for 10 minutes on {topic}.")
-        };
+        // Stuck on the same skill is the same news: said here, not in a card of its own.
+        let stuck_flags: Vec<Basis> = data
+            .current_flags()
+            .iter()
+            .filter(|f| f.kind == "wheel_spinning" && f.skill_id.as_deref() == Some(skill))
+            .filter(|f| ids.contains(&f.student_id))
+            .map(|f| Basis {
+                student_id: f.student_id.clone(),
+                skill_id: skill.to_owned(),
+                kind: super::reviews::flag_kind_key(&f.kind),
+                marker: f.since,
+            })
+            .collect();
+        let stuck = stuck_flags.len();
+        let detail = match stuck {
+            0 => detail,
+            1 if n == 1 => format!("{detail} More practice alone is not helping."),
+            k => format!(
+                "{detail} {} tried many times without progress.",
+                if k == n && n > 1 {
+                    "All of them have".to_owned()
+                } else {
+                    format!("{k} of them {}", if k == 1 { "has" } else { "have" })
+                }
+            ),
+        } + &note;
+        let (group_ids, where_) = placement::place(data, groups, &ids, Some(skill));
+        let action = placement::group_action(data, groups, &ids, skill, &topic, &where_);
         let confidence = middle_confidence(&cells);
         let latest = cells.iter().map(|c| c.last_at).max().unwrap_or(data.now);
         out.push(Insight {
@@ -396,266 +506,52 @@ fn struggling(data: &ClassData) -> Vec<Insight> {
             positive: false,
             based_on_answers: answers,
             score: score(0.9, n, latest, data.now, confidence, review),
-            basis: estimate_basis(&cells, super::reviews::ESTIMATE),
+            // Deciding on it decides on the stuck flags it tells of too.
+            basis: [
+                estimate_basis(&cells, &insight_key(InsightKind::StrugglingSkill)),
+                stuck_flags,
+            ]
+            .concat(),
+            group_ids,
+            first_screen: false,
         });
     }
     out
 }
 
-/// The sentence, detail and action of one flag; `name` is the student's.
-fn flag_words(
-    data: &ClassData,
-    flag: &super::FlagView,
-    name: &str,
-) -> (String, String, String, f64) {
-    let on = flag
-        .skill_id
-        .as_deref()
-        .map(|s| format!(" on {}", data.skill_phrase(s)))
-        .unwrap_or_default();
-    let share = match (flag.count, flag.of) {
-        (Some(c), Some(o)) if o > 0 => Some(format!("{c} of the last {o}")),
-        _ => None,
-    };
-    let under = flag
-        .seconds
-        .map(|s| format!("under {}", count(s as usize, "second", "seconds")));
-    let (headline, action, severity) = match flag.kind.as_str() {
-        "rushing" => (
-            match (&share, &under) {
-                (Some(s), Some(u)) => format!("{name} may be rushing: {s} answers took {u}."),
-                (Some(s), None) => format!("{name} may be rushing: {s} answers came very fast."),
-                _ => format!("{name} may be rushing{on}."),
-            },
-            format!("Check in with {name} and ask them to talk you through one problem."),
-            0.8,
-        ),
-        "rapid_guessing" => (
-            match &share {
-                Some(s) => format!(
-                    "{name} may be guessing: {s} answers came too fast to read the question."
-                ),
-                None => format!("{name} may be guessing{on}."),
-            },
-            format!("Check in with {name}: guessed answers do not count as evidence."),
-            0.8,
-        ),
-        "gaming" => (
-            format!("{name} may be clicking through{on} without trying."),
-            format!("Check in with {name} and work one problem together."),
-            0.8,
-        ),
-        "hint_abuse" => (
-            match &share {
-                Some(s) => format!(
-                    "{name} may be leaning on hints: {s} items ended with the answer shown."
-                ),
-                None => format!("{name} may be leaning on hints{on}."),
-            },
-            format!("Check in with {name}: try one problem with no hints, side by side."),
-            0.75,
-        ),
-        "giving_up" => (
-            format!("{name} may be giving up{on}."),
-            format!("Check in with {name}: a word of encouragement and one problem together."),
-            0.85,
-        ),
-        "idle" => (
-            format!("{name} has gone quiet{on}."),
-            format!("Check in with {name} today."),
-            // Studies of teachers: idle students are the ones teachers act on most.
-            0.9,
-        ),
-        "wheel_spinning" => (
-            format!("{name} is stuck{on}: many tries, no progress."),
-            format!("Sit with {name}: more practice alone is not helping."),
-            0.85,
-        ),
-        "shared_account" => (
-            format!("{name}'s account may be used by someone else."),
-            format!("Ask {name} whether anyone else uses their account."),
-            0.6,
-        ),
-        other => (
-            format!(
-                "{name} shows a pattern worth a look{on} ({}).",
-                other.replace('_', " ")
-            ),
-            format!("Check in with {name}."),
-            0.6,
-        ),
-    };
-    let detail = format!(
-        "{} Since {}.",
-        capitalise(flag.sentence.trim()),
-        days_ago(flag.since, data.now)
-    );
-    (headline, detail, action, severity)
-}
-
-/// Students who have gone quiet are one piece of news, not one line each: two or more become
-/// "3 students have gone quiet: …", resting on every student's flag (a dismissal covers all).
-fn gather_idle(insights: Vec<Insight>, data: &ClassData) -> Vec<Insight> {
-    let (idle, mut rest): (Vec<Insight>, Vec<Insight>) = insights
-        .into_iter()
-        .partition(|i| i.flag_kind.as_deref() == Some("idle"));
-    if idle.len() < 2 {
-        rest.extend(idle);
-        return rest;
-    }
-    let students: Vec<String> = idle.iter().flat_map(|i| i.students.clone()).collect();
-    let shown: Vec<String> = students.iter().map(|s| data.name_of(s)).collect();
-    let confidence = idle
-        .iter()
-        .map(|i| i.confidence)
-        .min()
-        .unwrap_or(Confidence::Low);
-    let needs_review = idle.iter().any(|i| i.needs_review);
-    let ids: Vec<&str> = students.iter().map(String::as_str).collect();
-    let mut key = vec!["behaviour", "idle"];
-    key.extend(&ids);
-    rest.push(Insight {
-        id: stable_id("ins", &key),
-        kind: InsightKind::Behaviour,
-        headline: format!(
-            "{} {} gone quiet: {}.",
-            count(students.len(), "student", "students"),
-            has_have(students.len()),
-            names(&shown)
-        ),
-        detail: idle
-            .iter()
-            .map(|i| format!("{}: {}", data.name_of(&i.students[0]), i.detail))
-            .collect::<Vec<_>>()
-            .join(" "),
-        action: format!("Check in with {} today.", names(&shown)),
-        skill_id: None,
-        domain: None,
-        flag_kind: Some("idle".into()),
-        confidence,
-        needs_review,
-        positive: false,
-        based_on_answers: 0,
-        score: score(
-            0.9,
-            students.len(),
-            data.now,
-            data.now,
-            confidence,
-            needs_review,
-        ),
-        basis: idle.iter().flat_map(|i| i.basis.clone()).collect(),
-        students,
-    });
-    rest
-}
-
-fn behaviour(data: &ClassData) -> Vec<Insight> {
-    // The latest flag per student, kind and skill that no decision silences.
-    let mut latest: BTreeMap<(&str, &str, &str), &super::FlagView> = BTreeMap::new();
-    for f in &data.flags {
-        let skill = f.skill_id.as_deref().unwrap_or("");
-        let kind = super::reviews::flag_kind_key(&f.kind);
-        if data
-            .decisions
-            .holding_flag(&f.student_id, skill, &kind, f.since)
-            .is_some_and(|d| d.decision == super::Decision::Dismiss)
-        {
-            continue;
-        }
-        let key = (f.student_id.as_str(), f.kind.as_str(), skill);
-        if latest.get(&key).is_none_or(|old| old.since < f.since) {
-            latest.insert(key, f);
-        }
-    }
-    latest
-        .into_values()
-        .map(|f| {
-            let name = data.name_of(&f.student_id);
-            let (headline, detail, action, severity) = flag_words(data, f, &name);
-            let skill = f.skill_id.clone().unwrap_or_default();
-            let kind = super::reviews::flag_kind_key(&f.kind);
-            let confirmed = data
-                .decisions
-                .holding_flag(&f.student_id, &skill, &kind, f.since)
-                .is_some_and(|d| d.decision == super::Decision::Confirm);
-            let confidence = if f.count.is_some() {
-                Confidence::Medium
-            } else {
-                Confidence::Low
-            };
-            let latest = f.ended_at.unwrap_or(data.now);
-            Insight {
-                id: stable_id("ins", &["behaviour", &f.kind, &skill, &f.student_id]),
-                kind: InsightKind::Behaviour,
-                headline,
-                detail,
-                action,
-                students: vec![f.student_id.clone()],
-                skill_id: f.skill_id.clone(),
-                domain: f
-                    .skill_id
-                    .as_deref()
-                    .and_then(|s| data.skill(s).map(|k| k.domain.clone())),
-                flag_kind: Some(f.kind.clone()),
-                confidence,
-                // A flag is a call about behaviour: the teacher's to confirm.
-                needs_review: !confirmed,
-                positive: false,
-                based_on_answers: f.of.unwrap_or(0),
-                score: score(severity, 1, latest, data.now, confidence, !confirmed),
-                basis: vec![Basis {
-                    student_id: f.student_id.clone(),
-                    skill_id: skill,
-                    kind,
-                    marker: f.since,
-                }],
-            }
-        })
-        .collect()
-}
-
-fn progress(data: &ClassData) -> Vec<Insight> {
+/// Most of the class mastered a skill (one insight per skill), and the students ready for a
+/// challenge (the groups' list: they mastered everything they practised).
+fn progress(data: &ClassData, groups: &Suggestions) -> Vec<Insight> {
     let today = data.now.div_euclid(DAY_MS) as i32;
     let recent = |c: &Cell| {
         c.last_correct_day
             .is_some_and(|d| i64::from(today - d) < RECENT_DAYS)
     };
     let mut out = Vec::new();
+    // Per skill: the mastered cells, and the students still working on it.
     let mut by_skill: BTreeMap<&str, (Vec<&Cell>, usize)> = BTreeMap::new();
     for c in &data.cells {
         let entry = by_skill.entry(&c.skill_id).or_default();
-        if c.estimate.opportunities > 0 {
-            entry.1 += 1;
-        }
         if c.estimate.status == Status::Mastered {
             entry.0.push(c);
+        } else if c.estimate.opportunities > 0 {
+            entry.1 += 1;
         }
     }
     let class_size = data.students.len();
-    for (skill, (mastered, practised)) in by_skill {
-        let kind_key = |k: InsightKind| format!("insight:{}", k.as_str());
+    let key = insight_key(InsightKind::MasteredSkill);
+    for (skill, (mastered, working)) in by_skill {
+        let practised = mastered.len() + working;
         let most = mastered.len() >= MOST_MIN_STUDENTS
             && mastered.len() as f64 >= MOST_SHARE * practised as f64;
-        let kind = if most {
-            InsightKind::MasteredSkill
-        } else {
-            InsightKind::ReadyForChallenge
-        };
-        let key = kind_key(kind);
+        if !most {
+            continue;
+        }
         let cells: Vec<&Cell> = mastered
             .into_iter()
-            .filter(|c| {
-                !data.decisions.dismissed(
-                    &c.student_id,
-                    &c.skill_id,
-                    &key,
-                    i64::from(c.estimate.opportunities),
-                )
-            })
-            .filter(|c| most || recent(c))
+            .filter(|c| !set_aside(data, c, InsightKind::MasteredSkill))
             .collect();
-        if cells.is_empty() {
+        if cells.len() < MOST_MIN_STUDENTS {
             continue;
         }
         let ids = student_ids(&cells);
@@ -665,40 +561,28 @@ fn progress(data: &ClassData) -> Vec<Insight> {
         let when = if this_week { " this week" } else { "" };
         let answers: u32 = cells.iter().map(|c| c.evidence).sum();
         let right: u32 = cells.iter().map(|c| c.correct).sum();
-        let (headline, action) = if most {
-            let who = if n == class_size {
-                "The whole class has".to_owned()
-            } else {
-                "Most of the class has".to_owned()
-            };
-            (
-                format!("{who} mastered {topic}{when}."),
-                format!("Move on from {topic}, and offer a harder problem to those who want one."),
-            )
-        } else if n == 1 {
-            (
-                format!("{} has mastered {topic}{when}.", data.name_of(&ids[0])),
-                format!(
-                    "Give {} a harder problem on {topic}.",
-                    data.name_of(&ids[0])
-                ),
-            )
+        let who = if n == class_size {
+            "The whole class has"
         } else {
-            (
-                format!(
-                    "{} {} mastered {topic}{when}.",
-                    count(n, "student", "students"),
-                    has_have(n)
-                ),
-                format!("Give this group a harder problem on {topic}."),
+            "Most of the class has"
+        };
+        let headline = format!("{who} mastered {topic}{when}.");
+        // "Move on" only when no one who practised it is still working on it: never beside a
+        // struggling insight or a group on the same skill.
+        let action = if working == 0 {
+            format!("Move on from {topic}, and offer a harder problem to those who want one.")
+        } else {
+            format!(
+                "Offer a harder problem to those who have it; {} still {} on it.",
+                count(working, "student", "students"),
+                if working == 1 { "works" } else { "work" }
             )
         };
         let detail = format!(
-            "{} of {} students who practised it: {} first tries right, based on {}, spread over more than one day.",
+            "{} of {} students who practised it: {} first tries right, spread over more than one day.",
             n,
             practised,
             of(right, answers),
-            count(answers as usize, "answer", "answers"),
         );
         let confidence = middle_confidence(&cells);
         let latest = cells.iter().map(|c| c.last_at).max().unwrap_or(data.now);
@@ -706,12 +590,12 @@ fn progress(data: &ClassData) -> Vec<Insight> {
             id: stable_id(
                 "ins",
                 &[
-                    &[kind.as_str(), skill][..],
+                    &[InsightKind::MasteredSkill.as_str(), skill][..],
                     &ids.iter().map(String::as_str).collect::<Vec<_>>(),
                 ]
                 .concat(),
             ),
-            kind,
+            kind: InsightKind::MasteredSkill,
             headline,
             detail,
             action,
@@ -723,17 +607,13 @@ fn progress(data: &ClassData) -> Vec<Insight> {
             needs_review: false,
             positive: true,
             based_on_answers: answers,
-            score: score(
-                if most { 0.25 } else { 0.2 },
-                n,
-                latest,
-                data.now,
-                confidence,
-                false,
-            ),
+            score: score(0.25, n, latest, data.now, confidence, false),
             basis: estimate_basis(&cells, &key),
+            group_ids: Vec::new(),
+            first_screen: false,
         });
     }
+    out.extend(placement::ready(data, groups));
     out
 }
 

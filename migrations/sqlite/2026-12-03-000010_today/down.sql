@@ -1,0 +1,19 @@
+CREATE TABLE review_decisions_prev (
+    decision_id     TEXT PRIMARY KEY NOT NULL,
+    org_id          TEXT NOT NULL,
+    student_id      TEXT NOT NULL,
+    skill_id        TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    decision        TEXT NOT NULL CHECK (decision IN ('confirm', 'dismiss')),
+    note            TEXT,
+    evidence_marker BIGINT NOT NULL,
+    decided_by      TEXT NOT NULL,
+    decided_at      BIGINT NOT NULL
+);
+INSERT INTO review_decisions_prev
+    SELECT decision_id, org_id, student_id, skill_id, kind, decision, note, evidence_marker,
+           decided_by, decided_at
+    FROM review_decisions WHERE decision <> 'done';
+DROP TABLE review_decisions;
+ALTER TABLE review_decisions_prev RENAME TO review_decisions;
+CREATE INDEX review_decisions_student ON review_decisions (org_id, student_id, decided_at);
