@@ -53,6 +53,8 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// How failed sign-ins are slowed and locked.
     pub login: crate::auth::throttle::LoginPolicy,
+    /// The lesson's rules: when a class is in a sitting, when a student is idle, ...
+    pub lesson: crate::lesson::Rules,
 }
 
 /// A token bucket per caller: `per_minute` on average, bursts of up to `burst`.
@@ -89,6 +91,7 @@ impl Settings {
             retention_days: None,
             retention_interval: Duration::from_secs(3600),
             login: crate::auth::throttle::LoginPolicy::default(),
+            lesson: crate::lesson::Rules::default(),
         }
     }
 }

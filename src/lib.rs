@@ -13,6 +13,8 @@ pub mod error;
 pub mod ingest;
 pub mod insights;
 pub mod kt;
+pub mod lesson;
+pub mod live;
 pub mod privacy;
 pub mod ratelimit;
 pub mod reports;

@@ -30,6 +30,10 @@ pub struct AppState {
     pub overviews: crate::api::OverviewCache,
     /// Audit entries waiting to be written together (`api::audit::record`).
     pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
+    /// Live notices of new answers and check-ins, and the open streams (`live`).
+    pub live: Arc<crate::live::Hub>,
+    /// The lesson's rules (the sitting, the states).
+    pub lesson: crate::lesson::Rules,
 }
 
 pub struct Application {
@@ -59,12 +63,15 @@ impl Application {
         if let Some(days) = settings.retention_days.filter(|&d| d > 0) {
             spawn_retention_job(db.clone(), days, settings.retention_interval);
         }
+        let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
             db,
             refit: settings.refit,
             login: settings.login,
             overviews: Default::default(),
             audit: Default::default(),
+            live,
+            lesson: settings.lesson,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings

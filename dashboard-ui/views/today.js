@@ -2,6 +2,7 @@
 
 import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
+import { attentionSection } from './attention.js';
 import { capitalise, className, itemLabel, studentLink } from './common.js';
 
 const SHOWN = 3;
@@ -19,6 +20,7 @@ export async function today(classId) {
     h('h1', {}, `Today in ${className(classId)}`),
     insightList(insights.insights || [], names),
     groupSection(classId, groups, names),
+    attentionSection(classId),
   );
 }
 

@@ -155,6 +155,8 @@ pub async fn post_events(
     let (indexes, events): (Vec<usize>, Vec<ingest::Event>) = allowed.into_iter().unzip();
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
+    let classes: std::collections::BTreeSet<String> =
+        events.iter().map(|e| e.class_id.clone()).collect();
     let org = caller.org.clone();
     let stored = state
         .db
@@ -184,6 +186,10 @@ pub async fn post_events(
         }
     }
     result.rejected.sort_by_key(|r| r.index);
+    if result.accepted > 0 {
+        let classes = classes.into_iter().collect();
+        state.live.notify(&state.db, &caller.org, classes).await;
+    }
     super::reports::record_refusals(&state, &caller.org, now, &raw, sent, &accepted, &result).await;
     tracing::info!(
         accepted = result.accepted,

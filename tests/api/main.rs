@@ -13,6 +13,7 @@ mod ingest;
 mod insights;
 mod knowledge;
 mod migrations;
+mod now;
 mod openapi;
 mod privacy;
 mod reports_adoption;
