@@ -44,20 +44,26 @@ export async function now(classId) {
 function connect(id, page, live, show, refresh) {
   let source = null;
   let poller = null;
+  let retry = null;
   const gone = () => !page.isConnected && live.mode !== 'starting';
   const stop = () => {
     source?.close();
     clearInterval(poller);
+    clearTimeout(retry);
     window.removeEventListener('hashchange', onLeave);
   };
   const onLeave = () => setTimeout(() => gone() && stop(), 0);
   window.addEventListener('hashchange', onLeave);
+  // Ask every 10 s, and try the stream again in a minute.
   const poll = () => {
-    live.mode = 'polling';
-    clearInterval(poller);
-    poller = setInterval(() => (gone() ? stop() : refresh().catch(() => {})), POLL_MS);
-    // Try the stream again a little later.
-    setTimeout(() => !gone() && open(), 60_000);
+    source?.close();
+    if (live.mode !== 'polling') {
+      live.mode = 'polling';
+      clearInterval(poller);
+      poller = setInterval(() => (gone() ? stop() : refresh().catch(() => {})), POLL_MS);
+    }
+    clearTimeout(retry);
+    retry = setTimeout(() => (gone() ? stop() : open()), 60_000);
   };
   const open = async () => {
     if (!session.token) return stop();
@@ -72,16 +78,10 @@ function connect(id, page, live, show, refresh) {
         live.mode = 'live';
         show(JSON.parse(e.data));
       });
-      // The token it was opened with expired: sign-in again is needed for a new one.
-      source.addEventListener('end', () => {
-        source.close();
-        poll();
-      });
-      source.onerror = () => {
-        // The ticket is single-minute: a reconnect with it fails; ask for a new one.
-        source.close();
-        if (!gone()) poll();
-      };
+      // The token it was opened with expired, or the connection broke: a ticket is good for
+      // one minute only, so the browser's own reconnect would fail; poll and ask again later.
+      source.addEventListener('end', poll);
+      source.onerror = () => (gone() ? stop() : poll());
     } catch {
       poll();
     }

@@ -27,6 +27,8 @@ const LOOKBACK_MS: i64 = 4 * 3_600_000;
 /// A stream sends the class again at least this often, without any event: idle transitions
 /// show within this time, and the frame keeps proxies from closing a quiet connection.
 pub const REFRESH: Duration = Duration::from_secs(15);
+/// A stream reads its class at most this often: a busy class's notices are answered together.
+const MIN_GAP: Duration = Duration::from_millis(300);
 /// A client that has not taken the previous frame within this time is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many students in one check-in (a class).
@@ -397,6 +399,7 @@ pub async fn get_stream(
             if tx.send_timeout(next, SEND_TIMEOUT).await.is_err() {
                 break;
             }
+            let sent = std::time::Instant::now();
             tokio::select! {
                 _ = &mut end => {
                     let bye = frame("end", &serde_json::json!({"reason": "token_expired"}));
@@ -406,7 +409,8 @@ pub async fn get_stream(
                 _ = refresh.tick() => {}
                 heard = changed(&mut notices, &key) => if !heard { break },
             }
-            // Notices that came meanwhile are answered by the same read.
+            // Notices that came meanwhile, or come within MIN_GAP, are answered by one read.
+            tokio::time::sleep(MIN_GAP.saturating_sub(sent.elapsed())).await;
             while notices.try_recv().is_ok() {}
             next = match now_view(&state, &key.org, &key.class, anonymise).await {
                 Ok(Some(view)) => frame("now", &view),

@@ -156,10 +156,14 @@ pub fn student_now(
             let before = &answers[..end];
             step(classify(&[], before, rules), checked, &mut state);
         }
-        let fresh_from = seen
-            .iter()
-            .position(|a| a.at > checked)
-            .unwrap_or(seen.len());
+        // The check-in counts from its moment on: before it, every answer is evidence.
+        let fresh_from = if checked < at {
+            seen.iter()
+                .position(|a| a.at > checked)
+                .unwrap_or(seen.len())
+        } else {
+            0
+        };
         step(classify(&seen[fresh_from..], seen, rules), at, &mut state);
     }
     if checked >= last.at {

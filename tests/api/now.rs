@@ -6,7 +6,9 @@ use huddle::auth::Role;
 use serde_json::{json, Value};
 
 use crate::accounts::{add_user, token_for};
-use crate::helpers::{ago, assert_error, both_backends, event_with, TestApp, ORG};
+use crate::helpers::{
+    ago, assert_error, both_backends, event_with, Backend, Served, TestApp, TestDatabase, ORG,
+};
 
 both_backends!(
     every_state_rule_on_known_answers,
@@ -18,6 +20,7 @@ both_backends!(
     the_stream_pushes_new_answers_and_checkins,
     stream_tickets_are_for_one_class_and_expire,
     a_user_holds_at_most_four_streams,
+    attention_names_the_unseen_and_follows_up_help,
 );
 
 const CLASS: &str = "class-now";
@@ -566,4 +569,181 @@ async fn a_user_holds_at_most_four_streams(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(opened, "a closed stream gives its place back");
+}
+
+async fn attention_names_the_unseen_and_follows_up_help(app: TestApp) {
+    // "helped" got 5 first tries wrong, then the teacher sat with them, then 4 of 5 right.
+    let mut events = run("helped", "iiiii", 600, json!({}));
+    events.extend(run("flagged", "c", 900, json!({})));
+    events.extend(run("never", "c", 900, json!({})));
+    app.post_batch(&events).await;
+    let token = admin(&app);
+    let r = checkin(
+        &app,
+        &token,
+        json!({"student_ids": ["helped"], "skill_id": SKILL}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let after: Vec<Value> = "ccicc"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let outcome = if c == 'c' { "correct" } else { "incorrect" };
+            answer("helped", -(i as i64 + 1), outcome, json!({}))
+        })
+        .collect();
+    app.post_batch(&after).await;
+
+    let path = format!("/api/v1/classes/{CLASS}/attention");
+    let (status, a) = get_json(&app, &token, &path).await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["school_days"], 10);
+    let unseen: Vec<&str> = a["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["unseen"] == true)
+        .map(|s| s["student_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(unseen.len(), 2, "{a}");
+    assert!(!unseen.contains(&"helped"));
+    let headline = a["headline"].as_str().unwrap();
+    assert!(
+        headline.starts_with("You have not checked in with "),
+        "{headline}"
+    );
+    assert!(
+        headline.contains("flagged") && headline.contains("never"),
+        "{headline}"
+    );
+    let helped = a["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["student_id"] == "helped")
+        .unwrap();
+    assert_eq!(helped["last_attention_kind"], "check_in");
+    assert_eq!(helped["school_days_since"], 0);
+
+    let f = &a["followups"][0];
+    assert_eq!(f["kind"], "check_in", "{a}");
+    assert_eq!(f["students"][0]["before_right"], 0);
+    assert_eq!(f["students"][0]["after_right"], 4);
+    let sentence = f["sentence"].as_str().unwrap();
+    assert!(
+        sentence.starts_with("After you sat with helped today"),
+        "{sentence}"
+    );
+    assert!(!sentence.contains("because"));
+
+    let (status, c) = get_json(&app, &token, "/api/v1/students/helped/checkins").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(
+        c["checkins"][0]["sentence"],
+        "Before: 0 of 5 right. After: 4 of 5 right."
+    );
+    let (status, _) = get_json(&app, &token, &format!("{path}?school_days=0")).await;
+    assert_eq!(status, 400);
+}
+
+/// Two server processes on one PostgreSQL database: answers posted to one reach a stream held
+/// by the other (LISTEN/NOTIFY).
+#[actix_web::test]
+async fn an_answer_posted_to_one_node_reaches_a_stream_on_another() {
+    let database = TestDatabase::create(Backend::Postgres);
+    let url = match &database.url {
+        huddle::db::DbUrl::Postgres(u) => u.clone(),
+        huddle::db::DbUrl::Sqlite(_) => unreachable!(),
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let secret = "two-nodes-test-secret-0123456789abcdefghij";
+    let secret_file = dir.path().join("jwt.secret");
+    std::fs::write(&secret_file, secret).expect("writing the secret");
+    let secret_path = secret_file.to_string_lossy().to_string();
+    let args = [
+        "--database-url",
+        url.as_str(),
+        "--jwt-secret-file",
+        secret_path.as_str(),
+    ];
+    let one = Served::start(&args, dir.path().join("one.log")).await;
+    let two = Served::start(&args, dir.path().join("two.log")).await;
+
+    let keys = huddle::auth::Keys::new(&secrecy::SecretString::from(secret.to_owned()));
+    let sign = |role: Role| {
+        keys.sign(&huddle::auth::Claims::new(
+            format!("{}-1", role.as_str()),
+            role,
+            ORG,
+            Duration::from_secs(600),
+        ))
+        .unwrap()
+    };
+    let (tool, admin) = (sign(Role::Tool), sign(Role::Admin));
+    let client = reqwest::Client::new();
+    let post = |events: Vec<Value>| {
+        let (client, tool, one) = (client.clone(), tool.clone(), one.address.clone());
+        async move {
+            let r = client
+                .post(format!("{one}/api/v1/events"))
+                .bearer_auth(tool)
+                .json(&json!({ "events": events }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    let mut events = run("a", "cc", 60, json!({}));
+    events.extend(run("b", "cc", 60, json!({})));
+    events.extend(run("c", "cc", 60, json!({})));
+    post(events).await;
+
+    // The stream is opened on node two.
+    let t: Value = client
+        .post(format!("{}/api/v1/classes/{CLASS}/now/ticket", two.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let response = client
+        .get(format!(
+            "{}{}",
+            two.address,
+            t["stream_url"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", two.log_text());
+    let mut stream = Events {
+        response,
+        buffer: String::new(),
+    };
+    let first = stream
+        .until(Duration::from_secs(5), |_| true)
+        .await
+        .unwrap();
+    assert_eq!(state_of(&first, "a").as_deref(), Some("working"));
+
+    // Three wrong answers posted to node one reach node two's stream within 2 seconds.
+    post(run("a", "iii", 1, json!({}))).await;
+    let pushed = stream
+        .until(Duration::from_secs(2), |n| {
+            state_of(n, "a").as_deref() == Some("needs_person")
+        })
+        .await;
+    assert!(
+        pushed.is_some(),
+        "node two's stream did not hear of node one's answers:\n{}\n{}",
+        one.log_text(),
+        two.log_text()
+    );
+    drop(stream);
+    drop((one, two));
 }
