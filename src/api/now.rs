@@ -407,6 +407,8 @@ pub async fn get_stream(
                     break;
                 }
                 _ = refresh.tick() => {}
+                // The client went away: give the stream's place back now.
+                _ = tx.closed() => break,
                 heard = changed(&mut notices, &key) => if !heard { break },
             }
             // Notices that came meanwhile, or come within MIN_GAP, are answered by one read.

@@ -100,7 +100,8 @@ async function signedIn(email, viewport = { width: 768, height: 1024 }) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/#\/(classes|today)/);
+  // A teacher of one class lands on its Today page: wait for it, so no later redirect races.
+  await page.getByRole('heading', { name: /^Today in/ }).waitFor();
   return page;
 }
 
@@ -118,7 +119,7 @@ test('answers change a tile without a reload, and a check-in clears it', async (
   const page = await signedIn('now@e2e.test');
   await page.goto(`${huddle.base}/#/now/${CLASS}`);
   await page.getByRole('heading', { name: /^Now in/ }).waitFor();
-  await page.locator('.live-dot.live').waitFor({ timeout: 5000 });
+  await page.locator('.live-dot.live').waitFor({ state: 'attached', timeout: 5000 });
   assert.equal(await stateOf(page, 'amara'), 'working');
   const documents = page.documents;
   await page.evaluate(() => (window.stillHere = true));
@@ -151,7 +152,9 @@ test('a student goes idle on the page with no event at all', async () => {
   await send([answer('quiet', 185, 'correct'), answer('quiet', 155, 'correct')]);
   const page = await signedIn('now@e2e.test');
   await page.goto(`${huddle.base}/#/now/${CLASS}`);
-  await page.getByRole('heading', { name: /^Now in/ }).waitFor();
+  await page.getByRole('heading', { name: /^Now in/ }).waitFor({ timeout: 10_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\n${page.url()}\n${await page.locator('main').textContent()}\n${huddle.output().slice(-2000)}`);
+  });
   assert.equal(await stateOf(page, 'quiet'), 'working');
   const start = Date.now();
   await waitForState(page, 'quiet', 'idle', 60_000);
@@ -163,7 +166,9 @@ test('a student goes idle on the page with no event at all', async () => {
 test('the Now page at phone width, names hidden', async () => {
   const page = await signedIn('now@e2e.test', { width: 390, height: 844 });
   await page.goto(`${huddle.base}/#/now/${CLASS}`);
-  await page.getByRole('heading', { name: /^Now in/ }).waitFor();
+  await page.getByRole('heading', { name: /^Now in/ }).waitFor({ timeout: 10_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\n${await page.locator('main').textContent()}\n${huddle.output().slice(-2000)}`);
+  });
   await page.locator('#anonymise').check();
   await page.locator('li.tile').first().waitFor();
   const text = await page.locator('.now-body').textContent();
