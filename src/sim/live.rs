@@ -141,6 +141,12 @@ impl LiveClass {
     }
 }
 
+/// The `i`-th skill of the simulated catalogue: (id, name, tool).
+pub fn skill(i: usize) -> (String, String, String) {
+    let (id, name, tool, _) = super::catalogue::skill(i);
+    (id, name, tool)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,10 +172,4 @@ mod tests {
         assert!(answers.iter().any(|a| a.response_ms < 1_500));
         assert!(answers.iter().any(|a| a.outcome == "skipped"));
     }
-}
-
-/// The `i`-th skill of the simulated catalogue: (id, name, tool).
-pub fn skill(i: usize) -> (String, String, String) {
-    let (id, name, tool, _) = super::catalogue::skill(i);
-    (id, name, tool)
 }
