@@ -10,6 +10,7 @@ import { student } from './views/student.js';
 import { reviews } from './views/reviews.js';
 import { admin, dataQuality, modelHealth } from './views/admin.js';
 import { classes } from './views/classes.js';
+import { now } from './views/now.js';
 
 const routes = [
   [/^#\/signin$/, () => signIn()],
@@ -21,6 +22,7 @@ const routes = [
   [/^#\/admin$/, () => admin()],
   [/^#\/admin\/models$/, () => modelHealth()],
   [/^#\/admin\/quality$/, () => dataQuality()],
+  [/^#\/now\/([^/]+)$/, (id) => now(id)],
 ];
 
 const main = document.getElementById('main');
@@ -78,7 +80,7 @@ function renderChrome(claims, hash) {
     mount(tools);
     return;
   }
-  const match = hash.match(/^#\/(?:today|class)\/([^/]+)/);
+  const match = hash.match(/^#\/(?:today|class|now)\/([^/]+)/);
   if (match) sessionStorage.setItem('huddle.class', decodeURIComponent(match[1]));
   const cls = currentClass();
   const link = (href, text) =>
@@ -86,7 +88,7 @@ function renderChrome(claims, hash) {
   const links = [link('#/classes', 'Classes')];
   if (cls) {
     const id = encodeURIComponent(cls);
-    links.push(link(`#/today/${id}`, 'Today'), link(`#/class/${id}`, 'Class'));
+    links.push(link(`#/today/${id}`, 'Today'), link(`#/now/${id}`, 'Now'), link(`#/class/${id}`, 'Class'));
   }
   links.push(link('#/reviews', 'Review'));
   if (claims.role === 'admin') {

@@ -63,6 +63,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// The operators' token for `GET /metrics`; None turns metrics off (404).
     pub metrics_token: Option<SecretString>,
+    /// The lesson's rules: when a class is in a sitting, when a student is idle, ...
+    pub lesson: crate::lesson::Rules,
 }
 
 /// A token bucket per caller: `per_minute` on average, bursts of up to `burst`.
@@ -105,6 +107,7 @@ impl Settings {
             max_in_flight: 256,
             max_connections: 1024,
             metrics_token: None,
+            lesson: crate::lesson::Rules::default(),
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod ingest;
 pub mod insights;
 pub mod kt;
 pub mod metrics;
+pub mod lesson;
+pub mod live;
 pub mod privacy;
 pub mod ratelimit;
 pub mod reports;

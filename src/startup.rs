@@ -32,6 +32,10 @@ pub struct AppState {
     pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
     /// Appends events through `db`'s writer, remembering what it knows between batches.
     pub appender: crate::store::events::Appender,
+    /// Live notices of new answers and check-ins, and the open streams (`live`).
+    pub live: Arc<crate::live::Hub>,
+    /// The lesson's rules (the sitting, the states).
+    pub lesson: crate::lesson::Rules,
 }
 
 pub struct Application {
@@ -61,6 +65,7 @@ impl Application {
         if let Some(days) = settings.retention_days.filter(|&d| d > 0) {
             spawn_retention_job(db.clone(), days, settings.retention_interval);
         }
+        let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
             appender: crate::store::events::Appender::new(db.clone()),
             db,
@@ -68,6 +73,8 @@ impl Application {
             login: settings.login,
             overviews: Default::default(),
             audit: Default::default(),
+            live,
+            lesson: settings.lesson,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings

@@ -3,6 +3,7 @@
 import { get, post } from '../api.js';
 import { h, percent, plural, seconds, toast, when } from '../dom.js';
 import { lineChart } from '../chart.js';
+import { checkinSection } from './attention.js';
 import { estimateReviewId, FLAG_NAMES, itemLabel, statusBadge, withSkillNames } from './common.js';
 
 export async function student(studentId) {
@@ -36,6 +37,7 @@ export async function student(studentId) {
         : null,
     ),
     evidenceSection(s.recent || [], skills),
+    checkinSection(studentId),
   );
 }
 

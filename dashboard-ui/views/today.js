@@ -2,6 +2,7 @@
 
 import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
+import { attentionSection } from './attention.js';
 import { capitalise, className, itemLabel, studentLink } from './common.js';
 
 export async function today(classId) {
@@ -17,6 +18,7 @@ export async function today(classId) {
     h('h1', {}, `Today in ${className(classId)}`),
     insightList(classId, insights.insights || [], names, new Map((groups.groups || []).map((g) => [g.id, g.focus || g.focus_skill_id]))),
     groupSection(classId, groups, names),
+    attentionSection(classId),
   );
 }
 

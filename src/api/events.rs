@@ -151,6 +151,9 @@ pub async fn post_events(
     let org = caller.org.clone();
     // Kept for the answer: a conflict found in the database names its event like any other.
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
+    // The classes that hear of new answers once the batch is committed (the live view).
+    let classes: std::collections::BTreeSet<String> =
+        events.iter().map(|e| e.class_id.clone()).collect();
     let stored = match caller.classes.clone() {
         None => state
             .appender
@@ -202,6 +205,10 @@ pub async fn post_events(
         .map(|r| r.error.code.as_str())
         .collect();
     crate::metrics::metrics().batch(result.accepted, result.duplicates, &codes);
+    if result.accepted > 0 {
+        let classes = classes.into_iter().collect();
+        state.live.notify(&state.db, &caller.org, classes).await;
+    }
     super::reports::record_refusals(&state, &caller.org, now, &raw, sent, &accepted, &result).await;
     tracing::info!(
         accepted = result.accepted,

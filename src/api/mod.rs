@@ -6,6 +6,7 @@
 
 mod access;
 mod admin;
+mod attention;
 mod audit;
 mod auth;
 mod classes;
@@ -13,6 +14,7 @@ mod dashboard;
 mod events;
 mod health;
 pub mod metrics;
+mod now;
 pub mod openapi;
 mod params;
 mod plans;
@@ -108,6 +110,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(reports::data_quality),
         )
         .route("/api/v1/admin/roster", web::put().to(roster::put_roster))
+        .route(
+            "/api/v1/classes/{class_id}/now",
+            web::get().to(now::get_now),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/now/ticket",
+            web::post().to(now::post_ticket),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/now/stream",
+            web::get().to(now::get_stream),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/checkins",
+            web::post().to(now::post_checkins),
+        )
+        .route(
+            "/api/v1/classes/{class_id}/attention",
+            web::get().to(attention::get_attention),
+        )
+        .route(
+            "/api/v1/students/{student_id}/checkins",
+            web::get().to(attention::get_student_checkins),
+        )
         .route("/", web::get().to(dashboard::index))
         .route("/ui/{path:.*}", web::get().to(dashboard::asset))
         .route("/metrics", web::get().to(metrics::metrics))

@@ -34,7 +34,13 @@ use utoipa::{Modify, OpenApi};
         super::plans::patch_plan,
         super::reviews::get_reviews,
         super::reviews::decide_review,
-        super::metrics::metrics
+        super::metrics::metrics,
+        super::now::get_now,
+        super::now::post_ticket,
+        super::now::get_stream,
+        super::now::post_checkins,
+        super::attention::get_attention,
+        super::attention::get_student_checkins
     ),
     modifiers(&BearerAuth),
     tags(
@@ -46,6 +52,7 @@ use utoipa::{Modify, OpenApi};
         (name = "administration", description = "For the organisation's administrators"),
         (name = "privacy", description = "Names, export and erasure of a student's data"),
         (name = "operations", description = "Health and the API description"),
+        (name = "lesson", description = "During practice: who needs a person now (live), check-ins, attention"),
     )
 )]
 pub struct ApiDoc;

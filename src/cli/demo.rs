@@ -51,6 +51,10 @@ pub struct DemoArgs {
     seed: u64,
     #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Keep the demo teacher's class practising: simulated answers arrive every few seconds
+    /// through the ingest endpoint, so the Now page moves.
+    #[arg(long)]
+    live: bool,
 }
 
 /// Passwords printed for the demo's accounts.
@@ -88,7 +92,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     // A secret of this run only: tokens die with the demo.
     let secret = SecretString::from(hex(&rand::random::<[u8; 32]>()));
-    let mut settings = Settings::new(url.clone(), secret);
+    let mut settings = Settings::new(url.clone(), secret.clone());
     settings.bind = args.bind.clone();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
@@ -106,6 +110,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             summary: &summary,
             seconds,
         })?;
+        if args.live {
+            let class = district
+                .classes
+                .iter()
+                .position(|c| c.teacher == 0)
+                .unwrap_or(0);
+            super::live_demo::spawn(app.port(), &secret, &district, class);
+            println!(
+                "Live: {} is practising now; open Now in the dashboard to watch it.",
+                district.classes[class].name
+            );
+        }
         app.run_until_stopped().await?;
         Ok(())
     })

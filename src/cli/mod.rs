@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod kt;
+mod live_demo;
 pub mod simulate;
 pub mod user;
 

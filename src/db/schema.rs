@@ -349,6 +349,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    checkins (checkin_id) {
+        checkin_id -> Text,
+        org_id -> Text,
+        class_id -> Text,
+        student_id -> Text,
+        skill_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        checked_by -> Text,
+        at -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -382,4 +395,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     prediction_bins,
     student_predictions,
     refit_jobs,
+    checkins,
 );

@@ -10,6 +10,7 @@
 
 mod catalogue;
 pub mod district;
+pub mod live;
 pub mod wire;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};

@@ -2,7 +2,9 @@
 //! here and in `db`; the rules live in the domain modules.
 
 pub mod access;
+pub mod attention;
 pub mod audit;
+pub mod checkins;
 pub mod classes;
 pub mod event_ids;
 pub mod events;

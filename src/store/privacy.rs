@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::auth::policy::StudentScope;
 use crate::db::schema::{
-    classes, enrolments, events, flags, report_activity, retention_marks, review_decisions,
-    schools, skill_states, student_items, student_predictions, student_signals, students,
+    checkins, classes, enrolments, events, flags, report_activity, retention_marks,
+    review_decisions, schools, skill_states, student_items, student_predictions, student_signals,
+    students,
 };
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
@@ -237,6 +238,9 @@ pub struct StudentExport {
     /// The model-health tallies kept about the student's answers, per predicted-probability bin.
     #[schema(value_type = Vec<Object>)]
     pub prediction_tallies: Vec<serde_json::Value>,
+    /// The teachers' check-ins with the student during practice, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub checkins: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -410,7 +414,20 @@ pub fn export_student(
                 "sum_predicted": sum_pred})
         })
         .collect();
+    let checkins = super::checkins::for_student(conn, org, student)?
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "class_id": c.class_id,
+                "skill_id": c.skill_id,
+                "note": c.note,
+                "checked_by": c.checked_by,
+                "at": rfc3339(c.at),
+            })
+        })
+        .collect();
     Ok(StudentExport {
+        checkins,
         flags,
         review_decisions,
         detector_state,
@@ -479,6 +496,7 @@ pub fn erase_student_rows(
         student_predictions,
         review_decisions,
         report_activity,
+        checkins,
         enrolments,
         students
     );

@@ -1,0 +1,179 @@
+//! When a class is practising: the sitting rule.
+//!
+//! A class is *in a sitting* at a moment when at least `min_students` of its students answered
+//! within the `window` before it. The sitting starts with the first answer of the first window
+//! that reached that count, and ends `window` after the answer that last kept the count up:
+//! the moment fewer than `min_students` have answered within the window.
+
+use std::collections::HashMap;
+
+/// One answer as the sitting rule sees it: when, and by whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Beat<'a> {
+    pub at: i64,
+    pub student_id: &'a str,
+}
+
+/// A span of practice, in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sitting {
+    /// The first answer that counted towards the sitting.
+    pub started_at: i64,
+    /// When it ended; `None` while it goes on.
+    pub ended_at: Option<i64>,
+}
+
+impl Sitting {
+    pub fn is_active(&self) -> bool {
+        self.ended_at.is_none()
+    }
+
+    /// Does `at` fall within the sitting?
+    pub fn contains(&self, at: i64) -> bool {
+        at >= self.started_at && self.ended_at.is_none_or(|end| at <= end)
+    }
+}
+
+/// The latest sitting among `beats` (sorted by time) as seen at `now`: the one going on, or the
+/// last one that ended. `None` when the class never reached `min_students` within `window_ms`.
+pub fn latest_sitting(
+    beats: &[Beat],
+    now: i64,
+    min_students: usize,
+    window_ms: i64,
+) -> Option<Sitting> {
+    let min_students = min_students.max(1);
+    // The students answering within the window ending at the current beat, with each one's
+    // answers in the window and latest time.
+    let mut in_window: HashMap<&str, (usize, i64)> = HashMap::new();
+    let mut first = 0;
+    let mut current: Option<(i64, i64)> = None; // (start, time the count drops)
+    let mut latest: Option<(i64, i64)> = None;
+    for (i, beat) in beats.iter().enumerate() {
+        let entry = in_window.entry(beat.student_id).or_insert((0, beat.at));
+        entry.0 += 1;
+        entry.1 = entry.1.max(beat.at);
+        while beats[first].at <= beat.at - window_ms && first < i {
+            let gone = beats[first].student_id;
+            if let Some(e) = in_window.get_mut(gone) {
+                e.0 -= 1;
+                if e.0 == 0 {
+                    in_window.remove(gone);
+                }
+            }
+            first += 1;
+        }
+        if in_window.len() < min_students {
+            continue;
+        }
+        // The count drops `window` after the min_students-th most recent student's answer.
+        let mut latest_times: Vec<i64> = in_window.values().map(|&(_, t)| t).collect();
+        latest_times.sort_unstable_by(|a, b| b.cmp(a));
+        let drops_at = latest_times[min_students - 1] + window_ms;
+        let start = beats[first].at;
+        current = match current {
+            // A window that overlaps the sitting (a short dip below the count) continues it.
+            Some((begun, drops)) if start < drops => Some((begun, drops.max(drops_at))),
+            _ => {
+                if let Some(done) = current {
+                    latest = Some(done);
+                }
+                Some((start, drops_at))
+            }
+        };
+    }
+    let (start, drops) = current.or(latest)?;
+    Some(Sitting {
+        started_at: start,
+        ended_at: (drops <= now).then_some(drops),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn beats(spec: &[(i64, &'static str)]) -> Vec<Beat<'static>> {
+        spec.iter()
+            .map(|&(minute, s)| Beat {
+                at: minute * MIN,
+                student_id: s,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_students_are_not_a_sitting() {
+        let b = beats(&[(0, "a"), (1, "b"), (2, "a"), (3, "b")]);
+        assert_eq!(latest_sitting(&b, 4 * MIN, 3, 10 * MIN), None);
+    }
+
+    #[test]
+    fn three_students_within_the_window_start_a_sitting_at_the_first_answer() {
+        let b = beats(&[(0, "a"), (4, "b"), (9, "c")]);
+        let s = latest_sitting(&b, 9 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(s.started_at, 0);
+        assert!(s.is_active());
+    }
+
+    #[test]
+    fn answers_spread_wider_than_the_window_are_no_sitting() {
+        let b = beats(&[(0, "a"), (11, "b"), (22, "c")]);
+        assert_eq!(latest_sitting(&b, 23 * MIN, 3, 10 * MIN), None);
+    }
+
+    #[test]
+    fn the_sitting_ends_a_window_after_the_third_last_student_answered() {
+        // a, b, c answer from minute 18 to 20; then only a goes on.
+        let b = beats(&[(18, "a"), (19, "b"), (20, "c"), (25, "a"), (28, "a")]);
+        let going = latest_sitting(&b, 28 * MIN + 30_000, 3, 10 * MIN).unwrap();
+        assert!(going.is_active(), "b answered 9.5 minutes ago");
+        let ended = latest_sitting(&b, 31 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(ended.ended_at, Some(29 * MIN));
+        assert_eq!(ended.started_at, 18 * MIN);
+        assert!(ended.contains(20 * MIN) && !ended.contains(30 * MIN));
+    }
+
+    #[test]
+    fn a_short_dip_below_the_count_continues_the_sitting() {
+        // At minute 10 only b and c are within the window; a's answer at 12 brings it back.
+        let b = beats(&[(0, "a"), (4, "b"), (9, "c"), (12, "a")]);
+        let s = latest_sitting(&b, 13 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(s.started_at, 0);
+        assert!(s.is_active());
+    }
+
+    #[test]
+    fn a_later_sitting_replaces_an_earlier_one() {
+        let b = beats(&[
+            (0, "a"),
+            (1, "b"),
+            (2, "c"),
+            (60, "d"),
+            (61, "e"),
+            (62, "f"),
+        ]);
+        let s = latest_sitting(&b, 63 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(s.started_at, 60 * MIN);
+        assert!(s.is_active());
+        // Between the two, the first one is the latest and it has ended.
+        let s = latest_sitting(&b[..3], 30 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(
+            s,
+            Sitting {
+                started_at: 0,
+                ended_at: Some(10 * MIN)
+            }
+        );
+    }
+
+    #[test]
+    fn the_start_is_the_first_answer_of_the_window_that_reached_the_count() {
+        // a answers alone for a long time; the sitting starts at a's answer inside the window.
+        let b = beats(&[(0, "a"), (15, "a"), (20, "b"), (22, "c")]);
+        let s = latest_sitting(&b, 23 * MIN, 3, 10 * MIN).unwrap();
+        assert_eq!(s.started_at, 15 * MIN);
+    }
+}

@@ -1,0 +1,233 @@
+use super::*;
+use crate::ingest::Outcome;
+
+const S: i64 = 1_000;
+const MIN: i64 = 60 * S;
+
+fn answer(at: i64, skill: &str, outcome: Outcome) -> Answer {
+    Answer {
+        at,
+        skill_id: skill.into(),
+        outcome,
+        attempt: 1,
+        response_ms: Some(20_000),
+        hints_used: 0,
+        hint_bottom_out: false,
+        rapid: false,
+    }
+}
+
+/// Answers a minute apart from minute 1, on skill "f", with these outcomes (c, i, s).
+fn run(outcomes: &str) -> Vec<Answer> {
+    outcomes
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let o = match c {
+                'c' => Outcome::Correct,
+                'i' => Outcome::Incorrect,
+                _ => Outcome::Skipped,
+            };
+            answer((i as i64 + 1) * MIN, "f", o)
+        })
+        .collect()
+}
+
+fn now_of(answers: &[Answer]) -> i64 {
+    answers.last().map_or(0, |a| a.at) + 10 * S
+}
+
+fn state(answers: &[Answer]) -> StudentNow {
+    student_now(answers, None, true, now_of(answers), &Rules::default())
+}
+
+#[test]
+fn three_of_the_last_four_first_tries_wrong_needs_a_person() {
+    let s = state(&run("cciic i".replace(' ', "").as_str()));
+    assert_eq!(s.state, State::NeedsPerson, "{s:?}");
+    assert!(s.reason.contains("3 of the last 4"), "{}", s.reason);
+    // The state began with the answer that made it true (the fourth wrong-ish answer).
+    assert_eq!(s.since, Some(6 * MIN));
+    assert_eq!((s.answers, s.first_tries, s.first_tries_right), (6, 6, 3));
+}
+
+#[test]
+fn two_wrong_of_four_is_still_working() {
+    assert_eq!(state(&run("ccicci")).state, State::Working);
+}
+
+#[test]
+fn a_wrong_run_on_another_skill_does_not_count_for_the_current_one() {
+    let mut a = run("iii");
+    a.push(answer(4 * MIN, "g", Outcome::Incorrect));
+    assert_eq!(state(&a).state, State::Working);
+}
+
+#[test]
+fn many_tries_without_three_right_in_a_row_needs_a_person() {
+    let s = state(&run("cicicciicc"));
+    assert_eq!(s.state, State::NeedsPerson, "{s:?}");
+    assert!(s.reason.contains("10 tries"), "{}", s.reason);
+    // Three right in a row is progress.
+    assert_eq!(state(&run("ciciccciic")).state, State::Working);
+}
+
+#[test]
+fn rapid_guesses_are_guessing_not_stuck() {
+    let mut a = run("ciiii");
+    for x in a.iter_mut().skip(1) {
+        x.rapid = true;
+        x.response_ms = Some(900);
+    }
+    let s = state(&a);
+    assert_eq!(s.state, State::Guessing, "{s:?}");
+    assert!(s.reason.contains("4 of the last 5"), "{}", s.reason);
+}
+
+#[test]
+fn hints_clicked_through_to_the_answer() {
+    let mut a = run("cccc");
+    for x in a.iter_mut().skip(2) {
+        x.hint_bottom_out = true;
+        x.hints_used = 3;
+        x.response_ms = Some(5_000);
+    }
+    assert_eq!(state(&a).state, State::Hints);
+    // Hints read slowly are help, not clicking through.
+    for x in a.iter_mut() {
+        x.response_ms = Some(60_000);
+    }
+    assert_ne!(state(&a).state, State::Hints);
+}
+
+#[test]
+fn skips_are_giving_up() {
+    let s = state(&run("ccsis"));
+    assert_eq!(s.state, State::GivingUp, "{s:?}");
+    assert_eq!(s.since, Some(5 * MIN));
+}
+
+#[test]
+fn right_first_tries_without_hints_are_doing_well() {
+    let s = state(&run("icccc c".replace(' ', "").as_str()));
+    assert_eq!(s.state, State::DoingWell, "{s:?}");
+    // Answers on the skill with hints are not "doing well".
+    let mut a = run("cccccc");
+    a[5].hints_used = 1;
+    a[4].hints_used = 1;
+    assert_eq!(state(&a).state, State::Working);
+}
+
+#[test]
+fn no_answer_for_three_minutes_in_a_sitting_is_idle() {
+    let a = run("cic");
+    let last = a[2].at;
+    let rules = Rules::default();
+    let s = student_now(&a, None, true, last + 2 * MIN, &rules);
+    assert_eq!(s.state, State::Working);
+    let s = student_now(&a, None, true, last + 4 * MIN, &rules);
+    assert_eq!(s.state, State::Idle);
+    assert_eq!(s.since, Some(last + 3 * MIN));
+    assert!(s.reason.contains("4 minutes"), "{}", s.reason);
+    // Not when the sitting has ended.
+    let s = student_now(&a, None, false, last + 30 * MIN, &rules);
+    assert_eq!(s.state, State::Working);
+}
+
+#[test]
+fn a_stuck_student_who_stops_stays_stuck() {
+    let a = run("ciii");
+    let s = student_now(&a, None, true, a[3].at + 10 * MIN, &Rules::default());
+    assert_eq!(s.state, State::NeedsPerson);
+}
+
+#[test]
+fn a_check_in_clears_needs_a_person_until_new_evidence() {
+    let a = run("ciii");
+    let rules = Rules::default();
+    let checked = a[3].at + 20 * S;
+    let s = student_now(&a, Some(checked), true, checked + 10 * S, &rules);
+    assert_eq!(s.state, State::Working, "{s:?}");
+    assert_eq!(s.since, Some(checked));
+    assert!(s.reason.contains("checked in"), "{}", s.reason);
+    // New answers after the check-in: wrong again three times of four → needs a person again.
+    let mut b = a.clone();
+    for (i, o) in [
+        Outcome::Incorrect,
+        Outcome::Correct,
+        Outcome::Incorrect,
+        Outcome::Incorrect,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        b.push(answer(checked + (i as i64 + 1) * MIN, "f", o));
+    }
+    let s = student_now(&b[..6], Some(checked), true, b[5].at + S, &rules);
+    assert_eq!(
+        s.state,
+        State::Working,
+        "two answers since the check-in: {s:?}"
+    );
+    let s = student_now(&b, Some(checked), true, b[7].at + S, &rules);
+    assert_eq!(s.state, State::NeedsPerson);
+    assert_eq!(s.since, Some(b[7].at));
+}
+
+#[test]
+fn no_answers_is_not_here() {
+    let s = state(&[]);
+    assert_eq!(s.state, State::NotHere);
+    assert_eq!(s.since, None);
+}
+
+fn class(answers: Vec<(&str, Vec<Answer>)>, students: &[&str]) -> ClassAnswers {
+    ClassAnswers {
+        students: students.iter().map(|s| s.to_string()).collect(),
+        answers: answers
+            .into_iter()
+            .map(|(s, a)| (s.to_string(), a))
+            .collect(),
+        checkins: HashMap::new(),
+    }
+}
+
+#[test]
+fn the_class_is_ordered_most_in_need_first_and_old_answers_are_not_now() {
+    let hour = 60 * MIN;
+    // An old sitting two hours ago where "d" was stuck; a new one now with a, b and c.
+    let old: Vec<Answer> = run("iiii")
+        .into_iter()
+        .map(|mut a| {
+            a.at -= 2 * hour;
+            a
+        })
+        .collect();
+    let data = class(
+        vec![
+            ("a", run("cccccc")),
+            ("b", run("ccciii")),
+            ("c", run("ci")),
+            ("d", old),
+        ],
+        &["a", "b", "c", "d", "e"],
+    );
+    let now = 6 * MIN + 10 * S;
+    let c = class_now(&data, now, &Rules::default());
+    assert!(c.sitting.unwrap().is_active());
+    let order: Vec<(&str, State)> = c
+        .students
+        .iter()
+        .map(|(id, s)| (id.as_str(), s.state))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            ("b", State::NeedsPerson),
+            ("c", State::Idle),
+            ("a", State::DoingWell),
+            ("d", State::NotHere),
+            ("e", State::NotHere),
+        ]
+    );
+}

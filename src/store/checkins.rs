@@ -1,0 +1,246 @@
+//! The lesson's reads and writes: a teacher's check-ins, and the answers of a class's current
+//! practice that the Now view is computed from (`lesson`).
+
+use std::collections::{BTreeSet, HashMap};
+
+use diesel::prelude::*;
+
+use crate::db::schema::{checkins, events, item_norms};
+use crate::db::DbConnection;
+use crate::ingest::Outcome;
+use crate::lesson::{Answer, ClassAnswers};
+use crate::on_backend;
+use crate::signals::{self, Norm, Thresholds};
+
+/// A stored check-in.
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq)]
+#[diesel(table_name = checkins)]
+pub struct CheckinRow {
+    pub checkin_id: String,
+    pub class_id: String,
+    pub student_id: String,
+    pub skill_id: Option<String>,
+    pub note: Option<String>,
+    pub checked_by: String,
+    pub at: i64,
+}
+
+/// Stores one check-in per student, all at `at`; gives them back in the order of `students`.
+#[allow(clippy::too_many_arguments)]
+pub fn insert(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    students: &[String],
+    skill: Option<&str>,
+    note: Option<&str>,
+    by: &str,
+    at: i64,
+) -> anyhow::Result<Vec<CheckinRow>> {
+    let rows: Vec<CheckinRow> = students
+        .iter()
+        .map(|s| CheckinRow {
+            checkin_id: format!("checkin-{}", uuid::Uuid::new_v4().simple()),
+            class_id: class.to_owned(),
+            student_id: s.clone(),
+            skill_id: skill.map(str::to_owned),
+            note: note.map(str::to_owned),
+            checked_by: by.to_owned(),
+            at,
+        })
+        .collect();
+    for r in &rows {
+        diesel::insert_into(checkins::table)
+            .values((
+                checkins::checkin_id.eq(&r.checkin_id),
+                checkins::org_id.eq(org),
+                checkins::class_id.eq(&r.class_id),
+                checkins::student_id.eq(&r.student_id),
+                checkins::skill_id.eq(&r.skill_id),
+                checkins::note.eq(&r.note),
+                checkins::checked_by.eq(&r.checked_by),
+                checkins::at.eq(r.at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(rows)
+}
+
+/// A student's check-ins, newest first (the student page, the export).
+pub fn for_student(
+    conn: &mut DbConnection,
+    org: &str,
+    student: &str,
+) -> anyhow::Result<Vec<CheckinRow>> {
+    Ok(checkins::table
+        .filter(checkins::org_id.eq(org))
+        .filter(checkins::student_id.eq(student))
+        .order((checkins::at.desc(), checkins::checkin_id))
+        .select(CheckinRow::as_select())
+        .load(conn)?)
+}
+
+/// A class's check-ins at or after `since` (ms), oldest first.
+pub fn for_class(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    since: i64,
+) -> anyhow::Result<Vec<CheckinRow>> {
+    Ok(checkins::table
+        .filter(checkins::org_id.eq(org))
+        .filter(checkins::class_id.eq(class))
+        .filter(checkins::at.ge(since))
+        .order((checkins::at, checkins::checkin_id))
+        .select(CheckinRow::as_select())
+        .load(conn)?)
+}
+
+/// Removes a student's check-ins (erasure); gives back how many.
+pub fn erase_student(conn: &mut DbConnection, org: &str, student: &str) -> anyhow::Result<usize> {
+    Ok(diesel::delete(
+        checkins::table
+            .filter(checkins::org_id.eq(org))
+            .filter(checkins::student_id.eq(student)),
+    )
+    .execute(conn)?)
+}
+
+type EventCols = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i32,
+    Option<i32>,
+    i32,
+    bool,
+);
+
+/// The answers in `class` of its enrolled `students` since `since` (ms), and their check-ins in
+/// the class since then: what the Now view is computed from. Read student by student through
+/// the events' (org, student, time) index, so the cost follows the class's recent practice,
+/// not the organisation's.
+pub fn class_answers(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    students: Vec<String>,
+    since: i64,
+    t: &Thresholds,
+) -> anyhow::Result<ClassAnswers> {
+    let mut rows: Vec<EventCols> = Vec::new();
+    for chunk in students.chunks(200) {
+        let part: Vec<EventCols> = on_backend!(conn, |c| events::table
+            .filter(events::org_id.eq(org))
+            .filter(events::student_id.eq_any(chunk))
+            .filter(events::occurred_at.ge(since))
+            .filter(events::class_id.eq(class))
+            .select((
+                events::student_id,
+                events::skill_id,
+                events::item_id,
+                events::occurred_at,
+                events::outcome,
+                events::attempt,
+                events::response_ms,
+                events::hints_used,
+                events::hint_bottom_out,
+            ))
+            .load(c))?;
+        rows.extend(part);
+    }
+    let skills: Vec<&str> = rows
+        .iter()
+        .map(|r| r.1.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let norms = norms_of(conn, org, &skills)?;
+    let mut answers: HashMap<String, Vec<Answer>> = HashMap::new();
+    for (student, skill, item, at, outcome, attempt, response_ms, hints_used, bottom_out) in rows {
+        let Some(outcome) = Outcome::parse(&outcome) else {
+            continue;
+        };
+        let typical = signals::typical_ms(
+            norms.get(&(skill.clone(), item)),
+            norms.get(&(skill.clone(), String::new())),
+            t,
+        );
+        let threshold = signals::rapid_threshold_ms(typical, t);
+        answers.entry(student).or_default().push(Answer {
+            at,
+            outcome,
+            attempt,
+            rapid: response_ms.is_some_and(|ms| ms < threshold),
+            response_ms,
+            hints_used,
+            hint_bottom_out: bottom_out,
+            skill_id: skill,
+        });
+    }
+    for list in answers.values_mut() {
+        list.sort_by_key(|a| a.at);
+    }
+    let mut latest: HashMap<String, i64> = HashMap::new();
+    for c in for_class(conn, org, class, since)? {
+        let at = latest.entry(c.student_id).or_insert(c.at);
+        *at = (*at).max(c.at);
+    }
+    Ok(ClassAnswers {
+        students,
+        answers,
+        checkins: latest,
+    })
+}
+
+/// Item and skill response-time norms of `skills` (the rapid-guess thresholds).
+fn norms_of(
+    conn: &mut DbConnection,
+    org: &str,
+    skills: &[&str],
+) -> anyhow::Result<HashMap<(String, String), Norm>> {
+    let mut out = HashMap::new();
+    for chunk in skills.chunks(200) {
+        let rows: Vec<(String, String, i32, f64)> = on_backend!(conn, |c| item_norms::table
+            .filter(item_norms::org_id.eq(org))
+            .filter(item_norms::skill_id.eq_any(chunk))
+            .select((
+                item_norms::skill_id,
+                item_norms::item_id,
+                item_norms::responses,
+                item_norms::sum_log_ms,
+            ))
+            .load(c))?;
+        out.extend(rows.into_iter().map(|(s, i, n, sum)| {
+            (
+                (s, i),
+                Norm {
+                    responses: u32::try_from(n).unwrap_or(0),
+                    sum_log_ms: sum,
+                },
+            )
+        }));
+    }
+    Ok(out)
+}
+
+/// Each student's latest check-in (ms), any class; students without one are absent.
+pub fn latest_for_students(
+    conn: &mut DbConnection,
+    org: &str,
+    students: &[String],
+) -> anyhow::Result<HashMap<String, i64>> {
+    let mut out = HashMap::new();
+    for chunk in students.chunks(500) {
+        let rows: Vec<(String, Option<i64>)> = checkins::table
+            .filter(checkins::org_id.eq(org))
+            .filter(checkins::student_id.eq_any(chunk))
+            .group_by(checkins::student_id)
+            .select((checkins::student_id, diesel::dsl::max(checkins::at)))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(s, at)| Some((s, at?))));
+    }
+    Ok(out)
+}
