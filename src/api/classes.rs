@@ -159,7 +159,7 @@ fn overview_of(data: &ClassData) -> Overview {
 /// from and when that version was last checked. A read within [`OVERVIEW_FRESH`] of the last
 /// check is answered from memory; a later one checks the version (one aggregate over the
 /// class's state rows) and sends the stored bytes when nothing changed, instead of decoding
-/// and serialising every student × skill again. At most [`OVERVIEW_CACHE_CLASSES`] classes.
+/// and serialising every student × skill again. At most `OVERVIEW_CACHE_CLASSES` classes.
 #[derive(Default)]
 pub struct OverviewCache {
     entries: std::sync::Mutex<HashMap<(String, String), Kept>>,

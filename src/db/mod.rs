@@ -3,7 +3,7 @@
 //! Everything else talks to [`Db`]: `read` and `write` run a closure with a connection on the
 //! blocking thread pool, carrying the caller's tracing span. Queries that need types outside
 //! diesel's `MultiConnection` subset (bytes, booleans, upserts) are written once and compiled
-//! for both backends with [`on_backend!`].
+//! for both backends with [`on_backend!`](crate::on_backend).
 
 pub mod backup;
 mod migrate;

@@ -111,7 +111,7 @@ impl Default for Config {
 }
 
 /// How a student behaves. Diligent students answer at their own pace and retry after a
-/// wrong answer; the others misbehave on some days (see [`Profile::acts_on`]) and behave
+/// wrong answer; the others misbehave on some days (see `Profile::acts_on`) and behave
 /// diligently on the rest. The behaviours follow the research the detectors follow
 /// (docs/signals.md), so that the detectors can be measured against the truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]

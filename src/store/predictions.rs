@@ -3,7 +3,7 @@
 //!
 //! At ingest, before an answer that counts as evidence updates its student's estimate, the
 //! model's P(correct) for it is known. [`Tally`] gathers a batch's predictions and
-//! [`PredictionSql::save_predictions`] adds them with one multi-row upsert per table: per
+//! `PredictionSql::save_predictions` adds them with one multi-row upsert per table: per
 //! skill × day × model × bin (`prediction_bins`) and per student × bin (`student_predictions`).
 //!
 //! Only events inserted by the batch contribute, once: a re-sent duplicate is not inserted,

@@ -1,4 +1,4 @@
-//! The administrators' reports: the aggregates maintained at ingest ([`record_in`], from the
+//! The administrators' reports: the aggregates maintained at ingest (`record_in`, from the
 //! batch's transaction; [`record_refused`], from the events handler) and the reads the report
 //! rules (`crate::reports`) roll up. A report reads these small tables, the roster, the audit
 //! log and the review decisions; never the events.
