@@ -136,6 +136,9 @@ def main():
     at_least_em = sum(diff[s] >= -1e-3 for s in em_both)
     pybkt_g_ge_half = sum(p["guess"] >= 0.5 for p in p_params.values())
     pybkt_invalid = sum(p["guess"] + p["slip"] >= 1 for p in p_params.values())
+    print(f"log-likelihood: huddle {sum(h_ll.values()):.1f}, pyBKT {sum(p_ll.values()):.1f}; "
+          f"skills ≥ pyBKT: {at_least} of {len(both)} (EM-fitted: {at_least_em} of {len(em_both)}); "
+          f"pyBKT guess ≥ 0.5: {pybkt_g_ge_half}, guess + slip ≥ 1: {pybkt_invalid}", flush=True)
 
     # --- one shared student split, one scorer
     students = np.array(sorted(df.student_id.unique()))

@@ -385,10 +385,10 @@ fn e_step(
         c.sequences += w;
         c.first_known += w * known(0);
         c.rows += w * n as f64;
-        for t in 0..n {
+        for (t, &o) in seq.iter().enumerate() {
             let k = known(t);
             c.known += w * k;
-            if seq[t] == 1 {
+            if o == 1 {
                 c.correct += w;
                 c.known_correct += w * k;
             }

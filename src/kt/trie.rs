@@ -228,8 +228,7 @@ impl Trie {
                 c.ll += w * total.ln();
             }
         }
-        // Also catches NaN.
-        if !(smallest >= TINY) {
+        if smallest.is_nan() || smallest < TINY {
             return None;
         }
         c.ll += product.ln();
