@@ -59,7 +59,7 @@ pub fn skill_phrase(name: Option<&str>, skill_id: &str) -> String {
 
 /// An id's words: separators become spaces, runs of spaces one.
 pub fn words_of_id(id: &str) -> String {
-    id.split(|c: char| matches!(c, '.' | '-' | '_' | ':' | '/'))
+    id.split(['.', '-', '_', ':', '/'])
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
