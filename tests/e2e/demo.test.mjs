@@ -104,29 +104,6 @@ test('the teacher signs in and sees today\u2019s insights with their actions and
   await screenshot(page, 'today');
 });
 
-test('an insight marked done leaves Today, and one set aside too, until the evidence changes', async () => {
-  const page = await newPage();
-  await signInTeacher(page);
-  const decidable = page.locator('.insight', { has: page.getByRole('button', { name: 'Done' }) });
-  const first = decidable.first();
-  const id = await first.getAttribute('data-insight-id');
-  await first.getByRole('textbox').fill('Sat with them before lunch.');
-  await first.getByRole('button', { name: 'Done' }).click();
-  await first.getByText('Marked done.').waitFor();
-  const second = decidable.nth(1);
-  const other = await second.getAttribute('data-insight-id');
-  await second.getByRole('button', { name: 'Not now' }).click();
-  await second.getByText('Set aside').waitFor();
-  await page.reload();
-  await page.locator('.insight').first().waitFor();
-  const shown = await page.locator('.insight').evaluateAll((els) => els.map((e) => e.getAttribute('data-insight-id')));
-  assert.ok(!shown.includes(id), `${id} marked done is gone`);
-  assert.ok(!shown.includes(other), `${other} set aside is gone`);
-  // Still at most five first, and the rest one click away.
-  assert.ok(shown.length <= 5);
-  assert.deepEqual(page.errors, []);
-});
-
 test('a group is edited, saved as a plan and printed as cards', async () => {
   const page = await newPage();
   await signInTeacher(page);
@@ -255,6 +232,29 @@ test('the review queue: an item is confirmed with a note', async () => {
     const panel = page.locator('.skill-panel', { hasText: decided.skill || decided.skill_id });
     assert.equal(await panel.locator('.review-row').count(), 0, 'the student page no longer asks');
   }
+});
+
+test('an insight marked done leaves Today, and one set aside too, until the evidence changes', async () => {
+  const page = await newPage();
+  await signInTeacher(page);
+  const decidable = page.locator('.insight', { has: page.getByRole('button', { name: 'Done' }) });
+  const id = await decidable.first().getAttribute('data-insight-id');
+  const first = page.locator(`.insight[data-insight-id="${id}"]`);
+  await first.getByRole('textbox').fill('Sat with them before lunch.');
+  await first.getByRole('button', { name: 'Done' }).click();
+  await first.getByText('Marked done.').waitFor();
+  const other = await decidable.first().getAttribute('data-insight-id');
+  const second = page.locator(`.insight[data-insight-id="${other}"]`);
+  await second.getByRole('button', { name: 'Not now' }).click();
+  await second.getByText('Set aside').waitFor();
+  await page.reload();
+  await page.locator('.insight').first().waitFor();
+  const shown = await page.locator('.insight').evaluateAll((els) => els.map((e) => e.getAttribute('data-insight-id')));
+  assert.ok(!shown.includes(id), `${id} marked done is gone`);
+  assert.ok(!shown.includes(other), `${other} set aside is gone`);
+  // Still at most five first, and the rest one click away.
+  assert.ok(shown.length <= 5);
+  assert.deepEqual(page.errors, []);
 });
 
 test('the Hide names switch replaces names for projecting the screen', async () => {
