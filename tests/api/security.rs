@@ -125,6 +125,51 @@ pub fn endpoints() -> Vec<Endpoint> {
             allowed: &[Teacher, Admin],
             teacher_scoped: true,
         },
+        // The lesson: who needs a person now, stream tickets, check-ins, attention.
+        Endpoint {
+            method: "GET",
+            path: leak(format!("{class}/now")),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "POST",
+            path: leak(format!("{class}/now/ticket")),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            // A served stream never ends, so the table asks for an unknown class's: refused
+            // to everyone but an administrator, who finds no such class.
+            method: "GET",
+            path: "/api/v1/classes/class-unknown/now/stream",
+            body: None,
+            allowed: &[Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: leak(format!("{class}/checkins")),
+            body: Some(json!({"student_ids": [STUDENT]})),
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "GET",
+            path: leak(format!("{class}/attention")),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
+        Endpoint {
+            method: "GET",
+            path: leak(format!("{student}/checkins")),
+            body: None,
+            allowed: &[Teacher, Admin],
+            teacher_scoped: true,
+        },
         // Unknown ids: refused before anything is looked up, found by nobody.
         Endpoint {
             method: "GET",
@@ -542,8 +587,9 @@ async fn bodies_too_large_or_malformed_are_refused_cleanly(app: TestApp) {
 /// Endpoints anyone may call.
 const PUBLIC: [&str; 4] = ["/healthz", "/openapi.json", "/api/v1/auth/login", "/"];
 /// Endpoints behind a token that is not a Huddle JWT, tested where they are:
-/// `/metrics` takes the operators' token (operations.rs).
-const OWN_TOKEN: [&str; 1] = ["/metrics"];
+/// `/metrics` takes the operators' token (operations.rs); the Now stream takes a short-lived
+/// stream ticket, since a browser's EventSource sends no header (now.rs tests both ways in).
+const OWN_TOKEN: [&str; 2] = ["/metrics", "/api/v1/classes/{class_id}/now/stream"];
 
 /// Every endpoint of the OpenAPI document either is public or declares the bearer token and is
 /// in [`endpoints`], so a new endpoint cannot skip the security tests.
