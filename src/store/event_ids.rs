@@ -18,7 +18,7 @@
 //! for the odd false positive (about 1 in 100) instead of once per event.
 //!
 //! Ids are kept per organisation: each is keyed by a hash of its organisation and itself
-//! ([`key`]), so the same UUID sent by two organisations' tools names two events.
+//! (`key`), so the same UUID sent by two organisations' tools names two events.
 //!
 //! Whatever points at a stored event is checked against the event stored under that `seq`, so
 //! an entry left behind by an erased event or a rolled-back batch never hides a new event.
