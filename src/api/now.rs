@@ -503,22 +503,12 @@ fn check_checkin(body: &NewCheckins, enrolled: &[String]) -> Result<(), ApiError
             format!("a check-in names from 1 to {MAX_CHECKIN_STUDENTS} students"),
         ));
     }
-    let mut seen = BTreeSet::new();
-    for s in &body.student_ids {
-        if !seen.insert(s) {
-            return Err(ApiError::unprocessable(
-                "invalid_checkin",
-                format!("{s} is listed twice"),
-            ));
-        }
-        if enrolled.binary_search(s).is_err() {
-            return Err(ApiError::unprocessable(
-                "unknown_student",
-                format!("{s} is not a student of this class"),
-            ));
-        }
-    }
-    Ok(())
+    super::params::class_students(
+        "student_ids",
+        &body.student_ids,
+        enrolled,
+        "invalid_checkin",
+    )
 }
 
 /// The teacher checked in with students.

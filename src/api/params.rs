@@ -110,6 +110,33 @@ pub fn note(note: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(note)
 }
 
+/// Checks a list of a class's students sent in a body (`field`): each listed once, each
+/// enrolled in the class (`enrolled`, sorted). The messages give the position, not the id:
+/// they reach the service log.
+pub fn class_students(
+    field: &str,
+    students: &[String],
+    enrolled: &[String],
+    code: &'static str,
+) -> Result<(), ApiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in students.iter().enumerate() {
+        if !seen.insert(s) {
+            return Err(ApiError::unprocessable(
+                code,
+                format!("{field}[{i}] is listed twice"),
+            ));
+        }
+        if enrolled.binary_search(s).is_err() {
+            return Err(ApiError::unprocessable(
+                "unknown_student",
+                format!("{field}[{i}] is not a student of this class"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,6 @@
 //! Saved small-group plans: `POST`/`GET /api/v1/classes/{class_id}/plans`,
 //! `GET`/`PATCH /api/v1/plans/{plan_id}`.
 
-use std::collections::BTreeSet;
-
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -123,23 +121,7 @@ fn check_members(students: &[String], enrolled: &[String]) -> Result<(), ApiErro
             format!("a plan has from 1 to {MAX_MEMBERS} students"),
         ));
     }
-    let mut seen = BTreeSet::new();
-    for (i, s) in students.iter().enumerate() {
-        // The messages give the position, not the id: they reach the service log.
-        if !seen.insert(s) {
-            return Err(ApiError::unprocessable(
-                "invalid_plan",
-                format!("students[{i}] is listed twice"),
-            ));
-        }
-        if enrolled.binary_search(s).is_err() {
-            return Err(ApiError::unprocessable(
-                "unknown_student",
-                format!("students[{i}] is not a student of this class"),
-            ));
-        }
-    }
-    Ok(())
+    super::params::class_students("students", students, enrolled, "invalid_plan")
 }
 
 /// Save a small-group plan for the class.
