@@ -152,7 +152,7 @@ pub async fn get_attention(
     let q = params::query(&req)?;
     let days = params::number(&q, "school_days", 1..=60, "invalid_school_days")?
         .unwrap_or(DEFAULT_SCHOOL_DAYS) as u32;
-    let anonymise = q.get("anonymise").is_some_and(|v| v == "true" || v == "1");
+    let anonymise = params::anonymise(&q);
     authorise(&state, &caller, Scope::Class(&class)).await?;
     audit_read(
         &state,

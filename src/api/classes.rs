@@ -231,9 +231,7 @@ impl OverviewCache {
 /// `?anonymise=true`: stable labels instead of names, in every sentence and list (for
 /// projecting the page on a classroom screen).
 fn anonymised(req: &HttpRequest) -> Result<bool, ApiError> {
-    Ok(params::query(req)?
-        .get("anonymise")
-        .is_some_and(|v| v == "true" || v == "1"))
+    Ok(params::anonymise(&params::query(req)?))
 }
 
 pub(super) fn anonymise(data: &mut ClassData, org: &str) {

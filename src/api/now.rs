@@ -175,10 +175,6 @@ pub async fn now_view(
         .await?)
 }
 
-fn anonymised(q: &HashMap<String, String>) -> bool {
-    q.get("anonymise").is_some_and(|v| v == "true" || v == "1")
-}
-
 fn no_class() -> ApiError {
     ApiError::not_found("no class with this id in your organisation")
 }
@@ -205,7 +201,7 @@ pub async fn get_now(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
-    let anonymise = anonymised(&params::query(&req)?);
+    let anonymise = params::anonymise(&params::query(&req)?);
     authorise(&state, &caller, Scope::Class(&class)).await?;
     audit_read(&state, &caller, "class.now", Subject::Class(class.clone())).await?;
     let view = now_view(&state, &caller.org, &class, anonymise)
@@ -330,7 +326,7 @@ pub async fn get_stream(
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
     let q = params::query(&req)?;
-    let anonymise = anonymised(&q);
+    let anonymise = params::anonymise(&q);
     let (caller, until) = match q.get("ticket") {
         Some(t) => {
             let t = state.live.check_ticket(t).ok_or_else(|| {

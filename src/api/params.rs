@@ -110,6 +110,11 @@ pub fn note(note: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(note)
 }
 
+/// `?anonymise=true` (or `1`): stable labels instead of students' names.
+pub fn anonymise(q: &HashMap<String, String>) -> bool {
+    q.get("anonymise").is_some_and(|v| v == "true" || v == "1")
+}
+
 /// Checks a list of a class's students sent in a body (`field`): each listed once, each
 /// enrolled in the class (`enrolled`, sorted). The messages give the position, not the id:
 /// they reach the service log.

@@ -102,7 +102,7 @@ pub async fn get_reviews(
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
     let mut data = data;
-    if q.get("anonymise").is_some_and(|v| v == "true" || v == "1") {
+    if params::anonymise(&q) {
         super::classes::anonymise(&mut data, &caller.org);
     }
     let mut items = reviews::queue(&data);
