@@ -146,11 +146,12 @@ struct ServeArgs {
     /// rapid-guess exclusion at ingest (to measure their cost; see docs/signals.md).
     #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
     signals: Switch,
-    /// Wheel-spinning: this many opportunities on a skill without mastery raise the flag.
+    /// Stuck (wheel-spinning): at least this many opportunities on a skill, over three days
+    /// and mostly wrong, raise the flag (docs/signals.md).
     #[arg(
         long,
         env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES",
-        default_value_t = 10
+        default_value_t = 15
     )]
     wheel_spinning_opportunities: u32,
     /// Idle: this many school days (Monday to Friday) without practice raise the flag.
