@@ -466,6 +466,7 @@ pub async fn decide_insight(
             },
             decided_by: caller.sub.clone(),
             decided_at: now,
+            insight_id: Some(insight.id.clone()),
         })
         .collect();
     let org = caller.org.clone();

@@ -236,6 +236,7 @@ diesel::table! {
         evidence_marker -> BigInt,
         decided_by -> Text,
         decided_at -> BigInt,
+        insight_id -> Nullable<Text>,
     }
 }
 

@@ -290,6 +290,7 @@ fn dismiss(student: &str, skill: &str, kind: &str, marker: i64) -> DecisionRecor
         marker,
         decided_by: "t".into(),
         decided_at: NOW,
+        insight_id: None,
     }
 }
 
