@@ -206,7 +206,7 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
             )
         } else if c.estimate.confidence == Confidence::Low {
             format!(
-                "Too few answers to be sure how well {name} knows {skill}: {answers} so far, and the chance could be anywhere {}.",
+                "Too few answers to be sure how well {name} knows {skill}. There are {answers} so far, and the chance could be {}.",
                 percent_range(c.estimate.low, c.estimate.high)
             )
         } else {
@@ -382,7 +382,7 @@ mod tests {
             .expect("estimate");
         assert!(
             est.reason.starts_with(
-                "Too few answers to be sure how well stu-01 knows adding: 6 answers so far"
+                "Too few answers to be sure how well stu-01 knows adding. There are 6 answers so far"
             ),
             "{}",
             est.reason

@@ -131,7 +131,7 @@ impl Episode {
                 n(e.hits, "answer", "answers")
             ),
             Kind::Rushing => format!(
-                "Rushed {} with {} right, against {} usually.",
+                "Rushed {} and got {} right, not the usual {}.",
                 n(e.hits, "answer", "answers"),
                 percent(e.accuracy.unwrap_or(0.0)),
                 percent(e.usual_accuracy.unwrap_or(0.0))
