@@ -36,8 +36,8 @@ pub fn mastery_progress(state: &SkillState, rules: &Rules) -> MasteryProgress {
     let mastered = state.status(rules) == Status::Mastered;
     let sentence = if mastered {
         format!("Mastered: right on {} separate days.", days.max(needed))
-    } else if state.evidence() == 0 {
-        format!("Mastery needs right answers on {} separate days.", needed)
+    } else if days == 0 {
+        format!("No right answer yet: mastery needs right answers on {needed} separate days.")
     } else if days < needed {
         format!("Right on {days} of the {needed} separate days needed.")
     } else if state.correct < rules.mastery_min_correct {
@@ -243,7 +243,7 @@ mod tests {
         let p = mastery_progress(&SkillState::new(&model), &rules);
         assert_eq!(
             p.sentence,
-            "Mastery needs right answers on 2 separate days."
+            "No right answer yet: mastery needs right answers on 2 separate days."
         );
     }
 

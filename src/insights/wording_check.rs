@@ -354,6 +354,77 @@ fn every_flag_sentence_reads_well() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The student page's sentences: progress toward mastery from no answer to mastered, every
+/// certainty, and falls of 3 and 8 wrong answers after runs of one day to three weeks.
+#[test]
+fn every_student_page_sentence_reads_well() {
+    use super::history::Point;
+    use super::student::{mastery_progress, sudden_fall, Certainty};
+    use crate::kt::{Confidence, Observation, Rules, SkillModel, SkillState};
+    let (rules, model) = (Rules::default(), SkillModel::default());
+    let at = |day: i64, minute: i64| {
+        chrono::DateTime::from_timestamp_millis(NOW - 30 * DAY_MS + day * DAY_MS + minute * 60_000)
+            .unwrap_or_default()
+    };
+    let mut texts = Vec::new();
+    let mut state = SkillState::new(&model);
+    texts.push(mastery_progress(&state, &rules).sentence);
+    for (day, correct) in [
+        (0, false),
+        (0, true),
+        (0, true),
+        (1, true),
+        (1, true),
+        (2, true),
+    ] {
+        state.apply(
+            &model,
+            &Observation {
+                correct,
+                at: at(day, 0),
+                session: day as u64,
+                excluded: false,
+            },
+        );
+        texts.push(mastery_progress(&state, &rules).sentence);
+    }
+    for c in [Confidence::High, Confidence::Medium, Confidence::Low] {
+        for (review, confirmed) in [(false, false), (true, false), (false, true)] {
+            texts.push(Certainty::of(c, review, confirmed).sentence().to_owned());
+        }
+    }
+    for wrong in [3, 8] {
+        for (days, before) in [(1, 4), (3, 9), (21, 12)] {
+            let mut points: Vec<Point> = (0..before)
+                .map(|i| Point {
+                    at: at(0, i),
+                    item_id: format!("i{i}"),
+                    correct: i != 1 || before < 5,
+                    excluded: false,
+                    estimate: 0.9,
+                    low: 0.8,
+                    high: 1.0,
+                })
+                .collect();
+            let first = points[0].clone();
+            points.extend((0..wrong).map(|i| Point {
+                at: at(days, i),
+                correct: false,
+                ..first.clone()
+            }));
+            let now = NOW - 30 * DAY_MS + days * DAY_MS;
+            texts.push(sudden_fall(&points, now).expect("a fall"));
+        }
+    }
+    let mut problems = Vec::new();
+    for t in &texts {
+        check_text("student page", t, &[], &mut problems);
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn the_readability_formula_tells_easy_from_hard() {
     assert!(grade("Maya has gone quiet.") < 4.0);
