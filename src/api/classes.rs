@@ -251,6 +251,24 @@ async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, Api
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
 }
 
+/// The class's data with its recent help on skills, which the follow-up insight reads.
+async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
+    let (org, class) = (org.to_owned(), class.to_owned());
+    let now = to_millis(Utc::now());
+    state
+        .db
+        .read(move |conn| {
+            let Some(mut data) = store::classes::class_data(conn, &org, &class, now)? else {
+                return Ok(None);
+            };
+            let plans = store::plans::list(conn, &org, &class)?;
+            data.helps = store::attention::helps(conn, &org, &class, &plans, &data.decisions, now)?;
+            Ok(Some(data))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
+}
+
 /// The class's students and skills: estimate, interval, status, confidence, flags.
 ///
 /// Read from the maintained state in a handful of indexed queries, whatever the number of
@@ -364,7 +382,7 @@ pub async fn get_insights(
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let q = params::query(&req)?;
     let limit = params::number(&q, "limit", 1..=100, "invalid_limit")?;
-    let mut data = load(&state, &caller.org, &class).await?;
+    let mut data = load_with_helps(&state, &caller.org, &class).await?;
     let hide_names = anonymised(&req)?;
     if hide_names {
         anonymise(&mut data, &caller.org);
@@ -441,7 +459,7 @@ pub async fn decide_insight(
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let body: DecisionBody = params::json(&body, "invalid_decision")?;
     let note = params::note(body.note)?;
-    let data = load(&state, &caller.org, &class).await?;
+    let data = load_with_helps(&state, &caller.org, &class).await?;
     let insight = insights::class::insights(&data)
         .into_iter()
         .find(|i| i.id == insight_id)

@@ -246,6 +246,9 @@ pub struct ClassData {
     pub cells: Vec<Cell>,
     pub flags: Vec<FlagView>,
     pub decisions: Decisions,
+    /// Recent help on a skill and what followed (for the follow-up insight); filled only where
+    /// the insights are read (`store::attention::helps`), empty elsewhere.
+    pub helps: Vec<crate::lesson::followup::Help>,
 }
 
 impl ClassData {
