@@ -6,7 +6,6 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::fit::{fit_dataset, Dataset, FitOptions, Method};
-use super::params::logit;
 
 /// What `huddle kt cv` prints (plus `seconds`, added by the caller).
 ///
@@ -23,8 +22,10 @@ pub struct CvResult {
     pub folds: usize,
     pub rows: usize,
     /// Mean over skills of each skill's AUC (its held-out predictions of all folds pooled);
-    /// skills whose answers are all right or all wrong have no AUC and are left out. This
-    /// is what pyBKT's `Model.crossvalidate` reports per skill, averaged.
+    /// skills whose answers are all right or all wrong have no AUC and are left out. The
+    /// same kind of figure as the mean of pyBKT's `Model.crossvalidate(metric="auc")`, not
+    /// the same number: that one splits each skill's students into folds of its own and
+    /// averages the skill's per-fold AUCs (docs/knowledge-tracing.md, "Offline tools").
     pub auc_skill_mean: f64,
     /// Predictions on skills that were not fitted by EM on their own in that fold (too
     /// little data: shrunk or defaults), pooled: how well small skills are served.
@@ -78,8 +79,8 @@ pub fn assign_folds(students: usize, folds: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Cross-validates: for each fold, fits every skill on the other folds' students, then
-/// predicts each held-out answer from the answers before it, with the same update as the
-/// online path ([`super::Params::update`]).
+/// predicts each held-out answer from the answers before it, as the online path does
+/// ([`super::Params::one_step_ahead`]).
 pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResult {
     let folds = folds.max(2);
     let n_students = data
@@ -119,11 +120,9 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
                 if fold_of[skill.students[s] as usize] != f {
                     continue;
                 }
-                // Log-odds: exact after any run of answers (see Params::update_log_odds).
-                let mut belief = logit(p.prior);
-                for &o in skill.sequence(s) {
-                    per_skill[i].push((p.predict_log_odds(belief), o == 1));
-                    belief = p.update_log_odds(belief, o == 1);
+                let answers = skill.sequence(s).iter().map(|&o| o == 1);
+                for (step, o) in p.one_step_ahead(answers.clone()).zip(answers) {
+                    per_skill[i].push((step.p_correct, o));
                 }
             }
             if fit.method != Method::Em {
