@@ -600,6 +600,9 @@ mod tests {
         assert!(v["rmse"].as_f64().is_some_and(|r| r > 0.0 && r < 0.5));
         assert_eq!(v["folds"], 3);
         assert!(v["rows"].as_u64().unwrap_or(0) > 0);
+        // Both skills are fitted by EM in every fold: no small or unseen skill.
+        assert_eq!(v["small_skills"]["rows"], 0, "{v}");
+        assert_eq!(v["unseen_skills"]["rows"], 0, "{v}");
         assert!(v["seconds"].is_f64());
     }
 }

@@ -27,9 +27,12 @@ pub struct CvResult {
     /// the same number: that one splits each skill's students into folds of its own and
     /// averages the skill's per-fold AUCs (docs/knowledge-tracing.md, "Offline tools").
     pub auc_skill_mean: f64,
-    /// Predictions on skills that were not fitted by EM on their own in that fold (too
-    /// little data: shrunk or defaults), pooled: how well small skills are served.
+    /// Predictions on skills that had answers in the training folds but too few to be
+    /// fitted by EM alone (shrunk, or the defaults), pooled: how well small skills are served.
     pub small_skills: SmallSkillsCv,
+    /// Predictions on skills without a single answer in the training folds (all their
+    /// students held out): the cold start, where no method has data of the skill to use.
+    pub unseen_skills: SmallSkillsCv,
     /// Per skill, in skill id order (printed by `kt cv --per-skill`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<SkillCv>,
@@ -52,6 +55,15 @@ pub struct SkillCv {
     pub rmse: f64,
     /// In how many folds EM fitted the skill on its own (the others shrunk or defaulted).
     pub em_folds: usize,
+}
+
+impl SmallSkillsCv {
+    fn of(scored: &mut [(f64, bool)]) -> SmallSkillsCv {
+        SmallSkillsCv {
+            rows: scored.len(),
+            auc: Some(auc(scored)).filter(|a| a.is_finite()),
+        }
+    }
 }
 
 fn rmse(scored: &[(f64, bool)]) -> f64 {
@@ -100,6 +112,7 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
     let mut per_skill: Vec<Vec<(f64, bool)>> = vec![Vec::new(); data.skills.len()];
     let mut em_folds = vec![0usize; data.skills.len()];
     let mut small: Vec<(f64, bool)> = Vec::new();
+    let mut unseen: Vec<(f64, bool)> = Vec::new();
     for f in 0..folds {
         let weights: Vec<Vec<u32>> = data
             .skills
@@ -125,7 +138,9 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
                     per_skill[i].push((step.p_correct, o));
                 }
             }
-            if fit.method != Method::Em {
+            if fit.rows == 0 {
+                unseen.extend_from_slice(&per_skill[i][before..]);
+            } else if fit.method != Method::Em {
                 small.extend_from_slice(&per_skill[i][before..]);
             }
         }
@@ -154,10 +169,8 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
         } else {
             skill_aucs.iter().sum::<f64>() / skill_aucs.len() as f64
         },
-        small_skills: SmallSkillsCv {
-            rows: small.len(),
-            auc: Some(auc(&mut small)).filter(|a| a.is_finite()),
-        },
+        small_skills: SmallSkillsCv::of(&mut small),
+        unseen_skills: SmallSkillsCv::of(&mut unseen),
         skills,
     }
 }
