@@ -230,6 +230,7 @@ fn fill(
                 session_id: Some(w.session_id.to_owned()),
                 skill_name: Some(w.skill_name.to_owned()),
                 tool: Some(w.tool.to_owned()),
+                response: w.response.map(str::to_owned),
             }
         })
         .collect();
