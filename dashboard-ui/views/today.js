@@ -149,14 +149,17 @@ function groupSection(classId, data, names) {
     // Only on paper: which class, and the day the cards were printed for.
     h('p', { class: 'print-head' }, `Group cards · ${className(classId)} · ${longDate.format(new Date())}`),
     cards,
-    apart.length
-      ? h(
-          'p',
-          { class: 'apart' },
-          'Not placed until you review their estimates: ',
-          apart.map((s, i) => [i ? ', ' : '', studentLink(s.student_id || s, names.get(s.student_id || s))]),
-        )
-      : null,
+    // DOM append writes null as text: only a paragraph when someone waits.
+    ...(apart.length
+      ? [
+          h(
+            'p',
+            { class: 'apart' },
+            'Not placed until you review their estimates: ',
+            apart.map((s, i) => [i ? ', ' : '', studentLink(s.student_id || s, names.get(s.student_id || s))]),
+          ),
+        ]
+      : []),
     h(
       'div',
       { class: 'row no-print' },
@@ -174,7 +177,7 @@ function groupCard(group, index, groups, names, redraw) {
     { class: 'group-card', id: `group-${group.id}`, 'aria-labelledby': `group-h-${index}` },
     h('h3', { id: `group-h-${index}` }, capitalise(group.focus || group.focus_skill_id)),
     // Huddle's reason names the students it chose: once the teacher moves someone, it is theirs.
-    h('p', {}, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
+    h('p', { class: 'reason' }, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
     h(
       'ul',
       { class: 'members' },
