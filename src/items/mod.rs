@@ -399,7 +399,7 @@ mod tests {
             code(json!({"item_id": 5, "skill_id": "b", "prompt": "p"})),
             "invalid_type"
         );
-        assert_eq!(code(json!([1])), "invalid_item");
+        assert_eq!(code(json!(5)), "invalid_item");
         let (sent, _) = validate(&raw(
             json!({"item_id": "kept", "skill_id": "b", "prompt": 3}),
         ))
