@@ -13,6 +13,7 @@ pub mod error;
 pub mod guard;
 pub mod ingest;
 pub mod insights;
+pub mod items;
 pub mod kt;
 pub mod lesson;
 pub mod live;

@@ -3,7 +3,7 @@
 
 import { get } from '../api.js';
 import { day, h } from '../dom.js';
-import { className, flagChip, STATUS, statusBadge, statusLabel, studentLink } from './common.js';
+import { className, flagChip, FLAG_NAMES, STATUS, statusBadge, statusLabel, studentLink, withSkillNames } from './common.js';
 
 export async function classGrid(classId) {
   const overview = await get(`/api/v1/classes/${encodeURIComponent(classId)}/overview`);
@@ -24,7 +24,7 @@ export async function classGrid(classId) {
       h('th', { scope: 'row', class: 'sticky' }, studentLink(st.student_id, st.name)),
       skills.map((s) => cell(bySkill.get(s.skill_id), s)),
       // Flags going on now; ended ones are on the student's page.
-      h('td', { class: 'flags' }, oneChipPerKind((st.flags || []).filter((f) => f.active !== false)).map(flagChip)),
+      flagsCell((st.flags || []).filter((f) => f.active !== false), skills),
     );
   });
   const flagged = students.filter((st) => (st.flags || []).some((f) => f.active !== false)).length;
@@ -38,7 +38,7 @@ export async function classGrid(classId) {
       'p',
       { class: 'muted' },
       `${students.length} students · ${struggling} struggling with something · ${flagged} with a flag now · ${reviews} marks waiting for your review. ` +
-        `Updated ${day(overview.generated_at)}. Hover over a mark, or tab to it, for the estimate.`,
+        `Updated ${day(overview.generated_at)}. Hover over a mark, tap it or tab to it, for the estimate.`,
     ),
     legend(),
     students.length === 0
@@ -59,6 +59,24 @@ function cell(k, skill) {
     { class: 'mark', tabindex: 0 },
     statusBadge(k),
     h('span', { class: 'tip', 'aria-hidden': 'true' }, h('strong', {}, skill.name || skill.skill_id), h('br'), statusLabel(k)),
+  );
+}
+
+/**
+ * The flags going on now: one chip each, focusable like a mark, with what each means and its
+ * evidence shown on hover, focus or a tap.
+ */
+function flagsCell(flags, skills) {
+  if (flags.length === 0) return h('td', { class: 'flags' });
+  return h(
+    'td',
+    { class: 'flags has-flags', tabindex: 0 },
+    oneChipPerKind(flags).map(flagChip),
+    h(
+      'span',
+      { class: 'tip', 'aria-hidden': 'true' },
+      flags.map((f, i) => [i ? h('br') : null, h('strong', {}, FLAG_NAMES[f.kind] || f.kind), f.evidence ? `: ${withSkillNames(f.evidence, skills)}` : '']),
+    ),
   );
 }
 

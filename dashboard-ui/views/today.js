@@ -3,7 +3,7 @@
 import { get, patch, post } from '../api.js';
 import { h, mount, plural, toast } from '../dom.js';
 import { attentionSection } from './attention.js';
-import { capitalise, className, itemLabel, studentLink } from './common.js';
+import { capitalise, className, studentLink } from './common.js';
 
 export async function today(classId) {
   const id = encodeURIComponent(classId);
@@ -72,6 +72,7 @@ function insightCard(classId, insight, names, groupNames) {
       {},
       h('summary', {}, 'Why Huddle thinks so'),
       h('p', {}, insight.detail),
+      examples(insight.examples, 'Problems they got wrong'),
       students.length
         ? h('p', {}, 'Students: ', students.map((s, i) => [i ? ', ' : '', studentLink(s, names.get(s))]))
         : null,
@@ -144,16 +145,21 @@ function groupSection(classId, data, names) {
   const apart = data.needs_review || [];
   const saved = h('span', { class: 'saved', role: 'status' });
   section.append(
-    h('p', { class: 'muted' }, `Groups of ${data.min_size} to ${data.max_size} students who share one skill to work on.`),
+    h('p', { class: 'muted no-print' }, `Groups of ${data.min_size} to ${data.max_size} students who share one skill to work on.`),
+    // Only on paper: which class, and the day the cards were printed for.
+    h('p', { class: 'print-head' }, `Group cards · ${className(classId)} · ${longDate.format(new Date())}`),
     cards,
-    apart.length
-      ? h(
-          'p',
-          { class: 'apart' },
-          'Not placed until you review their estimates: ',
-          apart.map((s, i) => [i ? ', ' : '', studentLink(s.student_id || s, names.get(s.student_id || s))]),
-        )
-      : null,
+    // DOM append writes null as text: only a paragraph when someone waits.
+    ...(apart.length
+      ? [
+          h(
+            'p',
+            { class: 'apart' },
+            'Not placed until you review their estimates: ',
+            apart.map((s, i) => [i ? ', ' : '', studentLink(s.student_id || s, names.get(s.student_id || s))]),
+          ),
+        ]
+      : []),
     h(
       'div',
       { class: 'row no-print' },
@@ -171,7 +177,7 @@ function groupCard(group, index, groups, names, redraw) {
     { class: 'group-card', id: `group-${group.id}`, 'aria-labelledby': `group-h-${index}` },
     h('h3', { id: `group-h-${index}` }, capitalise(group.focus || group.focus_skill_id)),
     // Huddle's reason names the students it chose: once the teacher moves someone, it is theirs.
-    h('p', {}, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
+    h('p', { class: 'reason' }, group.edited ? `Changed by you from Huddle's suggestion; ${plural(group.students.length, 'student')}.` : group.reason),
     h(
       'ul',
       { class: 'members' },
@@ -205,9 +211,28 @@ function groupCard(group, index, groups, names, redraw) {
         ),
       ),
     ),
-    group.items_to_revisit?.length
-      ? h('p', { class: 'items' }, 'Missed most: ', group.items_to_revisit.map((i) => itemLabel(i, group.focus_skill_id, group.focus)).join('; '))
-      : null,
+    examples(group.examples, 'Missed most'),
+    h('div', { class: 'notes', 'aria-hidden': 'true' }, 'Notes'),
+  );
+}
+
+const longDate = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+/**
+ * Up to three problems with the most common wrong answers ("7 × 8 — 4 of 6 answered 54"),
+ * and the correct answer when the tool gave it.
+ */
+function examples(list, title) {
+  if (!list?.length) return null;
+  return h(
+    'div',
+    { class: 'examples' },
+    h('p', { class: 'examples-title' }, `${title}:`),
+    h(
+      'ul',
+      {},
+      list.map((e) => h('li', {}, e.sentence, e.answer ? h('span', { class: 'muted' }, ` (answer: ${e.answer})`) : null)),
+    ),
   );
 }
 

@@ -16,6 +16,7 @@ use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::groups::{self, Apart, Group};
 use crate::insights::{self, ClassData, Decision, DecisionRecord, GroupBounds, Insight};
+use crate::items::{self, Example};
 use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
@@ -59,7 +60,27 @@ pub struct Insights {
     #[schema(value_type = String)]
     pub generated_at: DateTime<Utc>,
     /// Most useful first.
-    pub insights: Vec<Insight>,
+    pub insights: Vec<InsightView>,
+}
+
+/// An insight with the example problems of its "why" panel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsightView {
+    #[serde(flatten)]
+    pub insight: Insight,
+    /// For a difficulty with one skill: up to 3 problems its students got wrong lately, with
+    /// the most common wrong answers.
+    pub examples: Vec<Example>,
+}
+
+/// A suggested group with the example problems of its card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    #[serde(flatten)]
+    pub group: Group,
+    /// Up to 3 problems of the focus skill the group got wrong lately, with the most common
+    /// wrong answers (`items_to_revisit` holds their ids).
+    pub examples: Vec<Example>,
 }
 
 /// `GET /api/v1/classes/{class_id}/groups`.
@@ -70,7 +91,7 @@ pub struct Groups {
     pub generated_at: DateTime<Utc>,
     pub min_size: usize,
     pub max_size: usize,
-    pub groups: Vec<Group>,
+    pub groups: Vec<GroupView>,
     /// Students whose most needed skill has an estimate awaiting review: not grouped.
     pub needs_review: Vec<Apart>,
     /// Students who mastered everything they practised.
@@ -399,9 +420,27 @@ pub async fn get_insights(
     if let Some(limit) = limit {
         list.truncate(limit);
     }
+    let org = caller.org.clone();
+    let now = data.now;
+    let list = state
+        .db
+        .read(move |conn| {
+            list.into_iter()
+                .map(|insight| {
+                    let examples = match &insight.skill_id {
+                        Some(skill) if !insight.positive => {
+                            examples_of(conn, &org, &data, &insight.students, skill)?
+                        }
+                        _ => Vec::new(),
+                    };
+                    Ok(InsightView { insight, examples })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Insights {
         class_id: class,
-        generated_at: from_millis(data.now),
+        generated_at: from_millis(now),
         insights: list,
     }))
 }
@@ -522,10 +561,38 @@ struct GroupsQuery {
     max_size: Option<usize>,
 }
 
-/// Items a group missed are looked for in this window of its members' events.
-const MISSED_WINDOW_MS: i64 = 30 * insights::DAY_MS;
-/// Items listed per group.
-const ITEMS_PER_GROUP: usize = 3;
+/// Example problems are looked for in this window of the students' answers.
+const EXAMPLES_WINDOW_MS: i64 = 30 * insights::DAY_MS;
+/// Example problems per group or insight.
+const EXAMPLES_SHOWN: usize = 3;
+
+/// The problems of `skill` these students got wrong most lately (first tries), with their
+/// most common wrong answers: the catalogue's prompts, else the items' labels.
+fn examples_of(
+    conn: &mut crate::db::DbConnection,
+    org: &str,
+    data: &ClassData,
+    students: &[String],
+    skill: &str,
+) -> anyhow::Result<Vec<Example>> {
+    let answers =
+        store::items::first_answers(conn, org, students, skill, data.now - EXAMPLES_WINDOW_MS)?;
+    if answers.iter().all(|a| a.correct) {
+        return Ok(Vec::new());
+    }
+    let catalogue = store::items::catalogue(conn, org, skill)?;
+    let skill = items::SkillRef {
+        skill_id: skill,
+        name: data.skill(skill).and_then(|s| s.name.as_deref()),
+    };
+    Ok(items::examples(
+        &answers,
+        students,
+        &catalogue,
+        &skill,
+        EXAMPLES_SHOWN,
+    ))
+}
 
 /// Suggested small groups: students who share the skill they most need.
 ///
@@ -559,7 +626,7 @@ pub async fn get_groups(
     let (org, id) = (caller.org.clone(), class.clone());
     let now = to_millis(Utc::now());
     let hide_names = anonymised(&req)?;
-    let (data, suggestions) = state
+    let (data, suggestions, views) = state
         .db
         .read(move |conn| {
             let data = store::classes::class_data(conn, &org, &id, now)?;
@@ -570,18 +637,16 @@ pub async fn get_groups(
                 anonymise(&mut data, &org);
             }
             let mut s = groups::suggest(&data, bounds);
-            for g in &mut s.groups {
-                let misses = store::classes::missed_items(
-                    conn,
-                    &org,
-                    &g.students,
-                    &g.focus_skill_id,
-                    now - MISSED_WINDOW_MS,
-                )?;
-                g.items_to_revisit =
-                    groups::items_to_revisit(&misses, &g.students, ITEMS_PER_GROUP);
-            }
-            Ok(Some((data, s)))
+            let views = std::mem::take(&mut s.groups)
+                .into_iter()
+                .map(|mut group| {
+                    let examples =
+                        examples_of(conn, &org, &data, &group.students, &group.focus_skill_id)?;
+                    group.items_to_revisit = examples.iter().map(|e| e.item_id.clone()).collect();
+                    Ok(GroupView { group, examples })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(Some((data, s, views)))
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
@@ -598,7 +663,7 @@ pub async fn get_groups(
         generated_at: from_millis(now),
         min_size: bounds.min,
         max_size: bounds.max,
-        groups: suggestions.groups,
+        groups: views,
         needs_review: suggestions.needs_review,
         ready_for_challenge: suggestions.ready_for_challenge,
         not_grouped: suggestions.not_grouped,

@@ -13,6 +13,7 @@ mod classes;
 mod dashboard;
 mod events;
 mod health;
+mod items;
 pub mod metrics;
 mod now;
 pub mod openapi;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/openapi.json", web::get().to(openapi::serve))
         .route("/api/v1/events", web::post().to(events::post_events))
+        .route("/api/v1/items", web::put().to(items::put_items))
         .route("/api/v1/auth/login", web::post().to(auth::login))
         .route("/api/v1/classes", web::get().to(classes::list_classes))
         .route(

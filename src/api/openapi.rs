@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::health::healthz,
         super::events::post_events,
+        super::items::put_items,
         super::auth::login,
         super::classes::list_classes,
         super::students::get_student,

@@ -18,6 +18,17 @@ pub fn may_write_events(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// Tools describe their items (prompts and answers); administrators too, and theirs stand
+/// (`items::Describer::may_replace`).
+pub fn may_describe_items(caller: &Caller) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Tool | Role::Admin => Ok(()),
+        Role::Teacher => Err(ApiError::forbidden(
+            "teachers cannot describe items; use a tool or administrator token",
+        )),
+    }
+}
+
 /// Reading organisation-wide student data (reports across classes): administrators only.
 pub fn may_read_org_data(caller: &Caller) -> Result<(), ApiError> {
     match caller.role {
@@ -224,6 +235,9 @@ mod tests {
     #[test]
     fn only_tools_and_admins_write_events() {
         assert!(may_write_events(&caller(Role::Tool)).is_ok());
+        assert!(may_describe_items(&caller(Role::Tool)).is_ok());
+        assert!(may_describe_items(&caller(Role::Admin)).is_ok());
+        assert!(may_describe_items(&caller(Role::Teacher)).is_err());
         assert!(may_write_events(&caller(Role::Admin)).is_ok());
         assert!(may_write_events(&caller(Role::Teacher)).is_err());
     }

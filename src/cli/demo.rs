@@ -22,6 +22,7 @@ use crate::ingest::Event;
 use crate::insights::groups::{self, GroupBounds};
 use crate::insights::reviews::{self, ReviewStatus};
 use crate::insights::{Decision, DecisionRecord};
+use crate::items::{Describer, Description};
 use crate::sim::district::District;
 use crate::sim::{Config, ProfileMix, Simulation};
 use crate::startup::Application;
@@ -229,6 +230,7 @@ fn fill(
                 session_id: Some(w.session_id.to_owned()),
                 skill_name: Some(w.skill_name.to_owned()),
                 tool: Some(w.tool.to_owned()),
+                response: w.response.map(str::to_owned),
             }
         })
         .collect();
@@ -247,6 +249,7 @@ fn fill(
         }
     }
     summary.events = events.len();
+    describe_items(db, org, &sim, now)?;
 
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0xd3_40);
     summary.page_views = page_views(db, district, &teacher_ids, &days, now, &mut rng)?;
@@ -254,6 +257,32 @@ fn fill(
     summary.decisions = decisions;
     summary.plans = plans;
     Ok(summary)
+}
+
+/// The tools describe their items (`PUT /api/v1/items`), so that teachers read the problems
+/// ("7 × 8") and the most common wrong answers.
+fn describe_items(
+    db: &Db,
+    org: &str,
+    sim: &crate::sim::Output,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let list: Vec<Description> = sim
+        .skills
+        .iter()
+        .flat_map(|skill| {
+            skill.items.iter().map(|item| Description {
+                item_id: item.id.clone(),
+                skill_id: skill.id.clone(),
+                prompt: item.text.prompt.clone(),
+                answer: Some(item.text.answer.clone()),
+            })
+        })
+        .collect();
+    db.write_blocking(crate::db::Changes::Entities, |conn| {
+        store::items::describe(conn, org, Describer::Tool, &list, to_millis(now))
+    })?;
+    Ok(())
 }
 
 /// Schools, named classes, students with names and groups, and the accounts; the teachers'

@@ -83,6 +83,10 @@ diesel::table! {
         item_id -> Text,
         skill_id -> Text,
         created_at -> BigInt,
+        prompt -> Nullable<Text>,
+        answer -> Nullable<Text>,
+        described_by -> Nullable<Text>,
+        described_at -> Nullable<BigInt>,
     }
 }
 
@@ -105,6 +109,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         skill_name -> Nullable<Text>,
         tool -> Nullable<Text>,
+        response -> Nullable<Text>,
     }
 }
 

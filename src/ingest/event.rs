@@ -27,6 +27,8 @@ pub struct Event {
     pub session_id: Option<String>,
     pub skill_name: Option<String>,
     pub tool: Option<String>,
+    /// The student's answer as given (at most 200 characters, one line), kept exactly.
+    pub response: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,6 +91,7 @@ struct Wire {
     session_id: Option<String>,
     skill_name: Option<String>,
     tool: Option<String>,
+    response: Option<String>,
 }
 
 /// The part of a skill id before the first dot: "fractions" of "fractions.add-unlike".
@@ -221,7 +224,23 @@ fn check(w: Wire, now: DateTime<Utc>) -> Result<Event, Rejection> {
         session_id: label(w.session_id, "session_id", MAX_ID_LEN)?,
         skill_name: label(w.skill_name, "skill_name", MAX_LABEL_LEN)?,
         tool: label(w.tool, "tool", MAX_ID_LEN)?,
+        response: response(w.response)?,
     })
+}
+
+/// The student's answer: kept exactly as given (spaces too); blank is no answer; at most 200
+/// characters on one line.
+fn response(value: Option<String>) -> Result<Option<String>, Rejection> {
+    match value {
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) if !crate::items::is_plain_text(&v, crate::items::MAX_ANSWER_CHARS) => {
+            Err(Rejection::new(
+                "invalid_response",
+                "response must be at most 200 characters, on one line (no control characters)",
+            ))
+        }
+        v => Ok(v),
+    }
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
@@ -325,6 +344,27 @@ mod tests {
         assert_eq!(e.occurred_at.timestamp_subsec_millis(), 123);
         assert_eq!(e.occurred_at.timestamp_subsec_nanos(), 123_000_000);
         assert_eq!(e.response_ms, Some(5400));
+        assert_eq!(e.response, None);
+    }
+
+    #[test]
+    fn a_response_is_kept_exactly_and_a_blank_one_is_none() {
+        let mut v = valid();
+        v["response"] = " 7/12 ".into();
+        assert_eq!(
+            event(v.clone()).unwrap().response.as_deref(),
+            Some(" 7/12 ")
+        );
+        v["response"] = "é".repeat(200).into();
+        assert_eq!(
+            event(v.clone())
+                .unwrap()
+                .response
+                .map(|r| r.chars().count()),
+            Some(200)
+        );
+        v["response"] = "  ".into();
+        assert_eq!(event(v).unwrap().response, None);
     }
 
     #[test]
@@ -357,6 +397,12 @@ mod tests {
         assert_eq!(code_for(json!({"hints_used": -2})), "invalid_hints_used");
         assert_eq!(code_for(json!({"response_ms": "fast"})), "invalid_type");
         assert_eq!(code_for(json!({"session_id": "\u{7}"})), "invalid_label");
+        assert_eq!(
+            code_for(json!({"response": "x".repeat(201)})),
+            "invalid_response"
+        );
+        assert_eq!(code_for(json!({"response": "5\r4"})), "invalid_response");
+        assert_eq!(code_for(json!({"response": 54})), "invalid_type");
     }
 
     #[test]

@@ -268,30 +268,6 @@ pub fn suggest(data: &ClassData, bounds: GroupBounds) -> Suggestions {
     out
 }
 
-/// The items a group missed most: by how many of its students missed each, then by misses,
-/// then by id; at most `limit`. `misses` holds (student, item, times missed).
-pub fn items_to_revisit(
-    misses: &[(String, String, u32)],
-    students: &[String],
-    limit: usize,
-) -> Vec<String> {
-    let mut by_item: BTreeMap<&str, (usize, u32)> = BTreeMap::new();
-    for (student, item, n) in misses {
-        if *n > 0 && students.contains(student) {
-            let e = by_item.entry(item).or_default();
-            e.0 += 1;
-            e.1 += n;
-        }
-    }
-    let mut items: Vec<(&str, (usize, u32))> = by_item.into_iter().collect();
-    items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    items
-        .into_iter()
-        .take(limit)
-        .map(|(i, _)| i.to_owned())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,20 +306,6 @@ mod tests {
         assert!(GroupBounds::new(4, 3).is_err());
         assert!(GroupBounds::new(2, 31).is_err());
         assert!(GroupBounds::new(3, 3).is_ok());
-    }
-
-    #[test]
-    fn items_missed_by_most_students_come_first() {
-        let m = |s: &str, i: &str, n| (s.to_owned(), i.to_owned(), n);
-        let misses = vec![
-            m("a", "i1", 5),
-            m("a", "i2", 1),
-            m("b", "i2", 1),
-            m("b", "i3", 1),
-            m("z", "i9", 9),
-        ];
-        let students = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(items_to_revisit(&misses, &students, 2), vec!["i2", "i1"]);
     }
 }
 

@@ -8,7 +8,7 @@
 //! println!("{} events", out.events.len());
 //! ```
 
-mod catalogue;
+pub mod catalogue;
 pub mod district;
 pub mod live;
 pub mod wire;
@@ -288,6 +288,8 @@ pub struct Item {
     pub id: String,
     /// Median response time of a student who knows the skill, at speed 1.
     pub median_ms: f64,
+    /// The problem, its answer and the wrong answers students give.
+    pub text: catalogue::ItemText,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -416,6 +418,7 @@ impl Simulation {
                     .map(|j| Item {
                         id: format!("{id}:{:03}", j + 1),
                         median_ms: secs * 1000.0 * lognormal(rng, 0.3),
+                        text: catalogue::item(&id, j),
                     })
                     .collect();
                 Skill {
@@ -894,6 +897,14 @@ impl Output {
     pub fn wire(&self, e: &Event) -> PracticeEvent<'_> {
         let skill = &self.skills[e.skill as usize];
         let student = &self.students[e.student as usize];
+        let item = &skill.items[e.item as usize].text;
+        // Which wrong answer: a byte of the (random) event id, so the simulation's own draws
+        // are the same with answers as without.
+        let response = match e.outcome {
+            Outcome::Correct => Some(item.answer.as_str()),
+            Outcome::Incorrect => Some(catalogue::wrong_answer(item, e.event_id.as_bytes()[15])),
+            Outcome::Skipped => None,
+        };
         PracticeEvent {
             event_id: e.event_id,
             occurred_at: e.at,
@@ -909,6 +920,7 @@ impl Output {
             session_id: &self.session_ids[e.session as usize],
             skill_name: &skill.name,
             tool: &skill.tool,
+            response,
         }
     }
 

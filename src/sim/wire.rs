@@ -29,6 +29,9 @@ pub struct PracticeEvent<'a> {
     pub session_id: &'a str,
     pub skill_name: &'a str,
     pub tool: &'a str,
+    /// The student's answer as given (none for a skip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<&'a str>,
 }
 
 /// One line of `truth.jsonl`: one student on one skill.

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    classes, enrolments, events, flags, review_decisions, skill_states, skills, students,
+    classes, enrolments, flags, review_decisions, skill_states, skills, students,
 };
 use crate::db::DbConnection;
 use crate::insights::{
@@ -215,35 +215,6 @@ pub fn org_students(conn: &mut DbConnection, org: &str) -> anyhow::Result<Vec<St
         .select(students::student_id)
         .order(students::student_id)
         .load(conn)?)
-}
-
-/// How many times each of these students missed each item of `skill` since `since` (ms):
-/// (student, item, misses). Reads the events of a few students through the
-/// (org, student, occurred_at) index, bounded in time.
-pub fn missed_items(
-    conn: &mut DbConnection,
-    org: &str,
-    students: &[String],
-    skill: &str,
-    since: i64,
-) -> anyhow::Result<Vec<(String, String, u32)>> {
-    let rows: Vec<(String, String, i64)> = events::table
-        .filter(events::org_id.eq(org))
-        .filter(events::student_id.eq_any(students))
-        .filter(events::occurred_at.ge(since))
-        .filter(events::skill_id.eq(skill))
-        .filter(events::outcome.ne("correct"))
-        .group_by((events::student_id, events::item_id))
-        .select((
-            events::student_id,
-            events::item_id,
-            diesel::dsl::count_star(),
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(s, i, n)| (s, i, u32::try_from(n).unwrap_or(u32::MAX)))
-        .collect())
 }
 
 /// Whether the organisation has this student.

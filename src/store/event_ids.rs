@@ -394,6 +394,7 @@ mod tests {
             session_id: None,
             skill_name: None,
             tool: None,
+            response: None,
         }
     }
 

@@ -48,6 +48,7 @@ struct NewEvent<'a> {
     session_id: Option<&'a str>,
     skill_name: Option<&'a str>,
     tool: Option<&'a str>,
+    response: Option<&'a str>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -69,6 +70,7 @@ impl<'a> NewEvent<'a> {
             session_id: e.session_id.as_deref(),
             skill_name: e.skill_name.as_deref(),
             tool: e.tool.as_deref(),
+            response: e.response.as_deref(),
         }
     }
 }
@@ -94,6 +96,7 @@ pub struct EventRow {
     pub session_id: Option<String>,
     pub skill_name: Option<String>,
     pub tool: Option<String>,
+    pub response: Option<String>,
 }
 
 impl EventRow {
@@ -113,6 +116,7 @@ impl EventRow {
             session_id: self.session_id.clone(),
             skill_name: self.skill_name.clone(),
             tool: self.tool.clone(),
+            response: self.response.clone(),
         })
     }
 }
@@ -561,7 +565,7 @@ fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) ->
         c,
         "INSERT OR FAIL INTO events (seq, event_id, org_id, class_id, student_id, skill_id, \
          item_id, occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
-         hint_bottom_out, session_id, skill_name, tool) VALUES",
+         hint_bottom_out, session_id, skill_name, tool, response) VALUES",
         "",
         rows,
     )?;
@@ -602,7 +606,7 @@ impl sqlite_values::Row for (i64, &NewEvent<'_>) {
         out.push_bind_param::<Integer, _>(&r.hints_used)?;
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&r.hint_bottom_out)?;
-        for text in [&r.session_id, &r.skill_name, &r.tool] {
+        for text in [&r.session_id, &r.skill_name, &r.tool, &r.response] {
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Text>, _>(text)?;
         }
@@ -702,10 +706,10 @@ fn insert_pg(
     use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text};
     const INSERT: &str = "INSERT INTO events (event_id, org_id, class_id, student_id, skill_id, \
         item_id, occurred_at, received_at, outcome, attempt, response_ms, hints_used, \
-        hint_bottom_out, session_id, skill_name, tool) \
+        hint_bottom_out, session_id, skill_name, tool, response) \
         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
         $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::int[], $11::int[], $12::int[], \
-        $13::bool[], $14::text[], $15::text[], $16::text[])";
+        $13::bool[], $14::text[], $15::text[], $16::text[], $17::text[])";
     diesel::sql_query(match if_stored {
         IfStored::Fail => format!("{INSERT} RETURNING event_id, seq"),
         IfStored::Skip => {
@@ -728,5 +732,6 @@ fn insert_pg(
     .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.session_id))
     .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.skill_name))
     .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.tool))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.response))
     .load(c)
 }

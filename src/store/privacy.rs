@@ -297,6 +297,7 @@ pub fn export_student(
             "outcome": e.outcome,
             "attempt": e.attempt,
             "response_ms": e.response_ms,
+            "response": e.response,
             "hints_used": e.hints_used,
             "hint_bottom_out": e.hint_bottom_out,
             "session_id": e.session_id,

@@ -245,6 +245,7 @@ mod tests {
             session_id: None,
             skill_name: skill_name.map(str::to_owned),
             tool: None,
+            response: None,
         }
     }
 

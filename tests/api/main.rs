@@ -12,6 +12,7 @@ mod hardening;
 mod health;
 mod ingest;
 mod insights;
+mod items;
 mod knowledge;
 mod migrations;
 mod now;

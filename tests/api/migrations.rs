@@ -121,7 +121,16 @@ fn schema_matches(conn: &mut DbConnection) {
             .and(
                 items::table
                     .select(items::all_columns)
-                    .load::<(String, String, String, i64)>(c)
+                    .load::<(
+                        String,
+                        String,
+                        String,
+                        i64,
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                        Option<i64>,
+                    )>(c)
                     .map(|_| ()),
             )
             .and(

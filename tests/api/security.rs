@@ -49,6 +49,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             teacher_scoped: false,
         },
         Endpoint {
+            method: "PUT",
+            path: "/api/v1/items",
+            body: Some(
+                json!({"items": [{"item_id": "item-x", "skill_id": "skill-x", "prompt": "7 × 8", "answer": "56"}]}),
+            ),
+            allowed: &[Tool, Admin],
+            teacher_scoped: false,
+        },
+        Endpoint {
             method: "GET",
             path: "/api/v1/classes",
             body: None,
@@ -533,6 +542,7 @@ async fn bodies_too_large_or_malformed_are_refused_cleanly(app: TestApp) {
     for (method, path) in [
         ("POST", "/api/v1/events"),
         ("PUT", "/api/v1/admin/roster"),
+        ("PUT", "/api/v1/items"),
         ("POST", "/api/v1/auth/login"),
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");

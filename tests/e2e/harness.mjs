@@ -1,8 +1,9 @@
 // Starts the real Huddle binary on a free port with a fresh database, and Debian's Chromium
 // through playwright-core (never a downloaded browser).
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -52,6 +53,34 @@ export async function startHuddle(args = ['serve']) {
   }
   child.kill('SIGKILL');
   throw new Error(`huddle did not become healthy:\n${output}`);
+}
+
+/**
+ * Runs `huddle serve` with a signing secret of its own, so the test can sign tokens
+ * (`huddle.token({ sub, role, org })`) and add accounts (`huddle.addUser(email, role, org,
+ * classes)`, password `huddle.password`).
+ */
+export async function startServe() {
+  const secret = `e2e-secret-${Date.now()}-0123456789abcdef0123456789`;
+  const secretDir = mkdtempSync(join(tmpdir(), 'huddle-secret-'));
+  const secretFile = join(secretDir, 'secret');
+  writeFileSync(secretFile, secret, { mode: 0o600 });
+  const huddle = await startHuddle(['serve', '--jwt-secret-file', secretFile]);
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  huddle.password = 'a long enough e2e password';
+  huddle.token = (claims) => {
+    const now = Math.floor(Date.now() / 1000);
+    const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iat: now, exp: now + 3600, ...claims })}`;
+    return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+  };
+  huddle.addUser = (email, role, org, classes) =>
+    execFileSync(
+      binary,
+      ['user', 'add', '--email', email, '--role', role, '--org', org, ...(classes ? ['--classes', classes] : []),
+        '--password-stdin', '--database-url', `sqlite://${join(huddle.dir, 'e2e.db')}`],
+      { input: `${huddle.password}\n` },
+    );
+  return huddle;
 }
 
 /**
