@@ -7,12 +7,14 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod guard;
 pub mod ingest;
 pub mod insights;
+pub mod jobs;
 pub mod kt;
 pub mod lesson;
 pub mod live;

@@ -10,6 +10,7 @@ pub mod event_ids;
 pub mod events;
 pub mod flags;
 pub mod history;
+pub mod job_runs;
 pub mod plans;
 pub mod predictions;
 pub mod privacy;

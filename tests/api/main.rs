@@ -14,6 +14,7 @@ mod ingest;
 mod insights;
 mod knowledge;
 mod migrations;
+mod nodes;
 mod now;
 mod openapi;
 mod operations;
