@@ -464,39 +464,6 @@ fn fresh_database(backend: &str, dir: &Path, name: &str) -> String {
     }
 }
 
-/// The bytes the database holds once the server has stopped: on SQLite the file's pages in use
-/// after a checkpoint has emptied the WAL, on PostgreSQL the database's size (tables, indexes,
-/// TOAST and the catalogs' few MB, before any vacuum).
-fn stored_bytes(url: &str) -> u64 {
-    #[derive(QueryableByName)]
-    struct Bytes {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let n = match DbUrl::parse(url).expect("url") {
-        DbUrl::Sqlite(path) => {
-            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("open");
-            c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                .expect("checkpoint");
-            diesel::sql_query(
-                "SELECT (p.page_count - f.freelist_count) * s.page_size AS n
-                 FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",
-            )
-            .get_result::<Bytes>(&mut c)
-            .expect("the file's size")
-            .n
-        }
-        DbUrl::Postgres(url) => {
-            let mut c = diesel::PgConnection::establish(&url).expect("connect");
-            diesel::sql_query("SELECT pg_database_size(current_database()) AS n")
-                .get_result::<Bytes>(&mut c)
-                .expect("the database's size")
-                .n
-        }
-    };
-    u64::try_from(n).unwrap_or(0)
-}
-
 fn drop_database(backend: &str, url: &str) {
     if backend == "postgres" {
         if let Some((_, db)) = url.rsplit_once('/') {
@@ -585,12 +552,6 @@ fn main() {
                     );
                     rss = peak_rss_mb(server.child.id());
                     drop(server);
-                    let stored = stored_bytes(&url) as f64;
-                    println!(
-                        "{backend} run {run}: storage {:.0} MB, {:.0} MB per million events",
-                        stored / 1e6,
-                        stored / 1e6 * 1e6 / accepted as f64
-                    );
                     drop_database(backend, &url);
                     assert_eq!(accepted, o.events, "every generated event is accepted once");
                     (http, seconds) = (accepted as f64 / secs, secs);

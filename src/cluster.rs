@@ -5,7 +5,8 @@
 //! session-level advisory lock ([`LEADER_LOCK`]). The node holding it leads; PostgreSQL releases
 //! it when that session ends, so when the leader dies (even by SIGKILL: the server sees its
 //! socket close) another node takes it at its next try. The leader checks its connection every
-//! second and stops leading as soon as a query on it fails. On SQLite the one process leads.
+//! second and stops leading as soon as a query on it fails or the connection stalls for
+//! [`STALL`]. On SQLite the one process leads.
 //!
 //! **Changes.** A write that declares [`Changes::Entities`](crate::db::Changes::Entities) is
 //! announced with `NOTIFY huddle_changes` (`db::Db::write_blocking`); the same connection
@@ -23,6 +24,10 @@ use crate::db::{Db, DbUrl};
 pub const LEADER_LOCK: i64 = 0x4855_4444_4c46;
 /// How often a node tries to lead, and the leader checks its connection.
 pub const TICK: Duration = Duration::from_secs(1);
+
+/// How long the cluster connection may stall (unacknowledged data, no keepalive answer)
+/// before it is given up, and with it the lead.
+pub const STALL: Duration = Duration::from_secs(10);
 
 /// This node's place in the cluster.
 pub struct Cluster {
@@ -96,7 +101,16 @@ fn run(url: &str, cluster: &Weak<Cluster>, db: &Db) {
 
 fn session(url: &str, cluster: &Weak<Cluster>, db: &Db) -> Result<(), postgres::Error> {
     use postgres::fallible_iterator::FallibleIterator;
-    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    let mut config: postgres::Config = url.parse()?;
+    // A partition is noticed by this side well before the server gives the lock away (its
+    // keepalives, docs/operations.md): a leader stops leading when its connection stalls.
+    config
+        .connect_timeout(STALL)
+        .tcp_user_timeout(STALL)
+        .keepalives_idle(STALL)
+        .keepalives_interval(TICK)
+        .keepalives_retries(3);
+    let mut client = config.connect(postgres::NoTls)?;
     client.batch_execute(&format!("LISTEN {}", crate::db::CHANGES_CHANNEL))?;
     // Whatever changed while this node was not listening.
     db.entities_changed_elsewhere();
