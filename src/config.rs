@@ -30,6 +30,9 @@ pub enum LogFormat {
 
 pub struct Settings {
     pub database: DbUrl,
+    /// A PostgreSQL streaming replica of `database` for the dashboards' reads
+    /// (`Db::read_replica`); None reads from `database`.
+    pub read_database: Option<DbUrl>,
     /// Address to listen on; port 0 picks a free port (tests).
     pub bind: String,
     pub jwt_secret: SecretString,
@@ -89,6 +92,7 @@ impl Settings {
     pub fn new(database: DbUrl, jwt_secret: SecretString) -> Self {
         Settings {
             database,
+            read_database: None,
             bind: "127.0.0.1:8080".into(),
             jwt_secret,
             pool_size: 8,

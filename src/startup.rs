@@ -19,6 +19,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::RateLimiter;
 use crate::store::state::RefitOptions;
 
+pub use crate::jobs::purge_all;
+
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
@@ -36,6 +38,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// The lesson's rules (the sitting, the states).
     pub lesson: crate::lesson::Rules,
+    /// This node's place among the nodes on one database: whether it leads, and its listener.
+    pub cluster: Arc<crate::cluster::Cluster>,
 }
 
 pub struct Application {
@@ -49,22 +53,23 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::signals::configure(settings.signals);
         let database = settings.database.clone();
+        let replica = settings.read_database.clone();
         let pool_size = settings.pool_size;
         let db = crate::db::blocking(move || {
             crate::auth::passwords::prepare();
-            Db::open(&database, pool_size)
+            let db = Db::open(&database, pool_size)?;
+            match &replica {
+                Some(url) => db.with_replica(url, pool_size),
+                None => Ok(db),
+            }
         })
         .await?;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        if let Some(every) = settings.refit_interval.filter(|d| !d.is_zero()) {
-            spawn_refit_job(db.clone(), every, settings.refit);
-        }
-        if let Some(days) = settings.retention_days.filter(|&d| d > 0) {
-            spawn_retention_job(db.clone(), days, settings.retention_interval);
-        }
+        let cluster = crate::cluster::Cluster::start(&db);
+        crate::jobs::spawn(db.clone(), cluster.clone(), background_jobs(&settings));
         let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
             appender: crate::store::events::Appender::new(db.clone()),
@@ -75,6 +80,7 @@ impl Application {
             audit: Default::default(),
             live,
             lesson: settings.lesson,
+            cluster,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings
@@ -172,49 +178,24 @@ async fn record_request(
     result
 }
 
-/// Refits every organisation's models every `every`, on the blocking pool: the fit runs outside
-/// any transaction and each write is short (see `store::state::refit_db`), so ingest goes on.
-/// The task ends with the server's runtime.
-fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
-    actix_web::rt::spawn(async move {
-        loop {
-            // A period between the end of one refit and the start of the next.
-            actix_web::rt::time::sleep(every).await;
-            let db = db.clone();
-            let started = std::time::Instant::now();
-            let done = crate::db::blocking(move || {
-                let orgs = {
-                    let mut conn = db.conn()?;
-                    crate::store::state::orgs(&mut conn)?
-                };
-                let mut summaries = Vec::new();
-                for org in orgs {
-                    summaries.push(crate::store::state::refit_db(&db, &org, &opts)?);
-                }
-                Ok(summaries)
-            })
-            .await;
-            let m = crate::metrics::metrics();
-            m.refit_seconds.observe(started.elapsed().as_secs_f64());
-            m.refit_runs
-                .with_label_values(&[if done.is_ok() { "ok" } else { "failed" }])
-                .inc();
-            match done {
-                Ok(summaries) => {
-                    for s in summaries {
-                        tracing::info!(
-                            org = %s.org,
-                            skills = s.skills.len(),
-                            states = s.states_written,
-                            seconds = s.seconds,
-                            "background refit"
-                        );
-                    }
-                }
-                Err(e) => tracing::error!(error = format!("{e:#}"), "background refit failed"),
-            }
-        }
-    });
+/// The background jobs the settings ask for (run by the leading node, `jobs`).
+fn background_jobs(settings: &Settings) -> Vec<crate::jobs::Job> {
+    use crate::jobs::Job;
+    let refit = settings
+        .refit_interval
+        .filter(|d| !d.is_zero())
+        .map(|every| Job::Refit {
+            every,
+            opts: settings.refit,
+        });
+    let retention = settings
+        .retention_days
+        .filter(|&d| d > 0)
+        .map(|days| Job::Retention {
+            days,
+            every: settings.retention_interval,
+        });
+    refit.into_iter().chain(retention).collect()
 }
 
 /// Headers for every answer, the dashboard's included: no framing (clickjacking), no type
@@ -348,44 +329,4 @@ impl RootSpanBuilder for PrivateRootSpan {
             span.record("exception.message", code);
         }
     }
-}
-
-/// Purges events older than `days` days every `every`, in chunks of 5,000 so ingest goes on.
-/// The estimates (derived state) are kept; `retention_marks` records the cut, which the
-/// student page shows.
-fn spawn_retention_job(db: Db, days: u32, every: std::time::Duration) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let db2 = db.clone();
-            let done = crate::db::blocking(move || purge_all(&db2, days)).await;
-            match done {
-                Ok(n) => tracing::info!(events = n, days, "retention purge"),
-                Err(e) => tracing::error!(error = format!("{e:#}"), "retention purge failed"),
-            }
-            actix_web::rt::time::sleep(every).await;
-        }
-    });
-}
-
-/// Purges every organisation's events older than `days` days; gives back how many.
-pub fn purge_all(db: &Db, days: u32) -> anyhow::Result<usize> {
-    const CHUNK: i64 = 5_000;
-    let cutoff = crate::privacy::retention_cutoff(crate::db::to_millis(chrono::Utc::now()), days);
-    let orgs = {
-        let mut conn = db.conn()?;
-        crate::store::state::orgs(&mut conn)?
-    };
-    let mut total = 0;
-    for org in orgs {
-        loop {
-            let n = db.write_blocking(crate::db::Changes::Entities, |conn| {
-                crate::store::privacy::purge_events_chunk(conn, &org, cutoff, CHUNK)
-            })?;
-            total += n;
-            if n == 0 {
-                break;
-            }
-        }
-    }
-    Ok(total)
 }

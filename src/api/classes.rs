@@ -181,6 +181,11 @@ fn overview_of(data: &ClassData) -> Overview {
 /// check is answered from memory; a later one checks the version (one aggregate over the
 /// class's state rows) and sends the stored bytes when nothing changed, instead of decoding
 /// and serialising every student × skill again. At most `OVERVIEW_CACHE_CLASSES` classes.
+///
+/// The version covers the states, flags and decisions, not names: each entry also keeps
+/// [`Db::entity_writes`](crate::db::Db::entity_writes) as it was when the entry was built, and
+/// is used only while that count holds. A roster, an erasure or a purge on any node changes it
+/// (on PostgreSQL through `NOTIFY`, `cluster`).
 #[derive(Default)]
 pub struct OverviewCache {
     entries: std::sync::Mutex<HashMap<(String, String), Kept>>,
@@ -188,6 +193,8 @@ pub struct OverviewCache {
 
 struct Kept {
     version: store::classes::StateVersion,
+    /// The entity-write count the entry was built under.
+    entities: u64,
     checked: std::time::Instant,
     bytes: web::Bytes,
 }
@@ -199,11 +206,11 @@ pub const OVERVIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(1
 
 impl OverviewCache {
     /// The overview and its students if it was checked within [`OVERVIEW_FRESH`].
-    fn fresh(&self, org: &str, class: &str) -> Option<(Vec<String>, web::Bytes)> {
+    fn fresh(&self, org: &str, class: &str, entities: u64) -> Option<(Vec<String>, web::Bytes)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(&(org.to_owned(), class.to_owned()))
-            .filter(|k| k.checked.elapsed() < OVERVIEW_FRESH)
+            .filter(|k| k.entities == entities && k.checked.elapsed() < OVERVIEW_FRESH)
             .map(|k| (k.version.students.clone(), k.bytes.clone()))
     }
 
@@ -213,11 +220,12 @@ impl OverviewCache {
         org: &str,
         class: &str,
         version: &store::classes::StateVersion,
+        entities: u64,
     ) -> Option<web::Bytes> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let kept = entries
             .get_mut(&(org.to_owned(), class.to_owned()))
-            .filter(|k| &k.version == version)?;
+            .filter(|k| &k.version == version && k.entities == entities)?;
         kept.checked = std::time::Instant::now();
         Some(kept.bytes.clone())
     }
@@ -233,6 +241,7 @@ impl OverviewCache {
         org: &str,
         class: &str,
         version: store::classes::StateVersion,
+        entities: u64,
         bytes: web::Bytes,
     ) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,6 +251,7 @@ impl OverviewCache {
         }
         let kept = Kept {
             version,
+            entities,
             checked: std::time::Instant::now(),
             bytes,
         };
@@ -326,7 +336,9 @@ pub async fn overview(
         .await?;
         return Ok(HttpResponse::Ok().json(overview_of(&data)));
     }
-    if let Some((_, body)) = state.overviews.fresh(&caller.org, &class) {
+    // Read before the state: an entity write meanwhile makes what is built here unusable.
+    let entities = state.db.entity_writes();
+    if let Some((_, body)) = state.overviews.fresh(&caller.org, &class, entities) {
         audit_read(
             &state,
             &caller,
@@ -348,12 +360,14 @@ pub async fn overview(
                 return Ok(None);
             };
             let students = version.students.clone();
-            if let Some(bytes) = cache.overviews.get(&org, &id, &version) {
+            if let Some(bytes) = cache.overviews.get(&org, &id, &version, entities) {
                 return Ok(Some((students, bytes)));
             }
             let data = store::classes::data_for_students(conn, &org, &id, students.clone(), now)?;
             let bytes = web::Bytes::from(serde_json::to_vec(&overview_of(&data))?);
-            cache.overviews.put(&org, &id, version, bytes.clone());
+            cache
+                .overviews
+                .put(&org, &id, version, entities, bytes.clone());
             Ok(Some((students, bytes)))
         })
         .await?

@@ -261,7 +261,7 @@ pub async fn get_student(
     let read_scope = scope.clone();
     let (skills, flags, name, purged, history, decisions) = state
         .db
-        .read(move |conn| {
+        .read_replica(move |conn| {
             let (org, id) = (read_scope.org(), read_scope.student_id());
             let decisions = crate::store::reviews::decisions_of(conn, org, &[id.to_owned()])?;
             let skills = crate::store::state::student_skills(conn, org, id)?;

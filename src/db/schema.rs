@@ -356,6 +356,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_runs (org_id, run_id) {
+        org_id -> Text,
+        run_id -> Text,
+        job -> Text,
+        node -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        result -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     checkins (checkin_id) {
         checkin_id -> Text,
         org_id -> Text,
