@@ -34,6 +34,9 @@ pub struct AppState {
     pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
     /// Appends events through `db`'s writer, remembering what it knows between batches.
     pub appender: crate::store::events::Appender,
+    /// Batches waiting for the writer or being written; a batch beyond the cap is answered
+    /// 503 `writer_busy` instead of waiting (`Settings::max_queued_batches`).
+    pub writer_queue: Arc<crate::guard::Gate>,
     /// Live notices of new answers and check-ins, and the open streams (`live`).
     pub live: Arc<crate::live::Hub>,
     /// The lesson's rules (the sitting, the states).
@@ -41,6 +44,10 @@ pub struct AppState {
     /// This node's place among the nodes on one database: whether it leads, and its listener.
     pub cluster: Arc<crate::cluster::Cluster>,
 }
+
+/// How long a graceful stop (SIGTERM, SIGINT) waits for requests in flight: batches waiting for
+/// the writer are bounded (`Settings::max_queued_batches`), so they commit well within it.
+pub const SHUTDOWN_SECONDS: u64 = 30;
 
 pub struct Application {
     port: u16,
@@ -73,6 +80,7 @@ impl Application {
         let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
             appender: crate::store::events::Appender::new(db.clone()),
+            writer_queue: crate::guard::Gate::new(settings.max_queued_batches),
             db,
             refit: settings.refit,
             login: settings.login,
@@ -89,10 +97,13 @@ impl Application {
         let metrics_access = web::Data::new(crate::api::metrics::MetricsAccess(
             settings.metrics_token.clone(),
         ));
-        let guard = web::Data::new(crate::guard::Guard::new(
+        let guard = crate::guard::Guard::new(
             settings.body_deadline,
             settings.max_in_flight,
-        ));
+            settings.max_connections,
+        );
+        let counter = Arc::clone(&guard);
+        let guard = web::Data::new(guard);
         let settings = Arc::new(settings);
         let cors_origins = settings.cors_origins.clone();
 
@@ -125,8 +136,9 @@ impl Application {
             }
             app.configure(crate::api::routes)
         })
+        .on_connect(move |_, data| counter.on_connect(data))
         // On SIGTERM/SIGINT, stop accepting and give in-flight batches time to commit.
-        .shutdown_timeout(30)
+        .shutdown_timeout(SHUTDOWN_SECONDS)
         .client_request_timeout(settings.header_deadline);
         let workers = if settings.workers > 0 {
             server = server.workers(settings.workers);
@@ -134,9 +146,12 @@ impl Application {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         };
-        // actix counts connections per worker.
+        // actix counts connections per worker, and stops accepting at its own cap. The guard
+        // answers requests on connections beyond `max_connections` (503, closed), so actix's
+        // cap is twice that: room for those answers, and a bound on descriptors all the same.
+        let accepted = settings.max_connections.saturating_mul(2);
         server = server
-            .max_connections(settings.max_connections.div_ceil(workers).max(1))
+            .max_connections(accepted.div_ceil(workers).max(1))
             .listen(listener)?;
         Ok(Application {
             port,
