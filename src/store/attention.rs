@@ -270,6 +270,7 @@ mod tests {
             marker: 0,
             decided_by: "t".into(),
             decided_at: at,
+            insight_id: None,
         }
     }
 

@@ -260,6 +260,7 @@ mod tests {
             marker: at,
             decided_by: "t".into(),
             decided_at: now,
+            insight_id: Some(first.clone()),
         };
         data.decisions = Decisions::new([decided(id(1))]);
         assert_eq!(
