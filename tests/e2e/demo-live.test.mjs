@@ -44,6 +44,10 @@ test('the live demo moves the Now page without a reload', async () => {
   await page.getByLabel('Password').fill(demo.teacher.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: /^Today in / }).waitFor();
+  // Today says, without a tap, whom the teacher has not checked in with.
+  const attention = page.locator('section.attention .headline');
+  await attention.waitFor({ timeout: 20_000 });
+  assert.match(await attention.textContent(), /^You have (not )?checked in with /);
 
   const classId = await page.evaluate(async (name) => {
     const auth = { Authorization: `Bearer ${sessionStorage.getItem('huddle.token')}` };
