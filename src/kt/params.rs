@@ -24,8 +24,8 @@ pub struct Params {
 /// does not (`1 - slip > guess`). Without it the likelihood has a mirror solution in which
 /// "known" and "not known" swap meaning, and EM may land on it. `guess` alone may exceed
 /// 0.5 (multiple-choice items with two options, items answerable by elimination): real
-/// data often fits guess ≥ 0.5 with guess + slip < 1, and bounding each below 0.5 costs
-/// likelihood and held-out AUC (docs/quality.md, "Knowledge tracing on real data"). The
+/// data often fits guess ≥ 0.5 with guess + slip < 1, which a bound of 0.5 on each would
+/// forbid (docs/quality.md, "Knowledge tracing on real data"). The
 /// small margins away from 0 and 1 keep logarithms finite and let one surprising answer
 /// move any estimate.
 pub mod bounds {
