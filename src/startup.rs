@@ -66,6 +66,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        spawn_refit_recovery(db.clone());
         if let Some(every) = settings.refit_interval.filter(|d| !d.is_zero()) {
             spawn_refit_job(db.clone(), every, settings.refit);
         }
@@ -228,6 +229,20 @@ fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
                 }
                 Err(e) => tracing::error!(error = format!("{e:#}"), "background refit failed"),
             }
+        }
+    });
+}
+
+/// Finishes, in the background, a refit that a crash cut short (its models stored, not every
+/// state recomputed from them): `store::state::finish_interrupted_refits`.
+fn spawn_refit_recovery(db: Db) {
+    actix_web::rt::spawn(async move {
+        let done =
+            crate::db::blocking(move || crate::store::state::finish_interrupted_refits(&db)).await;
+        match done {
+            Ok(0) => {}
+            Ok(states) => tracing::info!(states, "an interrupted refit was finished"),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "finishing a refit failed"),
         }
     });
 }
