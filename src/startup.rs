@@ -75,6 +75,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        spawn_refit_recovery(db.clone());
         let cluster = crate::cluster::Cluster::start(&db);
         crate::jobs::spawn(db.clone(), cluster.clone(), background_jobs(&settings));
         let live = crate::live::Hub::start(&db, &settings.jwt_secret);
@@ -211,6 +212,20 @@ fn background_jobs(settings: &Settings) -> Vec<crate::jobs::Job> {
             every: settings.retention_interval,
         });
     refit.into_iter().chain(retention).collect()
+}
+
+/// Finishes, in the background, a refit that a crash cut short (its models stored, not every
+/// state recomputed from them): `store::state::finish_interrupted_refits`.
+fn spawn_refit_recovery(db: Db) {
+    actix_web::rt::spawn(async move {
+        let done =
+            crate::db::blocking(move || crate::store::state::finish_interrupted_refits(&db)).await;
+        match done {
+            Ok(0) => {}
+            Ok(states) => tracing::info!(states, "an interrupted refit was finished"),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "finishing a refit failed"),
+        }
+    });
 }
 
 /// Headers for every answer, the dashboard's included: no framing (clickjacking), no type

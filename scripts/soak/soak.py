@@ -213,6 +213,17 @@ def run(args):
                     break
             except OSError:
                 time.sleep(0.1)
+        # Every student has an answer before the teachers look (their pages exist).
+        seed = [{
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": rfc3339(datetime.now(timezone.utc)),
+            "student_id": f"{c}-stu-{s:02d}", "class_id": c, "skill_id": SKILLS[0],
+            "item_id": f"{SKILLS[0]}.item-0", "outcome": "correct", "response_ms": 20_000,
+        } for c in classes for s in range(STUDENTS_PER_CLASS)]
+        status, payload, _ = Client(port).request("POST", "/api/v1/events", tool,
+                                                  {"events": seed})
+        if status != 200:
+            sys.exit(f"the seed batch was answered {status}: {payload[:300]!r}")
         soak = Soak(args, port, tool, teachers, admin, classes)
         threads = [threading.Thread(target=soak.ingest)]
         threads += [threading.Thread(target=soak.teacher, args=(i,)) for i in range(args.teachers)]

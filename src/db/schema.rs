@@ -380,6 +380,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refit_pending (org_id) {
+        org_id -> Text,
+        since -> BigInt,
+    }
+}
+
 diesel::joinable!(class_teachers -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -413,5 +420,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     prediction_bins,
     student_predictions,
     refit_jobs,
+    refit_pending,
     checkins,
 );

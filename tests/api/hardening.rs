@@ -942,3 +942,70 @@ async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_sqlite() {
 async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_postgres() {
     a_writer_that_falls_behind_answers_503_not_an_endless_queue(Backend::Postgres).await;
 }
+
+/// A refit that a crash cut short (its models stored, its states not all recomputed) is
+/// finished at the next start: the mark its models' transaction left is found, every state is
+/// recomputed under the stored models, and the mark goes. A refit that ends leaves no mark.
+async fn a_refit_cut_short_is_finished_at_the_next_start(backend: Backend) {
+    use diesel::prelude::*;
+    use huddle::db::schema::{refit_pending, skill_states};
+    let app = TestApp::spawn_with(backend, |s| s.refit.min_students = 1).await;
+    app.post_batch(&crate::helpers::events(300)).await;
+    let admin = app.token(Role::Admin, ORG);
+    let response = send_as(
+        &app,
+        reqwest::Method::POST,
+        &admin,
+        "/api/v1/admin/refit",
+        json!({}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let marks = || app.read(|c| refit_pending::table.count().get_result::<i64>(c));
+    assert_eq!(marks().await, 0, "a finished refit leaves no mark");
+    let before = app
+        .db
+        .read(|c| huddle::store::state::all_states(c, ORG))
+        .await
+        .expect("the states");
+
+    // What a crash after the models' transaction leaves: the mark, and states behind.
+    app.db
+        .write(huddle::db::Changes::Records, |c| {
+            diesel::update(skill_states::table)
+                .set(skill_states::state.eq("{}"))
+                .execute(c)?;
+            diesel::insert_into(refit_pending::table)
+                .values((refit_pending::org_id.eq(ORG), refit_pending::since.eq(1i64)))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .expect("the crash's leftovers");
+    let db = app.db.clone();
+    let written =
+        huddle::db::blocking(move || huddle::store::state::finish_interrupted_refits(&db))
+            .await
+            .expect("finishing");
+    assert_eq!(written, before.len());
+    assert_eq!(marks().await, 0);
+    let after = app
+        .db
+        .read(|c| huddle::store::state::all_states(c, ORG))
+        .await
+        .expect("the states");
+    assert_eq!(before.len(), after.len());
+    for (key, row) in &before {
+        assert_eq!(row.state, after[key].state, "{key:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_refit_cut_short_is_finished_at_the_next_start_sqlite() {
+    a_refit_cut_short_is_finished_at_the_next_start(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_refit_cut_short_is_finished_at_the_next_start_postgres() {
+    a_refit_cut_short_is_finished_at_the_next_start(Backend::Postgres).await;
+}
