@@ -333,6 +333,7 @@ struct Row {
     session_id: Option<String>,
     skill_name: Option<String>,
     tool: Option<String>,
+    response: Option<String>,
 }
 
 fn row(v: &serde_json::Value) -> Row {

@@ -25,6 +25,8 @@ function frame(title, summary, width, height) {
 /**
  * Lines over time. `series`: [{label, points: [{t: Date|string, y, low?, high?}], className}].
  * `y` runs from `min` to `max`; `marks` are horizontal reference lines ({y, label}).
+ * `indexed`: one step per point, and each day's answers marked on the axis (a line where a new
+ * day starts, labelled with its date).
  */
 export function lineChart({ title, summary, series, min = 0, max = 1, marks = [], format = (y) => y, indexed = false }) {
   const width = 640;
@@ -59,10 +61,14 @@ export function lineChart({ title, summary, series, min = 0, max = 1, marks = []
     );
   }
   const fmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-  root.append(
-    svg('text', { x: pad.left, y: height - 8, class: 'axis' }, fmt.format(new Date(t0))),
-    svg('text', { x: width - pad.right, y: height - 8, 'text-anchor': 'end', class: 'axis' }, fmt.format(new Date(t1))),
-  );
+  if (indexed) {
+    dayMarks(root, series[0]?.points || [], x, fmt, { top: pad.top, bottom: height - pad.bottom, label: height - 8 });
+  } else {
+    root.append(
+      svg('text', { x: pad.left, y: height - 8, class: 'axis' }, fmt.format(new Date(t0))),
+      svg('text', { x: width - pad.right, y: height - 8, 'text-anchor': 'end', class: 'axis' }, fmt.format(new Date(t1))),
+    );
+  }
   for (const s of series) {
     const pts = s.points;
     if (pts.length && pts[0].low !== undefined) {
@@ -78,6 +84,23 @@ export function lineChart({ title, summary, series, min = 0, max = 1, marks = []
     });
   }
   return root;
+}
+
+/**
+ * The days of an indexed chart: a dashed line where a new day's answers start, and the day's
+ * date under its first answer (every other date, or fewer, when the days are many).
+ */
+function dayMarks(root, points, x, fmt, { top, bottom, label }) {
+  const dayOf = (p) => new Date(p.t).toDateString();
+  const starts = points.map((p, i) => i).filter((i) => i === 0 || dayOf(points[i]) !== dayOf(points[i - 1]));
+  const every = Math.max(1, Math.ceil(starts.length / 8));
+  starts.forEach((i, k) => {
+    const at = i === 0 ? x(points[0].t, 0) : (x(points[i - 1].t, i - 1) + x(points[i].t, i)) / 2;
+    if (i > 0) root.append(svg('line', { x1: at, x2: at, y1: top, y2: bottom, class: 'day' }));
+    if (k % every === 0) {
+      root.append(svg('text', { x: at + 3, y: label, class: 'axis' }, fmt.format(new Date(points[i].t))));
+    }
+  });
 }
 
 /** Weekly bars with an optional second series drawn as a line on its own scale. */

@@ -30,6 +30,9 @@ pub enum LogFormat {
 
 pub struct Settings {
     pub database: DbUrl,
+    /// A PostgreSQL streaming replica of `database` for the dashboards' reads
+    /// (`Db::read_replica`); None reads from `database`.
+    pub read_database: Option<DbUrl>,
     /// Address to listen on; port 0 picks a free port (tests).
     pub bind: String,
     pub jwt_secret: SecretString,
@@ -59,8 +62,14 @@ pub struct Settings {
     pub body_deadline: Duration,
     /// Requests handled at once; more are answered 503 (`/healthz` is never refused).
     pub max_in_flight: usize,
-    /// Connections open at once, over all workers; more wait in the listen queue.
+    /// Connections open at once, over all workers; a request on a further connection is
+    /// answered 503 and its connection closed (beyond twice this, connections wait in the
+    /// listen queue).
     pub max_connections: usize,
+    /// Event batches waiting for the writer or being written; a further batch is answered 503
+    /// `writer_busy` with `Retry-After`, so a writer that falls behind holds neither memory
+    /// nor connections without bound.
+    pub max_queued_batches: usize,
     /// The operators' token for `GET /metrics`; None turns metrics off (404).
     pub metrics_token: Option<SecretString>,
     /// The lesson's rules: when a class is in a sitting, when a student is idle, ...
@@ -89,6 +98,7 @@ impl Settings {
     pub fn new(database: DbUrl, jwt_secret: SecretString) -> Self {
         Settings {
             database,
+            read_database: None,
             bind: "127.0.0.1:8080".into(),
             jwt_secret,
             pool_size: 8,
@@ -106,6 +116,7 @@ impl Settings {
             body_deadline: Duration::from_secs(60),
             max_in_flight: 256,
             max_connections: 1024,
+            max_queued_batches: 64,
             metrics_token: None,
             lesson: crate::lesson::Rules::default(),
         }

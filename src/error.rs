@@ -14,9 +14,10 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
-    /// 429: slow down; `retry_after` seconds go in the Retry-After header.
+    /// 429 (slow down) or 503 (busy): `retry_after` seconds go in the Retry-After header.
     #[error("{message}")]
-    TooMany {
+    RetryLater {
+        status: StatusCode,
         code: &'static str,
         message: String,
         retry_after: u64,
@@ -59,7 +60,18 @@ impl ApiError {
     }
 
     pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
-        ApiError::TooMany {
+        ApiError::RetryLater {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code,
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// 503: the service is busy; the client tries again after `retry_after` seconds.
+    pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
+        ApiError::RetryLater {
+            status: StatusCode::SERVICE_UNAVAILABLE,
             code,
             message: message.into(),
             retry_after,
@@ -68,7 +80,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Client { code, .. } | ApiError::TooMany { code, .. } => code,
+            ApiError::Client { code, .. } | ApiError::RetryLater { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -104,8 +116,7 @@ impl ErrorBody {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Client { status, .. } => *status,
-            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Client { status, .. } | ApiError::RetryLater { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,12 +124,13 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             ApiError::Client { message, .. } => message.clone(),
-            ApiError::TooMany {
+            ApiError::RetryLater {
+                status,
                 message,
                 retry_after,
                 ..
             } => {
-                return HttpResponse::TooManyRequests()
+                return HttpResponse::build(*status)
                     .insert_header((
                         actix_web::http::header::RETRY_AFTER,
                         retry_after.to_string(),

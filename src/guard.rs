@@ -1,8 +1,11 @@
 //! The request guard: what every request passes before a handler sees it, and what every error
 //! answer becomes on its way out.
 //!
+//! - a cap on connections open at once: a request on a connection beyond it is answered 503
+//!   `overloaded` (`Retry-After`) and the connection closed, instead of the connection waiting
+//!   unanswered in the listen queue;
 //! - a cap on requests in flight (503 `overloaded`, `Retry-After`), so that slow clients cannot
-//!   take every file descriptor and starve `/healthz`, which is exempt;
+//!   take every file descriptor and starve `/healthz`, which is exempt from both caps;
 //! - a deadline for reading the body (408 `body_timeout`), the header deadline being the HTTP
 //!   layer's own (`Settings::header_deadline`);
 //! - no control characters in the path or the query (400 `invalid_characters`): PostgreSQL
@@ -10,6 +13,9 @@
 //! - bodies are JSON (or CSV for a roster), never compressed: 415 otherwise;
 //! - any error answer that is not JSON yet (actix's own 404/405/413 text) becomes
 //!   `{"error": {"code", "message"}}` with the same status.
+//!
+//! [`Gate`] is the one bounded count behind the caps, and behind the ingest writer's queue
+//! (`api::events`: 503 `writer_busy` when too many batches wait).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,32 +30,100 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::ErrorBody;
 
+/// How many of something are open at once, and the most that may be.
+#[derive(Debug)]
+pub struct Gate {
+    cap: usize,
+    open: AtomicUsize,
+}
+
+/// One place in a [`Gate`], given back when dropped.
+#[derive(Debug)]
+pub struct Pass(Arc<Gate>);
+
+impl Gate {
+    pub fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Gate {
+            cap,
+            open: AtomicUsize::new(0),
+        })
+    }
+
+    /// A place, or None when `cap` are taken.
+    pub fn enter(self: &Arc<Self>) -> Option<Pass> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.cap {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Pass(Arc::clone(self)))
+    }
+
+    /// How many places are taken now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The guard's limits, shared by every worker.
 #[derive(Debug)]
 pub struct Guard {
     pub body_deadline: Duration,
-    pub max_in_flight: usize,
-    in_flight: AtomicUsize,
+    requests: Arc<Gate>,
+    connections: Arc<Gate>,
 }
 
 impl Guard {
-    pub fn new(body_deadline: Duration, max_in_flight: usize) -> Arc<Self> {
+    pub fn new(body_deadline: Duration, max_in_flight: usize, max_connections: usize) -> Arc<Self> {
         Arc::new(Guard {
             body_deadline,
-            max_in_flight,
-            in_flight: AtomicUsize::new(0),
+            requests: Gate::new(max_in_flight),
+            connections: Gate::new(max_connections),
         })
+    }
+
+    /// Counts a new connection; for `HttpServer::on_connect`, which keeps what it is given in
+    /// the connection's data until the connection closes.
+    pub fn on_connect(&self, data: &mut actix_web::dev::Extensions) {
+        data.insert(Connection(self.connections.enter()));
     }
 }
 
+/// A connection's place under the cap; None when it came beyond it.
+struct Connection(Option<Pass>);
+
 /// Counts one request in flight while alive.
-struct InFlight(Arc<Guard>);
+struct InFlight {
+    _pass: Pass,
+}
+
+impl InFlight {
+    fn enter(gate: &Arc<Gate>) -> Option<Self> {
+        let pass = gate.enter()?;
+        crate::metrics::metrics().http_in_flight.inc();
+        Some(InFlight { _pass: pass })
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         crate::metrics::metrics().http_in_flight.dec();
     }
+}
+
+/// 503 `overloaded`, to be retried in a second.
+fn overloaded() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "1"))
+        .json(ErrorBody::new(
+            "overloaded",
+            "the service is busy; try again in a second",
+        ))
 }
 
 /// The path the roster upload takes: the one body that may be CSV.
@@ -71,19 +145,21 @@ pub async fn guard(
     let _counted = if req.path() == "/healthz" {
         None
     } else {
-        let before = guard.in_flight.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::metrics().http_in_flight.inc();
-        let counted = InFlight(Arc::clone(&guard));
-        if before >= guard.max_in_flight {
-            let response = HttpResponse::ServiceUnavailable()
-                .insert_header((header::RETRY_AFTER, "1"))
-                .json(ErrorBody::new(
-                    "overloaded",
-                    "the service is busy; try again in a second",
-                ));
+        let beyond_cap = req
+            .conn_data::<Connection>()
+            .is_some_and(|connection| connection.0.is_none());
+        if beyond_cap {
+            // Closed after the answer, so its place goes to a connection under the cap.
+            let mut response = overloaded();
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
             return Ok(req.into_response(response));
         }
-        Some(counted)
+        match InFlight::enter(&guard.requests) {
+            Some(counted) => Some(counted),
+            None => return Ok(req.into_response(overloaded())),
+        }
     };
 
     if let Some(refusal) = refusal(&req) {

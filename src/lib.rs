@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod guard;
 pub mod ingest;
 pub mod insights;
 pub mod items;
+pub mod jobs;
 pub mod kt;
 pub mod lesson;
 pub mod live;

@@ -1,7 +1,8 @@
 //! Prometheus metrics (`GET /metrics`, behind the operators' token `--metrics-token`): requests
 //! by route pattern and status with their latency, events accepted, duplicate and rejected by
-//! code, requests in flight, and background refits with their durations. One registry for the
-//! process; the labels hold route patterns and codes, never ids.
+//! code, requests in flight, the writer's queue, background refits with their durations,
+//! whether this node leads, and open live streams. One registry for the process; the labels
+//! hold route patterns and codes, never ids.
 
 use std::sync::OnceLock;
 
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub refit_runs: IntCounterVec,
     pub refit_seconds: Histogram,
     pub sign_in_failures: IntCounter,
+    pub writer_queue: IntGauge,
+    pub leader: IntGauge,
+    pub live_streams: IntGauge,
 }
 
 /// The process's metrics.
@@ -71,6 +75,15 @@ impl Metrics {
             "sign_in_failures_total",
             "Sign-ins refused: wrong credentials",
         )?;
+        let writer_queue = IntGauge::new(
+            "writer_queue_depth",
+            "Database writes waiting for the writer or being written (SQLite: one writer; PostgreSQL: the pool)",
+        )?;
+        let leader = IntGauge::new(
+            "leader",
+            "1 while this node leads (runs the background jobs), else 0",
+        )?;
+        let live_streams = IntGauge::new("live_streams", "Live (Now) streams open on this node")?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_seconds.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
@@ -78,6 +91,9 @@ impl Metrics {
         registry.register(Box::new(refit_runs.clone()))?;
         registry.register(Box::new(refit_seconds.clone()))?;
         registry.register(Box::new(sign_in_failures.clone()))?;
+        registry.register(Box::new(writer_queue.clone()))?;
+        registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(live_streams.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
@@ -87,6 +103,9 @@ impl Metrics {
             refit_runs,
             refit_seconds,
             sign_in_failures,
+            writer_queue,
+            leader,
+            live_streams,
         })
     }
 

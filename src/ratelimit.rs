@@ -1,6 +1,7 @@
 //! An in-process rate limiter: a token bucket per key (a token's hash, or a client address).
 //! Each node limits on its own; behind a load balancer of N nodes the effective limit is up
-//! to N times higher, which is acceptable for a limit meant to stop runaway clients.
+//! to N times higher, which is acceptable for a limit meant to stop runaway clients (the
+//! arithmetic for operators: docs/operations.md, "Several nodes on PostgreSQL").
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -19,6 +19,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::RateLimiter;
 use crate::store::state::RefitOptions;
 
+pub use crate::jobs::purge_all;
+
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
@@ -32,11 +34,20 @@ pub struct AppState {
     pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
     /// Appends events through `db`'s writer, remembering what it knows between batches.
     pub appender: crate::store::events::Appender,
+    /// Batches waiting for the writer or being written; a batch beyond the cap is answered
+    /// 503 `writer_busy` instead of waiting (`Settings::max_queued_batches`).
+    pub writer_queue: Arc<crate::guard::Gate>,
     /// Live notices of new answers and check-ins, and the open streams (`live`).
     pub live: Arc<crate::live::Hub>,
     /// The lesson's rules (the sitting, the states).
     pub lesson: crate::lesson::Rules,
+    /// This node's place among the nodes on one database: whether it leads, and its listener.
+    pub cluster: Arc<crate::cluster::Cluster>,
 }
+
+/// How long a graceful stop (SIGTERM, SIGINT) waits for requests in flight: batches waiting for
+/// the writer are bounded (`Settings::max_queued_batches`), so they commit well within it.
+pub const SHUTDOWN_SECONDS: u64 = 30;
 
 pub struct Application {
     port: u16,
@@ -49,25 +60,28 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::signals::configure(settings.signals);
         let database = settings.database.clone();
+        let replica = settings.read_database.clone();
         let pool_size = settings.pool_size;
         let db = crate::db::blocking(move || {
             crate::auth::passwords::prepare();
-            Db::open(&database, pool_size)
+            let db = Db::open(&database, pool_size)?;
+            match &replica {
+                Some(url) => db.with_replica(url, pool_size),
+                None => Ok(db),
+            }
         })
         .await?;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        if let Some(every) = settings.refit_interval.filter(|d| !d.is_zero()) {
-            spawn_refit_job(db.clone(), every, settings.refit);
-        }
-        if let Some(days) = settings.retention_days.filter(|&d| d > 0) {
-            spawn_retention_job(db.clone(), days, settings.retention_interval);
-        }
+        spawn_refit_recovery(db.clone());
+        let cluster = crate::cluster::Cluster::start(&db);
+        crate::jobs::spawn(db.clone(), cluster.clone(), background_jobs(&settings));
         let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
             appender: crate::store::events::Appender::new(db.clone()),
+            writer_queue: crate::guard::Gate::new(settings.max_queued_batches),
             db,
             refit: settings.refit,
             login: settings.login,
@@ -75,6 +89,7 @@ impl Application {
             audit: Default::default(),
             live,
             lesson: settings.lesson,
+            cluster,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
         let limiter = settings
@@ -83,10 +98,13 @@ impl Application {
         let metrics_access = web::Data::new(crate::api::metrics::MetricsAccess(
             settings.metrics_token.clone(),
         ));
-        let guard = web::Data::new(crate::guard::Guard::new(
+        let guard = crate::guard::Guard::new(
             settings.body_deadline,
             settings.max_in_flight,
-        ));
+            settings.max_connections,
+        );
+        let counter = Arc::clone(&guard);
+        let guard = web::Data::new(guard);
         let settings = Arc::new(settings);
         let cors_origins = settings.cors_origins.clone();
 
@@ -119,8 +137,9 @@ impl Application {
             }
             app.configure(crate::api::routes)
         })
+        .on_connect(move |_, data| counter.on_connect(data))
         // On SIGTERM/SIGINT, stop accepting and give in-flight batches time to commit.
-        .shutdown_timeout(30)
+        .shutdown_timeout(SHUTDOWN_SECONDS)
         .client_request_timeout(settings.header_deadline);
         let workers = if settings.workers > 0 {
             server = server.workers(settings.workers);
@@ -128,9 +147,12 @@ impl Application {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         };
-        // actix counts connections per worker.
+        // actix counts connections per worker, and stops accepting at its own cap. The guard
+        // answers requests on connections beyond `max_connections` (503, closed), so actix's
+        // cap is twice that: room for those answers, and a bound on descriptors all the same.
+        let accepted = settings.max_connections.saturating_mul(2);
         server = server
-            .max_connections(settings.max_connections.div_ceil(workers).max(1))
+            .max_connections(accepted.div_ceil(workers).max(1))
             .listen(listener)?;
         Ok(Application {
             port,
@@ -172,47 +194,36 @@ async fn record_request(
     result
 }
 
-/// Refits every organisation's models every `every`, on the blocking pool: the fit runs outside
-/// any transaction and each write is short (see `store::state::refit_db`), so ingest goes on.
-/// The task ends with the server's runtime.
-fn spawn_refit_job(db: Db, every: std::time::Duration, opts: RefitOptions) {
+/// The background jobs the settings ask for (run by the leading node, `jobs`).
+fn background_jobs(settings: &Settings) -> Vec<crate::jobs::Job> {
+    use crate::jobs::Job;
+    let refit = settings
+        .refit_interval
+        .filter(|d| !d.is_zero())
+        .map(|every| Job::Refit {
+            every,
+            opts: settings.refit,
+        });
+    let retention = settings
+        .retention_days
+        .filter(|&d| d > 0)
+        .map(|days| Job::Retention {
+            days,
+            every: settings.retention_interval,
+        });
+    refit.into_iter().chain(retention).collect()
+}
+
+/// Finishes, in the background, a refit that a crash cut short (its models stored, not every
+/// state recomputed from them): `store::state::finish_interrupted_refits`.
+fn spawn_refit_recovery(db: Db) {
     actix_web::rt::spawn(async move {
-        loop {
-            // A period between the end of one refit and the start of the next.
-            actix_web::rt::time::sleep(every).await;
-            let db = db.clone();
-            let started = std::time::Instant::now();
-            let done = crate::db::blocking(move || {
-                let orgs = {
-                    let mut conn = db.conn()?;
-                    crate::store::state::orgs(&mut conn)?
-                };
-                let mut summaries = Vec::new();
-                for org in orgs {
-                    summaries.push(crate::store::state::refit_db(&db, &org, &opts)?);
-                }
-                Ok(summaries)
-            })
-            .await;
-            let m = crate::metrics::metrics();
-            m.refit_seconds.observe(started.elapsed().as_secs_f64());
-            m.refit_runs
-                .with_label_values(&[if done.is_ok() { "ok" } else { "failed" }])
-                .inc();
-            match done {
-                Ok(summaries) => {
-                    for s in summaries {
-                        tracing::info!(
-                            org = %s.org,
-                            skills = s.skills.len(),
-                            states = s.states_written,
-                            seconds = s.seconds,
-                            "background refit"
-                        );
-                    }
-                }
-                Err(e) => tracing::error!(error = format!("{e:#}"), "background refit failed"),
-            }
+        let done =
+            crate::db::blocking(move || crate::store::state::finish_interrupted_refits(&db)).await;
+        match done {
+            Ok(0) => {}
+            Ok(states) => tracing::info!(states, "an interrupted refit was finished"),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "finishing a refit failed"),
         }
     });
 }
@@ -348,44 +359,4 @@ impl RootSpanBuilder for PrivateRootSpan {
             span.record("exception.message", code);
         }
     }
-}
-
-/// Purges events older than `days` days every `every`, in chunks of 5,000 so ingest goes on.
-/// The estimates (derived state) are kept; `retention_marks` records the cut, which the
-/// student page shows.
-fn spawn_retention_job(db: Db, days: u32, every: std::time::Duration) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let db2 = db.clone();
-            let done = crate::db::blocking(move || purge_all(&db2, days)).await;
-            match done {
-                Ok(n) => tracing::info!(events = n, days, "retention purge"),
-                Err(e) => tracing::error!(error = format!("{e:#}"), "retention purge failed"),
-            }
-            actix_web::rt::time::sleep(every).await;
-        }
-    });
-}
-
-/// Purges every organisation's events older than `days` days; gives back how many.
-pub fn purge_all(db: &Db, days: u32) -> anyhow::Result<usize> {
-    const CHUNK: i64 = 5_000;
-    let cutoff = crate::privacy::retention_cutoff(crate::db::to_millis(chrono::Utc::now()), days);
-    let orgs = {
-        let mut conn = db.conn()?;
-        crate::store::state::orgs(&mut conn)?
-    };
-    let mut total = 0;
-    for org in orgs {
-        loop {
-            let n = db.write_blocking(crate::db::Changes::Entities, |conn| {
-                crate::store::privacy::purge_events_chunk(conn, &org, cutoff, CHUNK)
-            })?;
-            total += n;
-            if n == 0 {
-                break;
-            }
-        }
-    }
-    Ok(total)
 }

@@ -88,9 +88,11 @@ function headline(adoption, latest) {
   );
 }
 
-/** Whether teachers act on what Huddle shows: page views, insights read, review decisions. */
+/** Whether teachers act on what Huddle shows: page views, insights read, review decisions,
+ * check-ins during lessons and the share of students checked in with. */
 function reviewActivity(weeks) {
   if (!weeks.some((w) => w.reviews_decided !== undefined || w.teacher_views !== undefined)) return null;
+  const latest = weeks.at(-1);
   return h(
     'section',
     { 'aria-labelledby': 'reviews-h' },
@@ -104,9 +106,23 @@ function reviewActivity(weeks) {
       line: weeks.map((w) => w.teacher_views ?? 0),
       lineLabel: 'class pages opened',
     }),
+    latest.checkins !== undefined
+      ? h(
+          'p',
+          { class: 'checkins-summary' },
+          `In the latest week, ${plural(latest.checkins, 'check-in')} during lessons: ${pct(latest.share_checked_in)} of enrolled students were checked in with.`,
+        )
+      : null,
     table(
-      ['Week of', 'Class pages opened', 'Insights read', 'Review decisions'],
-      weeks.map((w) => [day(w.week_start), w.teacher_views ?? '—', w.insights_viewed ?? '—', w.reviews_decided ?? '—']),
+      ['Week of', 'Class pages opened', 'Insights read', 'Review decisions', 'Check-ins', 'Students checked in with'],
+      weeks.map((w) => [
+        day(w.week_start),
+        w.teacher_views ?? '—',
+        w.insights_viewed ?? '—',
+        w.reviews_decided ?? '—',
+        w.checkins ?? '—',
+        pct(w.share_checked_in),
+      ]),
     ),
   );
 }
@@ -127,7 +143,7 @@ function breakdown(title, rows, label) {
     {},
     h('h2', {}, title),
     table(
-      ['', 'Active students', 'Enrolled', 'Practising', 'Answers', 'Practice minutes', 'Teacher page views', 'Review decisions'],
+      ['', 'Active students', 'Enrolled', 'Practising', 'Answers', 'Practice minutes', 'Teacher page views', 'Review decisions', 'Check-ins', 'Checked in with'],
       rows.map((r) => [
         label(r),
         r.active_students,
@@ -137,6 +153,8 @@ function breakdown(title, rows, label) {
         num(Math.round(r.practice_minutes ?? 0)),
         r.teacher_views ?? '—',
         r.reviews_decided ?? '—',
+        r.checkins ?? '—',
+        pct(r.share_checked_in),
       ]),
     ),
   );

@@ -96,25 +96,28 @@ function skillPanel(skill, history, studentId, name) {
     high: p.high,
   }));
   const title = skill.name || skill.skill_id;
+  const days = new Set(points.map((p) => new Date(p.t).toDateString())).size;
   return h(
     'article',
     { class: 'skill-panel' },
     h('h3', {}, statusBadge(skill, { withText: true }), ' ', title),
+    skill.fall ? h('p', { class: 'fall' }, h('strong', {}, 'A sudden fall: '), skill.fall) : null,
     h(
       'p',
       {},
       skill.status === 'not_started'
         ? 'No answers yet.'
-        : `About ${percent(skill.estimate)} likely to know it (${range(skill.low, skill.high)}), based on ${plural(skill.opportunities, 'answer')}. ${CERTAINTY[skill.confidence] || ''}`,
+        : `About ${percent(skill.estimate)} likely to know it (${range(skill.low, skill.high)}), based on ${plural(skill.opportunities, 'answer')}. ${certaintyOf(skill)}`,
       skill.excluded_rapid_guesses
         ? ` ${plural(skill.excluded_rapid_guesses, 'answer was', 'answers were')} too fast to read the question and not counted.`
         : '',
     ),
+    skill.mastery && skill.status !== 'not_started' ? h('p', { class: 'mastery-progress' }, skill.mastery.sentence) : null,
     points.length > 1
       ? lineChart({
-          title: `${title}: estimate after each answer`,
+          title: `${title}: estimate after each answer, by day`,
           indexed: true,
-          summary: `From ${percent(points[0].y)} to ${percent(points[points.length - 1].y)} over ${points.length} answers.`,
+          summary: `From ${percent(points[0].y)} to ${percent(points[points.length - 1].y)} over ${plural(points.length, 'answer')} on ${plural(days, 'day')}.`,
           series: [{ label: title, points }],
           marks: [{ y: 0.95, label: 'mastery' }],
           format: percent,
@@ -124,12 +127,16 @@ function skillPanel(skill, history, studentId, name) {
   );
 }
 
-/** One vocabulary for certainty, on every line of the page. */
-const CERTAINTY = {
-  high: 'Huddle is sure of this.',
-  medium: 'Huddle is fairly sure of this.',
-  low: 'Huddle is not sure yet.',
-};
+/**
+ * One vocabulary for certainty, on every line of the page: the server's sentence (a call
+ * awaiting review is never "sure"; a confirmed one says so), else the same words from the
+ * confidence.
+ */
+function certaintyOf(skill) {
+  if (skill.certainty_sentence) return skill.certainty_sentence;
+  if (skill.needs_review) return 'Huddle is not sure yet.';
+  return { high: 'Huddle is sure of this.', medium: 'Huddle is fairly sure of this.' }[skill.confidence] || 'Huddle is not sure yet.';
+}
 
 /** "between 9% and 20%", or "about 9%" when both ends read the same. */
 function range(low, high) {
@@ -142,7 +149,7 @@ function reviewButtons(skill, studentId, name) {
   const box = h(
     'div',
     { class: 'review-row' },
-    h('p', {}, `Huddle is not sure yet. Does it match what you see of ${name} in class?`),
+    h('p', {}, `Does this match what you see of ${name} in class?`),
     h(
       'div',
       { class: 'row' },
@@ -156,7 +163,7 @@ function reviewButtons(skill, studentId, name) {
       const id = estimateReviewId(studentId, skill.skill_id);
       await post(`/api/v1/reviews/${encodeURIComponent(id)}`, { decision, note: note.value || undefined });
       box.replaceChildren(
-        h('p', { class: 'decided' }, decision === 'confirm' ? 'Confirmed. Thank you.' : 'Dismissed: Huddle will stay quiet about this until new answers arrive.'),
+        h('p', { class: 'decided' }, decision === 'confirm' ? 'Confirmed: you checked this.' : 'Dismissed: Huddle will stay quiet about this until new answers arrive.'),
       );
       toast(decision === 'confirm' ? 'Confirmed.' : 'Dismissed.');
     } catch (e) {

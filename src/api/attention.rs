@@ -2,10 +2,10 @@
 //! has not seen lately; what followed recent help) and `GET /api/v1/students/{student_id}/checkins`
 //! (one student's check-ins with what followed each). Rules: `lesson::attention`, `followup`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,10 +23,6 @@ use crate::store::audit::Subject;
 
 /// Unseen after this many school days, unless `?school_days=` says otherwise.
 const DEFAULT_SCHOOL_DAYS: usize = 10;
-/// Help from this far back is followed up.
-const FOLLOWUP_WINDOW_MS: i64 = 14 * 86_400_000;
-/// At most this many follow-ups, newest first.
-const MAX_FOLLOWUPS: usize = 5;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudentAttention {
@@ -58,7 +54,7 @@ pub struct FollowUpStudent {
 /// What followed one moment of help on a skill.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FollowUp {
-    /// check_in or group_plan.
+    /// check_in, group_plan or insight (an insight on the skill marked done).
     #[schema(value_type = String)]
     pub kind: AttentionKind,
     #[schema(value_type = String)]
@@ -85,50 +81,13 @@ pub struct AttentionView {
     pub followups: Vec<FollowUp>,
 }
 
-fn weekday_phrase(at: i64, now: i64) -> String {
-    let (a, n) = (from_millis(at).date_naive(), from_millis(now).date_naive());
-    match (n - a).num_days() {
-        0 => "today".into(),
-        1 => "yesterday".into(),
-        2..=6 => format!("on {}", a.weekday_name()),
-        _ => format!("on {}", a.format("%-d %B")),
-    }
-}
-
-trait WeekdayName {
-    fn weekday_name(&self) -> &'static str;
-}
-
-impl WeekdayName for chrono::NaiveDate {
-    fn weekday_name(&self) -> &'static str {
-        match self.weekday() {
-            chrono::Weekday::Mon => "Monday",
-            chrono::Weekday::Tue => "Tuesday",
-            chrono::Weekday::Wed => "Wednesday",
-            chrono::Weekday::Thu => "Thursday",
-            chrono::Weekday::Fri => "Friday",
-            chrono::Weekday::Sat => "Saturday",
-            chrono::Weekday::Sun => "Sunday",
-        }
-    }
-}
-
-/// "Amara", "Amara and Theo", "Amara, Theo and Lucas", "4 students".
-fn who(names: &[String]) -> String {
-    match names {
-        [one] => one.clone(),
-        [a, b] => format!("{a} and {b}"),
-        [a, b, c] => format!("{a}, {b} and {c}"),
-        _ => format!("{} students", names.len()),
-    }
-}
-
 /// Whom the teacher has not seen lately, and what followed recent help.
 ///
 /// A student's last attention is the latest of: a check-in, a group plan marked done with
 /// them, a review decision about them. Unseen: none for `school_days` school days (default 10).
 /// Follow-ups compare each student's 5 first tries on the skill before the help with the 5
-/// after (docs/lesson.md), for check-ins with a skill and plans marked done in the last 14 days.
+/// after (docs/lesson.md), for check-ins with a skill, plans marked done and insights on a
+/// skill marked done, in the last 14 days.
 #[utoipa::path(get, path = "/api/v1/classes/{class_id}/attention", tag = "lesson",
     params(("class_id" = String, Path, description = "The class id"),
            ("school_days" = Option<u32>, Query, description = "Unseen after this many school days (1–60, default 10)"),
@@ -231,54 +190,40 @@ pub async fn get_attention(
                 })
                 .collect();
 
-            // Follow-ups: check-ins with a skill (one per tap: same time, skill and teacher)
-            // and plans marked done, newest first.
-            let since = now_ms - FOLLOWUP_WINDOW_MS;
-            let mut helps: BTreeMap<(i64, String, AttentionKind), Vec<String>> = BTreeMap::new();
-            for c in store::checkins::for_class(conn, &org, &class, since)? {
-                if let Some(skill) = c.skill_id {
-                    helps
-                        .entry((c.at, skill, AttentionKind::CheckIn))
-                        .or_default()
-                        .push(c.student_id);
-                }
-            }
-            for p in plans.iter().filter(|p| p.done) {
-                let at = p.done_at.unwrap_or(p.updated_at);
-                if at >= since {
-                    helps.insert(
-                        (at, p.focus_skill_id.clone(), AttentionKind::GroupPlan),
-                        p.student_ids(),
+            let helps =
+                store::attention::helps(conn, &org, &class, &plans, &data.decisions, now_ms)?;
+            let followups = helps
+                .into_iter()
+                .map(|help| {
+                    let shown: Vec<String> = help
+                        .students
+                        .iter()
+                        .map(|(s, _)| name(s).unwrap_or_else(|| s.clone()))
+                        .collect();
+                    let results: Vec<BeforeAfter> = help.students.iter().map(|(_, r)| *r).collect();
+                    let sentence = followup::group_sentence(
+                        &followup::help_phrase(help.kind, &crate::insights::wording::names(&shown)),
+                        &followup::day_phrase(help.at, now_ms),
+                        &results,
                     );
-                }
-            }
-            let mut followups = Vec::new();
-            for ((at, skill, kind), members) in helps.into_iter().rev().take(MAX_FOLLOWUPS) {
-                let mut students = Vec::new();
-                for s in &members {
-                    let tries = store::attention::first_tries(conn, &org, s, &skill)?;
-                    students.push(FollowUpStudent {
-                        student_id: s.clone(),
-                        name: name(s),
-                        result: followup::before_after(&tries, at),
-                    });
-                }
-                let shown: Vec<String> = students
-                    .iter()
-                    .map(|s| s.name.clone().unwrap_or_else(|| s.student_id.clone()))
-                    .collect();
-                let results: Vec<BeforeAfter> = students.iter().map(|s| s.result).collect();
-                let sentence =
-                    followup::group_sentence(&who(&shown), &weekday_phrase(at, now_ms), &results);
-                followups.push(FollowUp {
-                    kind,
-                    at: from_millis(at),
-                    skill_name: data.skill(&skill).and_then(|k| k.name.clone()),
-                    skill_id: skill,
-                    students,
-                    sentence,
-                });
-            }
+                    FollowUp {
+                        kind: help.kind,
+                        at: from_millis(help.at),
+                        skill_name: data.skill(&help.skill_id).and_then(|k| k.name.clone()),
+                        students: help
+                            .students
+                            .into_iter()
+                            .map(|(s, result)| FollowUpStudent {
+                                name: name(&s),
+                                student_id: s,
+                                result,
+                            })
+                            .collect(),
+                        skill_id: help.skill_id,
+                        sentence,
+                    }
+                })
+                .collect();
             Ok(Some(AttentionView {
                 class_id: class,
                 generated_at: now,
@@ -304,14 +249,33 @@ pub struct CheckinFollowUp {
     pub sentence: Option<String>,
 }
 
+/// A group plan or an insight on a skill marked done, with what followed for the student.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HelpFollowUp {
+    /// group_plan or insight.
+    #[schema(value_type = String)]
+    pub kind: AttentionKind,
+    #[schema(value_type = String)]
+    pub at: DateTime<Utc>,
+    pub skill_id: String,
+    /// The student's 5 first tries on the skill before and after.
+    pub followup: BeforeAfter,
+    /// "Before: 1 of 5 right. After: 4 of 5 right."
+    pub sentence: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudentCheckins {
     pub student_id: String,
     /// Newest first.
     pub checkins: Vec<CheckinFollowUp>,
+    /// The student's group plans and insights marked done in the last 14 days, newest first
+    /// (at most 5).
+    pub other_help: Vec<HelpFollowUp>,
 }
 
-/// One student's check-ins, newest first, each with what followed on its skill.
+/// One student's check-ins, newest first, each with what followed on its skill; and the other
+/// help on a skill they had lately (group plans and insights marked done), with what followed.
 #[utoipa::path(get, path = "/api/v1/students/{student_id}/checkins", tag = "lesson",
     params(("student_id" = String, Path, description = "The student id")),
     security(("bearer" = [])),
@@ -359,9 +323,24 @@ pub async fn get_student_checkins(
                     checkin: CheckinView::from(r),
                 });
             }
+            let other_help =
+                store::attention::student_helps(conn, &org, &student, to_millis(Utc::now()))?
+                    .into_iter()
+                    .filter_map(|h| {
+                        let (_, result) = h.students.first()?;
+                        Some(HelpFollowUp {
+                            kind: h.kind,
+                            at: from_millis(h.at),
+                            skill_id: h.skill_id.clone(),
+                            followup: *result,
+                            sentence: result.sentence(),
+                        })
+                    })
+                    .collect();
             Ok(StudentCheckins {
                 student_id: student,
                 checkins,
+                other_help,
             })
         })
         .await?;

@@ -181,6 +181,11 @@ fn overview_of(data: &ClassData) -> Overview {
 /// check is answered from memory; a later one checks the version (one aggregate over the
 /// class's state rows) and sends the stored bytes when nothing changed, instead of decoding
 /// and serialising every student × skill again. At most `OVERVIEW_CACHE_CLASSES` classes.
+///
+/// The version covers the states, flags and decisions, not names: each entry also keeps
+/// [`Db::entity_writes`](crate::db::Db::entity_writes) as it was when the entry was built, and
+/// is used only while that count holds. A roster, an erasure or a purge on any node changes it
+/// (on PostgreSQL through `NOTIFY`, `cluster`).
 #[derive(Default)]
 pub struct OverviewCache {
     entries: std::sync::Mutex<HashMap<(String, String), Kept>>,
@@ -188,6 +193,8 @@ pub struct OverviewCache {
 
 struct Kept {
     version: store::classes::StateVersion,
+    /// The entity-write count the entry was built under.
+    entities: u64,
     checked: std::time::Instant,
     bytes: web::Bytes,
 }
@@ -199,11 +206,11 @@ pub const OVERVIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(1
 
 impl OverviewCache {
     /// The overview and its students if it was checked within [`OVERVIEW_FRESH`].
-    fn fresh(&self, org: &str, class: &str) -> Option<(Vec<String>, web::Bytes)> {
+    fn fresh(&self, org: &str, class: &str, entities: u64) -> Option<(Vec<String>, web::Bytes)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(&(org.to_owned(), class.to_owned()))
-            .filter(|k| k.checked.elapsed() < OVERVIEW_FRESH)
+            .filter(|k| k.entities == entities && k.checked.elapsed() < OVERVIEW_FRESH)
             .map(|k| (k.version.students.clone(), k.bytes.clone()))
     }
 
@@ -213,11 +220,12 @@ impl OverviewCache {
         org: &str,
         class: &str,
         version: &store::classes::StateVersion,
+        entities: u64,
     ) -> Option<web::Bytes> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let kept = entries
             .get_mut(&(org.to_owned(), class.to_owned()))
-            .filter(|k| &k.version == version)?;
+            .filter(|k| &k.version == version && k.entities == entities)?;
         kept.checked = std::time::Instant::now();
         Some(kept.bytes.clone())
     }
@@ -233,6 +241,7 @@ impl OverviewCache {
         org: &str,
         class: &str,
         version: store::classes::StateVersion,
+        entities: u64,
         bytes: web::Bytes,
     ) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,6 +251,7 @@ impl OverviewCache {
         }
         let kept = Kept {
             version,
+            entities,
             checked: std::time::Instant::now(),
             bytes,
         };
@@ -268,6 +278,24 @@ async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, Api
     state
         .db
         .read(move |conn| store::classes::class_data(conn, &org, &class, now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
+}
+
+/// The class's data with its recent help on skills, which the follow-up insight reads.
+async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
+    let (org, class) = (org.to_owned(), class.to_owned());
+    let now = to_millis(Utc::now());
+    state
+        .db
+        .read(move |conn| {
+            let Some(mut data) = store::classes::class_data(conn, &org, &class, now)? else {
+                return Ok(None);
+            };
+            let plans = store::plans::list(conn, &org, &class)?;
+            data.helps = store::attention::helps(conn, &org, &class, &plans, &data.decisions, now)?;
+            Ok(Some(data))
+        })
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
 }
@@ -308,7 +336,9 @@ pub async fn overview(
         .await?;
         return Ok(HttpResponse::Ok().json(overview_of(&data)));
     }
-    if let Some((_, body)) = state.overviews.fresh(&caller.org, &class) {
+    // Read before the state: an entity write meanwhile makes what is built here unusable.
+    let entities = state.db.entity_writes();
+    if let Some((_, body)) = state.overviews.fresh(&caller.org, &class, entities) {
         audit_read(
             &state,
             &caller,
@@ -330,12 +360,14 @@ pub async fn overview(
                 return Ok(None);
             };
             let students = version.students.clone();
-            if let Some(bytes) = cache.overviews.get(&org, &id, &version) {
+            if let Some(bytes) = cache.overviews.get(&org, &id, &version, entities) {
                 return Ok(Some((students, bytes)));
             }
             let data = store::classes::data_for_students(conn, &org, &id, students.clone(), now)?;
             let bytes = web::Bytes::from(serde_json::to_vec(&overview_of(&data))?);
-            cache.overviews.put(&org, &id, version, bytes.clone());
+            cache
+                .overviews
+                .put(&org, &id, version, entities, bytes.clone());
             Ok(Some((students, bytes)))
         })
         .await?
@@ -385,7 +417,7 @@ pub async fn get_insights(
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let q = params::query(&req)?;
     let limit = params::number(&q, "limit", 1..=100, "invalid_limit")?;
-    let mut data = load(&state, &caller.org, &class).await?;
+    let mut data = load_with_helps(&state, &caller.org, &class).await?;
     let hide_names = anonymised(&req)?;
     if hide_names {
         anonymise(&mut data, &caller.org);
@@ -480,7 +512,7 @@ pub async fn decide_insight(
     authorise(&state, &caller, Scope::Class(&class)).await?;
     let body: DecisionBody = params::json(&body, "invalid_decision")?;
     let note = params::note(body.note)?;
-    let data = load(&state, &caller.org, &class).await?;
+    let data = load_with_helps(&state, &caller.org, &class).await?;
     let insight = insights::class::insights(&data)
         .into_iter()
         .find(|i| i.id == insight_id)
@@ -505,6 +537,7 @@ pub async fn decide_insight(
             },
             decided_by: caller.sub.clone(),
             decided_at: now,
+            insight_id: Some(insight.id.clone()),
         })
         .collect();
     let org = caller.org.clone();

@@ -91,7 +91,8 @@ pub struct EventBatch {
 /// Re-sending an event (same `event_id`, same content) is harmless and counts as a duplicate.
 /// When the answer is sent, the accepted events are committed to disk. A tool token limited to
 /// some classes (`huddle token --classes`) has events of other classes refused with
-/// `class_not_allowed`.
+/// `class_not_allowed`. When the writer falls behind, a batch is answered 503 `writer_busy`
+/// with `Retry-After` and nothing of it is stored.
 #[utoipa::path(post, path = "/api/v1/events", tag = "ingestion",
     request_body = EventBatch,
     security(("bearer" = [])),
@@ -102,6 +103,7 @@ pub struct EventBatch {
         (status = 403, description = "The token may not write events", body = ErrorBody),
         (status = 413, description = "More than 5,000 events or 8 MiB", body = ErrorBody),
         (status = 422, description = "JSON, but not an object with an events array", body = ErrorBody),
+        (status = 503, description = "The writer has too many batches waiting (`writer_busy`) or the service is busy (`overloaded`): send the batch again after `Retry-After` seconds; nothing of it was stored", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_events(
@@ -154,6 +156,14 @@ pub async fn post_events(
     // The classes that hear of new answers once the batch is committed (the live view).
     let classes: std::collections::BTreeSet<String> =
         events.iter().map(|e| e.class_id.clone()).collect();
+    // A place in the writer's queue, held until the batch is written.
+    let _queued = state.writer_queue.enter().ok_or_else(|| {
+        ApiError::unavailable(
+            "writer_busy",
+            "too many batches are waiting to be written; send this one again in a second",
+            1,
+        )
+    })?;
     let stored = match caller.classes.clone() {
         None => state
             .appender

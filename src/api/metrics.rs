@@ -15,7 +15,8 @@ pub struct MetricsAccess(pub Option<SecretString>);
 /// For operators, not for people: send `Authorization: Bearer <metrics token>`, the token set
 /// with `--metrics-token` (not a Huddle JWT). Without a token configured, 404. Requests by
 /// route pattern and status with latency histograms, events accepted, duplicate and rejected by
-/// code, requests in flight, background refits and their durations, refused sign-ins.
+/// code, requests in flight, the writer's queue, background refits and their durations, refused
+/// sign-ins, whether the node leads, open live streams.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     security(("bearer" = [])),
     responses(
@@ -26,6 +27,7 @@ pub struct MetricsAccess(pub Option<SecretString>);
 pub async fn metrics(
     req: HttpRequest,
     access: Option<web::Data<MetricsAccess>>,
+    state: Option<web::Data<crate::startup::AppState>>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(expected) = access.as_ref().and_then(|a| a.0.as_ref()) else {
         return Err(ApiError::not_found(
@@ -50,7 +52,12 @@ pub async fn metrics(
             "/metrics needs Authorization: Bearer <metrics token>",
         ));
     }
+    let m = crate::metrics::metrics();
+    if let Some(state) = state {
+        m.live_streams
+            .set(i64::try_from(state.live.open_streams()).unwrap_or(i64::MAX));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::metrics().render()))
+        .body(m.render()))
 }

@@ -148,7 +148,7 @@ pub async fn adoption(
     let org = caller.org;
     let report: Adoption = state
         .db
-        .read(move |conn| {
+        .read_replica(move |conn| {
             let input = crate::store::reports::adoption_input(conn, &org, &range)?;
             Ok(reports::adoption::compute(&range, &input))
         })
@@ -198,7 +198,7 @@ pub async fn data_quality(
     let min_students = state.refit.min_students;
     let report: DataQuality = state
         .db
-        .read(move |conn| {
+        .read_replica(move |conn| {
             let input =
                 crate::store::reports::data_quality_input(conn, &org, &range, min_students)?;
             Ok(reports::data_quality::compute(&range, &input))

@@ -185,6 +185,7 @@ pub async fn decide_review(
         marker: 0,
         decided_by: caller.sub.clone(),
         decided_at: now,
+        insight_id: None,
     };
     let saved = state
         .db

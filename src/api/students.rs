@@ -9,7 +9,8 @@ use crate::auth::{policy, Caller};
 use crate::db::from_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::history::Trajectory;
-use crate::insights::{Cell, SkillInfo};
+use crate::insights::student::{self, Certainty, MasteryProgress};
+use crate::insights::{Cell, Decision, SkillInfo};
 use crate::kt::Rules;
 use crate::startup::AppState;
 use crate::store::audit::Subject;
@@ -115,6 +116,21 @@ pub struct SkillView {
     /// Of those, rapid guesses left out of the estimate (answered too fast to have been read).
     #[schema(example = 2)]
     pub excluded_rapid_guesses: u32,
+    /// The student's page only: how far the student is along the mastery rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mastery: Option<MasteryProgress>,
+    /// The student's page only: how sure the call is, in the words every page uses
+    /// (`confirmed` by a teacher, `sure`, `fairly_sure`, `not_sure_yet`: a call awaiting
+    /// review is never `sure`), and the sentence the page shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certainty: Option<Certainty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Huddle is not sure yet.")]
+    pub certainty_sentence: Option<String>,
+    /// The student's page only: why the estimate fell on the latest day, when it did
+    /// ("4 wrong answers today after 10 right ones over 2 weeks.").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fall: Option<String>,
 }
 
 /// A behaviour flag: what a person would notice across the room, with its evidence.
@@ -182,6 +198,10 @@ impl SkillView {
             needs_review: e.needs_review,
             opportunities: e.opportunities,
             excluded_rapid_guesses: c.excluded,
+            mastery: None,
+            certainty: None,
+            certainty_sentence: None,
+            fall: None,
         }
     }
 
@@ -199,6 +219,10 @@ impl SkillView {
             needs_review: e.needs_review,
             opportunities: e.opportunities,
             excluded_rapid_guesses: s.state.excluded,
+            mastery: Some(student::mastery_progress(&s.state, rules)),
+            certainty: None,
+            certainty_sentence: None,
+            fall: None,
         }
     }
 }
@@ -237,7 +261,7 @@ pub async fn get_student(
     let read_scope = scope.clone();
     let (skills, flags, name, purged, history, decisions) = state
         .db
-        .read(move |conn| {
+        .read_replica(move |conn| {
             let (org, id) = (read_scope.org(), read_scope.student_id());
             let decisions = crate::store::reviews::decisions_of(conn, org, &[id.to_owned()])?;
             let skills = crate::store::state::student_skills(conn, org, id)?;
@@ -258,6 +282,35 @@ pub async fn get_student(
     let skills = skills
         .ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
     let rules = Rules::default();
+    let now = crate::db::to_millis(chrono::Utc::now());
+    let skills: Vec<SkillView> = skills
+        .into_iter()
+        .map(|s| {
+            let e = s.state.estimate(&rules);
+            // A teacher's decision on the estimate holds here as on every page.
+            let decision = decisions.holding(
+                scope.student_id(),
+                &s.skill_id,
+                crate::insights::reviews::ESTIMATE,
+                i64::from(e.opportunities),
+            );
+            let needs_review = e.needs_review && decision.is_none();
+            let confirmed = decision.is_some_and(|d| d.decision == Decision::Confirm);
+            let certainty = Certainty::of(e.confidence, needs_review, confirmed);
+            let fall = history
+                .trajectories
+                .iter()
+                .find(|t| t.skill_id == s.skill_id)
+                .and_then(|t| student::sudden_fall(&t.points, now));
+            SkillView {
+                needs_review,
+                certainty: Some(certainty),
+                certainty_sentence: Some(certainty.sentence().to_owned()),
+                fall,
+                ..SkillView::new(s, &rules)
+            }
+        })
+        .collect();
     let mut flags: Vec<FlagView> = flags.into_iter().map(FlagView::from).collect();
     // Going on first; the store gives newest first within each.
     flags.sort_by_key(|f| !f.active);
@@ -273,22 +326,7 @@ pub async fn get_student(
             crate::db::from_millis(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         }),
         student_id: scope.student_id().to_owned(),
-        skills: skills
-            .into_iter()
-            .map(|s| SkillView::new(s, &rules))
-            .map(|mut v| {
-                // A teacher's decision on the estimate holds here as on every page.
-                v.needs_review &= decisions
-                    .holding(
-                        scope.student_id(),
-                        &v.skill_id,
-                        crate::insights::reviews::ESTIMATE,
-                        i64::from(v.opportunities),
-                    )
-                    .is_none();
-                v
-            })
-            .collect(),
+        skills,
         flags,
         history: HistoryView {
             skills: history.trajectories,

@@ -508,6 +508,7 @@ fn decisions_and_plans(
                 },
                 decided_by: teacher.clone(),
                 decided_at,
+                insight_id: None,
             });
         }
         decided += records.len();

@@ -177,10 +177,14 @@ pub struct FitFlags {
     /// ... nor one with fewer students than this.
     #[arg(long, default_value_t = kt::params::MIN_STUDENTS_TO_FIT)]
     pub min_students: usize,
-    /// What a skill under the minimum gets: `shrink` (its own data with a prior centred on
-    /// the mean of the fitted skills) or `default` (the literature defaults).
+    /// What a skill under the minimum gets: `shrink` (its own data with a prior drawn from
+    /// the skills fitted on their own) or `default` (the literature defaults).
     #[arg(long, value_enum, default_value_t = SmallSkillsArg::Shrink)]
     pub small_skills: SmallSkillsArg,
+    /// Answers the prior of a shrunk skill is worth, every parameter alike (default:
+    /// empirical Bayes, each parameter's from how much the fitted skills differ in it).
+    #[arg(long)]
+    pub prior_weight: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -205,6 +209,7 @@ impl FitFlags {
                 SmallSkillsArg::Shrink => kt::fit::SmallSkills::Shrink,
                 SmallSkillsArg::Default => kt::fit::SmallSkills::Default,
             },
+            prior_weight: self.prior_weight,
         }
     }
 }
@@ -466,10 +471,9 @@ fn predict(a: &PredictArgs) -> anyhow::Result<Rendered> {
         };
         for s in 0..skill.sequences() {
             let student = &data.students[skill.students[s] as usize];
-            let mut belief = kt::params::logit(params.prior);
-            for (i, &o) in skill.sequence(s).iter().enumerate() {
-                let p_correct = params.predict_log_odds(belief);
-                belief = params.update_log_odds(belief, o == 1);
+            let seq = skill.sequence(s);
+            let steps = params.one_step_ahead(seq.iter().map(|&o| o == 1));
+            for (i, (step, &o)) in steps.zip(seq).enumerate() {
                 let _ = writeln!(
                     text,
                     "{},{},{},{},{:.6},{:.6}",
@@ -477,8 +481,8 @@ fn predict(a: &PredictArgs) -> anyhow::Result<Rendered> {
                     csv_field(&skill.skill_id),
                     i + 1,
                     o,
-                    p_correct,
-                    kt::params::sigmoid(belief)
+                    step.p_correct,
+                    kt::params::sigmoid(step.log_odds)
                 );
             }
         }
@@ -534,6 +538,7 @@ mod tests {
             min_rows: 200,
             min_students: 20,
             small_skills: SmallSkillsArg::Shrink,
+            prior_weight: None,
         }
     }
 
@@ -595,6 +600,9 @@ mod tests {
         assert!(v["rmse"].as_f64().is_some_and(|r| r > 0.0 && r < 0.5));
         assert_eq!(v["folds"], 3);
         assert!(v["rows"].as_u64().unwrap_or(0) > 0);
+        // Both skills are fitted by EM in every fold: no small or unseen skill.
+        assert_eq!(v["small_skills"]["rows"], 0, "{v}");
+        assert_eq!(v["unseen_skills"]["rows"], 0, "{v}");
         assert!(v["seconds"].is_f64());
     }
 }

@@ -104,6 +104,10 @@ impl StoreArgs {
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
+    /// A PostgreSQL streaming replica of the database: the dashboards' pages and reports read
+    /// from it (a little behind the primary), everything else from --database-url.
+    #[arg(long, env = "HUDDLE_READ_DATABASE_URL")]
+    read_database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "HUDDLE_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
@@ -146,11 +150,12 @@ struct ServeArgs {
     /// rapid-guess exclusion at ingest (to measure their cost; see docs/signals.md).
     #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
     signals: Switch,
-    /// Wheel-spinning: this many opportunities on a skill without mastery raise the flag.
+    /// Stuck (wheel-spinning): at least this many opportunities on a skill, over three days
+    /// and mostly wrong, raise the flag (docs/signals.md).
     #[arg(
         long,
         env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES",
-        default_value_t = 10
+        default_value_t = 15
     )]
     wheel_spinning_opportunities: u32,
     /// Idle: this many school days (Monday to Friday) without practice raise the flag.
@@ -213,6 +218,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::telemetry::init(args.log_format);
     let (database, secret) = args.store.resolve()?;
     let mut settings = Settings::new(database, secret);
+    settings.read_database = args
+        .read_database_url
+        .as_deref()
+        .map(DbUrl::parse)
+        .transpose()?;
     settings.bind = args.bind;
     settings.workers = args.workers;
     settings.pool_size = args.db_pool_size.max(1);

@@ -143,11 +143,20 @@ impl ManageConnection for Manager {
 
 pub type PooledConn = PooledConnection<Manager>;
 
+/// How long a read waits for a replica connection before it goes to the primary.
+pub const REPLICA_WAIT: Duration = Duration::from_millis(500);
+
+/// The PostgreSQL channel on which a write that changes entities is announced to every node
+/// (`cluster`).
+pub const CHANGES_CHANNEL: &str = "huddle_changes";
+
 /// The database handle shared by the whole application.
 #[derive(Clone)]
 pub struct Db {
     url: DbUrl,
     pool: Pool<Manager>,
+    /// Connections to a streaming replica for [`Db::read_replica`] (`--read-database-url`).
+    replica: Option<Pool<Manager>>,
     /// SQLite has one writer: every write goes through this connection, in turn, so batches
     /// never spin on SQLite's lock and the hot index pages stay in one cache.
     writer: Option<Arc<Mutex<DbConnection>>>,
@@ -219,14 +228,61 @@ impl Db {
         Ok(Db {
             url: url.clone(),
             pool,
+            replica: None,
             writer,
             wal,
             entity_writes: Arc::default(),
         })
     }
 
+    /// The same handle with reads of [`Db::read_replica`] sent to a PostgreSQL streaming
+    /// replica of this database: migrations and writes stay on the primary.
+    pub fn with_replica(mut self, url: &DbUrl, pool_size: u32) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            matches!(url, DbUrl::Postgres(_)) && !self.url.is_sqlite(),
+            "a read replica is a PostgreSQL server beside a PostgreSQL primary"
+        );
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            // Unchecked: a node starts while its replica is down, and reads from the primary.
+            .build_unchecked(Manager(url.clone()));
+        self.replica = Some(pool);
+        Ok(self)
+    }
+
     pub fn url(&self) -> &DbUrl {
         &self.url
+    }
+
+    /// Runs a read that may be a little stale (the dashboards' pages and reports) on the read
+    /// replica when there is one, else like [`Db::read`]. A replica lags the primary by its
+    /// replication delay (docs/operations.md): never use it for a read that must see a write
+    /// just made (access checks, sign-in, a job's status). When the replica gives no
+    /// connection within [`REPLICA_WAIT`] (down, or every connection busy), the read goes to
+    /// the primary.
+    pub async fn read_replica<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (replica, primary) = (self.replica.clone(), self.pool.clone());
+        blocking(move || {
+            let replica = replica.and_then(|pool| match pool.get_timeout(REPLICA_WAIT) {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no replica connection: reading from the primary");
+                    None
+                }
+            });
+            let mut conn = match replica {
+                Some(conn) => conn,
+                None => primary.get().context("no database connection available")?,
+            };
+            f(&mut conn)
+        })
+        .await
     }
 
     /// Runs a read on a pooled connection, off the async workers.
@@ -257,6 +313,21 @@ impl Db {
 
     /// The same as [`Db::write`] for callers already off the async workers (CLI, benchmarks).
     pub fn write_blocking<T>(
+        &self,
+        changes: Changes,
+        f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let _queued = QueuedWrite::enter();
+        let written = self.write_through(changes, f)?;
+        if changes == Changes::Entities {
+            // Counted again once committed: a cache filled during the write, from what was
+            // there before it, carries the earlier count and is not used.
+            self.entity_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(written)
+    }
+
+    fn write_through<T>(
         &self,
         changes: Changes,
         f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
@@ -293,7 +364,14 @@ impl Db {
                     .pool
                     .get()
                     .context("no database connection available")?;
-                f(&mut conn)
+                let written = f(&mut conn)?;
+                if changes == Changes::Entities {
+                    // The other nodes forget what they remember of the entities (`cluster`).
+                    if let Err(e) = conn.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}")) {
+                        tracing::warn!(error = %e, "the other nodes could not be told of a change");
+                    }
+                }
+                Ok(written)
             }
         }
     }
@@ -305,9 +383,31 @@ impl Db {
         self.entity_writes.load(Ordering::Relaxed)
     }
 
+    /// Counts a write that changed entities through another handle or node (`cluster` hears
+    /// of them), so what is remembered of the entities is forgotten as after a write of ours.
+    pub fn entities_changed_elsewhere(&self) {
+        self.entity_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A pooled connection for callers already off the async workers.
     pub fn conn(&self) -> anyhow::Result<PooledConn> {
         self.pool.get().context("no database connection available")
+    }
+}
+
+/// One write waiting for the writer or being written, counted in `huddle_writer_queue_depth`.
+struct QueuedWrite;
+
+impl QueuedWrite {
+    fn enter() -> Self {
+        crate::metrics::metrics().writer_queue.inc();
+        QueuedWrite
+    }
+}
+
+impl Drop for QueuedWrite {
+    fn drop(&mut self) {
+        crate::metrics::metrics().writer_queue.dec();
     }
 }
 

@@ -241,6 +241,7 @@ diesel::table! {
         evidence_marker -> BigInt,
         decided_by -> Text,
         decided_at -> BigInt,
+        insight_id -> Nullable<Text>,
     }
 }
 
@@ -355,6 +356,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_runs (org_id, run_id) {
+        org_id -> Text,
+        run_id -> Text,
+        job -> Text,
+        node -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        result -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     checkins (checkin_id) {
         checkin_id -> Text,
         org_id -> Text,
@@ -364,6 +377,13 @@ diesel::table! {
         note -> Nullable<Text>,
         checked_by -> Text,
         at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refit_pending (org_id) {
+        org_id -> Text,
+        since -> BigInt,
     }
 }
 
@@ -400,5 +420,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     prediction_bins,
     student_predictions,
     refit_jobs,
+    refit_pending,
     checkins,
 );

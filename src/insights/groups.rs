@@ -141,7 +141,7 @@ pub fn suggest(data: &ClassData, bounds: GroupBounds) -> Suggestions {
                 student_id: id.to_owned(),
                 skill_id: Some(first.skill_id.clone()),
                 reason: format!(
-                    "Huddle is not sure yet how well {} knows {}: your review decides where {} goes.",
+                    "Huddle is not sure yet how well {} knows {}. Your review decides where {} goes.",
                     s.name,
                     data.skill_phrase(&first.skill_id),
                     s.name

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod history;
 pub mod present;
 pub mod reviews;
+pub mod student;
 pub mod wording;
 
 use std::collections::HashMap;
@@ -133,6 +134,8 @@ pub struct DecisionRecord {
     pub marker: i64,
     pub decided_by: String,
     pub decided_at: i64,
+    /// The insight it was taken on; None for a decision on a review item.
+    pub insight_id: Option<String>,
 }
 
 /// What a decision is keyed by, and the evidence marker it is compared with.
@@ -148,13 +151,21 @@ pub struct Basis {
 #[derive(Debug, Clone, Default)]
 pub struct Decisions {
     latest: HashMap<(String, String, String), DecisionRecord>,
+    /// When each decision on a review item was taken (not those taken on an insight): the
+    /// day's review limit counts them.
+    reviewed_at: Vec<i64>,
 }
 
 impl Decisions {
     /// From stored decisions in any order: the latest per key wins (ties: the later in the list).
     pub fn new(records: impl IntoIterator<Item = DecisionRecord>) -> Self {
         let mut latest: HashMap<(String, String, String), DecisionRecord> = HashMap::new();
+        let mut reviewed_at = Vec::new();
         for r in records {
+            let on_review_item = r.insight_id.is_none() && reviews::parse_kind(&r.kind).is_some();
+            if on_review_item {
+                reviewed_at.push(r.decided_at);
+            }
             let key = (r.student_id.clone(), r.skill_id.clone(), r.kind.clone());
             match latest.get(&key) {
                 Some(old) if old.decided_at > r.decided_at => {}
@@ -163,7 +174,16 @@ impl Decisions {
                 }
             }
         }
-        Decisions { latest }
+        Decisions {
+            latest,
+            reviewed_at,
+        }
+    }
+
+    /// Decisions on review items taken at or after `since` (ms), every one of them counted
+    /// (a later decision on the same item included).
+    pub fn reviewed_since(&self, since: i64) -> usize {
+        self.reviewed_at.iter().filter(|&&at| at >= since).count()
     }
 
     /// Every latest decision, in no order.
@@ -226,6 +246,9 @@ pub struct ClassData {
     pub cells: Vec<Cell>,
     pub flags: Vec<FlagView>,
     pub decisions: Decisions,
+    /// Recent help on a skill and what followed (for the follow-up insight); filled only where
+    /// the insights are read (`store::attention::helps`), empty elsewhere.
+    pub helps: Vec<crate::lesson::followup::Help>,
 }
 
 impl ClassData {

@@ -126,8 +126,7 @@ pub fn parse_review_id(id: &str) -> Option<(String, String, String)> {
     if parts.next().is_some() || student.is_empty() {
         return None;
     }
-    let valid_kind = kind == ESTIMATE || kind.strip_prefix("flag:").is_some_and(|k| !k.is_empty());
-    valid_kind.then_some((kind, student, skill))
+    parse_kind(&kind).map(|_| (kind, student, skill))
 }
 
 fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
@@ -207,7 +206,7 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
             )
         } else if c.estimate.confidence == Confidence::Low {
             format!(
-                "Too few answers to be sure how well {name} knows {skill}: {answers} so far, and the chance could be anywhere {}.",
+                "Too few answers to be sure how well {name} knows {skill}. There are {answers} so far, and the chance could be {}.",
                 percent_range(c.estimate.low, c.estimate.high)
             )
         } else {
@@ -299,15 +298,23 @@ pub fn queue(data: &ClassData) -> Vec<ReviewItem> {
     out
 }
 
-/// Review decisions taken today (UTC) on the class's students: they count against the day's
-/// open items.
+/// Decisions on review items taken today (UTC) on the class's students: they count against
+/// the day's open items. Decisions taken on an insight (done, dismissed) do not: they record
+/// the calls behind the insight, not a review.
 pub fn decided_today(data: &ClassData) -> usize {
-    let start = data.now - data.now.rem_euclid(DAY_MS);
     data.decisions
-        .all()
-        .filter(|d| d.decided_at >= start)
-        .filter(|d| d.kind == ESTIMATE || d.kind.starts_with("flag:"))
-        .count()
+        .reviewed_since(data.now - data.now.rem_euclid(DAY_MS))
+}
+
+/// Whether a decision kind is that of a review item (`estimate`, `flag:<kind>`).
+pub fn parse_kind(kind: &str) -> Option<ReviewKind> {
+    if kind == ESTIMATE {
+        Some(ReviewKind::Estimate)
+    } else if kind.strip_prefix("flag:").is_some_and(|k| !k.is_empty()) {
+        Some(ReviewKind::Flag)
+    } else {
+        None
+    }
 }
 
 /// A class's open queue for today: the `per_day` most useful open items, less the decisions
@@ -343,6 +350,7 @@ mod tests {
             marker,
             decided_by: "teacher-1".into(),
             decided_at: NOW - 1000,
+            insight_id: None,
         }
     }
 
@@ -374,7 +382,7 @@ mod tests {
             .expect("estimate");
         assert!(
             est.reason.starts_with(
-                "Too few answers to be sure how well stu-01 knows adding: 6 answers so far"
+                "Too few answers to be sure how well stu-01 knows adding. There are 6 answers so far"
             ),
             "{}",
             est.reason
@@ -399,6 +407,31 @@ mod tests {
         data.flags[0].since = NOW;
         let q = queue(&data);
         assert!(q.iter().all(|i| i.status == ReviewStatus::Open), "{q:?}");
+    }
+
+    #[test]
+    fn only_decisions_on_review_items_use_up_the_day() {
+        let mut data = class(2, vec![skill("f.a", "Adding")]);
+        let review = decision(ESTIMATE, "f.a", Decision::Confirm, 6);
+        // Dismissing a behaviour insight records a decision on each flag behind it.
+        let on_insight = DecisionRecord {
+            insight_id: Some("ins-1".into()),
+            ..decision("flag:idle", "", Decision::Dismiss, NOW - 1000)
+        };
+        let yesterday = DecisionRecord {
+            decided_at: NOW - DAY_MS - 1000,
+            ..decision("flag:rushing", "", Decision::Dismiss, NOW - DAY_MS)
+        };
+        data.decisions = Decisions::new([review.clone(), on_insight.clone(), yesterday]);
+        assert_eq!(decided_today(&data), 1);
+        // Every review decision counts, even one the insight decision later overrides.
+        let flag_review = decision("flag:idle", "", Decision::Confirm, NOW - 2000);
+        let flag_review = DecisionRecord {
+            decided_at: NOW - 2000,
+            ..flag_review
+        };
+        data.decisions = Decisions::new([review, flag_review, on_insight]);
+        assert_eq!(decided_today(&data), 2);
     }
 
     #[test]

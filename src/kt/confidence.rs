@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fit::SkillData;
-use super::params::Params;
+use super::params::{sigmoid, Params};
 
 /// The interval is a 90% one: the estimate ± 1.645 standard deviations.
 pub const Z: f64 = 1.645;
@@ -63,23 +63,28 @@ impl Spread {
         let max_n = *SPREAD_KNOTS.last().unwrap_or(&0) as usize;
         let mut sum = vec![0.0; max_n + 1];
         let mut count = vec![0usize; max_n + 1];
-        let mut path = vec![0.0; all.len()];
+        // P(known) after 0, 1, ... answers under each parameter set, as the online path
+        // traces it (log-odds, exact after any run).
+        let mut paths: Vec<Vec<f64>> = vec![Vec::with_capacity(max_n + 1); all.len()];
+        let mut column = vec![0.0; all.len()];
         let chosen = (0..data.sequences())
             .filter(|&s| weights.is_none_or(|w| w[s] > 0))
             .take(500);
         for s in chosen {
             let seq = data.sequence(s);
-            for (b, p) in all.iter().enumerate() {
-                path[b] = p.prior;
+            let seq = &seq[..max_n.min(seq.len())];
+            for (path, p) in paths.iter_mut().zip(&all) {
+                path.clear();
+                path.push(p.prior);
+                let steps = p.one_step_ahead(seq.iter().map(|&o| o == 1));
+                path.extend(steps.map(|step| sigmoid(step.log_odds)));
             }
-            for n in 0..=max_n.min(seq.len()) {
-                sum[n] += sd(&path);
-                count[n] += 1;
-                if n < seq.len() {
-                    for (b, p) in all.iter().enumerate() {
-                        path[b] = p.update(path[b], seq[n] == 1);
-                    }
+            for n in 0..=seq.len() {
+                for (c, path) in column.iter_mut().zip(&paths) {
+                    *c = path[n];
                 }
+                sum[n] += sd(&column);
+                count[n] += 1;
             }
         }
         let mut by_n: Vec<f64> = Vec::with_capacity(max_n + 1);

@@ -6,7 +6,6 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::fit::{fit_dataset, Dataset, FitOptions, Method};
-use super::params::logit;
 
 /// What `huddle kt cv` prints (plus `seconds`, added by the caller).
 ///
@@ -23,12 +22,17 @@ pub struct CvResult {
     pub folds: usize,
     pub rows: usize,
     /// Mean over skills of each skill's AUC (its held-out predictions of all folds pooled);
-    /// skills whose answers are all right or all wrong have no AUC and are left out. This
-    /// is what pyBKT's `Model.crossvalidate` reports per skill, averaged.
+    /// skills whose answers are all right or all wrong have no AUC and are left out. The
+    /// same kind of figure as the mean of pyBKT's `Model.crossvalidate(metric="auc")`, not
+    /// the same number: that one splits each skill's students into folds of its own and
+    /// averages the skill's per-fold AUCs (docs/knowledge-tracing.md, "Offline tools").
     pub auc_skill_mean: f64,
-    /// Predictions on skills that were not fitted by EM on their own in that fold (too
-    /// little data: shrunk or defaults), pooled: how well small skills are served.
+    /// Predictions on skills that had answers in the training folds but too few to be
+    /// fitted by EM alone (shrunk, or the defaults), pooled: how well small skills are served.
     pub small_skills: SmallSkillsCv,
+    /// Predictions on skills without a single answer in the training folds (all their
+    /// students held out): the cold start, where no method has data of the skill to use.
+    pub unseen_skills: SmallSkillsCv,
     /// Per skill, in skill id order (printed by `kt cv --per-skill`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<SkillCv>,
@@ -51,6 +55,15 @@ pub struct SkillCv {
     pub rmse: f64,
     /// In how many folds EM fitted the skill on its own (the others shrunk or defaulted).
     pub em_folds: usize,
+}
+
+impl SmallSkillsCv {
+    fn of(scored: &mut [(f64, bool)]) -> SmallSkillsCv {
+        SmallSkillsCv {
+            rows: scored.len(),
+            auc: Some(auc(scored)).filter(|a| a.is_finite()),
+        }
+    }
 }
 
 fn rmse(scored: &[(f64, bool)]) -> f64 {
@@ -78,8 +91,8 @@ pub fn assign_folds(students: usize, folds: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Cross-validates: for each fold, fits every skill on the other folds' students, then
-/// predicts each held-out answer from the answers before it, with the same update as the
-/// online path ([`super::Params::update`]).
+/// predicts each held-out answer from the answers before it, as the online path does
+/// ([`super::Params::one_step_ahead`]).
 pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResult {
     let folds = folds.max(2);
     let n_students = data
@@ -99,6 +112,7 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
     let mut per_skill: Vec<Vec<(f64, bool)>> = vec![Vec::new(); data.skills.len()];
     let mut em_folds = vec![0usize; data.skills.len()];
     let mut small: Vec<(f64, bool)> = Vec::new();
+    let mut unseen: Vec<(f64, bool)> = Vec::new();
     for f in 0..folds {
         let weights: Vec<Vec<u32>> = data
             .skills
@@ -119,14 +133,14 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
                 if fold_of[skill.students[s] as usize] != f {
                     continue;
                 }
-                // Log-odds: exact after any run of answers (see Params::update_log_odds).
-                let mut belief = logit(p.prior);
-                for &o in skill.sequence(s) {
-                    per_skill[i].push((p.predict_log_odds(belief), o == 1));
-                    belief = p.update_log_odds(belief, o == 1);
+                let answers = skill.sequence(s).iter().map(|&o| o == 1);
+                for (step, o) in p.one_step_ahead(answers.clone()).zip(answers) {
+                    per_skill[i].push((step.p_correct, o));
                 }
             }
-            if fit.method != Method::Em {
+            if fit.rows == 0 {
+                unseen.extend_from_slice(&per_skill[i][before..]);
+            } else if fit.method != Method::Em {
                 small.extend_from_slice(&per_skill[i][before..]);
             }
         }
@@ -155,10 +169,8 @@ pub fn cross_validate(data: &Dataset, folds: usize, opts: &FitOptions) -> CvResu
         } else {
             skill_aucs.iter().sum::<f64>() / skill_aucs.len() as f64
         },
-        small_skills: SmallSkillsCv {
-            rows: small.len(),
-            auc: Some(auc(&mut small)).filter(|a| a.is_finite()),
-        },
+        small_skills: SmallSkillsCv::of(&mut small),
+        unseen_skills: SmallSkillsCv::of(&mut unseen),
         skills,
     }
 }

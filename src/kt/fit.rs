@@ -101,6 +101,11 @@ pub struct FitOptions {
     /// What a skill under the minimum gets.
     #[serde(default)]
     pub small_skills: SmallSkills,
+    /// Pseudo-answers the prior of a shrunk fit is worth, the same for every parameter;
+    /// None = empirical Bayes, each parameter's from the spread of the fitted skills
+    /// ([`Shrinkage::from_fitted`]).
+    #[serde(default)]
+    pub prior_weight: Option<f64>,
 }
 
 fn default_min_rows() -> usize {
@@ -116,19 +121,94 @@ fn default_min_students() -> usize {
 #[serde(rename_all = "snake_case")]
 pub enum SmallSkills {
     /// Empirical Bayes: the EM fit of the skill's own data with a Beta prior on each
-    /// parameter centred on the mean of the skills fitted on their own, worth
-    /// [`SHRINK_STRENGTH`] pseudo-answers. With no data it is that mean; the more data,
-    /// the less the prior weighs.
+    /// parameter fitted to the skills fitted on their own ([`Shrinkage`]). With no data it
+    /// is their mean; the more data, the less the prior weighs.
     #[default]
     Shrink,
     /// The literature defaults ([`Params::default`]).
     Default,
 }
 
-/// Pseudo-observations the all-skill prior is worth in a shrunk fit: a skill under the
-/// 200-answer minimum is pulled most of the way toward the mean of the fitted skills,
-/// yet a skill near it already moves toward its own data.
-pub const SHRINK_STRENGTH: f64 = 50.0;
+/// The Beta prior of a shrunk fit, one per parameter, in pseudo-answers: `centre` is its
+/// mean and `weight` how many answers it is worth. Each M-step ratio of a shrunk fit gets
+/// weight × centre added to its numerator and weight to its denominator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shrinkage {
+    pub centre: Params,
+    pub weight: Params,
+}
+
+/// Bounds on an empirical-Bayes prior's weight, in pseudo-answers: at least a couple (a
+/// prior worth less barely steadies a skill of a few answers), at most a hundred (skills
+/// alike in one parameter still differ more than a hundred answers could tell).
+pub const PRIOR_WEIGHT_MIN: f64 = 2.0;
+pub const PRIOR_WEIGHT_MAX: f64 = 100.0;
+
+impl Shrinkage {
+    /// The prior in a few words, for a skill's `reason`.
+    fn describe(&self) -> String {
+        let (c, w) = (&self.centre, &self.weight);
+        format!(
+            " (centre and worth in answers: prior {:.2} × {:.0}, learn {:.2} × {:.0}, \
+             guess {:.2} × {:.0}, slip {:.2} × {:.0})",
+            c.prior, w.prior, c.learn, w.learn, c.guess, w.guess, c.slip, w.slip
+        )
+    }
+
+    /// Empirical Bayes from the skills fitted on their own: per parameter, the Beta
+    /// distribution with their mean μ and variance v (method of moments), whose weight
+    /// is μ(1 − μ)/v − 1 pseudo-answers, within [`PRIOR_WEIGHT_MIN`, `PRIOR_WEIGHT_MAX`]:
+    /// where the skills differ a lot the prior is weak. `weight` overrides it. None
+    /// without fitted skills.
+    pub fn from_fitted(fitted: &[Params], weight: Option<f64>) -> Option<Shrinkage> {
+        if fitted.is_empty() {
+            return None;
+        }
+        let n = fitted.len() as f64;
+        let per = |f: fn(&Params) -> f64| {
+            let mean = fitted.iter().map(f).sum::<f64>() / n;
+            let var = if n > 1.0 {
+                fitted.iter().map(|p| (f(p) - mean).powi(2)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            let moments = if var > 0.0 {
+                mean * (1.0 - mean) / var - 1.0
+            } else {
+                PRIOR_WEIGHT_MAX
+            };
+            let w = match weight {
+                Some(w) => w.max(0.0),
+                None => moments.clamp(PRIOR_WEIGHT_MIN, PRIOR_WEIGHT_MAX),
+            };
+            (mean, w)
+        };
+        let [p, l, g, s, f] = [
+            per(|p| p.prior),
+            per(|p| p.learn),
+            per(|p| p.guess),
+            per(|p| p.slip),
+            per(|p| p.forget),
+        ];
+        Some(Shrinkage {
+            centre: Params {
+                prior: p.0,
+                learn: l.0,
+                guess: g.0,
+                slip: s.0,
+                forget: f.0,
+            }
+            .clamped(),
+            weight: Params {
+                prior: p.1,
+                learn: l.1,
+                guess: g.1,
+                slip: s.1,
+                forget: f.1,
+            },
+        })
+    }
+}
 
 impl Default for FitOptions {
     fn default() -> Self {
@@ -143,6 +223,7 @@ impl Default for FitOptions {
             min_rows: MIN_ROWS_TO_FIT,
             min_students: MIN_STUDENTS_TO_FIT,
             small_skills: SmallSkills::Shrink,
+            prior_weight: None,
         }
     }
 }
@@ -257,12 +338,22 @@ impl Counts {
     /// Bernoulli term, so clamping its unconstrained maximiser into the bounds gives the
     /// constrained maximiser; guess and slip, coupled by `guess + slip ≤
     /// GUESS_PLUS_SLIP_MAX`, are maximised jointly on that line when the constraint binds.
-    /// EM therefore stays monotone inside the bounds. `prior` = (centre, pseudo-answers)
-    /// adds a Beta prior to each parameter (a MAP step: EM then maximises the posterior).
-    fn m_step(&self, fit_forget: bool, old: &Params, prior: Option<(&Params, f64)>) -> Params {
-        let (mu, m) = prior.map_or((old, 0.0), |(mu, m)| (mu, m));
+    /// EM therefore stays monotone inside the bounds. `prior` adds a Beta prior to each
+    /// parameter (a MAP step: EM then maximises the posterior).
+    fn m_step(&self, fit_forget: bool, old: &Params, prior: Option<&Shrinkage>) -> Params {
+        let none = Shrinkage {
+            centre: *old,
+            weight: Params {
+                prior: 0.0,
+                learn: 0.0,
+                guess: 0.0,
+                slip: 0.0,
+                forget: 0.0,
+            },
+        };
+        let Shrinkage { centre: mu, weight } = prior.unwrap_or(&none);
         // Success and failure weights of each Bernoulli term, prior included.
-        let term = |yes: f64, total: f64, centre: f64| {
+        let term = |yes: f64, total: f64, centre: f64, m: f64| {
             (
                 yes.max(0.0) + m * centre,
                 (total - yes).max(0.0) + m * (1.0 - centre),
@@ -277,8 +368,18 @@ impl Counts {
         };
         let unknown = self.rows - self.known;
         let trans_unknown = self.trans - self.trans_known;
-        let g_term = term(self.correct - self.known_correct, unknown, mu.guess);
-        let s_term = term(self.known - self.known_correct, self.known, mu.slip);
+        let g_term = term(
+            self.correct - self.known_correct,
+            unknown,
+            mu.guess,
+            weight.guess,
+        );
+        let s_term = term(
+            self.known - self.known_correct,
+            self.known,
+            mu.slip,
+            weight.slip,
+        );
         let (guess, slip) = guess_slip(
             g_term,
             s_term,
@@ -286,12 +387,21 @@ impl Counts {
             ratio(s_term, old.slip),
         );
         Params {
-            prior: ratio(term(self.first_known, self.sequences, mu.prior), old.prior),
-            learn: ratio(term(self.learned, trans_unknown, mu.learn), old.learn),
+            prior: ratio(
+                term(self.first_known, self.sequences, mu.prior, weight.prior),
+                old.prior,
+            ),
+            learn: ratio(
+                term(self.learned, trans_unknown, mu.learn, weight.learn),
+                old.learn,
+            ),
             guess,
             slip,
             forget: if fit_forget {
-                ratio(term(self.forgot, self.trans_known, mu.forget), old.forget)
+                ratio(
+                    term(self.forgot, self.trans_known, mu.forget, weight.forget),
+                    old.forget,
+                )
             } else {
                 0.0
             },
@@ -460,7 +570,7 @@ fn em(
     weights: &TrieWeights,
     opts: &FitOptions,
     max_iter: usize,
-    prior: Option<(&Params, f64)>,
+    prior: Option<&Shrinkage>,
 ) -> Option<(Params, f64, usize)> {
     let mut scratch = Scratch::new(trie);
     let mut p = start;
@@ -539,25 +649,6 @@ fn students_in(data: &SkillData, weights: Option<&[u32]>) -> (usize, usize) {
     }
 }
 
-/// The mean of fitted parameters, the centre small skills are shrunk toward.
-fn centre(fitted: &[Params]) -> Option<Params> {
-    if fitted.is_empty() {
-        return None;
-    }
-    let n = fitted.len() as f64;
-    let mean = |f: fn(&Params) -> f64| fitted.iter().map(f).sum::<f64>() / n;
-    Some(
-        Params {
-            prior: mean(|p| p.prior),
-            learn: mean(|p| p.learn),
-            guess: mean(|p| p.guess),
-            slip: mean(|p| p.slip),
-            forget: mean(|p| p.forget),
-        }
-        .clamped(),
-    )
-}
-
 /// Fits every skill of `data`. `weights[skill][sequence]` (optional) weights students,
 /// e.g. 0 for those held out. Deterministic for a given `opts.seed`, whatever the threads.
 ///
@@ -613,18 +704,17 @@ pub fn fit_dataset(
         }
     }
 
-    // Small skills: a MAP fit toward the mean of the skills fitted above.
+    // Small skills: a MAP fit with a prior drawn from the skills fitted above.
     let fitted: Vec<Params> = best.iter().flatten().map(|b| b.0).collect();
-    let centre = centre(&fitted);
-    let shrink_centre = centre.unwrap_or_default();
+    let shrinkage = Shrinkage::from_fitted(&fitted, opts.prior_weight);
     let small: Vec<usize> = (0..skills.len())
         .filter(|&i| !big[i] && opts.small_skills == SmallSkills::Shrink)
         .collect();
     let shrunk_runs = parallel_map(small.len(), n_threads, |j| {
         let i = small[j];
         let (trie, tw) = tries[i].as_ref()?;
-        let prior = Some((&shrink_centre, SHRINK_STRENGTH));
-        em(shrink_centre, trie, tw, opts, opts.max_iter, prior)
+        let prior = shrinkage.as_ref()?;
+        em(prior.centre, trie, tw, opts, opts.max_iter, Some(prior))
     });
     let mut shrunk: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
     for (&i, run) in small.iter().zip(shrunk_runs) {
@@ -724,47 +814,46 @@ pub fn fit_dataset(
                     log_likelihood: ll,
                     method: Method::Shrunk,
                     reason: Some(format!(
-                        "{too_small}: fitted with a prior centred on the mean of {} fitted \
-                         skills, worth {SHRINK_STRENGTH} answers",
-                        fitted.len()
+                        "{too_small}: fitted with a prior from the {} skills fitted on their \
+                         own{}",
+                        fitted.len(),
+                        shrinkage.map_or_else(String::new, |s| s.describe())
                     )),
                     restarts: 1,
                     iterations,
                     ..base
                 };
             }
-            let (model, reason) = if big[i] {
-                (
-                    SkillModel::default(),
-                    "every restart failed (a non-finite likelihood): kept the defaults".to_string(),
-                )
-            } else if rows == 0 && opts.small_skills == SmallSkills::Shrink {
-                (
-                    SkillModel {
-                        params: shrink_centre,
-                        spread: Spread::unfitted(),
-                    },
-                    "no answers: the mean of the fitted skills".to_string(),
-                )
+            let defaults = |reason: String| (SkillModel::default(), Method::Default, reason);
+            let (model, method, reason) = if big[i] {
+                defaults("every restart failed (a non-finite likelihood): kept the defaults".into())
             } else if opts.small_skills == SmallSkills::Default {
-                (
-                    SkillModel::default(),
-                    format!("{too_small}: kept the defaults"),
-                )
+                defaults(format!("{too_small}: kept the defaults"))
             } else {
-                (
-                    SkillModel::default(),
-                    format!("{too_small}; the shrunk fit failed: kept the defaults"),
-                )
+                match shrinkage {
+                    Some(s) if rows == 0 => (
+                        SkillModel {
+                            params: s.centre,
+                            spread: Spread::unfitted(),
+                        },
+                        Method::Shrunk,
+                        format!(
+                            "no answers: the mean of the {} skills fitted on their own",
+                            fitted.len()
+                        ),
+                    ),
+                    Some(_) => defaults(format!(
+                        "{too_small}; the shrunk fit failed: kept the defaults"
+                    )),
+                    None => defaults(format!(
+                        "{too_small}, and no skill was fitted on its own to borrow from: \
+                         kept the defaults"
+                    )),
+                }
             };
             let log_likelihood = tries[i].as_ref().map_or(0.0, |(trie, tw)| {
                 trie.e_step(&model.params, tw, &mut Scratch::new(trie)).ll
             });
-            let method = if rows == 0 && opts.small_skills == SmallSkills::Shrink {
-                Method::Shrunk
-            } else {
-                Method::Default
-            };
             SkillFit {
                 model,
                 log_likelihood,
@@ -928,6 +1017,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_prior_of_small_skills_is_as_strong_as_the_fitted_skills_are_alike() {
+        let skill = |prior: f64, guess: f64| Params {
+            prior,
+            learn: 0.2,
+            guess,
+            slip: 0.1,
+            forget: 0.0,
+        };
+        // guess 0.1 and 0.3: mean 0.2, variance 0.02, so 0.2 × 0.8 / 0.02 − 1 = 7 answers;
+        // prior 0.5 and 0.52: mean 0.51, variance 0.0002, 1,248 answers, capped.
+        let s =
+            Shrinkage::from_fitted(&[skill(0.5, 0.1), skill(0.52, 0.3)], None).expect("a prior");
+        assert!((s.centre.guess - 0.2).abs() < 1e-12 && (s.weight.guess - 7.0).abs() < 1e-9);
+        assert!((s.centre.prior - 0.51).abs() < 1e-12);
+        assert_eq!(s.weight.prior, PRIOR_WEIGHT_MAX);
+        // Skills identical in a parameter: the strongest prior; very different: the weakest.
+        assert_eq!(s.weight.learn, PRIOR_WEIGHT_MAX);
+        let apart = Shrinkage::from_fitted(&[skill(0.01, 0.2), skill(0.99, 0.2)], None);
+        assert_eq!(apart.map(|s| s.weight.prior), Some(PRIOR_WEIGHT_MIN));
+        // A weight given overrides the moments; no fitted skill, no prior.
+        let fixed = Shrinkage::from_fitted(&[skill(0.5, 0.1)], Some(50.0)).expect("a prior");
+        assert_eq!(fixed.weight.guess, 50.0);
+        assert_eq!(Shrinkage::from_fitted(&[], None), None);
+    }
+
+    #[test]
     fn tiny_skills_keep_the_defaults_when_asked() {
         let d = simulate(&Params::default(), 5, 4, 1);
         let fits = fit_dataset(
@@ -961,7 +1076,7 @@ pub(crate) mod tests {
         };
         let mut big = simulate(&truth, 400, 12, 2);
         big.skill_id = "big".into();
-        let mut small = simulate(&truth, 8, 5, 3);
+        let mut small = simulate(&truth, 4, 5, 3);
         small.skill_id = "small".into();
         let data = Dataset {
             students: Vec::new(),
@@ -993,7 +1108,7 @@ pub(crate) mod tests {
             None,
             &FitOptions {
                 min_rows: 10,
-                min_students: 5,
+                min_students: 2,
                 ..opts
             },
         );

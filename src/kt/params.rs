@@ -24,8 +24,8 @@ pub struct Params {
 /// does not (`1 - slip > guess`). Without it the likelihood has a mirror solution in which
 /// "known" and "not known" swap meaning, and EM may land on it. `guess` alone may exceed
 /// 0.5 (multiple-choice items with two options, items answerable by elimination): real
-/// data often fits guess ≥ 0.5 with guess + slip < 1, and bounding each below 0.5 costs
-/// likelihood and held-out AUC (docs/quality.md, "Knowledge tracing on real data"). The
+/// data often fits guess ≥ 0.5 with guess + slip < 1, which a bound of 0.5 on each would
+/// forbid (docs/quality.md, "Knowledge tracing on real data"). The
 /// small margins away from 0 and 1 keep logarithms finite and let one surprising answer
 /// move any estimate.
 pub mod bounds {
@@ -42,7 +42,7 @@ pub mod bounds {
 }
 
 impl Default for Params {
-    /// Defaults for a skill without enough data to fit (see [`MIN_ROWS_TO_FIT`]).
+    /// Defaults for a skill never fitted, and for small skills with `--small-skills default`.
     ///
     /// Source: the standard starting values of the BKT literature and of the
     /// reference implementations (Corbett & Anderson 1995; the ASSISTments and
@@ -60,11 +60,13 @@ impl Default for Params {
     }
 }
 
-/// Below this many opportunities (over all students) a skill keeps the defaults:
-/// EM on a few dozen answers mostly fits noise.
-pub const MIN_ROWS_TO_FIT: usize = 200;
-/// ... and below this many students, for the same reason.
-pub const MIN_STUDENTS_TO_FIT: usize = 20;
+/// Below this many opportunities (over all students) a skill is not fitted by EM alone but
+/// shrunk toward the others (`kt::fit::SmallSkills`): on a couple of dozen answers EM mostly
+/// fits noise. Low on purpose: above it, EM alone finds the maximum-likelihood parameters,
+/// which a prior would move away from (docs/knowledge-tracing.md, "Small skills").
+pub const MIN_ROWS_TO_FIT: usize = 25;
+/// ... and below this many students, for the same reason (`prior` is one draw per student).
+pub const MIN_STUDENTS_TO_FIT: usize = 5;
 
 impl Params {
     /// The same parameters moved inside [`bounds`]; when `guess + slip` exceeds
@@ -163,6 +165,40 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
     hi + (lo - hi).exp().ln_1p()
 }
 
+/// One answer of a student's trace ([`Params::one_step_ahead`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// P(correct) predicted before the answer, from the answers before it.
+    pub p_correct: f64,
+    /// The belief after the answer, as log-odds of P(known).
+    pub log_odds: f64,
+}
+
+impl Params {
+    /// The online path over one student's answers on the skill, from the prior: per answer,
+    /// P(correct) predicted before it (one step ahead) and the belief after it. The same
+    /// steps as [`super::SkillState::apply`] (tested); `kt cv`, `kt predict`, the accuracy at
+    /// fit time and the model-health drift check all predict through it.
+    pub fn one_step_ahead(
+        self,
+        answers: impl IntoIterator<Item = bool>,
+    ) -> impl Iterator<Item = Step> {
+        let mut belief = logit(self.prior);
+        answers.into_iter().map(move |correct| {
+            let p_correct = self.predict_log_odds(belief);
+            belief = self.update_log_odds(belief, correct);
+            Step {
+                p_correct,
+                log_odds: belief,
+            }
+        })
+    }
+}
+
+/// The textbook step on one probability, the reference the log-odds step is tested against.
+/// Only tests use it: as one number, P(known) rounds to exactly 1.0 after a few dozen right
+/// answers and no wrong answer can lower it again.
+#[cfg(test)]
 impl Params {
     /// P(correct) at the next opportunity for a student whose P(known) is `p_known`.
     #[inline]

@@ -293,32 +293,28 @@ proptest! {
         }
     }
 
-    /// The online update and its predictions (log-odds) give the exact likelihood: the
-    /// sum of ln P(answer) predicted one step ahead equals the reference's.
+    /// The offline predictions (`one_step_ahead`: kt cv, kt predict, model health) give the
+    /// exact likelihood: the sum of ln P(answer) predicted one step ahead equals the
+    /// reference's. And they are the stored state's, answer by answer: one code path.
     #[test]
     fn online_predictions_are_exact(p in extreme_params(), seq in adversarial_sequence()) {
         let d = skill_of(std::slice::from_ref(&seq));
         let reference = fit::e_step_counts(&p, &d, None).ll;
-        let mut belief = params::logit(p.prior);
-        let mut ll = 0.0;
-        for &c in &seq {
-            let pc = p.predict_log_odds(belief);
-            prop_assert!(pc.is_finite() && (0.0..=1.0).contains(&pc));
-            ll += if c { pc.ln() } else { (1.0 - pc).ln() };
-            belief = p.update_log_odds(belief, c);
-            prop_assert!(belief.is_finite());
-        }
-        prop_assert!(close(ll, reference, reference.abs()), "{} vs {} ({:?})", ll, reference, p);
-        // The stored state follows the same belief.
         let model = SkillModel { params: p, spread: Spread::unfitted() };
         let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap_or_default();
-        let obs: Vec<Observation> = seq
-            .iter()
-            .map(|&correct| Observation { correct, at, session: 1, excluded: false })
-            .collect();
-        let s = SkillState::replay(&model, &obs);
-        prop_assert_eq!(s.log_odds, Some(belief));
-        prop_assert!(s.p_known.is_finite());
+        let mut state = SkillState::new(&model);
+        let mut ll = 0.0;
+        for (step, &c) in p.one_step_ahead(seq.iter().copied()).zip(&seq) {
+            let pc = step.p_correct;
+            prop_assert!(pc.is_finite() && (0.0..=1.0).contains(&pc));
+            prop_assert_eq!(pc, state.predict(&p));
+            ll += if c { pc.ln() } else { (1.0 - pc).ln() };
+            state.apply(&model, &Observation { correct: c, at, session: 1, excluded: false });
+            prop_assert!(step.log_odds.is_finite());
+            prop_assert_eq!(state.log_odds, Some(step.log_odds));
+            prop_assert!(state.p_known.is_finite());
+        }
+        prop_assert!(close(ll, reference, reference.abs()), "{} vs {} ({:?})", ll, reference, p);
     }
 
     /// The fit never reports a non-finite figure, and its likelihood is the exact one.

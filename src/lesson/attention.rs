@@ -14,7 +14,10 @@ use crate::signals::idle::school_days_between;
 pub enum AttentionKind {
     CheckIn,
     GroupPlan,
+    /// A review decision, or an insight marked done (both are decisions about the student).
     Review,
+    /// An insight about a skill the teacher marked done (the follow-up's name for it).
+    Insight,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

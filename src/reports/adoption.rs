@@ -55,6 +55,14 @@ pub struct Decision {
     pub decided_by: String,
 }
 
+/// A teacher's check-in with a student during a lesson (`POST …/checkins`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckIn {
+    pub at: i64,
+    pub class_id: String,
+    pub student_id: String,
+}
+
 /// Everything the report is computed from.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
@@ -71,6 +79,8 @@ pub struct Input {
     pub reads: Vec<ClassRead>,
     /// Review decisions during the weeks of the range.
     pub decisions: Vec<Decision>,
+    /// Check-ins during the weeks of the range.
+    pub checkins: Vec<CheckIn>,
 }
 
 /// The figures of one row; every one but `students_practised` and the shares adds up.
@@ -101,6 +111,13 @@ pub struct Figures {
     pub insights_viewed: u64,
     /// Review items decided (confirmed or dismissed), counted in the student's class.
     pub reviews_decided: u64,
+    /// Check-ins ("I checked in" on the Now page), counted in the class they were made in.
+    pub checkins: u64,
+    /// Enrolments whose student had at least one check-in in that class during the period.
+    pub enrolled_checked_in: u64,
+    /// enrolled_checked_in / enrolled (4 decimals): the share of students checked in with;
+    /// absent when nobody is enrolled.
+    pub share_checked_in: Option<f64>,
 }
 
 impl Figures {
@@ -115,6 +132,8 @@ impl Figures {
         self.teacher_views += o.teacher_views;
         self.insights_viewed += o.insights_viewed;
         self.reviews_decided += o.reviews_decided;
+        self.checkins += o.checkins;
+        self.enrolled_checked_in += o.enrolled_checked_in;
         self.finish();
     }
 
@@ -122,10 +141,11 @@ impl Figures {
     fn finish(&mut self) {
         self.practice_minutes = minutes(self.practice_ms);
         self.share_practising = share(self.enrolled_practising, self.enrolled);
+        self.share_checked_in = share(self.enrolled_checked_in, self.enrolled);
     }
 
     /// The additive figures, for comparing sums.
-    fn counts(&self) -> [u64; 10] {
+    fn counts(&self) -> [u64; 12] {
         [
             self.active_students,
             self.active_teachers,
@@ -137,6 +157,8 @@ impl Figures {
             self.teacher_views,
             self.insights_viewed,
             self.reviews_decided,
+            self.checkins,
+            self.enrolled_checked_in,
         ]
     }
 }
@@ -268,6 +290,17 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
         }
     }
 
+    let checkins: Vec<&CheckIn> = input.checkins.iter().filter(|c| in_range(c.at)).collect();
+    let mut checked_in: HashSet<(&str, &str)> = HashSet::new();
+    for c in &checkins {
+        school_of.entry(c.class_id.as_str()).or_insert(None);
+        per_class
+            .entry(Some(c.class_id.as_str()))
+            .or_default()
+            .checkins += 1;
+        checked_in.insert((c.class_id.as_str(), c.student_id.as_str()));
+    }
+
     let mut enrolled_in: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (class, student) in &input.enrolments {
         school_of.entry(class.as_str()).or_insert(None);
@@ -278,6 +311,9 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
             .is_some_and(|s| s.contains(student.as_str()))
         {
             f.enrolled_practising += 1;
+        }
+        if checked_in.contains(&(class.as_str(), student.as_str())) {
+            f.enrolled_checked_in += 1;
         }
         enrolled_in
             .entry(student.as_str())
@@ -373,7 +409,14 @@ pub fn compute(range: &Range, input: &Input) -> Adoption {
     });
     totals.finish();
 
-    let week_rows = weekly(&weeks, &activity, &reads, &decisions, &input.enrolments);
+    let week_rows = weekly(
+        &weeks,
+        &activity,
+        &reads,
+        &decisions,
+        &checkins,
+        &input.enrolments,
+    );
     let direct_students = student_classes.len() as u64;
     let direct_teachers = teacher_classes.len() as u64;
     let mut report = Adoption {
@@ -415,6 +458,7 @@ fn weekly(
     activity: &[&ActivityRow],
     reads: &[&ClassRead],
     decisions: &[&Decision],
+    checkins: &[&CheckIn],
     enrolments: &[(String, String)],
 ) -> Vec<WeekRow> {
     let enrolled: HashSet<(&str, &str)> = enrolments
@@ -453,6 +497,15 @@ fn weekly(
                 .iter()
                 .filter(|d| (week..end).contains(&d.at))
                 .count() as u64;
+            let mut checked: HashSet<(&str, &str)> = HashSet::new();
+            for c in checkins.iter().filter(|c| (week..end).contains(&c.at)) {
+                f.checkins += 1;
+                let pair = (c.class_id.as_str(), c.student_id.as_str());
+                if enrolled.contains(&pair) {
+                    checked.insert(pair);
+                }
+            }
+            f.enrolled_checked_in = checked.len() as u64;
             f.finish();
             WeekRow {
                 week_start: date_string(week),
@@ -494,12 +547,13 @@ pub fn check(report: &Adoption) -> Result<(), String> {
     }
     let weekly =
         |get: fn(&Figures) -> u64| report.weeks.iter().map(|w| get(&w.figures)).sum::<u64>();
-    let pairs: [(Getter, &str); 5] = [
+    let pairs: [(Getter, &str); 6] = [
         (|f| f.events, "events"),
         (|f| f.practice_ms, "practice"),
         (|f| f.teacher_views, "teacher views"),
         (|f| f.insights_viewed, "insights viewed"),
         (|f| f.reviews_decided, "review decisions"),
+        (|f| f.checkins, "check-ins"),
     ];
     for (get, what) in pairs {
         if weekly(get) != get(&report.totals) {
@@ -616,6 +670,21 @@ mod tests {
                     decided_by: "admin".into(),
                 },
             ],
+            checkins: vec![
+                checkin(MON + DAY_MS, "c2", "s2"),
+                checkin(MON + 2 * DAY_MS, "c2", "s2"), // s2 twice: one student checked in with
+                checkin(last + DAY_MS, "c2", "s4"),
+                checkin(MON, "c1", "s2"), // s2 is not enrolled in c1: a check-in, no enrolment
+                checkin(MON - 2 * WEEK_MS, "c1", "s1"), // before the range: not counted
+            ],
+        }
+    }
+
+    fn checkin(at: i64, class: &str, student: &str) -> CheckIn {
+        CheckIn {
+            at,
+            class_id: class.into(),
+            student_id: student.into(),
         }
     }
 
@@ -669,6 +738,7 @@ mod tests {
             Figures {
                 enrolled: 1,
                 share_practising: Some(0.0),
+                share_checked_in: Some(0.0),
                 ..Figures::default()
             }
         );
@@ -688,6 +758,32 @@ mod tests {
         assert_eq!(r.totals.events, 29);
         assert_eq!(r.totals.enrolled, 5);
         assert_eq!(r.totals.reviews_decided, 3);
+    }
+
+    #[test]
+    fn checkins_count_in_their_class_and_share_the_students_checked_in_with() {
+        let r = compute(&range(), &district());
+        assert!(r.consistent, "{:?}", check(&r));
+        let c2 = class_row(&r, Some("c2"));
+        // Three check-ins with s2 (twice) and s4: both of c2's students.
+        assert_eq!(
+            (c2.figures.checkins, c2.figures.enrolled_checked_in),
+            (3, 2)
+        );
+        assert_eq!(c2.figures.share_checked_in, Some(1.0));
+        let c1 = class_row(&r, Some("c1"));
+        assert_eq!(
+            (c1.figures.checkins, c1.figures.enrolled_checked_in),
+            (1, 0)
+        );
+        assert_eq!(c1.figures.share_checked_in, Some(0.0));
+        assert_eq!((r.totals.checkins, r.totals.enrolled_checked_in), (4, 2));
+        assert_eq!(r.totals.share_checked_in, Some(0.4));
+        // Per week: s4 last week; s2 (once, though twice) and the unenrolled pair this week.
+        let (last, this) = (&r.weeks[0].figures, &r.weeks[1].figures);
+        assert_eq!((last.checkins, last.enrolled_checked_in), (1, 1));
+        assert_eq!((this.checkins, this.enrolled_checked_in), (3, 1));
+        assert_eq!(this.share_checked_in, Some(0.2));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::data_quality::{DataQuality, ToolRow};
 pub const ADOPTION_SECTIONS: [&str; 3] = ["weeks", "schools", "classes"];
 pub const DATA_QUALITY_SECTIONS: [&str; 3] = ["tools", "rejections", "skills"];
 
-const FIGURES: [&str; 12] = [
+const FIGURES: [&str; 15] = [
     "active_students",
     "active_teachers",
     "events",
@@ -20,6 +20,9 @@ const FIGURES: [&str; 12] = [
     "teacher_views",
     "insights_viewed",
     "reviews_decided",
+    "checkins",
+    "enrolled_checked_in",
+    "share_checked_in",
 ];
 
 fn figures(f: &Figures) -> Vec<String> {
@@ -36,6 +39,9 @@ fn figures(f: &Figures) -> Vec<String> {
         f.teacher_views.to_string(),
         f.insights_viewed.to_string(),
         f.reviews_decided.to_string(),
+        f.checkins.to_string(),
+        f.enrolled_checked_in.to_string(),
+        opt(f.share_checked_in),
     ]
 }
 

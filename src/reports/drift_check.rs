@@ -1,14 +1,15 @@
 //! The drift rule on simulated data, without a database: a model fitted on the first weeks
 //! of a simulated district, then a week of answers after some skill's true parameters change
-//! (or not). The same steps as the service: first attempts only, the fit, the in-sample
-//! accuracy, then one-step-ahead predictions with the fitted model over the following week.
+//! (or not). The same steps as the service: first attempts only, the fit, then one-step-ahead
+//! predictions with the fitted model over the following week, on the online path's belief
+//! ([`crate::kt::Params::one_step_ahead`], log-odds).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate};
 
-use super::model_health::{assess, in_sample, DriftRule, Health, Histogram, BINS};
-use crate::kt::{self, load::DatasetBuilder, FitOptions, Params};
+use super::model_health::{assess, DriftRule, Health, Histogram, BINS};
+use crate::kt::{self, load::DatasetBuilder, FitOptions};
 use crate::sim::{Config, Drift, Simulation};
 
 /// A first attempt: when, and whether right.
@@ -48,8 +49,7 @@ pub(crate) fn verdicts(seed: u64, drift: Option<Drift>, cutoff_day: u32) -> Vec<
     }
     let mut builder = DatasetBuilder::default();
     for ((student, skill), list) in &answers {
-        for (i, (at, y)) in list.iter().enumerate().filter(|(_, (at, _))| *at < cutoff) {
-            let _ = at;
+        for (i, (_, y)) in list.iter().enumerate().filter(|(_, (at, _))| *at < cutoff) {
             builder.push(
                 &out.students[*student as usize].id,
                 &out.skills[*skill as usize].id,
@@ -66,20 +66,20 @@ pub(crate) fn verdicts(seed: u64, drift: Option<Drift>, cutoff_day: u32) -> Vec<
         let Some(i) = data.skills.iter().position(|s| s.skill_id == skill.id) else {
             continue;
         };
-        let fit = &fits[i];
-        let params: Params = fit.model.params;
-        let s = &data.skills[i];
-        // The fit-time figures are shown beside the recent ones; the rule needs only the latter.
-        let _fit = in_sample(&params, (0..s.sequences()).map(|j| s.sequence(j))).accuracy();
+        let params = fits[i].model.params;
+        // The predictions the service records as the week's answers arrive: each student's
+        // belief carried through all their answers, the week's ones scored.
         let mut recent = Histogram::new(BINS);
-        for ((_, sk), list) in answers.iter().filter(|((_, sk), _)| *sk as usize == k) {
-            let _ = sk;
-            let mut p = params.prior;
-            for &(at, y) in list {
+        for list in answers
+            .iter()
+            .filter(|((_, sk), _)| *sk as usize == k)
+            .map(|(_, list)| list)
+        {
+            let steps = params.one_step_ahead(list.iter().map(|&(_, y)| y));
+            for (step, &(at, y)) in steps.zip(list) {
                 if at >= cutoff && at < window_end {
-                    recent.add(params.predict(p), y);
+                    recent.add(step.p_correct, y);
                 }
-                p = params.update(p, y);
             }
         }
         let v = assess(recent.accuracy().as_ref(), &rule);

@@ -214,12 +214,9 @@ pub fn in_sample<'a>(
 ) -> Histogram {
     let mut h = Histogram::new(BINS);
     for seq in sequences {
-        // Log-odds: exact after any run of answers (see Params::update_log_odds).
-        let mut belief = crate::kt::params::logit(params.prior);
-        for &y in seq {
-            let correct = y != 0;
-            h.add(params.predict_log_odds(belief), correct);
-            belief = params.update_log_odds(belief, correct);
+        let answers = seq.iter().map(|&y| y != 0);
+        for (step, correct) in params.one_step_ahead(answers.clone()).zip(answers) {
+            h.add(step.p_correct, correct);
         }
     }
     h
@@ -655,13 +652,30 @@ mod tests {
             slip: 0.1,
             forget: 0.0,
         };
-        let seq: &[u8] = &[0, 1, 1];
-        let h = in_sample(&params, [seq]);
-        let p0 = params.prior;
-        let p1 = params.update(p0, false);
-        let p2 = params.update(p1, true);
-        let sum = params.predict(p0) + params.predict(p1) + params.predict(p2);
-        assert!((h.total().sum_pred - sum).abs() < 1e-12);
-        assert_eq!(h.total().correct, 2);
+        // 60 right answers, then 60 wrong: held as one probability, P(known) would round to
+        // 1.0 and every wrong answer would still be predicted right 90% of the time.
+        let seq: Vec<u8> = [1u8; 60].into_iter().chain([0u8; 60]).collect();
+        let h = in_sample(&params, [seq.as_slice()]);
+        // The stored state of the online path, answer by answer.
+        let model = crate::kt::SkillModel {
+            params,
+            spread: crate::kt::Spread::unfitted(),
+        };
+        let mut state = crate::kt::SkillState::new(&model);
+        let (mut sum, mut last) = (0.0, 0.0);
+        for &y in &seq {
+            last = state.predict(&params);
+            sum += last;
+            let obs = crate::kt::Observation {
+                correct: y == 1,
+                at: chrono::DateTime::UNIX_EPOCH,
+                session: 1,
+                excluded: false,
+            };
+            state.apply(&model, &obs);
+        }
+        assert!((h.total().sum_pred - sum).abs() < 1e-9, "{sum}");
+        assert!(last < 0.5, "the wrong answers lower the prediction: {last}");
+        assert_eq!(h.total().correct, 60);
     }
 }

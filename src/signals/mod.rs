@@ -126,11 +126,17 @@ pub struct Thresholds {
     // Idle (school days are Monday to Friday, UTC dates).
     pub idle_school_days: u32,
 
-    // Wheel-spinning (Beck & Gong 2013): this many opportunities without mastery, where
-    // mastery is `wheel_spinning_streak` right first answers in a row (their definition) or an
-    // estimate at the mastery threshold.
+    // Stuck (wheel-spinning, after Beck & Gong 2013, made stricter so that it means "practice
+    // alone is not helping" rather than "slower than most"): at least this many opportunities
+    // on the skill, on at least `wheel_spinning_days` separate days, and fewer than
+    // `wheel_spinning_accuracy` of the latest `wheel_spinning_window` first tries right (a
+    // student who does not know a skill is right about as often as a guess). It ends at
+    // mastery, or once at least half of the latest first tries are right.
     pub wheel_spinning_opportunities: u32,
-    pub wheel_spinning_streak: u32,
+    pub wheel_spinning_days: u32,
+    /// At most 32.
+    pub wheel_spinning_window: u32,
+    pub wheel_spinning_accuracy: f64,
 
     // Shared account.
     /// Switches back to another live session (or answers in two sessions at the same
@@ -165,8 +171,10 @@ impl Default for Thresholds {
             abandon_errors: 2,
             abandon_fraction: 0.6,
             idle_school_days: 3,
-            wheel_spinning_opportunities: 10,
-            wheel_spinning_streak: 3,
+            wheel_spinning_opportunities: 15,
+            wheel_spinning_days: 3,
+            wheel_spinning_window: 10,
+            wheel_spinning_accuracy: 0.4,
             shared_switches: 3,
             shared_gap_ms: 120_000,
         }

@@ -58,6 +58,12 @@ pub struct Evidence {
     pub opportunities: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<f64>,
+    /// Stuck: separate days of practice on the skill, and the latest first tries looked at
+    /// (`hits` of them right).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent: Option<u32>,
     /// Idle: school days without practice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_days: Option<u32>,
@@ -109,46 +115,65 @@ impl Episode {
     /// The plain sentence a teacher reads (about 20 words at most, everyday words).
     pub fn sentence(&self) -> String {
         let e = &self.evidence;
+        let n = |k: u32, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
         match self.kind {
             Kind::RapidGuessing => format!(
-                "Answered {} questions too fast to have read them (under {}).",
-                e.hits,
+                "Answered {} too fast to have read them (under {}).",
+                n(e.hits, "question", "questions"),
                 seconds(e.threshold_ms.unwrap_or(0))
             ),
             Kind::HintAbuse => format!(
-                "Clicked straight through the hints to the answer on {} questions.",
-                e.hits
+                "Clicked straight through the hints to the answer on {}.",
+                n(e.hits, "question", "questions")
             ),
             Kind::Gaming => format!(
-                "Guessed and quickly retried on {} answers instead of working them out.",
-                e.hits
+                "Guessed and quickly tried again on {} instead of working them out.",
+                n(e.hits, "answer", "answers")
             ),
             Kind::Rushing => format!(
-                "Rushed {} answers with {} right, against {} usually.",
-                e.hits,
+                "Rushed {} and got {} right, not the usual {}.",
+                n(e.hits, "answer", "answers"),
                 percent(e.accuracy.unwrap_or(0.0)),
                 percent(e.usual_accuracy.unwrap_or(0.0))
             ),
-            Kind::GivingUp => match (e.hits, e.abandoned_after_errors) {
-                (0, Some(n)) => format!("Stopped practising after {n} wrong answers in a row."),
-                (h, Some(n)) => {
-                    format!("Skipped {h} questions, then stopped after {n} wrong answers in a row.")
+            Kind::GivingUp => {
+                let wrong = |k| n(k, "wrong answer", "wrong answers in a row");
+                match (e.hits, e.abandoned_after_errors) {
+                    (0, Some(k)) => format!("Stopped practising after {}.", wrong(k)),
+                    (h, Some(k)) => format!(
+                        "Skipped {}, then stopped after {}.",
+                        n(h, "question", "questions"),
+                        wrong(k)
+                    ),
+                    (h, None) => {
+                        format!("Skipped {} without trying.", n(h, "question", "questions"))
+                    }
                 }
-                (h, None) => format!("Skipped {h} questions without trying them."),
-            },
+            }
             Kind::Idle => format!(
-                "No practice for {} school days, since {}.",
-                e.school_days.unwrap_or(0),
+                "No practice for {}, since {}.",
+                n(e.school_days.unwrap_or(0), "school day", "school days"),
                 weekday_date(self.started_at)
             ),
-            Kind::WheelSpinning => format!(
-                "{} answers on {} without mastering it yet.",
-                e.opportunities.unwrap_or(0),
-                self.skill_id.as_deref().unwrap_or("this skill")
-            ),
+            Kind::WheelSpinning => {
+                let skill = self.skill_id.as_deref().unwrap_or("this skill");
+                let answers = n(e.opportunities.unwrap_or(0), "answer", "answers");
+                match (e.days, e.recent) {
+                    (Some(days), Some(recent)) => format!(
+                        "{answers} on {skill} over {}, with {} of the last {recent} right.",
+                        n(days, "day", "days"),
+                        if e.hits == 0 {
+                            "none".to_owned()
+                        } else {
+                            e.hits.to_string()
+                        }
+                    ),
+                    _ => format!("{answers} on {skill} without mastering it yet."),
+                }
+            }
             Kind::SharedAccount => format!(
-                "Answers came from two sessions at once {} times: the account may be shared.",
-                e.hits
+                "Answers came from two sessions at once {}: the account may be shared.",
+                n(e.hits, "time", "times")
             ),
         }
     }
@@ -215,6 +240,41 @@ impl Mark {
     }
 }
 
+/// One skill's answers as the stuck rule sees them: the separate days with a first try, and
+/// the latest first tries (not rapid guesses) as bits, newest in bit 0 (1 = right).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+struct SkillTrack {
+    #[serde(rename = "d")]
+    days: u32,
+    /// The latest day with a first try (days since 1970-01-01, UTC).
+    #[serde(rename = "l")]
+    last_day: i64,
+    #[serde(rename = "r")]
+    recent: u32,
+    /// First tries in `recent` (at most 32).
+    #[serde(rename = "n")]
+    seen: u32,
+}
+
+impl SkillTrack {
+    fn push(&mut self, at: i64, right: bool) {
+        let day = at.div_euclid(crate::util::DAY_MS) + 1;
+        if day != self.last_day {
+            self.days += 1;
+            self.last_day = day;
+        }
+        self.recent = (self.recent << 1) | u32::from(right);
+        self.seen = (self.seen + 1).min(32);
+    }
+
+    /// Right answers among the latest `window` first tries, and how many there are.
+    fn latest(&self, window: u32) -> (u32, u32) {
+        let n = self.seen.min(window);
+        let mask = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+        ((self.recent & mask).count_ones(), n)
+    }
+}
+
 /// A student's detector state (stored as JSON per student).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tracker {
@@ -251,10 +311,9 @@ pub struct Tracker {
     prev_session: Option<u64>,
     #[serde(rename = "v")]
     live: Vec<(u64, i64)>,
-    /// Per skill: right first answers in a row (not rapid guesses), or u32::MAX once the
-    /// student has shown progress (wheel-spinning is then over for good).
-    #[serde(rename = "k", default)]
-    streaks: std::collections::BTreeMap<String, u32>,
+    /// Per skill: what the stuck rule looks at.
+    #[serde(rename = "sk", default)]
+    skills: std::collections::BTreeMap<String, SkillTrack>,
     /// Flags still going on.
     #[serde(rename = "o")]
     pub open: Vec<Episode>,
@@ -553,39 +612,41 @@ impl Tracker {
         t: &Thresholds,
         closed: &mut Vec<Episode>,
     ) {
-        if !self.streaks.contains_key(a.skill_id) {
-            self.streaks.insert(a.skill_id.to_owned(), 0);
+        let track = self.skills.entry(a.skill_id.to_owned()).or_default();
+        if a.attempt == 1 && !a.is_rapid_guess(t) {
+            track.push(a.at, a.outcome == "correct" && !a.hint_bottom_out);
         }
-        let Some(streak) = self.streaks.get_mut(a.skill_id) else {
-            return;
+        let window = t.wheel_spinning_window.clamp(1, 32);
+        let (right, seen) = track.latest(window);
+        let days = track.days;
+        let stuck = !kt.mastered
+            && kt.evidence >= t.wheel_spinning_opportunities
+            && days >= t.wheel_spinning_days
+            && seen >= window
+            && f64::from(right) < t.wheel_spinning_accuracy * f64::from(window);
+        let getting_there = kt.mastered || (seen >= window && 2 * right >= window);
+        let note = |e: &mut Episode| {
+            e.last_at = a.at;
+            e.evidence.opportunities = Some(kt.evidence);
+            e.evidence.estimate = Some(kt.estimate);
+            e.evidence.days = Some(days);
+            e.evidence.hits = right;
+            e.evidence.recent = Some(seen.min(window));
         };
-        if *streak != u32::MAX && a.attempt == 1 && !a.is_rapid_guess(t) {
-            let right = a.outcome == "correct" && !a.hint_bottom_out;
-            *streak = if right { *streak + 1 } else { 0 };
-        }
-        if kt.mastered || *streak >= t.wheel_spinning_streak.max(1) {
-            *streak = u32::MAX;
-        }
-        let progressed = *streak == u32::MAX;
-        let open = self.open_index(Kind::WheelSpinning, Some(a.skill_id));
-        match open {
-            Some(i) if progressed => {
+        match self.open_index(Kind::WheelSpinning, Some(a.skill_id)) {
+            Some(i) if getting_there => {
                 let mut e = self.open.remove(i);
                 e.ended_at = Some(a.at);
-                e.last_at = a.at;
-                e.evidence.opportunities = Some(kt.evidence);
-                e.evidence.estimate = Some(kt.estimate);
+                note(&mut e);
                 closed.push(e);
             }
             Some(i) => {
                 let e = &mut self.open[i];
-                e.last_at = a.at;
                 e.evidence.actions += 1;
-                e.evidence.opportunities = Some(kt.evidence);
-                e.evidence.estimate = Some(kt.estimate);
+                note(e);
             }
-            None if !progressed && kt.evidence >= t.wheel_spinning_opportunities => {
-                self.open.push(Episode {
+            None if stuck => {
+                let mut e = Episode {
                     kind: Kind::WheelSpinning,
                     skill_id: Some(a.skill_id.to_owned()),
                     started_at: a.at,
@@ -593,12 +654,12 @@ impl Tracker {
                     last_at: a.at,
                     evidence: Evidence {
                         actions: 1,
-                        opportunities: Some(kt.evidence),
-                        estimate: Some(kt.estimate),
                         skills: vec![a.skill_id.to_owned()],
                         ..Evidence::default()
                     },
-                });
+                };
+                note(&mut e);
+                self.open.push(e);
             }
             None => {}
         }
@@ -891,51 +952,62 @@ mod tests {
         assert_eq!(e.and_then(|e| e.evidence.school_days), Some(4));
     }
 
-    #[test]
-    fn wheel_spinning_opens_at_ten_and_closes_at_mastery() {
-        let mut s = Script::new();
-        for n in 1..=12u32 {
-            s.act(25, |a| {
-                a.outcome = if n % 3 == 0 { "correct" } else { "incorrect" };
-                a.kt = Some(KtAfter {
-                    evidence: n,
-                    mastered: false,
-                    estimate: 0.3,
-                })
-            });
+    /// Five answers a day on one skill for `days` days after `done` answers (each day after
+    /// the first answer starts a day later), right when `right(n)` says (n counts from 1); the
+    /// estimate is `estimate` and never mastered. Returns the answers so far.
+    fn practise(
+        s: &mut Script,
+        done: u32,
+        days: u32,
+        right: impl Fn(u32) -> bool,
+        estimate: f64,
+    ) -> u32 {
+        let mut n = done;
+        for _ in 0..days {
+            for i in 0..5 {
+                let gap = if i == 0 && n > 0 { 24 * 3600 } else { 25 };
+                n += 1;
+                let ok = right(n);
+                s.act(gap, |a| {
+                    a.outcome = if ok { "correct" } else { "incorrect" };
+                    a.kt = Some(KtAfter {
+                        evidence: n,
+                        mastered: false,
+                        estimate,
+                    })
+                });
+            }
         }
+        n
+    }
+
+    #[test]
+    fn stuck_needs_many_answers_over_three_days_mostly_wrong() {
+        // Two days of wrong answers: many tries, but too soon to call it stuck.
+        let mut s = Script::new();
+        let done = practise(&mut s, 0, 2, |n| n % 5 == 0, 0.2);
+        assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
+        // The third day: 15 answers over 3 days, 2 of the last 10 right.
+        practise(&mut s, done, 1, |n| n % 5 == 0, 0.2);
         let e = s
             .tracker
             .open
             .iter()
-            .find(|e| e.kind == Kind::WheelSpinning);
-        assert_eq!(e.and_then(|e| e.evidence.opportunities), Some(12));
+            .find(|e| e.kind == Kind::WheelSpinning)
+            .expect("stuck");
+        assert_eq!(e.evidence.opportunities, Some(15));
+        assert_eq!(e.evidence.days, Some(3));
+        assert_eq!((e.evidence.hits, e.evidence.recent), (2, Some(10)));
+        assert_eq!(e.skill_id.as_deref(), Some("fractions.add"));
         assert_eq!(
-            e.and_then(|e| e.skill_id.clone()).as_deref(),
-            Some("fractions.add")
+            e.sentence(),
+            "15 answers on fractions.add over 3 days, with 2 of the last 10 right."
         );
-        s.act(25, |a| {
-            a.outcome = "incorrect";
-            a.kt = Some(KtAfter {
-                evidence: 13,
-                mastered: true,
-                estimate: 0.96,
-            })
-        });
-        assert!(!s.open(Kind::WheelSpinning));
-        assert!(s.closed.iter().any(|e| e.kind == Kind::WheelSpinning));
-    }
-
-    #[test]
-    fn three_right_in_a_row_is_progress_not_wheel_spinning() {
-        let mut s = Script::new();
-        for n in 1..=12u32 {
+        // Half of the latest first tries right: getting there, the flag ends.
+        let mut n = 15;
+        for _ in 0..5 {
+            n += 1;
             s.act(25, |a| {
-                a.outcome = if (4..=6).contains(&n) {
-                    "correct"
-                } else {
-                    "incorrect"
-                };
                 a.kt = Some(KtAfter {
                     evidence: n,
                     mastered: false,
@@ -943,7 +1015,32 @@ mod tests {
                 })
             });
         }
-        assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
+        assert!(!s.open(Kind::WheelSpinning));
+        assert!(s.closed.iter().any(|e| e.kind == Kind::WheelSpinning));
+    }
+
+    #[test]
+    fn stuck_ends_at_mastery_and_a_slow_start_is_not_stuck() {
+        let mut s = Script::new();
+        let n = practise(&mut s, 0, 4, |_| false, 0.1);
+        assert!(s.open(Kind::WheelSpinning));
+        s.act(25, |a| {
+            a.outcome = "incorrect";
+            a.kt = Some(KtAfter {
+                evidence: n + 1,
+                mastered: true,
+                estimate: 0.96,
+            })
+        });
+        assert!(!s.open(Kind::WheelSpinning));
+        // Wrong at first, then mostly right: many answers over several days, not stuck.
+        let mut s = Script::new();
+        practise(&mut s, 0, 4, |n| n > 8 && n % 4 != 0, 0.6);
+        assert!(
+            !s.all().iter().any(|e| e.kind == Kind::WheelSpinning),
+            "{:?}",
+            s.all()
+        );
     }
 
     #[test]

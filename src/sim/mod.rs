@@ -330,6 +330,8 @@ pub struct Step {
     pub known_before: bool,
     /// Known at the next opportunity (after learning or forgetting).
     pub known_after: bool,
+    /// The student gave the item a real try (not a guess that could teach nothing).
+    pub engaged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -684,6 +686,7 @@ impl Simulation {
                             correct: first_correct,
                             known_before,
                             known_after: prog.known,
+                            engaged,
                         });
                         errors_in_row = if first_correct { 0 } else { errors_in_row + 1 };
                         if student.profile == Profile::GiverUpper

@@ -190,6 +190,7 @@ pub fn data_for_students(
         cells,
         flags,
         decisions: Decisions::new(decisions),
+        helps: Vec::new(),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod events;
 pub mod flags;
 pub mod history;
 pub mod items;
+pub mod job_runs;
 pub mod plans;
 pub mod predictions;
 pub mod privacy;

@@ -244,5 +244,6 @@ fn run_steps(
         p.students_done += chunk.len();
         set_progress(db, job_id, "recomputing", p)?;
     }
+    db.write_blocking(crate::db::Changes::Records, |conn| fitted.states_done(conn))?;
     Ok(fitted.summary(written))
 }

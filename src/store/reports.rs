@@ -1,7 +1,7 @@
 //! The administrators' reports: the aggregates maintained at ingest (`record_in`, from the
 //! batch's transaction; [`record_refused`], from the events handler) and the reads the report
 //! rules (`crate::reports`) roll up. A report reads these small tables, the roster, the audit
-//! log and the review decisions; never the events.
+//! log, the review decisions and the check-ins; never the events.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,13 +11,14 @@ use diesel::sql_types::BigInt;
 use diesel::upsert::excluded;
 
 use crate::db::schema::{
-    audit_log, class_teachers, classes, enrolments, flags, report_activity, report_rejections,
-    report_tool_days, review_decisions, schools, skill_states, skills, students, users,
+    audit_log, checkins, class_teachers, classes, enrolments, flags, report_activity,
+    report_rejections, report_tool_days, review_decisions, schools, skill_states, skills, students,
+    users,
 };
 use crate::db::{to_millis, DbConnection};
 use crate::ingest::Event;
 use crate::on_backend;
-use crate::reports::adoption::{self, ActivityRow, ClassInfo, ClassRead, Decision};
+use crate::reports::adoption::{self, ActivityRow, CheckIn, ClassInfo, ClassRead, Decision};
 use crate::reports::data_quality::{self, RejectionRow, ToolDayRow};
 use crate::reports::facts::{self, Activity, EventFact, Refusals, ToolDay};
 use crate::reports::{day_start, Range};
@@ -360,6 +361,19 @@ pub fn adoption_input(
             decided_by,
         })
         .collect();
+    let checkins = checkins::table
+        .filter(checkins::org_id.eq(org))
+        .filter(checkins::at.ge(lo))
+        .filter(checkins::at.lt(hi))
+        .select((checkins::at, checkins::class_id, checkins::student_id))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(at, class_id, student_id)| CheckIn {
+            at,
+            class_id,
+            student_id,
+        })
+        .collect();
     Ok(adoption::Input {
         activity,
         classes,
@@ -368,6 +382,7 @@ pub fn adoption_input(
         teaching,
         reads,
         decisions,
+        checkins,
     })
 }
 

@@ -17,10 +17,12 @@ type Row = (
     i64,
     String,
     i64,
+    Option<String>,
 );
 
 fn record(r: Row) -> Option<DecisionRecord> {
-    let (student_id, skill_id, kind, decision, note, marker, decided_by, decided_at) = r;
+    let (student_id, skill_id, kind, decision, note, marker, decided_by, decided_at, insight_id) =
+        r;
     Some(DecisionRecord {
         student_id,
         skill_id,
@@ -30,6 +32,7 @@ fn record(r: Row) -> Option<DecisionRecord> {
         marker,
         decided_by,
         decided_at,
+        insight_id,
     })
 }
 
@@ -54,6 +57,7 @@ pub fn decisions_of(
                 review_decisions::evidence_marker,
                 review_decisions::decided_by,
                 review_decisions::decided_at,
+                review_decisions::insight_id,
             ))
             .load(conn)?;
         out.extend(rows.into_iter().filter_map(record));
@@ -79,6 +83,7 @@ pub fn record_decision(
             review_decisions::evidence_marker.eq(d.marker),
             review_decisions::decided_by.eq(&d.decided_by),
             review_decisions::decided_at.eq(d.decided_at),
+            review_decisions::insight_id.eq(&d.insight_id),
         ))
         .execute(conn)?;
     Ok(())

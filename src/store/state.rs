@@ -18,7 +18,9 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use serde::Serialize;
 
-use crate::db::schema::{events, skill_models, skill_states, skills, student_items, students};
+use crate::db::schema::{
+    events, refit_pending, skill_models, skill_states, skills, student_items, students,
+};
 use crate::db::{to_millis, DbConnection};
 use crate::ingest::Event;
 use crate::kt::evidence::{self, Attempt, Track};
@@ -1285,7 +1287,10 @@ impl Fitted {
             .map(|c| c.iter().map(String::as_str).collect())
     }
 
-    /// Step 2a (a short write): stores the models.
+    /// Step 2a (a short write): stores the models, and in the same transaction marks the
+    /// organisation's states as behind them (`refit_pending`) until [`Fitted::states_done`]:
+    /// a refit cut short between the two is finished at the next start
+    /// ([`finish_interrupted_refits`]).
     pub fn save_models(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
         let now = to_millis(chrono::Utc::now());
         let rows: Vec<NewModel> = self
@@ -1305,8 +1310,25 @@ impl Fitted {
                     .and_then(|a| serde_json::to_string(a).ok()),
             })
             .collect();
-        on_backend!(conn, |c| c.transaction(|c| c.save_models(&rows)))?;
+        on_backend!(conn, |c| c.transaction(|c| {
+            c.save_models(&rows)?;
+            diesel::insert_into(refit_pending::table)
+                .values((
+                    refit_pending::org_id.eq(&self.org),
+                    refit_pending::since.eq(now),
+                ))
+                .on_conflict(refit_pending::org_id)
+                .do_update()
+                .set(refit_pending::since.eq(now))
+                .execute(c)
+                .map(|_| ())
+        }))?;
         Ok(())
+    }
+
+    /// Step 3 (a short write): every state of step 2 is recomputed; the mark goes.
+    pub fn states_done(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        clear_refit_pending(conn, &self.org)
     }
 
     pub fn summary(self, states_written: usize) -> RefitSummary {
@@ -1346,6 +1368,7 @@ pub fn refit(
     for chunk in fitted.student_chunks() {
         written += rebuild_students(conn, org, &chunk)?;
     }
+    fitted.states_done(conn)?;
     Ok(fitted.summary(written))
 }
 
@@ -1368,7 +1391,38 @@ pub fn refit_db(
             rebuild_students(conn, org, &chunk)
         })?;
     }
+    db.write_blocking(crate::db::Changes::Records, |conn| fitted.states_done(conn))?;
     Ok(fitted.summary(written))
+}
+
+fn clear_refit_pending(conn: &mut DbConnection, org: &str) -> anyhow::Result<()> {
+    diesel::delete(refit_pending::table.filter(refit_pending::org_id.eq(org))).execute(conn)?;
+    Ok(())
+}
+
+/// Finishes the refits that a crash cut short between storing their models and recomputing
+/// the states (`refit_pending`): recomputes every state of each such organisation from its
+/// events under the stored models, a chunk of students per write so ingest goes on, then
+/// clears the mark. Run at start; gives back how many states were written.
+pub fn finish_interrupted_refits(db: &crate::db::Db) -> anyhow::Result<usize> {
+    let orgs: Vec<String> = refit_pending::table
+        .select(refit_pending::org_id)
+        .order(refit_pending::org_id)
+        .load(&mut *db.conn()?)?;
+    let mut written = 0;
+    for org in &orgs {
+        let students = students_of(&mut *db.conn()?, org, None)?;
+        for chunk in students.chunks(REBUILD_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            written += db.write_blocking(crate::db::Changes::Records, |conn| {
+                rebuild_students(conn, org, &ids)
+            })?;
+        }
+        db.write_blocking(crate::db::Changes::Records, |conn| {
+            clear_refit_pending(conn, org)
+        })?;
+    }
+    Ok(written)
 }
 
 /// Every organisation with data.

@@ -299,8 +299,8 @@ fn kt_on_real_students_is_finite_and_predicts_held_out_answers() {
     assert!(ok, "kt cv failed: {stderr}");
     let v: Value = serde_json::from_str(&stdout).expect("JSON");
     let auc = v["auc"].as_f64().unwrap_or(0.0);
-    // 0.653 on this sample (fewer students per skill than the whole dataset's ~0.70); the
-    // literature defaults on every skill score 0.616 here.
+    // 0.655 on this sample with 5 restarts (fewer students per skill than the whole
+    // dataset's ~0.70); the literature defaults on every skill score 0.616 here.
     assert!(auc > 0.64, "held-out AUC {auc}: {v}");
     assert!(
         v["rmse"].as_f64().is_some_and(|r| r > 0.3 && r < 0.5),
@@ -328,7 +328,9 @@ fn kt_reads_researchers_files_and_refuses_bad_ones_clearly() {
                 i + 1
             ));
         }
-        text.push_str(&format!("u{s};rare;1.0;2026-12-01 10:00:00\n"));
+        if s < 20 {
+            text.push_str(&format!("u{s};rare;1.0;2026-12-01 10:00:00\n"));
+        }
     }
     let csv = write("answers.csv", &text);
     let (ok, fit, stderr) = kt(&["fit", "--csv", &csv, "--restarts", "2", "--bootstrap", "0"]);
@@ -337,7 +339,7 @@ fn kt_reads_researchers_files_and_refuses_bad_ones_clearly() {
     assert_eq!(v["skills"]["adding"]["method"], "em");
     assert_eq!(v["skills"]["rare"]["method"], "shrunk");
     assert!(
-        stderr.contains("\"rare\"") && stderr.contains("30 answers"),
+        stderr.contains("\"rare\"") && stderr.contains("20 answers"),
         "{stderr}"
     );
     // The minimum is a flag.
@@ -356,7 +358,7 @@ fn kt_reads_researchers_files_and_refuses_bad_ones_clearly() {
         Some("student_id,skill_id,opportunity,correct,p_correct,p_known_after")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 330);
+    assert_eq!(rows.len(), 320);
     let first = rows
         .iter()
         .find(|r| r[1] == "adding" && r[2] == "1")

@@ -748,3 +748,264 @@ async fn erased_text_leaves_the_file_sqlite() {
 async fn erased_text_leaves_the_file_postgres() {
     erased_text_leaves_the_file(Backend::Postgres).await;
 }
+
+async fn connections_beyond_the_cap_are_answered_not_left_waiting(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.max_connections = 2;
+        s.header_deadline = Duration::from_secs(30);
+    })
+    .await;
+    // Two idle connections take the cap.
+    let idle: Vec<TcpStream> = (0..2).map(|_| open(&app)).collect();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // A fresh client: no connection of its own kept from before.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client");
+    let admin = app.token(Role::Admin, ORG);
+    let response = client
+        .get(app.url("/api/v1/classes"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("an answer, not a wait");
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert_eq!(
+        response.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    assert_error(response, 503, "overloaded").await;
+    // The health check is never refused.
+    let health = client.get(app.url("/healthz")).send().await.expect("GET");
+    assert_eq!(health.status(), 200);
+    // Once the idle connections close, their places are free again.
+    drop(idle);
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let response = client
+        .get(app.url("/api/v1/classes"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+}
+
+#[actix_web::test]
+async fn connections_beyond_the_cap_are_answered_not_left_waiting_sqlite() {
+    connections_beyond_the_cap_are_answered_not_left_waiting(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn connections_beyond_the_cap_are_answered_not_left_waiting_postgres() {
+    connections_beyond_the_cap_are_answered_not_left_waiting(Backend::Postgres).await;
+}
+
+/// What a client sees when the HTTP parser refuses a request before the application sees it:
+/// actix-http answers from its connection dispatcher with a bare status (no body, no security
+/// headers) and closes the connection; docs/operations.md says why this cannot be JSON.
+async fn the_http_parser_s_own_refusals_are_bare_and_close(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let send = |request: Vec<u8>| {
+        let mut stream = open(&app);
+        actix_web::rt::task::spawn_blocking(move || {
+            stream.write_all(&request).expect("writing");
+            read_answer(&mut stream)
+        })
+    };
+    let malformed = send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_vec())
+        .await
+        .expect("the answer");
+    // More headers than the parser takes (96): its 431, like a head beyond its 128 KiB.
+    let mut many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..100 {
+        many.extend(format!("X-Header-{i}: a\r\n").as_bytes());
+    }
+    many.extend(b"\r\n");
+    let too_large = send(many).await.expect("the answer");
+    for (answer, status) in [(malformed, "400"), (too_large, "431")] {
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+        assert!(body.is_empty(), "{answer}");
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
+    // The service goes on.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn the_http_parser_s_own_refusals_are_bare_and_close_sqlite() {
+    the_http_parser_s_own_refusals_are_bare_and_close(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn the_http_parser_s_own_refusals_are_bare_and_close_postgres() {
+    the_http_parser_s_own_refusals_are_bare_and_close(Backend::Postgres).await;
+}
+
+async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.max_queued_batches = 1;
+        // On a loaded machine the uploads may take a while; this test is not about that.
+        s.header_deadline = Duration::from_secs(60);
+    })
+    .await;
+    // The organisation, class and students exist: the batches below only add events.
+    let first = crate::helpers::events(10);
+    assert_eq!(app.post_batch(&first).await["accepted"], 10);
+
+    // Three full batches at once, for a writer that takes one at a time and lets one wait:
+    // the first to be read takes the writer for longer than the others take to be read.
+    let started = Instant::now();
+    let send = |batch: Vec<Value>| {
+        let request = app
+            .client
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(app.tool_token())
+            .json(&json!({ "events": batch }));
+        actix_web::rt::spawn(async move {
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => panic!("no answer after {:?}: {e:?}", started.elapsed()),
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let body: Value = response.json().await.expect("JSON");
+            (status, retry_after, body, started.elapsed())
+        })
+    };
+    let batches: Vec<Vec<Value>> = (0..3).map(|_| crate::helpers::events(2_000)).collect();
+    let tasks: Vec<_> = batches.iter().map(|b| send(b.clone())).collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("a batch"));
+    }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 503) && statuses.contains(&503),
+        "a batch beyond the queue is refused, not kept waiting: {statuses:?}"
+    );
+    let first_written = answers
+        .iter()
+        .filter(|a| a.0 == 200)
+        .map(|a| a.3)
+        .min()
+        .expect("a batch was written");
+    let written = statuses.iter().filter(|&&s| s == 200).count() as i64;
+    let mut stored = 10 + 2_000 * written;
+    for (i, (status, retry_after, body, at)) in answers.iter().enumerate() {
+        if *status == 200 {
+            assert_eq!(body["accepted"], 2_000, "{body}");
+            continue;
+        }
+        assert_eq!(retry_after.as_deref(), Some("1"), "{body}");
+        crate::helpers::assert_error_shape(body, "writer_busy");
+        assert!(
+            *at < first_written,
+            "the refusal came at once, not after the wait ({at:?}, {first_written:?})"
+        );
+        // Nothing of a refused batch was stored; sent again, it is.
+        assert_eq!(app.count_events().await, stored);
+        let again = app.post_batch(&batches[i]).await;
+        assert_eq!(again["accepted"], 2_000, "{again}");
+        stored += 2_000;
+    }
+    assert_eq!(app.count_events().await, stored);
+}
+
+#[actix_web::test]
+async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_sqlite() {
+    a_writer_that_falls_behind_answers_503_not_an_endless_queue(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_postgres() {
+    a_writer_that_falls_behind_answers_503_not_an_endless_queue(Backend::Postgres).await;
+}
+
+/// A refit that a crash cut short (its models stored, its states not all recomputed) is
+/// finished at the next start: the mark its models' transaction left is found, every state is
+/// recomputed under the stored models, and the mark goes. A refit that ends leaves no mark.
+async fn a_refit_cut_short_is_finished_at_the_next_start(backend: Backend) {
+    use diesel::prelude::*;
+    use huddle::db::schema::{refit_pending, skill_states};
+    let app = TestApp::spawn_with(backend, |s| s.refit.min_students = 1).await;
+    app.post_batch(&crate::helpers::events(300)).await;
+    let admin = app.token(Role::Admin, ORG);
+    let response = send_as(
+        &app,
+        reqwest::Method::POST,
+        &admin,
+        "/api/v1/admin/refit",
+        json!({}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let marks = || app.read(|c| refit_pending::table.count().get_result::<i64>(c));
+    assert_eq!(marks().await, 0, "a finished refit leaves no mark");
+    let before = app
+        .db
+        .read(|c| huddle::store::state::all_states(c, ORG))
+        .await
+        .expect("the states");
+
+    // What a crash after the models' transaction leaves: the mark, and states behind.
+    app.db
+        .write(huddle::db::Changes::Records, |c| {
+            diesel::update(skill_states::table)
+                .set(skill_states::state.eq("{}"))
+                .execute(c)?;
+            diesel::insert_into(refit_pending::table)
+                .values((refit_pending::org_id.eq(ORG), refit_pending::since.eq(1i64)))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .expect("the crash's leftovers");
+    let db = app.db.clone();
+    let written =
+        huddle::db::blocking(move || huddle::store::state::finish_interrupted_refits(&db))
+            .await
+            .expect("finishing");
+    assert_eq!(written, before.len());
+    assert_eq!(marks().await, 0);
+    let after = app
+        .db
+        .read(|c| huddle::store::state::all_states(c, ORG))
+        .await
+        .expect("the states");
+    assert_eq!(before.len(), after.len());
+    for (key, row) in &before {
+        assert_eq!(row.state, after[key].state, "{key:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_refit_cut_short_is_finished_at_the_next_start_sqlite() {
+    a_refit_cut_short_is_finished_at_the_next_start(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_refit_cut_short_is_finished_at_the_next_start_postgres() {
+    a_refit_cut_short_is_finished_at_the_next_start(Backend::Postgres).await;
+}

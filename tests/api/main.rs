@@ -15,6 +15,7 @@ mod insights;
 mod items;
 mod knowledge;
 mod migrations;
+mod nodes;
 mod now;
 mod openapi;
 mod operations;

@@ -236,6 +236,7 @@ fn schema_matches(conn: &mut DbConnection) {
                         i64,
                         String,
                         i64,
+                        Option<String>,
                     )>(c)
                     .map(|_| ()),
             )

@@ -21,6 +21,9 @@ both_backends!(
     stream_tickets_are_for_one_class_and_expire,
     a_user_holds_at_most_four_streams,
     attention_names_the_unseen_and_follows_up_help,
+    the_adoption_report_counts_checkins_and_the_students_checked_in_with,
+    what_followed_a_checkin_or_a_finished_plan_is_a_today_insight,
+    what_followed_an_insight_marked_done_is_followed_up,
 );
 
 const CLASS: &str = "class-now";
@@ -646,6 +649,244 @@ async fn attention_names_the_unseen_and_follows_up_help(app: TestApp) {
     );
     let (status, _) = get_json(&app, &token, &format!("{path}?school_days=0")).await;
     assert_eq!(status, 400);
+}
+
+async fn the_adoption_report_counts_checkins_and_the_students_checked_in_with(app: TestApp) {
+    let mut events = Vec::new();
+    for s in ["a", "b", "c", "d"] {
+        events.extend(run(s, "cc", 60, json!({})));
+    }
+    app.post_batch(&events).await;
+    let token = admin(&app);
+    // One tap for a and b, then a again: three check-ins, two of four students.
+    for ids in [json!(["a", "b"]), json!(["a"])] {
+        let r = checkin(&app, &token, json!({ "student_ids": ids })).await;
+        assert_eq!(r.status(), 201);
+    }
+
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let path = format!("/api/v1/admin/adoption?from={today}&to={today}");
+    let (status, report) = get_json(&app, &token, &path).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["consistent"], true, "{report}");
+    let row = report["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class_id"] == CLASS)
+        .expect("the class's row");
+    assert_eq!(row["checkins"], 3, "{row}");
+    assert_eq!(row["enrolled"], 4, "{row}");
+    assert_eq!(row["enrolled_checked_in"], 2, "{row}");
+    assert_eq!(row["share_checked_in"], 0.5, "{row}");
+    let week = report["weeks"].as_array().unwrap().last().unwrap();
+    assert_eq!(week["checkins"], 3, "{week}");
+    assert_eq!(week["share_checked_in"], 0.5, "{week}");
+    assert_eq!(report["totals"]["checkins"], 3);
+
+    let r = app
+        .client
+        .get(app.url(&format!("{path}&format=csv&section=weeks")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET csv");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cells: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cell = |name: &str| cells[header.iter().position(|h| *h == name).expect(name)];
+    assert_eq!(
+        (
+            cell("checkins"),
+            cell("enrolled_checked_in"),
+            cell("share_checked_in")
+        ),
+        ("3", "2", "0.5")
+    );
+}
+
+/// Answers of `student` after the help, in the next seconds, one per `outcomes` char (c, i).
+fn after_help(student: &str, outcomes: &str) -> Vec<Value> {
+    outcomes
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let outcome = if c == 'c' { "correct" } else { "incorrect" };
+            let item = format!("after-{}", uuid::Uuid::new_v4());
+            answer(
+                student,
+                -(i as i64 + 1),
+                outcome,
+                json!({ "item_id": item }),
+            )
+        })
+        .collect()
+}
+
+async fn insights(app: &TestApp, token: &str) -> Vec<Value> {
+    let (status, body) = get_json(app, token, &format!("/api/v1/classes/{CLASS}/insights")).await;
+    assert_eq!(status, 200, "{body}");
+    body["insights"].as_array().expect("insights").clone()
+}
+
+fn follow_ups(list: &[Value]) -> Vec<&Value> {
+    list.iter().filter(|i| i["kind"] == "after_help").collect()
+}
+
+async fn what_followed_a_checkin_or_a_finished_plan_is_a_today_insight(app: TestApp) {
+    let mut events = Vec::new();
+    for s in ["sat", "p1", "p2"] {
+        events.extend(run(s, "iiiii", 600, json!({})));
+    }
+    app.post_batch(&events).await;
+    let token = admin(&app);
+    let r = checkin(
+        &app,
+        &token,
+        json!({"student_ids": ["sat"], "skill_id": SKILL}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    // A plan for p1 and p2 on the skill, marked done.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/classes/{CLASS}/plans")))
+        .bearer_auth(&token)
+        .json(&json!({"focus_skill_id": SKILL, "students": ["p1", "p2"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let plan: Value = r.json().await.unwrap();
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/plans/{}", plan["id"].as_str().unwrap())))
+        .bearer_auth(&token)
+        .json(&json!({"done": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Two answers since: too few to say anything.
+    let mut early = after_help("sat", "cc");
+    early.extend(after_help("p1", "cc"));
+    app.post_batch(&early).await;
+    assert!(follow_ups(&insights(&app, &token).await).is_empty());
+
+    // Then enough: sat 4 of 5 right; p1 5 of 5, p2 1 of 4.
+    let mut more = after_help("sat", "icc");
+    more.extend(after_help("p1", "ccc"));
+    more.extend(after_help("p2", "iici"));
+    app.post_batch(&more).await;
+    let list = insights(&app, &token).await;
+    let found = follow_ups(&list);
+    assert_eq!(found.len(), 2, "{list:?}");
+    let headlines: Vec<&str> = found
+        .iter()
+        .map(|i| i["headline"].as_str().unwrap())
+        .collect();
+    assert!(
+        headlines.contains(
+            &"After you sat with sat today, 4 of their next 5 answers were right (before: 0 of 5)."
+        ),
+        "{headlines:?}"
+    );
+    assert!(
+        headlines.contains(
+            &"After you worked with p1 and p2 today, 1 of 2 got most of their next answers right."
+        ),
+        "{headlines:?}"
+    );
+    for i in &found {
+        let text = format!("{} {} {}", i["headline"], i["detail"], i["action"]);
+        assert!(!text.contains("because"), "{text}");
+        assert_eq!(i["skill_id"], SKILL);
+    }
+    let plan_insight = found
+        .iter()
+        .find(|i| i["students"] == json!(["p1", "p2"]))
+        .unwrap();
+    assert_eq!(
+        plan_insight["action"],
+        "Try another way in with p2: most of their answers since were wrong."
+    );
+
+    // Marked done, it stays away.
+    let id = plan_insight["id"].as_str().unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/classes/{CLASS}/insights/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"decision": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let left = insights(&app, &token).await;
+    assert!(left.iter().all(|i| i["id"] != id), "{left:?}");
+    assert_eq!(follow_ups(&left).len(), 1);
+
+    // The student page lists the plan with p2's own before and after.
+    let (status, c) = get_json(&app, &token, "/api/v1/students/p2/checkins").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["other_help"][0]["kind"], "group_plan", "{c}");
+    assert_eq!(
+        c["other_help"][0]["sentence"],
+        "Before: 0 of 5 right. After: 1 of 4 right."
+    );
+}
+
+async fn what_followed_an_insight_marked_done_is_followed_up(app: TestApp) {
+    // "weak" answers wrong on the skill until an insight names them.
+    let mut events = run("weak", "iiiiiiiiii", 900, json!({}));
+    for s in ["b", "c"] {
+        events.extend(run(s, "cc", 900, json!({})));
+    }
+    app.post_batch(&events).await;
+    let token = admin(&app);
+    let list = insights(&app, &token).await;
+    let about = list
+        .iter()
+        .find(|i| {
+            i["skill_id"] == SKILL && i["students"].as_array().unwrap().contains(&json!("weak"))
+        })
+        .unwrap_or_else(|| panic!("an insight about weak on the skill: {list:?}"));
+    let id = about["id"].as_str().unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/classes/{CLASS}/insights/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"decision": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    app.post_batch(&after_help("weak", "ccicc")).await;
+
+    let (status, a) = get_json(&app, &token, &format!("/api/v1/classes/{CLASS}/attention")).await;
+    assert_eq!(status, 200, "{a}");
+    let f = a["followups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "insight")
+        .unwrap_or_else(|| panic!("a follow-up of the insight: {a}"));
+    assert_eq!(f["students"][0]["before_right"], 0);
+    assert_eq!(f["students"][0]["after_right"], 4);
+    assert_eq!(
+        f["sentence"],
+        "After you acted on the note about weak today, 4 of their next 5 answers were right (before: 0 of 5)."
+    );
+    let found = follow_ups(&insights(&app, &token).await)
+        .into_iter()
+        .map(|i| i["headline"].clone())
+        .collect::<Vec<_>>();
+    assert_eq!(found, vec![f["sentence"].clone()]);
 }
 
 /// Two server processes on one PostgreSQL database: answers posted to one reach a stream held

@@ -175,6 +175,9 @@ async fn metrics_count_requests_and_events_behind_a_token(backend: Backend) {
         r#"huddle_events_total{code="",result="duplicate"}"#,
         r#"huddle_events_total{code="invalid_outcome",result="rejected"}"#,
         "huddle_http_requests_in_flight",
+        "huddle_writer_queue_depth",
+        "huddle_leader",
+        "huddle_live_streams",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }

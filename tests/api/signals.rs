@@ -284,21 +284,31 @@ async fn idle_students_are_flagged_when_read(app: TestApp) {
 }
 
 async fn many_opportunities_without_mastery_is_wheel_spinning(app: TestApp) {
-    let events = answers("stu-stuck", 1, 0, 0, 12, |_| "incorrect", 20_000);
-    app.post_batch(&events[..9]).await;
+    let mut events = answers("stu-stuck", 3, 0, 0, 6, |_| "incorrect", 20_000);
+    events.extend(answers("stu-stuck", 2, 0, 6, 6, |_| "incorrect", 20_000));
+    app.post_batch(&events).await;
     let body = student(&app, "stu-stuck").await;
-    assert!(flags_of(&body, "wheel_spinning").is_empty(), "9 is not 10");
-    app.post_batch(&events[9..]).await;
+    assert!(
+        flags_of(&body, "wheel_spinning").is_empty(),
+        "12 tries on two days are not yet stuck"
+    );
+    app.post_batch(&answers("stu-stuck", 1, 0, 12, 6, |_| "incorrect", 20_000))
+        .await;
     let body = student(&app, "stu-stuck").await;
     let ws = flags_of(&body, "wheel_spinning");
     assert_eq!(ws.len(), 1, "{body}");
     assert_eq!(ws[0]["skill_id"], SKILL);
-    assert_eq!(ws[0]["since"], at(1, 9 * 30), "from the tenth opportunity");
-    assert_eq!(ws[0]["data"]["opportunities"], 12);
-    assert!(ws[0]["evidence"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("without mastering"));
+    assert_eq!(
+        ws[0]["since"],
+        at(1, 2 * 30),
+        "from the 15th opportunity, on the third day"
+    );
+    assert_eq!(ws[0]["data"]["opportunities"], 18);
+    assert_eq!(ws[0]["data"]["days"], 3);
+    assert_eq!(
+        ws[0]["evidence"],
+        format!("18 answers on {SKILL} over 3 days, with none of the last 10 right.")
+    );
 }
 
 async fn flags_stay_in_their_organisation(app: TestApp) {

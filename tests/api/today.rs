@@ -107,18 +107,28 @@ async fn insights(app: &TestApp) -> Vec<Value> {
     )
 }
 
+/// Five wrong answers on the 9s on each of three days, starting at the times given:
+/// many tries over three days without progress, which is what "stuck" means.
+fn stuck_on_nines(student: &str, days: [DateTime<Utc>; 3], tag: &str) -> Vec<Value> {
+    days.iter()
+        .enumerate()
+        .flat_map(|(i, d)| run(student, NINES, *d, 5, &[false], &format!("{tag}{i}-")))
+        .collect()
+}
+
 /// stu-01 was stuck on the 9s days ago and has since mastered them; stu-02 is stuck now.
 async fn stuck_then_mastered(app: &TestApp) {
-    let mut events = run(&stu(1), NINES, days_ago(6), 12, &[false], "a");
+    let mut events = stuck_on_nines(&stu(1), [days_ago(9), days_ago(8), days_ago(7)], "a");
     for (d, tag) in [(5, "b"), (4, "c"), (3, "d")] {
         events.extend(run(&stu(1), NINES, days_ago(d), 4, &[true], tag));
     }
-    events.extend(run(
+    events.extend(stuck_on_nines(
         &stu(2),
-        NINES,
-        Utc::now() - TimeDelta::minutes(40),
-        14,
-        &[false],
+        [
+            days_ago(2),
+            days_ago(1),
+            Utc::now() - TimeDelta::minutes(40),
+        ],
         "e",
     ));
     app.post_batch(&events).await;
@@ -184,22 +194,25 @@ async fn only_the_present(app: TestApp) {
     assert_eq!(first["flags"], json!([]), "{first}");
 }
 
-/// A busy class: 7 strugglers on ADD, 3 stuck, 2 idle-ish rushers, the rest mastered the 9s.
+/// A busy class: 7 strugglers on ADD (stuck on it too), 3 stuck on the 9s, the rest
+/// mastered the 9s or are getting there.
 async fn busy_class(app: &TestApp) {
     let mut events = Vec::new();
     for i in 1..=27 {
         let s = stu(i);
         match i {
             1..=7 => {
-                events.extend(run(&s, ADD, days_ago(2), 8, &[false], "x"));
-                events.extend(run(&s, ADD, days_ago(1), 8, &[false], "y"));
+                events.extend(run(&s, ADD, days_ago(3), 6, &[false], "x"));
+                events.extend(run(&s, ADD, days_ago(2), 6, &[false], "y"));
+                events.extend(run(&s, ADD, days_ago(1), 6, &[false], "v"));
             }
-            8..=10 => events.extend(run(
+            8..=10 => events.extend(stuck_on_nines(
                 &s,
-                NINES,
-                Utc::now() - TimeDelta::minutes(30),
-                14,
-                &[false],
+                [
+                    days_ago(2),
+                    days_ago(1),
+                    Utc::now() - TimeDelta::minutes(30),
+                ],
                 "z",
             )),
             // Getting there: nothing to act on.
@@ -320,14 +333,36 @@ async fn a_budget_of_attention(app: TestApp) {
     )
     .await;
     assert_eq!(r.status(), 200);
-    // The stuck flags it told of are set aside with it.
-    let after = insights(&app).await;
-    assert!(
-        !after
-            .iter()
-            .any(|i| strings(&i["students"]).contains(&stu(8))),
-        "{after:?}"
-    );
+    // The stuck flags it told of are set aside with it, and it stays away on later reads.
+    for _ in 0..2 {
+        let after = insights(&app).await;
+        assert!(
+            !after
+                .iter()
+                .any(|i| strings(&i["students"]).contains(&stu(8))),
+            "{after:?}"
+        );
+    }
+    // New evidence on stu-08 brings stu-08 back, alone: the others' evidence has not changed.
+    app.post_batch(&run(
+        &stu(8),
+        NINES,
+        Utc::now() - TimeDelta::minutes(2),
+        1,
+        &[false],
+        "m",
+    ))
+    .await;
+    let back = insights(&app).await;
+    let about: Vec<&Value> = back
+        .iter()
+        .filter(|i| {
+            let s = strings(&i["students"]);
+            s.contains(&stu(8)) || s.contains(&stu(9))
+        })
+        .collect();
+    assert_eq!(about.len(), 1, "{back:?}");
+    assert_eq!(strings(&about[0]["students"]), vec![stu(8)]);
     let r = post(
         &app,
         &format!("/api/v1/classes/{CLASS}/insights/{stuck_id}"),
@@ -413,6 +448,8 @@ async fn uncertain_class(app: &TestApp) {
             "u",
         ));
     }
+    // stu-20 has not practised for over a week: gone quiet.
+    events.extend(run(&stu(20), ADD, days_ago(9), 3, &[true], "q"));
     app.post_batch(&events).await;
 }
 
@@ -511,6 +548,33 @@ async fn a_review_queue_a_teacher_can_keep(app: TestApp) {
         "{audit}"
     );
 
+    // Dismissing an insight records decisions on the flags behind it, but uses up no review
+    // item of the day: four are still open.
+    let quiet = insights(&app)
+        .await
+        .into_iter()
+        .find(|i| i["flag_kind"] == "idle")
+        .expect("a gone-quiet insight");
+    let r = post(
+        &app,
+        &format!(
+            "/api/v1/classes/{CLASS}/insights/{}",
+            quiet["id"].as_str().unwrap_or("")
+        ),
+        &json!({"decision": "dismiss", "note": "away on holiday"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let open = get(&app, &format!("/api/v1/reviews?class_id={CLASS}")).await;
+    let left = list(&open, "reviews");
+    assert_eq!(left.len(), 4, "{open}");
+    assert!(
+        !left
+            .iter()
+            .any(|r| r["student_id"] == stu(20) && r["kind"] == "flag"),
+        "{open}"
+    );
+
     // Bad input.
     let id = left[0]["id"].as_str().unwrap_or("").to_owned();
     let r = post(
@@ -530,7 +594,81 @@ async fn a_review_queue_a_teacher_can_keep(app: TestApp) {
     assert_error(r, 400, "invalid_per_day").await;
 }
 
+/// The student page: progress toward the mastery rule, one word for certainty (a confirmed
+/// call says so, a call awaiting review is never "sure"), and a sudden fall explained.
+async fn the_student_page_builds_trust(app: TestApp) {
+    // stu-01: right on three days, then four wrong answers today.
+    let mut events = Vec::new();
+    for (d, tag) in [(10, "a"), (8, "b"), (6, "c")] {
+        events.extend(run(&stu(1), ADD, days_ago(d), 6, &[true], tag));
+    }
+    events.extend(run(
+        &stu(1),
+        ADD,
+        Utc::now() - TimeDelta::minutes(30),
+        4,
+        &[false],
+        "d",
+    ));
+    // stu-02: right four times, all on one day.
+    events.extend(run(&stu(2), ADD, days_ago(1), 4, &[true], "e"));
+    // stu-03: an uncertain call, mixed answers.
+    events.extend(run(&stu(3), ADD, days_ago(1), 6, &[false, true], "f"));
+    app.post_batch(&events).await;
+
+    let skill = |page: &Value| {
+        list(page, "skills")
+            .into_iter()
+            .find(|k| k["skill_id"] == ADD)
+            .expect("the skill")
+    };
+    let first = skill(&get(&app, &format!("/api/v1/students/{}", stu(1))).await);
+    let fall = first["fall"].as_str().unwrap_or_default();
+    assert!(
+        fall.starts_with("4 wrong answers today after 18 right ones over "),
+        "{first}"
+    );
+    assert_eq!(first["mastery"]["right_days"], 3, "{first}");
+
+    let second = skill(&get(&app, &format!("/api/v1/students/{}", stu(2))).await);
+    assert_eq!(
+        second["mastery"]["sentence"], "Right on 1 of the 2 separate days needed.",
+        "{second}"
+    );
+    assert!(second.get("fall").is_none(), "{second}");
+
+    let page = get(&app, &format!("/api/v1/students/{}", stu(3))).await;
+    let third = skill(&page);
+    assert_eq!(third["needs_review"], true, "{third}");
+    assert_eq!(third["certainty"], "not_sure_yet");
+    assert_eq!(third["certainty_sentence"], "Huddle is not sure yet.");
+    let id = list(
+        &get(
+            &app,
+            &format!("/api/v1/reviews?class_id={CLASS}&per_day=100"),
+        )
+        .await,
+        "reviews",
+    )
+    .into_iter()
+    .find(|r| r["student_id"] == stu(3) && r["kind"] == "estimate")
+    .and_then(|r| r["id"].as_str().map(str::to_owned))
+    .expect("stu-03's review item");
+    let r = post(
+        &app,
+        &format!("/api/v1/reviews/{id}"),
+        &json!({"decision": "confirm"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let third = skill(&get(&app, &format!("/api/v1/students/{}", stu(3))).await);
+    assert_eq!(third["certainty"], "confirmed", "{third}");
+    assert_eq!(third["certainty_sentence"], "You checked this.");
+    assert_eq!(third["needs_review"], false);
+}
+
 both_backends!(
+    the_student_page_builds_trust,
     only_the_present,
     a_budget_of_attention,
     insights_and_groups_agree,

@@ -89,6 +89,19 @@ test('the teacher signs in and sees today\u2019s insights with their actions and
   const insights = page.locator('.insight');
   assert.ok((await insights.count()) >= 1);
   assert.ok((await insights.count()) <= 5, 'at most five insights on the first screen');
+  // The first screen is the server's first five, most useful first; the rest of a short list
+  // (at most 15) is one click away.
+  const classId = teacherClass(page);
+  const listed = (await apiFromPage(page, `/api/v1/classes/${encodeURIComponent(classId)}/insights`)).body.insights;
+  assert.ok(listed.length <= 15, `${listed.length} insights in all`);
+  const firstScreen = listed.filter((i) => i.first_screen).map((i) => i.id);
+  const shownIds = await insights.evaluateAll((els) => els.map((e) => e.getAttribute('data-insight-id')));
+  assert.deepEqual(shownIds, firstScreen, 'the first screen is the server\u2019s');
+  figures.today_insights = listed.length;
+  if (listed.length > firstScreen.length) {
+    await page.getByRole('button', { name: /^Show \d+ more insights?$/ }).click();
+    assert.equal(await insights.count(), listed.length, 'the rest one click away');
+  }
   assert.ok((await page.locator('.insight .action').count()) >= 1, 'insights end in an action');
   assert.ok((await page.locator('.group-card').count()) >= 1, 'suggested groups');
   assert.doesNotMatch(await page.locator('main').innerText(), /stu-\d{4}/, 'names, not ids');
@@ -199,7 +212,7 @@ test('a student page explains the estimates, the flags and takes a review decisi
   assert.deepEqual(page.errors, []);
 });
 
-test('the review queue: an item is confirmed with a note', async () => {
+test('the review queue: an item is confirmed with a note, and the decision shows everywhere', async () => {
   const page = await newPage();
   await signInTeacher(page);
   const requests = await requestsOf(
@@ -208,9 +221,12 @@ test('the review queue: an item is confirmed with a note', async () => {
     () => page.locator('.review-item').first().waitFor(),
   );
   assert.ok(requests.length <= 2, `the review page's data in at most two requests: ${requests}`);
+  assert.ok((await page.locator('.review-item').count()) <= 5, 'at most five open items a day');
   assert.deepEqual(await accessibilityProblems(page), []);
   await screenshot(page, 'reviews');
-  const item = page.locator('.review-item').first();
+  // An estimate's item (its id starts with the hex of "estimate"): one the grid marks.
+  const estimates = page.locator('.review-item[data-review-id^="rv-657374696d617465-"]');
+  const item = (await estimates.count()) > 0 ? estimates.first() : page.locator('.review-item').first();
   const id = await item.getAttribute('data-review-id');
   await item.getByRole('textbox').fill('Seen in class today.');
   await item.getByRole('button', { name: 'Confirm' }).click();
@@ -220,17 +236,42 @@ test('the review queue: an item is confirmed with a note', async () => {
   const decided = all.body.reviews.find((r) => r.id === id);
   assert.equal(decided?.status, 'confirmed', `item ${id} confirmed`);
   assert.equal(decided?.note, 'Seen in class today.');
-  // The decision shows everywhere at once: the class grid's mark and the student's page.
+  // The decision shows everywhere at once: the queue, the class grid's mark, the student's
+  // page and the groups.
+  const open = await apiFromPage(page, `/api/v1/reviews?class_id=${encodeURIComponent(classId)}`);
+  assert.ok(!open.body.reviews.some((r) => r.id === id), 'the queue no longer lists it');
   if (decided.kind === 'estimate') {
+    const student = encodeURIComponent(decided.student_id);
     const overview = await apiFromPage(page, `/api/v1/classes/${encodeURIComponent(classId)}/overview`);
-    const cell = overview.body.students
-      .find((s) => s.student_id === decided.student_id)
-      ?.skills.find((k) => k.skill_id === decided.skill_id);
-    assert.equal(cell?.needs_review, false, 'the grid no longer asks');
-    await page.goto(`${demo.base}/#/student/${encodeURIComponent(decided.student_id)}`);
+    const skillName = overview.body.skills.find((s) => s.skill_id === decided.skill_id)?.name || decided.skill_id;
+    await page.goto(`${demo.base}/#/class/${encodeURIComponent(classId)}`);
+    await page.locator('table.grid td.mark').first().waitFor();
+    const mark = await page.evaluate(
+      ({ href, skill }) => {
+        const col = [...document.querySelectorAll('table.grid thead th')].findIndex((th) => th.title === skill);
+        const row = document.querySelector(`table.grid tbody th a[href="${href}"]`)?.closest('tr');
+        const td = row?.children[col];
+        return td ? { found: true, review: Boolean(td.querySelector('.review-mark')) } : { found: false };
+      },
+      { href: `#/student/${student}`, skill: skillName },
+    );
+    assert.deepEqual(mark, { found: true, review: false }, 'the grid mark no longer asks');
+    await page.goto(`${demo.base}/#/student/${student}`);
     await page.getByRole('heading', { name: 'Skills' }).waitFor();
     const panel = page.locator('.skill-panel', { hasText: decided.skill || decided.skill_id });
     assert.equal(await panel.locator('.review-row').count(), 0, 'the student page no longer asks');
+    assert.match(await panel.innerText(), /You checked this\./, 'the student page says it was checked');
+    const groups = await apiFromPage(page, `/api/v1/classes/${encodeURIComponent(classId)}/groups`);
+    assert.ok(
+      !groups.body.needs_review.some((a) => a.student_id === decided.student_id && a.skill_id === decided.skill_id),
+      'the groups no longer hold the student back for this review',
+    );
+    await page.goto(`${demo.base}/#/today/${encodeURIComponent(classId)}`);
+    await page.locator('.insight').first().waitFor();
+    if (!groups.body.needs_review.some((a) => a.student_id === decided.student_id)) {
+      const apart = (await page.locator('.apart').allInnerTexts()).join(' ');
+      assert.ok(!apart.includes(decided.name), 'Today no longer holds the student back');
+    }
   }
 });
 

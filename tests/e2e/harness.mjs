@@ -84,14 +84,15 @@ export async function startServe() {
 }
 
 /**
- * Runs `huddle demo --bind 127.0.0.1:0` on a fresh SQLite file and reads what it prints: the
- * real URL and the teacher's and administrator's sign-in details.
+ * Runs `huddle demo --bind 127.0.0.1:0` (and `extra` flags, such as `--live`) on a fresh SQLite
+ * file and reads what it prints: the real URL and the teacher's and administrator's sign-in
+ * details.
  */
-export async function startDemo() {
+export async function startDemo(extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'huddle-demo-'));
   const child = spawn(
     binary,
-    ['demo', '--bind', '127.0.0.1:0', '--database-url', `sqlite://${join(dir, 'demo.db')}`],
+    ['demo', '--bind', '127.0.0.1:0', '--database-url', `sqlite://${join(dir, 'demo.db')}`, ...extra],
     { cwd: dir, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

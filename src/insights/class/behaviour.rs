@@ -76,8 +76,8 @@ fn words(kind: &str, topic: Option<&str>) -> Words {
             0.9,
         ),
         "wheel_spinning" => (
-            format!("has tried many times without progress{on}"),
-            format!("have tried many times without progress{on}"),
+            format!("is stuck{on}, with many tries and little progress"),
+            format!("are stuck{on}, with many tries and little progress"),
             "Sit with {who}: more practice alone is not helping.",
             0.85,
         ),

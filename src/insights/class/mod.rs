@@ -14,6 +14,7 @@
 //! flag starts.
 
 mod behaviour;
+mod followup;
 mod placement;
 
 pub use behaviour::flag_name;
@@ -58,6 +59,8 @@ pub enum InsightKind {
     OneToOne,
     /// The rest of the class, in one line: students nothing above names.
     DoingWell,
+    /// What followed the teacher's help on a skill ("After you sat with …").
+    AfterHelp,
 }
 
 impl InsightKind {
@@ -70,6 +73,7 @@ impl InsightKind {
             InsightKind::ReadyForChallenge => "ready_for_challenge",
             InsightKind::OneToOne => "one_to_one",
             InsightKind::DoingWell => "doing_well",
+            InsightKind::AfterHelp => "after_help",
         }
     }
 
@@ -148,6 +152,7 @@ pub fn insights(data: &ClassData) -> Vec<Insight> {
         .flat_map(|i| i.students.clone())
         .collect();
     all.extend(placement::one_to_one(data, &groups, &named));
+    all.extend(followup::insights(data));
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     let mut kept: Vec<Insight> = Vec::new();
     for insight in all {

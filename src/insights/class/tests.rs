@@ -175,7 +175,7 @@ fn other_flags_are_worded() {
     }
     let h = headlines(&data);
     assert_eq!(h[0], "stu-01 has gone quiet.");
-    assert!(h.contains(&"stu-01 has tried many times without progress on adding fractions with unlike denominators.".to_owned()), "{h:?}");
+    assert!(h.contains(&"stu-01 is stuck on adding fractions with unlike denominators, with many tries and little progress.".to_owned()), "{h:?}");
     assert!(
         h.contains(
             &"stu-01 may be clicking through hints to the answer on multiplying fractions."
@@ -290,6 +290,7 @@ fn dismiss(student: &str, skill: &str, kind: &str, marker: i64) -> DecisionRecor
         marker,
         decided_by: "t".into(),
         decided_at: NOW,
+        insight_id: None,
     }
 }
 

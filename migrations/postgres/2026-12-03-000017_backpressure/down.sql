@@ -1,0 +1,1 @@
+DROP TABLE refit_pending;

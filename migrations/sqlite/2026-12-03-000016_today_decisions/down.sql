@@ -1,0 +1,1 @@
+ALTER TABLE review_decisions DROP COLUMN insight_id;
