@@ -360,6 +360,7 @@ fn row(v: &serde_json::Value) -> Row {
         session_id: Some(s("session_id")),
         skill_name: Some(s("skill_name")),
         tool: Some(s("tool")),
+        response: None,
     }
 }
 
