@@ -265,7 +265,7 @@ pub fn examples(
                     students,
                 })
                 .collect();
-            common.sort_by(|a, b| b.students.cmp(&a.students));
+            common.sort_by_key(|w| std::cmp::Reverse(w.students));
             common.truncate(WRONG_ANSWERS_SHOWN);
             (item, list.len() as u32, wrong.len() as u32, common)
         })
