@@ -1004,9 +1004,7 @@ mod tests {
             "15 answers on fractions.add over 3 days, with 2 of the last 10 right."
         );
         // Half of the latest first tries right: getting there, the flag ends.
-        let mut n = 15;
-        for _ in 0..5 {
-            n += 1;
+        for n in 16..=20 {
             s.act(25, |a| {
                 a.kt = Some(KtAfter {
                     evidence: n,
