@@ -919,7 +919,7 @@ mod tests {
         }
         assert!(s.open(Kind::Rushing), "{:?}", s.all());
         let e = s.tracker.open.iter().find(|e| e.kind == Kind::Rushing);
-        assert!(e.is_some_and(|e| e.sentence().contains("against 100% usually")));
+        assert!(e.is_some_and(|e| e.sentence().contains("not the usual 100%")));
     }
 
     #[test]
