@@ -519,16 +519,30 @@ async fn two_nodes_never_lose_a_state_update_on_postgres() {
         } else {
             second_address.clone()
         };
-        let request = app
-            .client
-            .post(format!("{node}/api/v1/events"))
-            .bearer_auth(&token)
-            .json(&json!({ "events": batch }))
-            .send();
+        let (client, token, body) = (
+            app.client.clone(),
+            token.clone(),
+            json!({ "events": batch }),
+        );
         handles.push(actix_web::rt::spawn(async move {
-            let response = request.await.expect("POST");
-            let status = response.status();
-            assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
+            // As a tool does: a batch refused while the node's writer queue is full
+            // (503 with Retry-After) is sent again.
+            loop {
+                let response = client
+                    .post(format!("{node}/api/v1/events"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("POST");
+                let status = response.status();
+                if status == 503 {
+                    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+                assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
+                break;
+            }
         }));
     }
     for handle in handles {
