@@ -123,8 +123,13 @@ async fn sign_in(
         .send()
         .await
         .expect("signing in");
-    assert_eq!(r.status(), 200, "the printed credentials sign in ({email})");
-    let body: Value = r.json().await.expect("JSON");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert_eq!(
+        status, 200,
+        "the printed credentials sign in ({email}): {text}"
+    );
+    let body: Value = serde_json::from_str(&text).expect("JSON");
     body["token"].as_str().expect("a token").to_owned()
 }
 
