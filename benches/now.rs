@@ -20,8 +20,12 @@
 //! PostgreSQL: `HUDDLE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
 //! a database is created for each measurement and dropped afterwards.
 
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "support/server.rs"]
 mod server;
+
+use measure::{cpu_seconds_of, drop_database, fresh_database, peak_rss_mb};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,8 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use huddle::auth::{Claims, Keys, Role};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -328,67 +330,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         .min(sorted.len() as f64 - 1.0) as usize]
 }
 
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-/// CPU time (user + system) of process `pid` so far, from /proc.
-fn cpu_seconds_of(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn pg_base() -> String {
-    std::env::var("HUDDLE_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn pg_admin(sql: &str) {
-    let mut conn = diesel::PgConnection::establish(&pg_base()).expect("connect to PostgreSQL");
-    conn.batch_execute(sql).expect(sql);
-}
-
-/// A fresh database for one measurement, and the URL to reach it.
-fn fresh_database(backend: &str, dir: &Path, name: &str) -> String {
-    match backend {
-        "sqlite" => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
-        _ => {
-            let db = format!("huddle_bench_now_{name}_{}", std::process::id());
-            pg_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-            pg_admin(&format!("CREATE DATABASE {db}"));
-            let base = pg_base();
-            let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
-            format!("{server}/{db}")
-        }
-    }
-}
-
-fn drop_database(backend: &str, url: &str) {
-    if backend == "postgres" {
-        if let Some((_, db)) = url.rsplit_once('/') {
-            pg_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-        }
-    }
-}
-
 /// A fresh server on a fresh database, every class seeded into a sitting.
 fn seeded_server(
     o: &Options,
@@ -397,7 +338,7 @@ fn seeded_server(
     secret: &Path,
     tool: &str,
 ) -> (Server, String) {
-    let url = fresh_database(&o.backend, dir, name);
+    let url = fresh_database(&o.backend, dir, &format!("now_{name}"));
     let server = start_server(&url, secret, &[]);
     seed(server.port, tool, o);
     (server, url)
@@ -435,11 +376,14 @@ fn run(o: &Options, n: usize, dir: &Path, secret: &Path, keys: &Keys, tool: &str
     let streams = open_streams(server.port, keys, o, &pending);
     std::thread::sleep(Duration::from_secs(2));
     streams.latencies.lock().unwrap().clear();
-    let (cpu, frames) = (cpu_seconds_of(pid), streams.frames.load(Ordering::Relaxed));
+    let (cpu, frames) = (
+        cpu_seconds_of(&pid.to_string()),
+        streams.frames.load(Ordering::Relaxed),
+    );
     let (posted, seconds, behind_ms) = lesson(server.port, tool, o, &pending);
     // The answers of the last moments reach their streams within the next frames.
     std::thread::sleep(Duration::from_secs(2));
-    let cpu_percent = 100.0 * (cpu_seconds_of(pid) - cpu) / seconds;
+    let cpu_percent = 100.0 * (cpu_seconds_of(&pid.to_string()) - cpu) / seconds;
     let frames_per_s = (streams.frames.load(Ordering::Relaxed) - frames) as f64 / seconds;
     let mut latencies = std::mem::take(&mut *streams.latencies.lock().unwrap());
     latencies.sort_by(f64::total_cmp);
