@@ -659,15 +659,7 @@ async fn slow_clients_get_deadlines_and_a_cap(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-#[actix_web::test]
-async fn slow_clients_get_deadlines_and_a_cap_sqlite() {
-    slow_clients_get_deadlines_and_a_cap(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn slow_clients_get_deadlines_and_a_cap_postgres() {
-    slow_clients_get_deadlines_and_a_cap(Backend::Postgres).await;
-}
+both_backends!(backend: slow_clients_get_deadlines_and_a_cap);
 
 async fn junk_tokens_draw_from_the_address_s_allowance(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
@@ -688,15 +680,7 @@ async fn junk_tokens_draw_from_the_address_s_allowance(backend: Backend) {
     assert_eq!(get_as(&app, &admin, "/api/v1/classes").await.status(), 200);
 }
 
-#[actix_web::test]
-async fn junk_tokens_draw_from_the_address_s_allowance_sqlite() {
-    junk_tokens_draw_from_the_address_s_allowance(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn junk_tokens_draw_from_the_address_s_allowance_postgres() {
-    junk_tokens_draw_from_the_address_s_allowance(Backend::Postgres).await;
-}
+both_backends!(backend: junk_tokens_draw_from_the_address_s_allowance);
 
 async fn erased_text_leaves_the_file(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -739,15 +723,7 @@ async fn erased_text_leaves_the_file(backend: Backend) {
     assert!(!found, "erased text is still in the database file");
 }
 
-#[actix_web::test]
-async fn erased_text_leaves_the_file_sqlite() {
-    erased_text_leaves_the_file(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn erased_text_leaves_the_file_postgres() {
-    erased_text_leaves_the_file(Backend::Postgres).await;
-}
+both_backends!(backend: erased_text_leaves_the_file);
 
 async fn connections_beyond_the_cap_are_answered_not_left_waiting(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
@@ -802,15 +778,7 @@ async fn connections_beyond_the_cap_are_answered_not_left_waiting(backend: Backe
     assert_eq!(response.status(), 200);
 }
 
-#[actix_web::test]
-async fn connections_beyond_the_cap_are_answered_not_left_waiting_sqlite() {
-    connections_beyond_the_cap_are_answered_not_left_waiting(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn connections_beyond_the_cap_are_answered_not_left_waiting_postgres() {
-    connections_beyond_the_cap_are_answered_not_left_waiting(Backend::Postgres).await;
-}
+both_backends!(backend: connections_beyond_the_cap_are_answered_not_left_waiting);
 
 /// What a client sees when the HTTP parser refuses a request before the application sees it:
 /// actix-http answers from its connection dispatcher with a bare status (no body, no security
@@ -850,15 +818,7 @@ async fn the_http_parser_s_own_refusals_are_bare_and_close(backend: Backend) {
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
-#[actix_web::test]
-async fn the_http_parser_s_own_refusals_are_bare_and_close_sqlite() {
-    the_http_parser_s_own_refusals_are_bare_and_close(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn the_http_parser_s_own_refusals_are_bare_and_close_postgres() {
-    the_http_parser_s_own_refusals_are_bare_and_close(Backend::Postgres).await;
-}
+both_backends!(backend: the_http_parser_s_own_refusals_are_bare_and_close);
 
 async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
@@ -933,15 +893,7 @@ async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue(backend: Ba
     assert_eq!(app.count_events().await, stored);
 }
 
-#[actix_web::test]
-async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_sqlite() {
-    a_writer_that_falls_behind_answers_503_not_an_endless_queue(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_writer_that_falls_behind_answers_503_not_an_endless_queue_postgres() {
-    a_writer_that_falls_behind_answers_503_not_an_endless_queue(Backend::Postgres).await;
-}
+both_backends!(backend: a_writer_that_falls_behind_answers_503_not_an_endless_queue);
 
 /// A refit that a crash cut short (its models stored, its states not all recomputed) is
 /// finished at the next start: the mark its models' transaction left is found, every state is
@@ -1000,12 +952,4 @@ async fn a_refit_cut_short_is_finished_at_the_next_start(backend: Backend) {
     }
 }
 
-#[actix_web::test]
-async fn a_refit_cut_short_is_finished_at_the_next_start_sqlite() {
-    a_refit_cut_short_is_finished_at_the_next_start(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_refit_cut_short_is_finished_at_the_next_start_postgres() {
-    a_refit_cut_short_is_finished_at_the_next_start(Backend::Postgres).await;
-}
+both_backends!(backend: a_refit_cut_short_is_finished_at_the_next_start);

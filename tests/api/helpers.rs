@@ -26,6 +26,24 @@ pub const ORG: &str = "district-1";
 /// scenario because `macro_rules!` cannot glue identifiers; `cargo test ::postgres` picks one
 /// backend.)
 macro_rules! both_backends {
+    // Tests that start their own application (settings of their own) take the backend.
+    (backend: $($(#[$meta:meta])* $name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                $(#[$meta])*
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+
+                $(#[$meta])*
+                #[actix_web::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
     ($($(#[$meta:meta])* $name:ident),+ $(,)?) => {
         $(
             mod $name {

@@ -366,15 +366,7 @@ async fn the_leader_runs_the_jobs_and_records_them(backend: Backend) {
     assert_no_overlap(&runs, None);
 }
 
-#[actix_web::test]
-async fn the_leader_runs_the_jobs_and_records_them_sqlite() {
-    the_leader_runs_the_jobs_and_records_them(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn the_leader_runs_the_jobs_and_records_them_postgres() {
-    the_leader_runs_the_jobs_and_records_them(Backend::Postgres).await;
-}
+both_backends!(backend: the_leader_runs_the_jobs_and_records_them);
 
 async fn overview_names(client: &reqwest::Client, address: &str, token: &str) -> Vec<String> {
     let page: Value = client

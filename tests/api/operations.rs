@@ -184,15 +184,7 @@ async fn metrics_count_requests_and_events_behind_a_token(backend: Backend) {
     assert!(!text.contains("stu-"), "no ids in labels");
 }
 
-#[actix_web::test]
-async fn metrics_count_requests_and_events_behind_a_token_sqlite() {
-    metrics_count_requests_and_events_behind_a_token(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn metrics_count_requests_and_events_behind_a_token_postgres() {
-    metrics_count_requests_and_events_behind_a_token(Backend::Postgres).await;
-}
+both_backends!(backend: metrics_count_requests_and_events_behind_a_token);
 
 #[actix_web::test]
 async fn metrics_are_off_without_a_token() {
