@@ -378,14 +378,19 @@ async fn overview_names(client: &reqwest::Client, address: &str, token: &str) ->
         .json()
         .await
         .expect("JSON");
-    let mut names: Vec<String> = page["students"]
+    sorted_strings(&page, "students", "name")
+}
+
+/// The `field` of every entry of the page's `list`, sorted.
+fn sorted_strings(page: &Value, list: &str, field: &str) -> Vec<String> {
+    let mut values: Vec<String> = page[list]
         .as_array()
         .unwrap_or_else(|| panic!("{page}"))
         .iter()
-        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .filter_map(|entry| entry[field].as_str().map(str::to_owned))
         .collect();
-    names.sort();
-    names
+    values.sort();
+    values
 }
 
 async fn put_roster(app: &TestApp, address: &str, csv: &str) {
@@ -744,14 +749,7 @@ async fn student_skills(app: &TestApp, student: &str) -> Vec<String> {
         .json()
         .await
         .expect("JSON");
-    let mut skills: Vec<String> = page["skills"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{page}"))
-        .iter()
-        .filter_map(|s| s["skill_id"].as_str().map(str::to_owned))
-        .collect();
-    skills.sort();
-    skills
+    sorted_strings(&page, "skills", "skill_id")
 }
 
 /// `huddle serve --read-database-url` on a real streaming replica: the student page is read
