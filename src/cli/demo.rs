@@ -481,7 +481,7 @@ fn decisions_and_plans(
             let day = recent[rng.random_range(0..recent.len().max(1))];
             let decided_at = at(day, 15, rng.random_range(0..59)).max(to_millis(item.created_at));
             // Decided on an earlier day: today's review limit is the teacher's to spend.
-            if decided_at >= now_ms - now_ms.rem_euclid(86_400_000) {
+            if decided_at >= now_ms - now_ms.rem_euclid(crate::util::DAY_MS) {
                 continue;
             }
             let is_estimate = kind == reviews::ESTIMATE;

@@ -102,7 +102,7 @@ pub fn headline(names: &[String], days: u32) -> Option<String> {
 mod tests {
     use super::*;
 
-    const DAY: i64 = 86_400_000;
+    const DAY: i64 = crate::util::DAY_MS;
     // Monday 2026-11-30 12:00 UTC.
     const MONDAY: i64 = 1_796_040_000_000;
 

@@ -12,7 +12,7 @@ pub const WINDOW: usize = 5;
 /// The comparison is shown once this many first tries came after the help.
 pub const MIN_AFTER: usize = 3;
 /// Help from this far back is followed up (ms) ...
-pub const LOOKBACK_MS: i64 = 14 * 86_400_000;
+pub const LOOKBACK_MS: i64 = 14 * crate::util::DAY_MS;
 /// ... at most this many moments of help, the newest.
 pub const MAX_HELPS: usize = 5;
 
@@ -216,7 +216,7 @@ mod tests {
     fn days_read_as_a_teacher_says_them() {
         // Thursday 2026-12-03 10:00 UTC.
         let now = 1_796_292_000_000;
-        const DAY: i64 = 86_400_000;
+        const DAY: i64 = crate::util::DAY_MS;
         assert_eq!(day_phrase(now - 3_600_000, now), "today");
         assert_eq!(day_phrase(now - DAY, now), "yesterday");
         assert_eq!(day_phrase(now - 2 * DAY, now), "on Tuesday");
