@@ -5,29 +5,15 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { accessibilityProblems, browser, root, screenshot, startHuddle } from './harness.mjs';
+import { randomUUID } from 'node:crypto';
+import { accessibilityProblems, browser, screenshot, startServe } from './harness.mjs';
 
 const ORG = 'district-e2e';
 const CLASS = 'class-now-e2e';
-const SECRET = 'e2e-now-secret-0123456789abcdef0123456789';
-const PASSWORD = 'a long enough e2e password';
-const binary = resolve(root, process.env.HUDDLE_BIN || join('target', 'debug', 'huddle'));
-
 let huddle;
 let chrome;
 
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function token(claims) {
-  const now = Math.floor(Date.now() / 1000);
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iat: now, exp: now + 3600, ...claims })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
-const toolToken = () => token({ sub: 'e2e-tool', role: 'tool', org: ORG });
+const toolToken = () => huddle.token({ sub: 'e2e-tool', role: 'tool', org: ORG });
 
 function answer(student, secondsAgo, outcome, extra = {}) {
   return {
@@ -55,20 +41,10 @@ async function send(events) {
   assert.equal(body.accepted, events.length, JSON.stringify(body));
 }
 
-function addTeacher(email, classes) {
-  execFileSync(
-    binary,
-    ['user', 'add', '--email', email, '--role', 'teacher', '--org', ORG, '--classes', classes, '--password-stdin',
-      '--database-url', `sqlite://${join(huddle.dir, 'e2e.db')}`],
-    { input: `${PASSWORD}\n` },
-  );
-}
+const addTeacher = (email, classes) => huddle.addUser(email, 'teacher', ORG, classes);
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'huddle-now-'));
-  const secretFile = join(dir, 'secret');
-  writeFileSync(secretFile, SECRET, { mode: 0o600 });
-  huddle = await startHuddle(['serve', '--jwt-secret-file', secretFile]);
+  huddle = await startServe();
   chrome = await browser();
   // Four students practising.
   const events = [];
@@ -98,7 +74,7 @@ async function signedIn(email, viewport = { width: 768, height: 1024 }) {
   });
   await page.goto(`${huddle.base}/#/signin`);
   await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Password').fill(huddle.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   // A teacher of one class lands on its Today page: wait for it, so no later redirect races.
   await page.getByRole('heading', { name: /^Today in/ }).waitFor();
