@@ -42,6 +42,14 @@ pub fn rfc3339_of(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Serialises a time as [`rfc3339_of`] writes it (`#[serde(serialize_with = …)]`).
+pub fn serialize_rfc3339<S: serde::Serializer>(
+    t: &chrono::DateTime<chrono::Utc>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_of(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,49 +42,6 @@ impl From<Rejected> for RejectedEvent {
     }
 }
 
-/// One practice event, as documented in contract.md. Unknown fields are ignored.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PracticeEvent {
-    /// UUID chosen by the tool: the idempotency key.
-    #[schema(example = "0b6e1c1e-6f0a-4c57-9a43-3f1f4d0e8c11")]
-    event_id: String,
-    /// RFC 3339; at most 5 minutes in the future.
-    #[schema(example = "2026-11-20T09:15:03Z")]
-    occurred_at: String,
-    /// 1–128 characters of A-Za-z0-9._:- (also class_id, skill_id, item_id).
-    #[schema(example = "stu-0042")]
-    student_id: String,
-    #[schema(example = "class-5b")]
-    class_id: String,
-    #[schema(example = "fractions.add-unlike")]
-    skill_id: String,
-    #[schema(example = "frac-add-017")]
-    item_id: String,
-    /// correct, incorrect or skipped.
-    #[schema(example = "correct")]
-    outcome: String,
-    /// At least 1; default 1.
-    attempt: Option<i32>,
-    /// 0 to 3,600,000.
-    response_ms: Option<i32>,
-    /// At least 0; default 0.
-    hints_used: Option<i32>,
-    /// Default false.
-    hint_bottom_out: Option<bool>,
-    /// Else sessions are split at 30 minutes without activity.
-    session_id: Option<String>,
-    skill_name: Option<String>,
-    tool: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct EventBatch {
-    /// At most 5,000 events; the body at most 8 MiB.
-    events: Vec<PracticeEvent>,
-}
-
 /// Ingest a batch of practice events.
 ///
 /// Each event is validated on its own: valid events are stored even when others are refused.
@@ -94,7 +51,7 @@ pub struct EventBatch {
 /// `class_not_allowed`. When the writer falls behind, a batch is answered 503 `writer_busy`
 /// with `Retry-After` and nothing of it is stored.
 #[utoipa::path(post, path = "/api/v1/events", tag = "ingestion",
-    request_body = EventBatch,
+    request_body = ingest::Batch,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The batch was read; see which events were refused", body = BatchResult),

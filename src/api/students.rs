@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use super::NamesQuery;
 use crate::auth::{policy, Caller};
-use crate::db::from_millis;
 use crate::error::{ApiError, ErrorBody};
+use crate::ingest::Event;
 use crate::insights::history::Trajectory;
 use crate::insights::student::{self, Certainty, MasteryProgress};
 use crate::insights::{Cell, Decision, SkillInfo};
@@ -15,7 +15,6 @@ use crate::kt::Rules;
 use crate::startup::AppState;
 use crate::store::audit::Subject;
 use crate::store::flags::StoredFlag;
-use crate::store::history::AnswerRow;
 use crate::store::privacy::StudentExport;
 use crate::store::state::StudentSkill;
 
@@ -70,13 +69,13 @@ pub struct AnswerView {
     pub hint_bottom_out: bool,
 }
 
-impl From<AnswerRow> for AnswerView {
-    fn from(r: AnswerRow) -> Self {
+impl From<Event> for AnswerView {
+    fn from(r: Event) -> Self {
         AnswerView {
-            occurred_at: from_millis(r.occurred_at),
+            occurred_at: r.occurred_at,
             skill_id: r.skill_id,
             item_id: r.item_id,
-            outcome: r.outcome,
+            outcome: r.outcome.as_str().to_owned(),
             attempt: r.attempt,
             response_ms: r.response_ms,
             hints_used: r.hints_used,

@@ -210,28 +210,11 @@ fn fill(
         .iter()
         .filter(|e| e.at <= now)
         .map(|e| {
-            let w = sim.wire(e);
-            Event {
-                event_id: w.event_id,
-                occurred_at: w.occurred_at,
-                student_id: w.student_id.to_owned(),
-                class_id: class_of
-                    .get(w.class_id)
-                    .copied()
-                    .unwrap_or(w.class_id)
-                    .to_owned(),
-                skill_id: w.skill_id.to_owned(),
-                item_id: w.item_id.to_owned(),
-                outcome: e.outcome,
-                attempt: i32::from(e.attempt),
-                response_ms: i32::try_from(w.response_ms).ok(),
-                hints_used: i32::from(e.hints_used),
-                hint_bottom_out: w.hint_bottom_out,
-                session_id: Some(w.session_id.to_owned()),
-                skill_name: Some(w.skill_name.to_owned()),
-                tool: Some(w.tool.to_owned()),
-                response: w.response.map(str::to_owned),
+            let mut event = sim.wire(e);
+            if let Some(class) = class_of.get(event.class_id.as_str()) {
+                event.class_id = (*class).to_owned();
             }
+            event
         })
         .collect();
     // Tools send a class's answers in batches as they come; a batch of a few thousand, in

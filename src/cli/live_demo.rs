@@ -6,10 +6,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use secrecy::SecretString;
 
 use crate::auth::{Claims, Keys, Role};
+use crate::ingest::Event;
 use crate::sim::district::District;
 use crate::sim::live::LiveClass;
 
@@ -44,26 +45,28 @@ pub fn spawn(port: u16, secret: &SecretString, district: &District, class: usize
             );
             loop {
                 let now = crate::db::to_millis(Utc::now());
-                let events: Vec<serde_json::Value> = live
+                let events: Vec<Event> = live
                     .due(now)
                     .into_iter()
                     .map(|a| {
                         let (skill, name, tool) = &skills[a.skill % skills.len()];
-                        serde_json::json!({
-                            "event_id": uuid::Uuid::new_v4().to_string(),
-                            "occurred_at": crate::db::from_millis(a.at)
-                                .to_rfc3339_opts(SecondsFormat::Millis, true),
-                            "student_id": students[a.student],
-                            "class_id": class_id,
-                            "skill_id": skill,
-                            "skill_name": name,
-                            "tool": tool,
-                            "item_id": format!("{skill}:{:03}", a.item),
-                            "outcome": a.outcome,
-                            "response_ms": a.response_ms,
-                            "hints_used": a.hints_used,
-                            "hint_bottom_out": a.hint_bottom_out,
-                        })
+                        Event {
+                            event_id: uuid::Uuid::new_v4(),
+                            occurred_at: crate::db::from_millis(a.at),
+                            student_id: students[a.student].clone(),
+                            class_id: class_id.clone(),
+                            skill_id: skill.clone(),
+                            item_id: format!("{skill}:{:03}", a.item),
+                            outcome: a.outcome,
+                            attempt: 1,
+                            response_ms: Some(a.response_ms),
+                            hints_used: a.hints_used,
+                            hint_bottom_out: a.hint_bottom_out,
+                            session_id: None,
+                            skill_name: Some(name.clone()),
+                            tool: Some(tool.clone()),
+                            response: None,
+                        }
                     })
                     .collect();
                 if !events.is_empty() {

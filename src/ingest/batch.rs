@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::event::{validate, Event, Rejection};
@@ -38,10 +39,16 @@ pub struct Prepared {
     pub duplicates: usize,
 }
 
-#[derive(Deserialize)]
-struct Batch<'a> {
+/// A batch of practice events as sent.
+// The events stay unread here, so that each is validated on its own (and the tools of refused
+// ones can be read for the reports: `reports::facts`).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EventBatch)]
+pub struct Batch<'a> {
+    /// At most 5,000 events; the body at most 8 MiB.
     #[serde(borrow)]
-    events: Vec<&'a RawValue>,
+    #[schema(value_type = Vec<Event>)]
+    pub events: Vec<&'a RawValue>,
 }
 
 /// Parses and validates a batch body. Events are checked one by one: a bad event never

@@ -1,6 +1,7 @@
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// How far in the future `occurred_at` may be (device clocks drift).
@@ -9,29 +10,62 @@ const MAX_RESPONSE_MS: i64 = 3_600_000;
 const MAX_ID_LEN: usize = 128;
 const MAX_LABEL_LEN: usize = 200;
 
-/// A validated practice event (contract.md, "The practice event").
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One practice event (contract.md, "The practice event"), validated: what a tool sends, what
+/// the store keeps and what knowledge tracing and the detectors read. Serialised in the shape
+/// tools send it (the simulator writes it so).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(
+    as = PracticeEvent,
+    description = "One practice event, as documented in contract.md. Unknown fields are ignored."
+)]
 pub struct Event {
+    /// UUID chosen by the tool: the idempotency key.
+    #[schema(value_type = String, example = "0b6e1c1e-6f0a-4c57-9a43-3f1f4d0e8c11")]
     pub event_id: Uuid,
-    /// Kept to the millisecond, as stored.
+    /// RFC 3339; at most 5 minutes in the future.
+    // Kept to the millisecond, as stored.
+    #[serde(serialize_with = "crate::util::serialize_rfc3339")]
+    #[schema(value_type = String, example = "2026-11-20T09:15:03Z")]
     pub occurred_at: DateTime<Utc>,
+    /// 1–128 characters of A-Za-z0-9._:- (also class_id, skill_id, item_id).
+    #[schema(example = "stu-0042")]
     pub student_id: String,
+    #[schema(example = "class-5b")]
     pub class_id: String,
+    #[schema(example = "fractions.add-unlike")]
     pub skill_id: String,
+    #[schema(example = "frac-add-017")]
     pub item_id: String,
+    /// correct, incorrect or skipped.
+    #[schema(value_type = String, example = "correct")]
     pub outcome: Outcome,
+    /// At least 1; default 1.
+    #[schema(value_type = Option<i32>, required = false)]
     pub attempt: i32,
+    /// 0 to 3,600,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_ms: Option<i32>,
+    /// At least 0; default 0.
+    #[schema(value_type = Option<i32>, required = false)]
     pub hints_used: i32,
+    /// Default false.
+    #[schema(value_type = Option<bool>, required = false)]
     pub hint_bottom_out: bool,
+    /// Else sessions are split at 30 minutes without activity.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skill_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
-    /// The student's answer as given (at most 200 characters, one line), kept exactly.
+    /// The student's answer as given: at most 200 characters, one line, kept exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How the student answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Correct,
     Incorrect,

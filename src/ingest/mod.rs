@@ -4,5 +4,5 @@
 mod batch;
 mod event;
 
-pub use batch::{conflict, prepare, BatchError, Prepared, Rejected, MAX_BATCH_EVENTS};
+pub use batch::{conflict, prepare, Batch, BatchError, Prepared, Rejected, MAX_BATCH_EVENTS};
 pub use event::{domain_of, is_valid_id, validate, Event, Outcome, Rejection};

@@ -91,9 +91,10 @@ pub fn trajectories<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Outcome;
     use crate::kt::evidence;
 
-    fn at(item: &'static str, minutes: i64, outcome: &'static str) -> Attempt<'static> {
+    fn at(item: &'static str, minutes: i64, outcome: Outcome) -> Attempt<'static> {
         Attempt {
             item_id: item,
             occurred_at: 1_763_000_000_000 + minutes * 60_000,
@@ -108,10 +109,10 @@ mod tests {
     #[test]
     fn the_trajectory_ends_at_the_replayed_state() {
         let attempts = [
-            at("a", 0, "incorrect"),
-            at("a", 1, "correct"),
-            at("b", 2, "correct"),
-            at("c", 3, "correct"),
+            at("a", 0, Outcome::Incorrect),
+            at("a", 1, Outcome::Correct),
+            at("b", 2, Outcome::Correct),
+            at("c", 3, Outcome::Correct),
         ];
         let rules = Rules::default();
         let t = trajectories(

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::{observation_outcome, session_key, Observation, SkillModel, SkillState};
+use crate::ingest::{Event, Outcome};
 
 /// Without a `session_id`, a gap longer than this between two events of a student on a skill
 /// starts a new session (contract: sessions are split at 30 minutes of inactivity).
@@ -25,12 +26,27 @@ pub struct Attempt<'a> {
     /// Milliseconds since the Unix epoch.
     pub occurred_at: i64,
     pub attempt: i32,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub hint_bottom_out: bool,
     pub session_id: Option<&'a str>,
     /// The behaviour signals judged this answer a rapid guess (`signals::Action::is_rapid_guess`):
     /// it counts as an opportunity but not as evidence of knowledge.
     pub rapid_guess: bool,
+}
+
+impl<'a> Attempt<'a> {
+    /// What the evidence rules read of `e`; `rapid_guess` as the behaviour signals judged it.
+    pub fn of(e: &'a Event, rapid_guess: bool) -> Self {
+        Attempt {
+            item_id: &e.item_id,
+            occurred_at: e.occurred_at.timestamp_millis(),
+            attempt: e.attempt,
+            outcome: e.outcome,
+            hint_bottom_out: e.hint_bottom_out,
+            session_id: e.session_id.as_deref(),
+            rapid_guess,
+        }
+    }
 }
 
 /// Where a student × skill's history stands.
@@ -145,7 +161,7 @@ mod tests {
     const MIN: i64 = 60_000;
     const T0: i64 = 1_763_000_000_000;
 
-    fn at(item: &'static str, minutes: i64, outcome: &'static str) -> Attempt<'static> {
+    fn at(item: &'static str, minutes: i64, outcome: Outcome) -> Attempt<'static> {
         Attempt {
             item_id: item,
             occurred_at: T0 + minutes * MIN,
@@ -163,9 +179,9 @@ mod tests {
         let r = replay(
             &model,
             [
-                at("a", 0, "incorrect"),
-                at("a", 1, "correct"),
-                at("b", 2, "correct"),
+                at("a", 0, Outcome::Incorrect),
+                at("a", 1, Outcome::Correct),
+                at("b", 2, Outcome::Correct),
             ],
         );
         assert_eq!(r.observations.len(), 2);
@@ -178,30 +194,30 @@ mod tests {
     fn a_first_event_that_is_not_attempt_one_is_not_evidence() {
         let a = Attempt {
             attempt: 2,
-            ..at("a", 0, "correct")
+            ..at("a", 0, Outcome::Correct)
         };
         assert_eq!(observation(&a, true, 1), None);
-        assert!(observation(&at("a", 0, "correct"), true, 1).is_some());
-        assert_eq!(observation(&at("a", 0, "correct"), false, 1), None);
+        assert!(observation(&at("a", 0, Outcome::Correct), true, 1).is_some());
+        assert_eq!(observation(&at("a", 0, Outcome::Correct), false, 1), None);
     }
 
     #[test]
     fn skips_and_bottom_out_hints_are_incorrect() {
-        let skipped = observation(&at("a", 0, "skipped"), true, 1).map(|o| o.correct);
+        let skipped = observation(&at("a", 0, Outcome::Skipped), true, 1).map(|o| o.correct);
         assert_eq!(skipped, Some(false));
         let bottom = Attempt {
             hint_bottom_out: true,
-            ..at("a", 0, "correct")
+            ..at("a", 0, Outcome::Correct)
         };
         assert_eq!(
             observation(&bottom, true, 1).map(|o| o.correct),
             Some(false)
         );
-        let excluded = observation(&at("a", 0, "correct"), true, 1).map(|o| o.excluded);
+        let excluded = observation(&at("a", 0, Outcome::Correct), true, 1).map(|o| o.excluded);
         assert_eq!(excluded, Some(false));
         let rapid = Attempt {
             rapid_guess: true,
-            ..at("a", 0, "correct")
+            ..at("a", 0, Outcome::Correct)
         };
         assert_eq!(observation(&rapid, true, 1).map(|o| o.excluded), Some(true));
     }
@@ -212,12 +228,12 @@ mod tests {
         let r = replay(
             &model,
             [
-                at("a", 0, "correct"),
-                at("b", 25, "correct"),
-                at("c", 50, "correct"),  // 25 minutes after b: same session
-                at("d", 81, "correct"),  // 31 minutes after c: a new one
-                at("d", 100, "correct"), // a retry keeps the session alive
-                at("e", 125, "correct"),
+                at("a", 0, Outcome::Correct),
+                at("b", 25, Outcome::Correct),
+                at("c", 50, Outcome::Correct), // 25 minutes after b: same session
+                at("d", 81, Outcome::Correct), // 31 minutes after c: a new one
+                at("d", 100, Outcome::Correct), // a retry keeps the session alive
+                at("e", 125, Outcome::Correct),
             ],
         );
         let s: Vec<u64> = r.observations.iter().map(|o| o.session).collect();
@@ -234,7 +250,7 @@ mod tests {
         let model = SkillModel::default();
         let with = |m, id| Attempt {
             session_id: Some(id),
-            ..at("x", m, "correct")
+            ..at("x", m, Outcome::Correct)
         };
         let mut track = Track::NONE;
         let mut state = SkillState::new(&model);
@@ -248,11 +264,11 @@ mod tests {
     fn online_steps_equal_the_replay() {
         let model = SkillModel::default();
         let events = [
-            at("a", 0, "correct"),
-            at("b", 5, "incorrect"),
-            at("b", 6, "correct"),
-            at("c", 3000, "skipped"),
-            at("d", 3001, "correct"),
+            at("a", 0, Outcome::Correct),
+            at("b", 5, Outcome::Incorrect),
+            at("b", 6, Outcome::Correct),
+            at("c", 3000, Outcome::Skipped),
+            at("d", 3001, Outcome::Correct),
         ];
         let whole = replay(&model, events);
         // Online: the first three, stored, then the rest on top.

@@ -54,16 +54,17 @@ pub mod state;
 mod trie;
 
 pub use confidence::{Confidence, Spread};
+
+use crate::ingest::Outcome;
 pub use cv::{auc, cross_validate, CvResult};
 pub use fit::{fit_dataset, Dataset, FitOptions, SkillData, SkillFit, SkillModel};
 pub use params::Params;
 pub use state::{status_for, Estimate, Observation, Rules, SkillState, Status};
 
-/// Whether a first attempt counts as correct evidence: `outcome` is the event's outcome
-/// (`correct`, `incorrect`, `skipped`); a bottom-out hint makes any outcome incorrect,
-/// since the answer was given away. Unknown outcomes count as incorrect.
-pub fn observation_outcome(outcome: &str, hint_bottom_out: bool) -> bool {
-    outcome == "correct" && !hint_bottom_out
+/// Whether a first attempt counts as correct evidence: a skip is incorrect, and a bottom-out
+/// hint makes any outcome incorrect, since the answer was given away.
+pub fn observation_outcome(outcome: Outcome, hint_bottom_out: bool) -> bool {
+    outcome == Outcome::Correct && !hint_bottom_out
 }
 
 /// A stable 64-bit key for a session id (FNV-1a), stored in [`SkillState`] to tell

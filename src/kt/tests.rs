@@ -105,11 +105,11 @@ proptest! {
 
 #[test]
 fn observation_outcome_applies_the_evidence_rules() {
-    assert!(observation_outcome("correct", false));
-    assert!(!observation_outcome("correct", true));
-    assert!(!observation_outcome("incorrect", false));
-    assert!(!observation_outcome("skipped", false));
-    assert!(!observation_outcome("bogus", false));
+    use crate::ingest::Outcome;
+    assert!(observation_outcome(Outcome::Correct, false));
+    assert!(!observation_outcome(Outcome::Correct, true));
+    assert!(!observation_outcome(Outcome::Incorrect, false));
+    assert!(!observation_outcome(Outcome::Skipped, false));
     assert_eq!(session_key("a1b2c3"), session_key("a1b2c3"));
     assert_ne!(session_key("a1b2c3"), session_key("a1b2c4"));
 }

@@ -41,7 +41,7 @@ pub(crate) fn verdicts(seed: u64, drift: Option<Drift>, cutoff_day: u32) -> Vec<
         if !seen.insert((e.student, e.skill, e.item)) || e.attempt != 1 {
             continue;
         }
-        let correct = kt::observation_outcome(e.outcome.as_str(), e.hint_bottom_out);
+        let correct = kt::observation_outcome(e.outcome, e.hint_bottom_out);
         answers
             .entry((e.student, e.skill))
             .or_default()

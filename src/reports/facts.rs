@@ -164,15 +164,10 @@ impl Refusals {
 /// event is not an object or has no string `tool`): refused events never got a parsed form.
 pub fn tools_in_body(body: &[u8], indexes: &[usize]) -> Vec<String> {
     #[derive(serde::Deserialize)]
-    struct Batch<'a> {
-        #[serde(borrow)]
-        events: Vec<&'a serde_json::value::RawValue>,
-    }
-    #[derive(serde::Deserialize)]
     struct Tool {
         tool: Option<String>,
     }
-    let batch: Option<Batch> = serde_json::from_slice(body).ok();
+    let batch: Option<crate::ingest::Batch> = serde_json::from_slice(body).ok();
     indexes
         .iter()
         .map(|&i| {

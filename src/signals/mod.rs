@@ -16,6 +16,8 @@ mod tracker;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ingest::{Event, Outcome};
+
 pub use idle::{idle_episode, school_days_between};
 pub use tracker::{Episode, Evidence, Example, KtAfter, Tracker};
 
@@ -272,8 +274,7 @@ pub struct Action<'a> {
     pub item_id: &'a str,
     pub session_id: Option<&'a str>,
     pub attempt: i32,
-    /// `correct`, `incorrect` or `skipped`.
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub response_ms: Option<i32>,
     pub hints_used: i32,
     pub hint_bottom_out: bool,
@@ -283,7 +284,24 @@ pub struct Action<'a> {
     pub kt: Option<KtAfter>,
 }
 
-impl Action<'_> {
+impl<'a> Action<'a> {
+    /// The detectors' view of `e` (before knowledge tracing has seen it: `kt` is none).
+    pub fn of(e: &'a Event, typical_ms: Option<f64>) -> Self {
+        Action {
+            at: e.occurred_at.timestamp_millis(),
+            skill_id: &e.skill_id,
+            item_id: &e.item_id,
+            session_id: e.session_id.as_deref(),
+            attempt: e.attempt,
+            outcome: e.outcome,
+            response_ms: e.response_ms,
+            hints_used: e.hints_used,
+            hint_bottom_out: e.hint_bottom_out,
+            typical_ms,
+            kt: None,
+        }
+    }
+
     pub fn rapid_threshold_ms(&self, t: &Thresholds) -> i32 {
         rapid_threshold_ms(self.typical_ms, t)
     }
@@ -292,7 +310,7 @@ impl Action<'_> {
     /// item's rapid-guess threshold. Such answers say nothing about knowledge.
     pub fn is_rapid_guess(&self, t: &Thresholds) -> bool {
         self.attempt == 1
-            && self.outcome != "skipped"
+            && self.outcome != Outcome::Skipped
             && self.hints_used == 0
             && !self.hint_bottom_out
             && self
@@ -305,7 +323,7 @@ impl Action<'_> {
     pub fn norm_sample(&self, t: &Thresholds) -> Option<i32> {
         let ms = self.response_ms?;
         (self.attempt == 1
-            && self.outcome == "correct"
+            && self.outcome == Outcome::Correct
             && self.hints_used == 0
             && !self.hint_bottom_out
             && !self.is_rapid_guess(t))
@@ -369,7 +387,7 @@ mod tests {
         assert!((n.typical_ms().unwrap_or(0.0) - 10_000.0).abs() < 1e-6);
     }
 
-    fn action(outcome: &'static str, ms: i32) -> Action<'static> {
+    fn action(outcome: Outcome, ms: i32) -> Action<'static> {
         Action {
             at: 0,
             skill_id: "s",
@@ -388,26 +406,26 @@ mod tests {
     #[test]
     fn rapid_guesses_are_fast_unaided_first_answers() {
         let t = Thresholds::default();
-        assert!(action("correct", 1_500).is_rapid_guess(&t));
-        assert!(action("incorrect", 1_999).is_rapid_guess(&t));
-        assert!(!action("incorrect", 2_000).is_rapid_guess(&t));
+        assert!(action(Outcome::Correct, 1_500).is_rapid_guess(&t));
+        assert!(action(Outcome::Incorrect, 1_999).is_rapid_guess(&t));
+        assert!(!action(Outcome::Incorrect, 2_000).is_rapid_guess(&t));
         assert!(
-            !action("skipped", 500).is_rapid_guess(&t),
+            !action(Outcome::Skipped, 500).is_rapid_guess(&t),
             "a skip is no guess"
         );
         let retry = Action {
             attempt: 2,
-            ..action("correct", 500)
+            ..action(Outcome::Correct, 500)
         };
         assert!(!retry.is_rapid_guess(&t));
         let hinted = Action {
             hints_used: 1,
-            ..action("correct", 500)
+            ..action(Outcome::Correct, 500)
         };
         assert!(!hinted.is_rapid_guess(&t));
         let unknown = Action {
             response_ms: None,
-            ..action("correct", 0)
+            ..action(Outcome::Correct, 0)
         };
         assert!(!unknown.is_rapid_guess(&t));
     }
@@ -415,8 +433,11 @@ mod tests {
     #[test]
     fn only_considered_correct_answers_feed_the_norm() {
         let t = Thresholds::default();
-        assert_eq!(action("correct", 15_000).norm_sample(&t), Some(15_000));
-        assert_eq!(action("correct", 500).norm_sample(&t), None);
-        assert_eq!(action("incorrect", 15_000).norm_sample(&t), None);
+        assert_eq!(
+            action(Outcome::Correct, 15_000).norm_sample(&t),
+            Some(15_000)
+        );
+        assert_eq!(action(Outcome::Correct, 500).norm_sample(&t), None);
+        assert_eq!(action(Outcome::Incorrect, 15_000).norm_sample(&t), None);
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{idle, Action, Kind, Thresholds};
+use crate::ingest::Outcome;
 use crate::kt::evidence::SESSION_GAP_MS;
 
 /// What the knowledge tracing says of the action's skill once the action is applied.
@@ -26,7 +27,7 @@ pub struct KtAfter {
 pub struct Example {
     pub item_id: String,
     pub skill_id: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub attempt: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_ms: Option<i32>,
@@ -223,7 +224,7 @@ struct Mark {
     threshold_ms: i32,
     /// (item, skill, outcome, attempt, response_ms, hints_used)
     #[serde(rename = "e")]
-    example: (String, String, String, i32, Option<i32>, i32),
+    example: (String, String, Outcome, i32, Option<i32>, i32),
 }
 
 impl Mark {
@@ -391,12 +392,12 @@ impl Tracker {
             (Some(ms), Some(m)) => f64::from(ms) < m * t.rushing_fraction,
             _ => false,
         };
-        let answered_right = a.outcome == "correct" && !a.hint_bottom_out;
+        let answered_right = a.outcome == Outcome::Correct && !a.hint_bottom_out;
         let mut bits = 0;
         if a.is_rapid_guess(t) {
             bits |= RAPID;
         }
-        if a.outcome == "incorrect" && quick {
+        if a.outcome == Outcome::Incorrect && quick {
             bits |= QUICK_WRONG;
         }
         if a.attempt > 1 && quick {
@@ -410,13 +411,13 @@ impl Tracker {
         }
         if a.attempt == 1 {
             bits |= FIRST;
-            if a.outcome == "skipped" {
+            if a.outcome == Outcome::Skipped {
                 bits |= SKIP;
             }
             if answered_right {
                 bits |= CORRECT;
             }
-            if fast && a.outcome != "skipped" {
+            if fast && a.outcome != Outcome::Skipped {
                 bits |= FAST;
             }
         }
@@ -430,7 +431,7 @@ impl Tracker {
             example: (
                 a.item_id.to_owned(),
                 a.skill_id.to_owned(),
-                a.outcome.to_owned(),
+                a.outcome,
                 a.attempt,
                 a.response_ms,
                 a.hints_used,
@@ -614,7 +615,7 @@ impl Tracker {
     ) {
         let track = self.skills.entry(a.skill_id.to_owned()).or_default();
         if a.attempt == 1 && !a.is_rapid_guess(t) {
-            track.push(a.at, a.outcome == "correct" && !a.hint_bottom_out);
+            track.push(a.at, a.outcome == Outcome::Correct && !a.hint_bottom_out);
         }
         let window = t.wheel_spinning_window.clamp(1, 32);
         let (right, seen) = track.latest(window);
@@ -755,7 +756,7 @@ mod tests {
                 item_id: item,
                 session_id: Some("sess-1"),
                 attempt: 1,
-                outcome: "correct",
+                outcome: Outcome::Correct,
                 response_ms: Some(20_000),
                 hints_used: 0,
                 hint_bottom_out: false,
@@ -770,7 +771,7 @@ mod tests {
             for i in 0..n {
                 self.act(25, |a| {
                     if i % 4 == 3 {
-                        a.outcome = "incorrect";
+                        a.outcome = Outcome::Incorrect;
                     }
                 });
             }
@@ -812,7 +813,7 @@ mod tests {
         );
         s.act(5, |a| {
             a.response_ms = Some(700);
-            a.outcome = "incorrect";
+            a.outcome = Outcome::Incorrect;
         });
         assert!(s.open(Kind::RapidGuessing));
         let e = &s.tracker.open[0];
@@ -855,7 +856,7 @@ mod tests {
         for _ in 0..6 {
             s.act(5, |a| {
                 a.response_ms = Some(4_000);
-                a.outcome = "incorrect";
+                a.outcome = Outcome::Incorrect;
             });
         }
         assert!(!s.open(Kind::Gaming));
@@ -863,7 +864,7 @@ mod tests {
         for _ in 0..3 {
             s.act(5, |a| {
                 a.response_ms = Some(4_000);
-                a.outcome = "incorrect";
+                a.outcome = Outcome::Incorrect;
             });
             let item = s.tracker.window.back().map(|m| m.example.0.clone());
             let item: &'static str = Box::leak(item.unwrap_or_default().into_boxed_str());
@@ -914,7 +915,11 @@ mod tests {
         for i in 0..6 {
             s.act(8, |a| {
                 a.response_ms = Some(6_000);
-                a.outcome = if i == 0 { "correct" } else { "incorrect" };
+                a.outcome = if i == 0 {
+                    Outcome::Correct
+                } else {
+                    Outcome::Incorrect
+                };
             });
         }
         assert!(s.open(Kind::Rushing), "{:?}", s.all());
@@ -926,7 +931,7 @@ mod tests {
     fn skips_and_abandoned_sittings_are_giving_up() {
         let mut s = Script::new();
         for _ in 0..3 {
-            s.act(5, |a| a.outcome = "skipped");
+            s.act(5, |a| a.outcome = Outcome::Skipped);
         }
         assert!(s.open(Kind::GivingUp));
         let mut s = Script::new();
@@ -936,7 +941,7 @@ mod tests {
         }
         s.normal(1);
         for _ in 0..3 {
-            s.act(20, |a| a.outcome = "incorrect");
+            s.act(20, |a| a.outcome = Outcome::Incorrect);
         }
         s.act(3600 * 24, |_| {}); // the next day: the short sitting ended after errors
         let e = s.closed.iter().find(|e| e.kind == Kind::GivingUp);
@@ -969,7 +974,11 @@ mod tests {
                 n += 1;
                 let ok = right(n);
                 s.act(gap, |a| {
-                    a.outcome = if ok { "correct" } else { "incorrect" };
+                    a.outcome = if ok {
+                        Outcome::Correct
+                    } else {
+                        Outcome::Incorrect
+                    };
                     a.kt = Some(KtAfter {
                         evidence: n,
                         mastered: false,
@@ -1023,7 +1032,7 @@ mod tests {
         let n = practise(&mut s, 0, 4, |_| false, 0.1);
         assert!(s.open(Kind::WheelSpinning));
         s.act(25, |a| {
-            a.outcome = "incorrect";
+            a.outcome = Outcome::Incorrect;
             a.kt = Some(KtAfter {
                 evidence: n + 1,
                 mastered: true,

@@ -5,6 +5,8 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::ingest::Outcome;
+
 /// What a student is doing for the moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -23,8 +25,7 @@ pub struct LiveAnswer {
     pub at: i64,
     pub skill: usize,
     pub item: u32,
-    /// `correct`, `incorrect` or `skipped`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub response_ms: i32,
     pub hints_used: i32,
     pub hint_bottom_out: bool,
@@ -110,11 +111,11 @@ impl LiveClass {
             _ => (0.65, 10_000..40_000, 0.1, 0.02),
         };
         let outcome = if rng.random_bool(skip) {
-            "skipped"
+            Outcome::Skipped
         } else if rng.random_bool(right) {
-            "correct"
+            Outcome::Correct
         } else {
-            "incorrect"
+            Outcome::Incorrect
         };
         let response_ms = rng.random_range(ms);
         let hints_used = if rng.random_bool(hints) { 2 } else { 0 };
@@ -170,6 +171,6 @@ mod tests {
         // Roughly one answer per student every 20–40 s, fewer while idle.
         assert!((1_000..5_000).contains(&answers.len()), "{}", answers.len());
         assert!(answers.iter().any(|a| a.response_ms < 1_500));
-        assert!(answers.iter().any(|a| a.outcome == "skipped"));
+        assert!(answers.iter().any(|a| a.outcome == Outcome::Skipped));
     }
 }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::kt::Params;
 
-pub use wire::{DayLine, PracticeEvent, TruthLine, TruthStep};
+pub use wire::{DayLine, TruthLine, TruthStep};
 
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq)]
@@ -608,7 +608,7 @@ impl Simulation {
                                 let first = &m.acts[0];
                                 (
                                     crate::kt::observation_outcome(
-                                        first.outcome.as_str(),
+                                        first.outcome,
                                         first.hint_bottom_out,
                                     ),
                                     m.engaged,
@@ -893,8 +893,9 @@ struct FirstAttempt {
 }
 
 impl Output {
-    /// Event `i` in the contract's JSON shape.
-    pub fn wire(&self, e: &Event) -> PracticeEvent<'_> {
+    /// `e` as a tool sends it: the practice event of the contract (it serialises to one line
+    /// of `events.jsonl`).
+    pub fn wire(&self, e: &Event) -> crate::ingest::Event {
         let skill = &self.skills[e.skill as usize];
         let student = &self.students[e.student as usize];
         let item = &skill.items[e.item as usize].text;
@@ -905,22 +906,22 @@ impl Output {
             Outcome::Incorrect => Some(catalogue::wrong_answer(item, e.event_id.as_bytes()[15])),
             Outcome::Skipped => None,
         };
-        PracticeEvent {
+        crate::ingest::Event {
             event_id: e.event_id,
             occurred_at: e.at,
-            student_id: &student.id,
-            class_id: &self.class_ids[student.class],
-            skill_id: &skill.id,
-            item_id: &skill.items[e.item as usize].id,
-            outcome: e.outcome.as_str(),
-            attempt: e.attempt as u32,
-            response_ms: e.response_ms,
-            hints_used: e.hints_used as u32,
+            student_id: student.id.clone(),
+            class_id: self.class_ids[student.class].clone(),
+            skill_id: skill.id.clone(),
+            item_id: skill.items[e.item as usize].id.clone(),
+            outcome: e.outcome,
+            attempt: i32::from(e.attempt),
+            response_ms: i32::try_from(e.response_ms).ok(),
+            hints_used: i32::from(e.hints_used),
             hint_bottom_out: e.hint_bottom_out,
-            session_id: &self.session_ids[e.session as usize],
-            skill_name: &skill.name,
-            tool: &skill.tool,
-            response,
+            session_id: Some(self.session_ids[e.session as usize].clone()),
+            skill_name: Some(skill.name.clone()),
+            tool: Some(skill.tool.clone()),
+            response: response.map(str::to_owned),
         }
     }
 
@@ -970,11 +971,10 @@ impl Output {
             .filter(|e| e.attempt == 1)
             .enumerate()
             .map(|(i, e)| {
-                let w = self.wire(e);
                 (
-                    w.student_id,
-                    w.skill_id,
-                    crate::kt::observation_outcome(w.outcome, w.hint_bottom_out),
+                    self.students[e.student as usize].id.as_str(),
+                    self.skills[e.skill as usize].id.as_str(),
+                    crate::kt::observation_outcome(e.outcome, e.hint_bottom_out),
                     i,
                 )
             })

@@ -133,12 +133,13 @@ pub fn measure(config: &Config, fit: &FitOptions, rules: &Rules) -> Quality {
         if !seen_items.insert((e.student, e.skill, e.item)) {
             continue; // not the first attempt at this item
         }
-        let w = out.wire(e);
-        let model = models.get(w.skill_id).unwrap_or(&default_model);
+        let model = models
+            .get(&out.skills[e.skill as usize].id)
+            .unwrap_or(&default_model);
         let obs = Observation {
-            correct: observation_outcome(w.outcome, w.hint_bottom_out),
-            at: w.occurred_at,
-            session: session_key(w.session_id),
+            correct: observation_outcome(e.outcome, e.hint_bottom_out),
+            at: e.at,
+            session: session_key(&out.session_ids[e.session as usize]),
             excluded: false,
         };
         let state = states

@@ -154,19 +154,7 @@ fn detect(out: &Output, t: &Thresholds) -> (Vec<Vec<Episode>>, Vec<MasteryError>
             norms.get(&(e.skill, None)),
             t,
         );
-        let mut action = Action {
-            at: w.occurred_at.timestamp_millis(),
-            skill_id: w.skill_id,
-            item_id: w.item_id,
-            session_id: Some(w.session_id),
-            attempt: i32::from(e.attempt),
-            outcome: w.outcome,
-            response_ms: Some(e.response_ms.min(i32::MAX as u32) as i32),
-            hints_used: i32::from(e.hints_used),
-            hint_bottom_out: e.hint_bottom_out,
-            typical_ms: typical,
-            kt: None,
-        };
+        let mut action = Action::of(&w, typical);
         let rapid = action.is_rapid_guess(t);
         let model = &models[e.skill as usize];
         let pair = pairs
@@ -178,15 +166,7 @@ fn detect(out: &Output, t: &Thresholds) -> (Vec<Vec<Episode>>, Vec<MasteryError>
                 seen: HashSet::new(),
             });
         let first = pair.seen.insert(e.item);
-        let attempt = |rapid_guess| Attempt {
-            item_id: w.item_id,
-            occurred_at: action.at,
-            attempt: action.attempt,
-            outcome: w.outcome,
-            hint_bottom_out: e.hint_bottom_out,
-            session_id: Some(w.session_id),
-            rapid_guess,
-        };
+        let attempt = |rapid_guess| Attempt::of(&w, rapid_guess);
         let mut track = pair.track;
         let applied = pair
             .track

@@ -52,9 +52,12 @@ fn events_have_the_contract_shape() {
     assert!(Uuid::parse_str(v["event_id"].as_str().unwrap_or_default()).is_ok());
     for e in &out.events {
         let w = out.wire(e);
-        assert!(valid_item_id(w.item_id), "{}", w.item_id);
-        assert!(["correct", "incorrect", "skipped"].contains(&w.outcome));
-        assert!(w.response_ms <= 3_600_000 && w.attempt >= 1);
+        assert!(valid_item_id(&w.item_id), "{}", w.item_id);
+        assert!(
+            w.response_ms
+                .is_some_and(|ms| (0..=3_600_000).contains(&ms))
+                && w.attempt >= 1
+        );
         assert!(!matches!(e.at.weekday(), Weekday::Sat | Weekday::Sun));
     }
     let mut ids: Vec<_> = out.events.iter().map(|e| e.event_id).collect();

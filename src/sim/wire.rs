@@ -1,38 +1,10 @@
-//! The JSON shapes the simulator writes. `PracticeEvent` is the contract's practice event;
-//! the ingest module may later provide its own type and this one can give way to it.
+//! The JSON shapes the simulator writes besides the practice events (`ingest::Event`, one line
+//! of `events.jsonl` each): the ground truth behind them.
 
-use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::kt::Params;
-
-fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::util::rfc3339_of(t))
-}
-
-/// One line of `events.jsonl`: the contract's practice event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PracticeEvent<'a> {
-    pub event_id: Uuid,
-    #[serde(serialize_with = "rfc3339")]
-    pub occurred_at: DateTime<Utc>,
-    pub student_id: &'a str,
-    pub class_id: &'a str,
-    pub skill_id: &'a str,
-    pub item_id: &'a str,
-    pub outcome: &'a str,
-    pub attempt: u32,
-    pub response_ms: u32,
-    pub hints_used: u32,
-    pub hint_bottom_out: bool,
-    pub session_id: &'a str,
-    pub skill_name: &'a str,
-    pub tool: &'a str,
-    /// The student's answer as given (none for a skip).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<&'a str>,
-}
 
 /// One line of `truth.jsonl`: one student on one skill.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use diesel::backend::Backend;
+use diesel::deserialize::FromStaticSqlRow;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error::DatabaseError};
 use diesel::upsert::excluded;
@@ -29,95 +31,123 @@ pub enum Stored {
     Conflict,
 }
 
-/// An event as written: both backends bind its fields themselves (`insert_sqlite`,
-/// `insert_pg`), so it needs no diesel `Insertable`.
-struct NewEvent<'a> {
-    event_id: &'a [u8],
-    org_id: &'a str,
-    class_id: &'a str,
-    student_id: &'a str,
-    skill_id: &'a str,
-    item_id: &'a str,
-    occurred_at: i64,
-    received_at: i64,
-    outcome: &'a str,
-    attempt: i32,
-    response_ms: Option<i32>,
-    hints_used: i32,
-    hint_bottom_out: bool,
-    session_id: Option<&'a str>,
-    skill_name: Option<&'a str>,
-    tool: Option<&'a str>,
-    response: Option<&'a str>,
+/// An event as stored: the practice event with its organisation, its place in arrival order
+/// (`seq`) and when it arrived (ms). Read back whole with `.select(StoredEvent::as_select())`;
+/// an append writes it from the batch's events ([`NewRow`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub org_id: String,
+    pub received_at: i64,
+    pub event: Event,
 }
 
-impl<'a> NewEvent<'a> {
-    fn new(org: &'a str, e: &'a Event, received_at: i64) -> Self {
-        NewEvent {
-            event_id: e.event_id.as_bytes(),
-            org_id: org,
-            class_id: &e.class_id,
-            student_id: &e.student_id,
-            skill_id: &e.skill_id,
-            item_id: &e.item_id,
-            occurred_at: to_millis(e.occurred_at),
-            received_at,
-            outcome: e.outcome.as_str(),
-            attempt: e.attempt,
-            response_ms: e.response_ms,
-            hints_used: e.hints_used,
-            hint_bottom_out: e.hint_bottom_out,
-            session_id: e.session_id.as_deref(),
-            skill_name: e.skill_name.as_deref(),
-            tool: e.tool.as_deref(),
-            response: e.response.as_deref(),
-        }
+/// One row of `events` as diesel decodes it: its columns in the order the table declares them.
+type ColumnValues = (
+    i64,
+    Vec<u8>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    i32,
+    Option<i32>,
+    i32,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl<DB: Backend> Selectable<DB> for StoredEvent {
+    type SelectExpression = <events::table as diesel::Table>::AllColumns;
+
+    fn construct_selection() -> Self::SelectExpression {
+        events::all_columns
     }
 }
 
-/// A stored event as read back.
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = events)]
-pub struct EventRow {
-    pub seq: i64,
-    pub event_id: Vec<u8>,
-    pub org_id: String,
-    pub class_id: String,
-    pub student_id: String,
-    pub skill_id: String,
-    pub item_id: String,
-    pub occurred_at: i64,
-    pub received_at: i64,
-    pub outcome: String,
-    pub attempt: i32,
-    pub response_ms: Option<i32>,
-    pub hints_used: i32,
-    pub hint_bottom_out: bool,
-    pub session_id: Option<String>,
-    pub skill_name: Option<String>,
-    pub tool: Option<String>,
-    pub response: Option<String>,
+impl<ST, DB> Queryable<ST, DB> for StoredEvent
+where
+    DB: Backend,
+    ColumnValues: FromStaticSqlRow<ST, DB>,
+{
+    type Row = ColumnValues;
+
+    fn build(row: ColumnValues) -> diesel::deserialize::Result<Self> {
+        let (
+            seq,
+            event_id,
+            org_id,
+            class_id,
+            student_id,
+            skill_id,
+            item_id,
+            occurred_at,
+            received_at,
+            outcome,
+            attempt,
+            response_ms,
+            hints_used,
+            hint_bottom_out,
+            session_id,
+            skill_name,
+            tool,
+            response,
+        ) = row;
+        Ok(StoredEvent {
+            seq,
+            org_id,
+            received_at,
+            event: Event {
+                event_id: Uuid::from_slice(&event_id)?,
+                occurred_at: from_millis(occurred_at),
+                student_id,
+                class_id,
+                skill_id,
+                item_id,
+                // The table's CHECK keeps the outcome one of the three.
+                outcome: Outcome::parse(&outcome).ok_or("an unknown outcome is stored")?,
+                attempt,
+                response_ms,
+                hints_used,
+                hint_bottom_out,
+                session_id,
+                skill_name,
+                tool,
+                response,
+            },
+        })
+    }
 }
 
-impl EventRow {
-    pub fn to_event(&self) -> Option<Event> {
-        Some(Event {
-            event_id: Uuid::from_slice(&self.event_id).ok()?,
-            occurred_at: from_millis(self.occurred_at),
-            student_id: self.student_id.clone(),
-            class_id: self.class_id.clone(),
-            skill_id: self.skill_id.clone(),
-            item_id: self.item_id.clone(),
-            outcome: Outcome::parse(&self.outcome)?,
-            attempt: self.attempt,
-            response_ms: self.response_ms,
-            hints_used: self.hints_used,
-            hint_bottom_out: self.hint_bottom_out,
-            session_id: self.session_id.clone(),
-            skill_name: self.skill_name.clone(),
-            tool: self.tool.clone(),
-            response: self.response.clone(),
-        })
+/// One event of a batch as an append writes it: what its row adds to the event (the
+/// organisation, the times in ms), borrowing the event. Both backends bind its columns
+/// themselves (`insert_sqlite`, `insert_pg`) rather than through diesel's `Insertable`.
+struct NewRow<'a> {
+    org_id: &'a str,
+    occurred_at: i64,
+    received_at: i64,
+    event: &'a Event,
+}
+
+impl<'a> NewRow<'a> {
+    fn new(org_id: &'a str, event: &'a Event, received_at: i64) -> Self {
+        NewRow {
+            org_id,
+            occurred_at: to_millis(event.occurred_at),
+            received_at,
+            event,
+        }
+    }
+
+    fn event_id(&self) -> &'a [u8] {
+        self.event.event_id.as_bytes()
     }
 }
 
@@ -255,9 +285,9 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     // same events never wait on each other's uncommitted rows in a cycle.
     let students: Vec<&str> = batch.iter().map(|e| e.student_id.as_str()).collect();
     c.lock_students(org, &students)?;
-    let rows: Vec<NewEvent> = batch
+    let rows: Vec<NewRow> = batch
         .iter()
-        .map(|e| NewEvent::new(org, e, received_at))
+        .map(|e| NewRow::new(org, e, received_at))
         .collect();
     let Appended { seqs, stored } = c.insert_new(&rows, memory)?;
     let inserted: Vec<bool> = seqs.iter().map(Option::is_some).collect();
@@ -279,9 +309,9 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
 
     // Events not inserted were stored before: the same content is a re-send, other content
     // (or another organisation's event) a conflict.
-    let stored: HashMap<Vec<u8>, EventRow> = stored
+    let stored: HashMap<Uuid, StoredEvent> = stored
         .into_iter()
-        .map(|row| (row.event_id.clone(), row))
+        .map(|row| (row.event.event_id, row))
         .collect();
     Ok(batch
         .iter()
@@ -291,8 +321,8 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
                 return Stored::Inserted;
             }
             let same = stored
-                .get(event.event_id.as_bytes().as_slice())
-                .is_some_and(|row| row.org_id == org && row.to_event().as_ref() == Some(event));
+                .get(&event.event_id)
+                .is_some_and(|row| row.org_id == org && row.event == *event);
             if same {
                 Stored::Duplicate
             } else {
@@ -315,8 +345,7 @@ trait EventSql: Connection {
     ) -> QueryResult<()>;
     /// Inserts the rows whose event id is not stored yet, and reads back the stored events
     /// of the others. On SQLite it first brings the writer's memory up to date.
-    fn insert_new(&mut self, rows: &[NewEvent], memory: &mut WriterMemory)
-        -> QueryResult<Appended>;
+    fn insert_new(&mut self, rows: &[NewRow], memory: &mut WriterMemory) -> QueryResult<Appended>;
     /// Creates the items (item, skill) not stored yet.
     fn insert_items(&mut self, org: &str, items: &[(&str, &str)], now: i64) -> QueryResult<()>;
 }
@@ -326,7 +355,7 @@ struct Appended {
     /// Each row's new `seq`, in order; `None` for an id stored before.
     seqs: Vec<Option<i64>>,
     /// The stored events whose ids the rows not inserted carry.
-    stored: Vec<EventRow>,
+    stored: Vec<StoredEvent>,
 }
 
 /// The statements that read the same on both backends, written once.
@@ -506,17 +535,13 @@ impl EventSql for diesel::SqliteConnection {
         Ok(())
     }
 
-    fn insert_new(
-        &mut self,
-        rows: &[NewEvent],
-        memory: &mut WriterMemory,
-    ) -> QueryResult<Appended> {
+    fn insert_new(&mut self, rows: &[NewRow], memory: &mut WriterMemory) -> QueryResult<Appended> {
         memory.entities.sync(self)?;
         // No unique index on SQLite: the ids stored are looked up first (store::event_ids).
         let recent = &mut memory.ids;
         recent.sync(self)?;
         recent.merge_if_due(self)?;
-        let ids: Vec<&[u8]> = rows.iter().map(|r| r.event_id).collect();
+        let ids: Vec<&[u8]> = rows.iter().map(NewRow::event_id).collect();
         let org = rows.first().map_or("", |r| r.org_id);
         let stored = recent.stored(self, org, &ids)?;
         // The writer is alone and has just read the last seq, so it numbers the new rows itself
@@ -527,20 +552,20 @@ impl EventSql for diesel::SqliteConnection {
         let seqs: Vec<Option<i64>> = rows
             .iter()
             .map(|row| {
-                (!stored.contains_key(row.event_id)).then(|| {
+                (!stored.contains_key(row.event_id())).then(|| {
                     next += 1;
                     next
                 })
             })
             .collect();
-        let new: Vec<(i64, &NewEvent)> = seqs
+        let new: Vec<(i64, &NewRow)> = seqs
             .iter()
             .zip(rows)
             .filter_map(|(seq, row)| Some(((*seq)?, row)))
             .collect();
         insert_sqlite(self, &new)?;
         for (seq, row) in &new {
-            recent.add(row.org_id, row.event_id, *seq);
+            recent.add(row.org_id, row.event_id(), *seq);
         }
         let stored_seqs: Vec<i64> = stored.into_values().collect();
         let mut stored = Vec::with_capacity(stored_seqs.len());
@@ -548,7 +573,7 @@ impl EventSql for diesel::SqliteConnection {
             stored.extend(
                 events::table
                     .filter(events::seq.eq_any(chunk))
-                    .select(EventRow::as_select())
+                    .select(StoredEvent::as_select())
                     .load(self)?,
             );
         }
@@ -558,7 +583,7 @@ impl EventSql for diesel::SqliteConnection {
 
 /// `INSERT INTO events … VALUES (…), (…)` for rows with their seqs, in statements that stay
 /// prepared (`store::sqlite_values`) instead of parsing one of up to 17,000 binds per batch.
-fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) -> QueryResult<()> {
+fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewRow)]) -> QueryResult<()> {
     // OR FAIL: a failing row ends the whole transaction anyway, so SQLite need not keep a
     // statement journal to undo this statement's earlier rows (ABORT, the default, does).
     sqlite_values::execute(
@@ -572,41 +597,42 @@ fn insert_sqlite(c: &mut diesel::SqliteConnection, rows: &[(i64, &NewEvent)]) ->
     Ok(())
 }
 
-impl sqlite_values::Row for (i64, &NewEvent<'_>) {
+impl sqlite_values::Row for (i64, &NewRow<'_>) {
     fn push<'b>(
         &'b self,
         out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
         let (seq, r) = self;
+        let e = r.event;
         out.push_bind_param::<BigInt, _>(seq)?;
         out.push_sql(", ");
-        out.push_bind_param::<Binary, _>(&r.event_id)?;
+        out.push_bind_param::<Binary, [u8]>(r.event_id())?;
         for text in [
-            &r.org_id,
-            &r.class_id,
-            &r.student_id,
-            &r.skill_id,
-            &r.item_id,
+            r.org_id,
+            &e.class_id,
+            &e.student_id,
+            &e.skill_id,
+            &e.item_id,
         ] {
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(text)?;
+            out.push_bind_param::<Text, str>(text)?;
         }
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&r.occurred_at)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&r.received_at)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&r.outcome)?;
+        out.push_bind_param::<Text, str>(e.outcome.as_str())?;
         out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&r.attempt)?;
+        out.push_bind_param::<Integer, _>(&e.attempt)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Integer>, _>(&r.response_ms)?;
+        out.push_bind_param::<Nullable<Integer>, _>(&e.response_ms)?;
         out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&r.hints_used)?;
+        out.push_bind_param::<Integer, _>(&e.hints_used)?;
         out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&r.hint_bottom_out)?;
-        for text in [&r.session_id, &r.skill_name, &r.tool, &r.response] {
+        out.push_bind_param::<Bool, _>(&e.hint_bottom_out)?;
+        for text in [&e.session_id, &e.skill_name, &e.tool, &e.response] {
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Text>, _>(text)?;
         }
@@ -634,11 +660,7 @@ impl EventSql for diesel::PgConnection {
         Ok(())
     }
 
-    fn insert_new(
-        &mut self,
-        rows: &[NewEvent],
-        _memory: &mut WriterMemory,
-    ) -> QueryResult<Appended> {
+    fn insert_new(&mut self, rows: &[NewRow], _memory: &mut WriterMemory) -> QueryResult<Appended> {
         // The unique index on (org_id, event_id) tells new rows from stored ones; RETURNING names the new
         // rows. One statement of a column array each: a multi-row VALUES of 17,000 binds cost
         // PostgreSQL more to parse and plan than to insert, and its text changed with the
@@ -656,14 +678,14 @@ impl EventSql for diesel::PgConnection {
             inserted.into_iter().map(|r| (r.event_id, r.seq)).collect();
         let seqs: Vec<Option<i64>> = rows
             .iter()
-            .map(|r| new_ids.get(r.event_id).copied())
+            .map(|r| new_ids.get(r.event_id()).copied())
             .collect();
         // One array parameter (`= ANY($1)`), however many ids.
         let old_ids: Vec<&[u8]> = rows
             .iter()
             .zip(&seqs)
             .filter(|(_, seq)| seq.is_none())
-            .map(|(r, _)| r.event_id)
+            .map(|(r, _)| r.event_id())
             .collect();
         let stored = if old_ids.is_empty() {
             Vec::new()
@@ -672,7 +694,7 @@ impl EventSql for diesel::PgConnection {
             events::table
                 .filter(events::org_id.eq(org))
                 .filter(events::event_id.eq_any(&old_ids))
-                .select(EventRow::as_select())
+                .select(StoredEvent::as_select())
                 .load(self)?
         };
         Ok(Appended { seqs, stored })
@@ -700,7 +722,7 @@ enum IfStored {
 /// yields them in order, so seqs follow the batch's order as before).
 fn insert_pg(
     c: &mut diesel::PgConnection,
-    rows: &[NewEvent],
+    rows: &[NewRow],
     if_stored: IfStored,
 ) -> QueryResult<Vec<InsertedRow>> {
     use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text};
@@ -716,22 +738,22 @@ fn insert_pg(
             format!("{INSERT} ON CONFLICT (org_id, event_id) DO NOTHING RETURNING event_id, seq")
         }
     })
-    .bind::<Array<Binary>, _>(col(rows, |r| r.event_id))
+    .bind::<Array<Binary>, _>(col(rows, NewRow::event_id))
     .bind::<Array<Text>, _>(col(rows, |r| r.org_id))
-    .bind::<Array<Text>, _>(col(rows, |r| r.class_id))
-    .bind::<Array<Text>, _>(col(rows, |r| r.student_id))
-    .bind::<Array<Text>, _>(col(rows, |r| r.skill_id))
-    .bind::<Array<Text>, _>(col(rows, |r| r.item_id))
+    .bind::<Array<Text>, _>(col(rows, |r| r.event.class_id.as_str()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.event.student_id.as_str()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.event.skill_id.as_str()))
+    .bind::<Array<Text>, _>(col(rows, |r| r.event.item_id.as_str()))
     .bind::<Array<BigInt>, _>(col(rows, |r| r.occurred_at))
     .bind::<Array<BigInt>, _>(col(rows, |r| r.received_at))
-    .bind::<Array<Text>, _>(col(rows, |r| r.outcome))
-    .bind::<Array<Integer>, _>(col(rows, |r| r.attempt))
-    .bind::<Array<Nullable<Integer>>, _>(col(rows, |r| r.response_ms))
-    .bind::<Array<Integer>, _>(col(rows, |r| r.hints_used))
-    .bind::<Array<Bool>, _>(col(rows, |r| r.hint_bottom_out))
-    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.session_id))
-    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.skill_name))
-    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.tool))
-    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.response))
+    .bind::<Array<Text>, _>(col(rows, |r| r.event.outcome.as_str()))
+    .bind::<Array<Integer>, _>(col(rows, |r| r.event.attempt))
+    .bind::<Array<Nullable<Integer>>, _>(col(rows, |r| r.event.response_ms))
+    .bind::<Array<Integer>, _>(col(rows, |r| r.event.hints_used))
+    .bind::<Array<Bool>, _>(col(rows, |r| r.event.hint_bottom_out))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.event.session_id.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.event.skill_name.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.event.tool.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(col(rows, |r| r.event.response.as_deref()))
     .load(c)
 }

@@ -448,6 +448,19 @@ pub(crate) fn typical_of(
     signals::typical_ms(item_norm, skill_norm, t)
 }
 
+/// Whether the behaviour signals judge `e` a rapid guess against its item's norm (never with
+/// signals off): such an answer counts as an opportunity but not as evidence.
+pub(crate) fn is_rapid_guess(
+    e: &crate::ingest::Event,
+    norms: &HashMap<NormKey, Norm>,
+    sig: &signals::Settings,
+) -> bool {
+    sig.enabled && {
+        let typical = typical_of(norms, &e.skill_id, &e.item_id, &sig.thresholds);
+        signals::Action::of(e, typical).is_rapid_guess(&sig.thresholds)
+    }
+}
+
 /// Every stored flag of the organisation, by student: for tests and checks.
 pub fn all_flags(conn: &mut DbConnection, org: &str) -> anyhow::Result<Vec<StoredFlag>> {
     let ids: Vec<String> = students::table

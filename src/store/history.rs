@@ -5,82 +5,19 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::flags::NormKey;
+use super::events::StoredEvent;
 use crate::db::schema::events;
 use crate::db::DbConnection;
+use crate::ingest::Event;
 use crate::insights::history::{trajectories, Trajectory};
 use crate::kt::evidence::Attempt;
-use crate::kt::{Rules, SkillModel};
+use crate::kt::Rules;
 use crate::on_backend;
-use crate::signals::Norm;
 use crate::store::state::StateSql;
 
 /// At most this many of a student's events are replayed for the trajectories (a student's
 /// whole history is usually a few thousand); beyond it, the trajectories are marked partial.
 pub const MAX_REPLAYED: i64 = 50_000;
-
-#[derive(Queryable, Debug, Clone)]
-pub struct AnswerRow {
-    pub skill_id: String,
-    pub item_id: String,
-    pub occurred_at: i64,
-    pub outcome: String,
-    pub attempt: i32,
-    pub response_ms: Option<i32>,
-    pub hints_used: i32,
-    pub hint_bottom_out: bool,
-    pub session_id: Option<String>,
-}
-
-impl AnswerRow {
-    /// The answer as evidence; `norms` judge rapid guesses as the online path does.
-    fn attempt(&self, norms: &HashMap<NormKey, Norm>) -> Attempt<'_> {
-        let sig = crate::signals::settings();
-        let rapid_guess = sig.enabled && {
-            let typical =
-                super::flags::typical_of(norms, &self.skill_id, &self.item_id, &sig.thresholds);
-            crate::signals::Action {
-                at: self.occurred_at,
-                skill_id: &self.skill_id,
-                item_id: &self.item_id,
-                session_id: self.session_id.as_deref(),
-                attempt: self.attempt,
-                outcome: &self.outcome,
-                response_ms: self.response_ms,
-                hints_used: self.hints_used,
-                hint_bottom_out: self.hint_bottom_out,
-                typical_ms: typical,
-                kt: None,
-            }
-            .is_rapid_guess(&sig.thresholds)
-        };
-        Attempt {
-            rapid_guess,
-            item_id: &self.item_id,
-            occurred_at: self.occurred_at,
-            attempt: self.attempt,
-            outcome: &self.outcome,
-            hint_bottom_out: self.hint_bottom_out,
-            session_id: self.session_id.as_deref(),
-        }
-    }
-}
-
-macro_rules! answers_query {
-    () => {
-        (
-            events::skill_id,
-            events::item_id,
-            events::occurred_at,
-            events::outcome,
-            events::attempt,
-            events::response_ms,
-            events::hints_used,
-            events::hint_bottom_out,
-            events::session_id,
-        )
-    };
-}
 
 /// What the student page shows over time.
 pub struct History {
@@ -88,7 +25,7 @@ pub struct History {
     /// False when the student has more than [`MAX_REPLAYED`] events.
     pub complete: bool,
     /// The latest answers, newest first.
-    pub recent: Vec<AnswerRow>,
+    pub recent: Vec<Event>,
 }
 
 /// The student's history, through the (org, student, occurred_at) index: one student's rows.
@@ -99,37 +36,39 @@ pub fn student_history(
     recent: i64,
     rules: &Rules,
 ) -> anyhow::Result<History> {
-    let (rows, latest, models): (Vec<AnswerRow>, Vec<AnswerRow>, HashMap<String, SkillModel>) =
+    let (rows, latest, models): (Vec<StoredEvent>, Vec<StoredEvent>, HashMap<_, _>) =
         on_backend!(conn, |c| {
             let rows = events::table
                 .filter(events::org_id.eq(org))
                 .filter(events::student_id.eq(student))
                 .order((events::occurred_at, events::seq))
                 .limit(MAX_REPLAYED + 1)
-                .select(answers_query!())
-                .load::<AnswerRow>(c)?;
+                .select(StoredEvent::as_select())
+                .load(c)?;
             let latest = events::table
                 .filter(events::org_id.eq(org))
                 .filter(events::student_id.eq(student))
                 .order((events::occurred_at.desc(), events::seq.desc()))
                 .limit(recent)
-                .select(answers_query!())
-                .load::<AnswerRow>(c)?;
+                .select(StoredEvent::as_select())
+                .load(c)?;
             let models = c.load_models(org)?;
             Ok::<_, diesel::result::Error>((rows, latest, models))
         })?;
     let norms = super::flags::all_norms(conn, org)?;
+    let sig = crate::signals::settings();
     let complete = rows.len() as i64 <= MAX_REPLAYED;
     let replayed = &rows[..rows.len().min(MAX_REPLAYED as usize)];
     Ok(History {
         trajectories: trajectories(
-            replayed
-                .iter()
-                .map(|r| (r.skill_id.as_str(), r.attempt(&norms))),
+            replayed.iter().map(|r| {
+                let rapid = super::flags::is_rapid_guess(&r.event, &norms, &sig);
+                (r.event.skill_id.as_str(), Attempt::of(&r.event, rapid))
+            }),
             &models,
             rules,
         ),
         complete,
-        recent: latest,
+        recent: latest.into_iter().map(|r| r.event).collect(),
     })
 }

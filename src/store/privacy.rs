@@ -13,7 +13,7 @@ use crate::db::schema::{
     students,
 };
 use crate::db::DbConnection;
-use crate::store::events::EventRow;
+use crate::store::events::StoredEvent;
 
 /// One line of a roster upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,7 +250,7 @@ pub struct ExportEnrolment {
     pub since: String,
 }
 
-use crate::util::rfc3339;
+use crate::util::{rfc3339, rfc3339_of};
 
 pub fn export_student(
     conn: &mut DbConnection,
@@ -283,28 +283,34 @@ pub fn export_student(
         .filter(events::org_id.eq(org))
         .filter(events::student_id.eq(student))
         .order((events::occurred_at, events::seq))
-        .select(EventRow::as_select())
-        .load(c))?
+        .select(StoredEvent::as_select())
+        .load::<StoredEvent>(c))?
     .into_iter()
-    .map(|e| {
-        serde_json::json!({
-            "event_id": uuid::Uuid::from_slice(&e.event_id).map(|u| u.to_string()).unwrap_or_default(),
-            "occurred_at": rfc3339(e.occurred_at),
-            "received_at": rfc3339(e.received_at),
-            "class_id": e.class_id,
-            "skill_id": e.skill_id,
-            "item_id": e.item_id,
-            "outcome": e.outcome,
-            "attempt": e.attempt,
-            "response_ms": e.response_ms,
-            "response": e.response,
-            "hints_used": e.hints_used,
-            "hint_bottom_out": e.hint_bottom_out,
-            "session_id": e.session_id,
-            "skill_name": e.skill_name,
-            "tool": e.tool,
-        })
-    })
+    .map(
+        |StoredEvent {
+             received_at,
+             event: e,
+             ..
+         }| {
+            serde_json::json!({
+                "event_id": e.event_id.to_string(),
+                "occurred_at": rfc3339_of(&e.occurred_at),
+                "received_at": rfc3339(received_at),
+                "class_id": e.class_id,
+                "skill_id": e.skill_id,
+                "item_id": e.item_id,
+                "outcome": e.outcome,
+                "attempt": e.attempt,
+                "response_ms": e.response_ms,
+                "response": e.response,
+                "hints_used": e.hints_used,
+                "hint_bottom_out": e.hint_bottom_out,
+                "session_id": e.session_id,
+                "skill_name": e.skill_name,
+                "tool": e.tool,
+            })
+        },
+    )
     .collect();
     let skill_states = skill_states::table
         .filter(skill_states::org_id.eq(org))

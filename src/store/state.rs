@@ -30,6 +30,7 @@ use crate::reports::model_health::{in_sample, Accuracy};
 use crate::signals::{self, Action, Episode, KtAfter, Norm, Thresholds, Tracker};
 
 use super::column as col;
+use super::events::StoredEvent;
 use super::flags::{self, FlagSql};
 use super::predictions::{PredictionSql, Tally};
 use super::sqlite_values;
@@ -99,101 +100,45 @@ pub(crate) struct NewModel {
     accuracy: Option<String>,
 }
 
-/// An event as a replay reads it back.
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = events)]
-pub(crate) struct HistoryRow {
-    student_id: String,
-    skill_id: String,
-    item_id: String,
-    occurred_at: i64,
-    seq: i64,
-    outcome: String,
-    attempt: i32,
-    response_ms: Option<i32>,
-    hints_used: i32,
-    hint_bottom_out: bool,
-    session_id: Option<String>,
-}
-
-impl HistoryRow {
-    fn ev(&self) -> Ev<'_> {
-        Ev {
-            student: &self.student_id,
-            skill: &self.skill_id,
-            item: &self.item_id,
-            at: self.occurred_at,
-            seq: self.seq,
-            outcome: &self.outcome,
-            attempt: self.attempt,
-            response_ms: self.response_ms,
-            hints_used: self.hints_used,
-            hint_bottom_out: self.hint_bottom_out,
-            session_id: self.session_id.as_deref(),
-        }
-    }
-}
-
-/// One stored event, from a batch or from the history: what the knowledge tracing and the
-/// behaviour signals need of it.
+/// A stored event while it is applied: the event with its `seq` and its time in ms.
 #[derive(Debug, Clone, Copy)]
 struct Ev<'a> {
-    student: &'a str,
-    skill: &'a str,
-    item: &'a str,
-    at: i64,
     seq: i64,
-    outcome: &'a str,
-    attempt: i32,
-    response_ms: Option<i32>,
-    hints_used: i32,
-    hint_bottom_out: bool,
-    session_id: Option<&'a str>,
+    at: i64,
+    event: &'a Event,
 }
 
 impl<'a> Ev<'a> {
-    fn of(e: &'a Event, seq: i64) -> Self {
+    fn of(event: &'a Event, seq: i64) -> Self {
         Ev {
-            student: &e.student_id,
-            skill: &e.skill_id,
-            item: &e.item_id,
-            at: to_millis(e.occurred_at),
             seq,
-            outcome: e.outcome.as_str(),
-            attempt: e.attempt,
-            response_ms: e.response_ms,
-            hints_used: e.hints_used,
-            hint_bottom_out: e.hint_bottom_out,
-            session_id: e.session_id.as_deref(),
+            at: to_millis(event.occurred_at),
+            event,
         }
+    }
+
+    fn stored(e: &'a StoredEvent) -> Self {
+        Ev::of(&e.event, e.seq)
+    }
+
+    fn student(&self) -> &'a str {
+        &self.event.student_id
+    }
+
+    fn skill(&self) -> &'a str {
+        &self.event.skill_id
+    }
+
+    fn item(&self) -> &'a str {
+        &self.event.item_id
     }
 
     fn attempt(&self, rapid_guess: bool) -> Attempt<'a> {
-        Attempt {
-            item_id: self.item,
-            occurred_at: self.at,
-            attempt: self.attempt,
-            outcome: self.outcome,
-            hint_bottom_out: self.hint_bottom_out,
-            session_id: self.session_id,
-            rapid_guess,
-        }
+        Attempt::of(self.event, rapid_guess)
     }
 
     fn action(&self, typical_ms: Option<f64>) -> Action<'a> {
-        Action {
-            at: self.at,
-            skill_id: self.skill,
-            item_id: self.item,
-            session_id: self.session_id,
-            attempt: self.attempt,
-            outcome: self.outcome,
-            response_ms: self.response_ms,
-            hints_used: self.hints_used,
-            hint_bottom_out: self.hint_bottom_out,
-            typical_ms,
-            kt: None,
-        }
+        Action::of(self.event, typical_ms)
     }
 }
 
@@ -265,7 +210,7 @@ pub(crate) trait StateSql: Connection + FlagSql + PredictionSql {
     ) -> QueryResult<HashSet<String>>;
     fn load_models(&mut self, org: &str) -> QueryResult<HashMap<String, SkillModel>>;
     /// The students' events, per student in time order (`occurred_at`, then arrival).
-    fn load_history(&mut self, org: &str, students: &[&str]) -> QueryResult<Vec<HistoryRow>>;
+    fn load_history(&mut self, org: &str, students: &[&str]) -> QueryResult<Vec<StoredEvent>>;
     fn save_states(&mut self, rows: &[NewState]) -> QueryResult<()>;
     fn save_items(&mut self, rows: &[NewItem]) -> QueryResult<()>;
     fn save_models(&mut self, rows: &[NewModel]) -> QueryResult<()>;
@@ -284,13 +229,13 @@ macro_rules! shared_state_sql {
                 .collect())
         }
 
-        fn load_history(&mut self, org: &str, students: &[&str]) -> QueryResult<Vec<HistoryRow>> {
+        fn load_history(&mut self, org: &str, students: &[&str]) -> QueryResult<Vec<StoredEvent>> {
             // The (org_id, student_id, occurred_at) index gives each student's history in order.
             events::table
                 .filter(events::org_id.eq(org))
                 .filter(events::student_id.eq_any(students))
                 .order((events::student_id, events::occurred_at, events::seq))
-                .select(HistoryRow::as_select())
+                .select(StoredEvent::as_select())
                 .load(self)
         }
 
@@ -636,15 +581,15 @@ pub(crate) fn apply_in<C: StateSql>(
     // Each student's new events, in time order then arrival order.
     let mut by_student: BTreeMap<&str, Vec<Ev>> = BTreeMap::new();
     for ev in &evs {
-        students.insert(ev.student);
-        skills.insert(ev.skill);
-        items.insert(ev.item);
-        by_student.entry(ev.student).or_default().push(*ev);
+        students.insert(ev.student());
+        skills.insert(ev.skill());
+        items.insert(ev.item());
+        by_student.entry(ev.student()).or_default().push(*ev);
     }
     for list in by_student.values_mut() {
         list.sort_by_key(|ev| (ev.at, ev.seq));
     }
-    let pairs: BTreeSet<(&str, &str)> = evs.iter().map(|ev| (ev.student, ev.skill)).collect();
+    let pairs: BTreeSet<(&str, &str)> = evs.iter().map(|ev| (ev.student(), ev.skill())).collect();
     let stored: HashMap<(String, String), StateRow> = c
         .load_states(org, &pairs)?
         .into_iter()
@@ -677,8 +622,8 @@ pub(crate) fn apply_in<C: StateSql>(
     if sig.enabled {
         for ev in &evs {
             typicals
-                .entry((ev.skill, ev.item))
-                .or_insert_with(|| flags::typical_of(&norms, ev.skill, ev.item, t));
+                .entry((ev.skill(), ev.item()))
+                .or_insert_with(|| flags::typical_of(&norms, ev.skill(), ev.item(), t));
         }
     }
 
@@ -687,7 +632,7 @@ pub(crate) fn apply_in<C: StateSql>(
     let mut late: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut earliest: HashMap<(&str, &str), i64> = HashMap::new();
     for ev in &evs {
-        let at = earliest.entry((ev.student, ev.skill)).or_insert(ev.at);
+        let at = earliest.entry((ev.student(), ev.skill())).or_insert(ev.at);
         *at = (*at).min(ev.at);
     }
     for ((student, skill), at) in earliest {
@@ -739,12 +684,12 @@ pub(crate) fn apply_in<C: StateSql>(
         let open_before: Vec<Episode> = tracker.as_ref().map_or_else(Vec::new, |t| t.open.clone());
         let mut closed = Vec::new();
         for ev in list {
-            if late.contains(&(student, ev.skill)) {
+            if late.contains(&(student, ev.skill())) {
                 continue; // replayed below (signals off)
             }
-            let model = models.get(ev.skill).unwrap_or(&default_model);
-            let kt = kts.entry(ev.skill).or_insert_with(|| {
-                match stored.get(&(student.to_string(), ev.skill.to_owned())) {
+            let model = models.get(ev.skill()).unwrap_or(&default_model);
+            let kt = kts.entry(ev.skill()).or_insert_with(|| {
+                match stored.get(&(student.to_string(), ev.skill().to_owned())) {
                     Some(row) => Kt {
                         state: row.skill_state().unwrap_or_else(|| SkillState::new(model)),
                         track: Track {
@@ -760,17 +705,17 @@ pub(crate) fn apply_in<C: StateSql>(
                     },
                 }
             });
-            let first = seen.insert((*student, ev.skill, ev.item));
+            let first = seen.insert((*student, ev.skill(), ev.item()));
             if first {
                 new_items.push(NewItem {
                     org_id: org.to_owned(),
                     student_id: student.to_string(),
-                    skill_id: ev.skill.to_owned(),
-                    item_id: ev.item.to_owned(),
+                    skill_id: ev.skill().to_owned(),
+                    item_id: ev.item().to_owned(),
                     first_occurred_at: ev.at,
                 });
             }
-            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
+            let typical = typicals.get(&(ev.skill(), ev.item())).copied().flatten();
             if let Some((p, correct)) = step_event(
                 ev,
                 first,
@@ -781,7 +726,7 @@ pub(crate) fn apply_in<C: StateSql>(
                 t,
                 &mut closed,
             ) {
-                tally.add(student, ev.skill, ev.at, p, correct);
+                tally.add(student, ev.skill(), ev.at, p, correct);
             }
         }
         for (skill, kt) in kts {
@@ -808,11 +753,11 @@ pub(crate) fn apply_in<C: StateSql>(
     let mut norm_add: HashMap<flags::NormKey, Norm> = HashMap::new();
     if sig.enabled {
         for ev in &evs {
-            let typical = typicals.get(&(ev.skill, ev.item)).copied().flatten();
+            let typical = typicals.get(&(ev.skill(), ev.item())).copied().flatten();
             if let Some(ms) = ev.action(typical).norm_sample(t) {
-                for item in [ev.item, ""] {
+                for item in [ev.item(), ""] {
                     norm_add
-                        .entry((ev.skill.to_owned(), item.to_owned()))
+                        .entry((ev.skill().to_owned(), item.to_owned()))
                         .or_insert(Norm::EMPTY)
                         .add(ms);
                 }
@@ -881,10 +826,10 @@ fn save_signals<C: StateSql>(
 fn history_norms<C: StateSql>(
     c: &mut C,
     org: &str,
-    history: &[HistoryRow],
+    history: &[StoredEvent],
 ) -> QueryResult<HashMap<flags::NormKey, Norm>> {
-    let skills: BTreeSet<&str> = history.iter().map(|r| r.skill_id.as_str()).collect();
-    let items: BTreeSet<&str> = history.iter().map(|r| r.item_id.as_str()).collect();
+    let skills: BTreeSet<&str> = history.iter().map(|r| r.event.skill_id.as_str()).collect();
+    let items: BTreeSet<&str> = history.iter().map(|r| r.event.item_id.as_str()).collect();
     if skills.is_empty() {
         return Ok(HashMap::new());
     }
@@ -928,7 +873,7 @@ struct Replay {
 #[allow(clippy::too_many_arguments)]
 fn replay_rows(
     org: &str,
-    rows: &[HistoryRow],
+    rows: &[StoredEvent],
     models: &HashMap<String, SkillModel>,
     norms: &HashMap<flags::NormKey, Norm>,
     thresholds: Option<&Thresholds>,
@@ -942,9 +887,9 @@ fn replay_rows(
     // Group by student, keeping time order within each.
     let mut groups: BTreeMap<&str, Vec<Ev>> = BTreeMap::new();
     for row in rows {
-        let ev = row.ev();
-        if thresholds.is_some() || wanted(ev.student, ev.skill) {
-            groups.entry(ev.student).or_default().push(ev);
+        let ev = Ev::stored(row);
+        if thresholds.is_some() || wanted(ev.student(), ev.skill()) {
+            groups.entry(ev.student()).or_default().push(ev);
         }
     }
     let mut out = Replay::default();
@@ -954,13 +899,13 @@ fn replay_rows(
         let mut tracker = thresholds.map(|_| Tracker::default());
         let mut closed = Vec::new();
         for ev in &evs {
-            let model = models.get(ev.skill).unwrap_or(&default_model);
-            let kt = kts.entry(ev.skill).or_insert_with(|| Kt {
+            let model = models.get(ev.skill()).unwrap_or(&default_model);
+            let kt = kts.entry(ev.skill()).or_insert_with(|| Kt {
                 state: SkillState::new(model),
                 track: Track::NONE,
                 last_seq: 0,
             });
-            let first = met.insert((ev.skill, ev.item));
+            let first = met.insert((ev.skill(), ev.item()));
             // The ingest's replay (`record`) writes only items first met by one of the batch's
             // events: one first met by a stored event is stored with that time already, and
             // rewriting a replayed student's every item cost hundreds of upserts a batch.
@@ -969,12 +914,13 @@ fn replay_rows(
                 out.items.push(NewItem {
                     org_id: org.to_owned(),
                     student_id: student.to_owned(),
-                    skill_id: ev.skill.to_owned(),
-                    item_id: ev.item.to_owned(),
+                    skill_id: ev.skill().to_owned(),
+                    item_id: ev.item().to_owned(),
                     first_occurred_at: ev.at,
                 });
             }
-            let typical = thresholds.and_then(|t| flags::typical_of(norms, ev.skill, ev.item, t));
+            let typical =
+                thresholds.and_then(|t| flags::typical_of(norms, ev.skill(), ev.item(), t));
             let counted = step_event(
                 ev,
                 first,
@@ -989,7 +935,7 @@ fn replay_rows(
             // when they arrived (store::predictions).
             if let (Some((p, correct)), Some((new, tally))) = (counted, record.as_mut()) {
                 if new.contains(&ev.seq) {
-                    tally.add(student, ev.skill, ev.at, p, correct);
+                    tally.add(student, ev.skill(), ev.at, p, correct);
                 }
             }
         }
@@ -1187,14 +1133,11 @@ pub fn fit_models_with(
         let history = on_backend!(conn, |c| c.load_history(org, &ids))?;
         let mut groups: BTreeMap<(&str, &str), Vec<Attempt>> = BTreeMap::new();
         for row in &history {
-            let ev = row.ev();
+            let ev = Ev::stored(row);
             // The same exclusions as the online path: rapid guesses are no evidence.
-            let rapid = sig.enabled && {
-                let typical = flags::typical_of(&norms, ev.skill, ev.item, &sig.thresholds);
-                ev.action(typical).is_rapid_guess(&sig.thresholds)
-            };
+            let rapid = flags::is_rapid_guess(&row.event, &norms, &sig);
             groups
-                .entry((&row.student_id, &row.skill_id))
+                .entry((ev.student(), ev.skill()))
                 .or_default()
                 .push(ev.attempt(rapid));
         }

@@ -381,7 +381,7 @@ async fn a_tool_token_limited_to_classes_writes_only_those(app: TestApp) {
         .stored_events()
         .await
         .into_iter()
-        .map(|e| e.class_id)
+        .map(|e| e.event.class_id)
         .collect();
     assert_eq!(stored.len(), 2);
     assert!(!stored.contains(&"class-9z".to_owned()));

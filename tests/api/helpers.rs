@@ -11,7 +11,7 @@ use huddle::config::Settings;
 use huddle::db::schema::events;
 use huddle::db::{Db, DbConnection, DbUrl};
 use huddle::startup::Application;
-use huddle::store::events::EventRow;
+use huddle::store::events::StoredEvent;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -271,12 +271,12 @@ impl TestApp {
     }
 
     /// Every stored event, in arrival order.
-    pub async fn stored_events(&self) -> Vec<EventRow> {
+    pub async fn stored_events(&self) -> Vec<StoredEvent> {
         self.db
             .read(|conn| {
                 Ok(huddle::on_backend!(conn, |c| events::table
                     .order(events::seq)
-                    .select(EventRow::as_select())
+                    .select(StoredEvent::as_select())
                     .load(c))?)
             })
             .await

@@ -70,18 +70,15 @@ fn millis(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
-fn bytes(event_id: &str) -> Vec<u8> {
-    Uuid::parse_str(event_id)
-        .expect("a UUID")
-        .as_bytes()
-        .to_vec()
+fn uuid(event_id: &str) -> Uuid {
+    Uuid::parse_str(event_id).expect("a UUID")
 }
 
-async fn stored_ids(app: &TestApp) -> BTreeSet<Vec<u8>> {
+async fn stored_ids(app: &TestApp) -> BTreeSet<Uuid> {
     app.stored_events()
         .await
         .into_iter()
-        .map(|r| r.event_id)
+        .map(|r| r.event.event_id)
         .collect()
 }
 
@@ -120,33 +117,33 @@ async fn a_valid_batch_is_stored_with_every_field(app: TestApp) {
     let rows = app.stored_events().await;
     assert_eq!(rows.len(), 2);
     let row = &rows[0];
-    assert_eq!(row.event_id, bytes(id_of(&full)));
+    assert_eq!(row.event.event_id, uuid(id_of(&full)));
     assert_eq!(row.org_id, ORG);
-    assert_eq!(row.student_id, "stu-0042");
-    assert_eq!(row.class_id, "class-5b");
-    assert_eq!(row.skill_id, "fractions.add-unlike");
-    assert_eq!(row.item_id, "frac-add-017");
+    assert_eq!(row.event.student_id, "stu-0042");
+    assert_eq!(row.event.class_id, "class-5b");
+    assert_eq!(row.event.skill_id, "fractions.add-unlike");
+    assert_eq!(row.event.item_id, "frac-add-017");
     // Truncated (not rounded) to the millisecond.
-    assert_eq!(row.occurred_at, millis(&occurred));
-    assert_eq!(row.outcome, "incorrect");
-    assert_eq!(row.attempt, 3);
-    assert_eq!(row.response_ms, Some(5400));
-    assert_eq!(row.hints_used, 2);
-    assert!(row.hint_bottom_out);
-    assert_eq!(row.session_id.as_deref(), Some("a1b2c3"));
+    assert_eq!(row.event.occurred_at.timestamp_millis(), millis(&occurred));
+    assert_eq!(row.event.outcome.as_str(), "incorrect");
+    assert_eq!(row.event.attempt, 3);
+    assert_eq!(row.event.response_ms, Some(5400));
+    assert_eq!(row.event.hints_used, 2);
+    assert!(row.event.hint_bottom_out);
+    assert_eq!(row.event.session_id.as_deref(), Some("a1b2c3"));
     assert_eq!(
-        row.skill_name.as_deref(),
+        row.event.skill_name.as_deref(),
         Some("Adding fractions with unlike denominators")
     );
-    assert_eq!(row.tool.as_deref(), Some("fractions-tutor"));
+    assert_eq!(row.event.tool.as_deref(), Some("fractions-tutor"));
     assert!(
         (before..=after).contains(&row.received_at),
         "received_at {} not within the request ({before}..={after})",
         row.received_at
     );
-    assert_eq!(rows[1].event_id, bytes(id_of(&skipped)));
-    assert_eq!(rows[1].outcome, "skipped");
-    assert_eq!(rows[1].student_id, "stu-0043");
+    assert_eq!(rows[1].event.event_id, uuid(id_of(&skipped)));
+    assert_eq!(rows[1].event.outcome.as_str(), "skipped");
+    assert_eq!(rows[1].event.student_id, "stu-0043");
     assert!(rows[0].seq < rows[1].seq, "seq is the arrival order");
 }
 
@@ -169,13 +166,13 @@ async fn optional_fields_get_their_defaults(app: TestApp) {
     let answer = app.post_batch(&[minimal, nulls, explicit_nulls]).await;
     assert_eq!(counts(&answer), (3, 0, 0), "{answer}");
     for row in app.stored_events().await {
-        assert_eq!(row.attempt, 1);
-        assert_eq!(row.hints_used, 0);
-        assert!(!row.hint_bottom_out);
-        assert_eq!(row.response_ms, None);
-        assert_eq!(row.session_id, None);
-        assert_eq!(row.skill_name, None);
-        assert_eq!(row.tool, None);
+        assert_eq!(row.event.attempt, 1);
+        assert_eq!(row.event.hints_used, 0);
+        assert!(!row.event.hint_bottom_out);
+        assert_eq!(row.event.response_ms, None);
+        assert_eq!(row.event.session_id, None);
+        assert_eq!(row.event.skill_name, None);
+        assert_eq!(row.event.tool, None);
     }
 }
 
@@ -268,7 +265,7 @@ async fn each_invalid_event_gets_its_code_and_its_valid_neighbours_are_stored(ap
     let mut valid_ids = BTreeSet::new();
     for (bad, code) in bad_events() {
         let good = events(1).remove(0);
-        valid_ids.insert(bytes(id_of(&good)));
+        valid_ids.insert(uuid(id_of(&good)));
         batch.push(good);
         // The event_id as sent comes back whenever it was a string.
         let sent_id = bad
@@ -313,12 +310,12 @@ async fn the_edges_of_the_valid_ranges_are_accepted(app: TestApp) {
     assert_eq!(counts(&answer), (batch.len() as u64, 0, 0), "{answer}");
     let rows = app.stored_events().await;
     assert_eq!(rows.len(), batch.len());
-    assert_eq!(rows[2].response_ms, Some(0));
-    assert_eq!(rows[3].response_ms, Some(3_600_000));
-    assert_eq!(rows[5].attempt, i32::MAX);
-    assert_eq!(rows[6].student_id, id128);
+    assert_eq!(rows[2].event.response_ms, Some(0));
+    assert_eq!(rows[3].event.response_ms, Some(3_600_000));
+    assert_eq!(rows[5].event.attempt, i32::MAX);
+    assert_eq!(rows[6].event.student_id, id128);
     // An upper-case UUID is the same key as its lower-case spelling.
-    assert_eq!(rows[8].event_id, bytes(id_of(&batch[8])));
+    assert_eq!(rows[8].event.event_id, uuid(id_of(&batch[8])));
     let mut same = batch[8].clone();
     same["event_id"] = json!(id_of(&batch[8]).to_lowercase());
     let answer = app.post_batch(&[same]).await;
@@ -411,9 +408,13 @@ async fn repeats_inside_one_batch_are_sorted_out(app: TestApp) {
     );
     let rows = app.stored_events().await;
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].event_id, bytes(id_of(&a)));
-    assert_eq!(rows[0].outcome, "correct", "the first occurrence is kept");
-    assert_eq!(rows[1].event_id, bytes(id_of(&b)));
+    assert_eq!(rows[0].event.event_id, uuid(id_of(&a)));
+    assert_eq!(
+        rows[0].event.outcome.as_str(),
+        "correct",
+        "the first occurrence is kept"
+    );
+    assert_eq!(rows[1].event.event_id, uuid(id_of(&b)));
 }
 
 async fn a_batch_resent_after_a_partial_failure_stores_only_what_was_missing(app: TestApp) {
@@ -442,7 +443,7 @@ async fn a_batch_resent_after_a_partial_failure_stores_only_what_was_missing(app
         second,
         json!({"accepted": 2, "duplicates": 2, "rejected": []})
     );
-    let expected: BTreeSet<Vec<u8>> = batch.iter().map(|e| bytes(id_of(e))).collect();
+    let expected: BTreeSet<Uuid> = batch.iter().map(|e| uuid(id_of(e))).collect();
     assert_eq!(stored_ids(&app).await, expected);
     assert_eq!(app.count_events().await, 4);
 }

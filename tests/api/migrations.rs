@@ -135,7 +135,7 @@ fn schema_matches(conn: &mut DbConnection) {
             )
             .and(
                 events::table
-                    .select(huddle::store::events::EventRow::as_select())
+                    .select(huddle::store::events::StoredEvent::as_select())
                     .load(c)
                     .map(|_| ()),
             )

@@ -371,7 +371,7 @@ async fn erasure_leaves_only_an_audit_entry_without_the_id(app: TestApp) {
     // Gone everywhere: events, states, the student row; the other student untouched.
     let stored = app.stored_events().await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].student_id, "stu-stays");
+    assert_eq!(stored[0].event.student_id, "stu-stays");
     assert_error(
         get_as(&app, &admin, "/api/v1/students/stu-gone").await,
         404,
@@ -451,7 +451,7 @@ async fn retention_purges_old_events_and_keeps_the_estimates(app: TestApp) {
         .stored_events()
         .await
         .into_iter()
-        .map(|e| e.item_id)
+        .map(|e| e.event.item_id)
         .collect();
     assert_eq!(left, ["new-1"]);
     // The estimate still counts all three answers, and the page says what was purged.
@@ -724,7 +724,7 @@ async fn the_retention_job_purges_in_the_background() {
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(app.stored_events().await[0].item_id, "new");
+    assert_eq!(app.stored_events().await[0].event.item_id, "new");
 }
 
 #[actix_web::test]
@@ -756,6 +756,6 @@ async fn stored_class(app: &TestApp) -> String {
     app.stored_events()
         .await
         .first()
-        .map(|e| e.class_id.clone())
+        .map(|e| e.event.class_id.clone())
         .expect("an event")
 }
