@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::flags::NormKey;
-use crate::db::schema::events;
+use crate::db::schema::{events, items};
 use crate::db::DbConnection;
 use crate::insights::history::{trajectories, Trajectory};
 use crate::kt::evidence::Attempt;
@@ -82,13 +82,22 @@ macro_rules! answers_query {
     };
 }
 
+/// One of the latest answers, with what the student answered and the item's prompt when a
+/// tool or an administrator described it (`PUT /api/v1/items`).
+#[derive(Debug, Clone)]
+pub struct Recent {
+    pub answer: AnswerRow,
+    pub response: Option<String>,
+    pub prompt: Option<String>,
+}
+
 /// What the student page shows over time.
 pub struct History {
     pub trajectories: Vec<Trajectory>,
     /// False when the student has more than [`MAX_REPLAYED`] events.
     pub complete: bool,
     /// The latest answers, newest first.
-    pub recent: Vec<AnswerRow>,
+    pub recent: Vec<Recent>,
 }
 
 /// The student's history, through the (org, student, occurred_at) index: one student's rows.
@@ -99,25 +108,41 @@ pub fn student_history(
     recent: i64,
     rules: &Rules,
 ) -> anyhow::Result<History> {
-    let (rows, latest, models): (Vec<AnswerRow>, Vec<AnswerRow>, HashMap<String, SkillModel>) =
-        on_backend!(conn, |c| {
-            let rows = events::table
-                .filter(events::org_id.eq(org))
-                .filter(events::student_id.eq(student))
-                .order((events::occurred_at, events::seq))
-                .limit(MAX_REPLAYED + 1)
-                .select(answers_query!())
-                .load::<AnswerRow>(c)?;
-            let latest = events::table
-                .filter(events::org_id.eq(org))
-                .filter(events::student_id.eq(student))
-                .order((events::occurred_at.desc(), events::seq.desc()))
-                .limit(recent)
-                .select(answers_query!())
-                .load::<AnswerRow>(c)?;
-            let models = c.load_models(org)?;
-            Ok::<_, diesel::result::Error>((rows, latest, models))
-        })?;
+    type Latest = Vec<(AnswerRow, Option<String>)>;
+    let (rows, latest, prompts, models): (
+        Vec<AnswerRow>,
+        Latest,
+        HashMap<String, String>,
+        HashMap<String, SkillModel>,
+    ) = on_backend!(conn, |c| {
+        let rows = events::table
+            .filter(events::org_id.eq(org))
+            .filter(events::student_id.eq(student))
+            .order((events::occurred_at, events::seq))
+            .limit(MAX_REPLAYED + 1)
+            .select(answers_query!())
+            .load::<AnswerRow>(c)?;
+        let latest = events::table
+            .filter(events::org_id.eq(org))
+            .filter(events::student_id.eq(student))
+            .order((events::occurred_at.desc(), events::seq.desc()))
+            .limit(recent)
+            .select((answers_query!(), events::response))
+            .load::<(AnswerRow, Option<String>)>(c)?;
+        let ids: Vec<&str> = latest.iter().map(|(a, _)| a.item_id.as_str()).collect();
+        let prompts: Vec<(String, Option<String>)> = items::table
+            .filter(items::org_id.eq(org))
+            .filter(items::item_id.eq_any(&ids))
+            .filter(items::prompt.is_not_null())
+            .select((items::item_id, items::prompt))
+            .load(c)?;
+        let prompts = prompts
+            .into_iter()
+            .filter_map(|(item, prompt)| Some((item, prompt?)))
+            .collect();
+        let models = c.load_models(org)?;
+        Ok::<_, diesel::result::Error>((rows, latest, prompts, models))
+    })?;
     let norms = super::flags::all_norms(conn, org)?;
     let complete = rows.len() as i64 <= MAX_REPLAYED;
     let replayed = &rows[..rows.len().min(MAX_REPLAYED as usize)];
@@ -130,6 +155,13 @@ pub fn student_history(
             rules,
         ),
         complete,
-        recent: latest,
+        recent: latest
+            .into_iter()
+            .map(|(answer, response)| Recent {
+                prompt: prompts.get(&answer.item_id).cloned(),
+                answer,
+                response,
+            })
+            .collect(),
     })
 }
