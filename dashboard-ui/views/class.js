@@ -3,7 +3,7 @@
 
 import { get } from '../api.js';
 import { day, h } from '../dom.js';
-import { className, flagChip, FLAG_NAMES, STATUS, statusBadge, statusLabel, studentLink, withSkillNames } from './common.js';
+import { className, flagChip, FLAG_NAMES, NOT_SURE, REVIEW_WAITS, STATUS, statusBadge, statusLabel, studentLink, withSkillNames } from './common.js';
 
 export async function classGrid(classId) {
   const overview = await get(`/api/v1/classes/${encodeURIComponent(classId)}/overview`);
@@ -37,7 +37,8 @@ export async function classGrid(classId) {
     h(
       'p',
       { class: 'muted' },
-      `${students.length} students · ${struggling} struggling with something · ${flagged} with a flag now · ${reviews} marks waiting for your review. ` +
+      `${students.length} students · ${struggling} struggling with something · ${flagged} with a flag now · ` +
+        `${reviews === 1 ? '1 mark Huddle is not sure of yet' : `${reviews} marks Huddle is not sure of yet`}, waiting for your review. ` +
         `Updated ${day(overview.generated_at)}. Hover over a mark, tap it or tab to it, for the estimate.`,
     ),
     legend(),
@@ -98,7 +99,7 @@ function legend() {
       'li',
       {},
       h('span', { class: 'status learning review', 'aria-hidden': 'true' }, '◐', h('span', { class: 'review-mark' }, '?')),
-      ' Needs your review',
+      ` ${NOT_SURE} ${REVIEW_WAITS}`,
     ),
   );
 }

@@ -9,17 +9,38 @@ export const STATUS = {
   not_started: { symbol: '○', text: 'Not started' },
 };
 
-/** The sentence behind a status mark: status, estimate with its range, evidence, review. */
+/**
+ * The sentence behind a status mark: status, estimate with its range, evidence, how sure
+ * Huddle is (the words of the student page), review.
+ */
 export function statusLabel(skill) {
   const status = STATUS[skill.status] || { symbol: '?', text: skill.status };
+  const started = skill.status !== 'not_started';
+  const certainty = started ? certaintyOf(skill) : '';
   return (
     `${status.text}` +
-    (skill.estimate !== undefined && skill.status !== 'not_started'
+    (skill.estimate !== undefined && started
       ? `, about ${percent(skill.estimate)} likely to know it (between ${percent(skill.low)} and ${percent(skill.high)})`
       : '') +
     (skill.opportunities !== undefined ? `, based on ${plural(skill.opportunities, 'answer')}` : '') +
-    (skill.needs_review ? ', needs your review' : '')
+    '.' +
+    (certainty ? ` ${certainty}` : '') +
+    (skill.needs_review ? ` ${REVIEW_WAITS}` : '')
   );
+}
+
+/** What the review mark of a status says, on the grid and in its legend. */
+export const NOT_SURE = 'Huddle is not sure yet.';
+export const REVIEW_WAITS = 'It waits for your review.';
+
+/**
+ * One vocabulary for certainty, on every page: the server's sentence (a call awaiting review
+ * is never "sure"; a confirmed one says so), else the same words from the confidence.
+ */
+export function certaintyOf(skill) {
+  if (skill.certainty_sentence) return skill.certainty_sentence;
+  if (skill.needs_review) return NOT_SURE;
+  return { high: 'Huddle is sure of this.', medium: 'Huddle is fairly sure of this.', low: NOT_SURE }[skill.confidence] || '';
 }
 
 export function statusBadge(skill, { withText = false } = {}) {

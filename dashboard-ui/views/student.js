@@ -4,7 +4,7 @@ import { get, post } from '../api.js';
 import { h, percent, plural, seconds, toast, when } from '../dom.js';
 import { lineChart } from '../chart.js';
 import { checkinSection } from './attention.js';
-import { estimateReviewId, FLAG_NAMES, itemLabel, statusBadge, withSkillNames } from './common.js';
+import { certaintyOf, estimateReviewId, FLAG_NAMES, itemLabel, statusBadge, withSkillNames } from './common.js';
 
 export async function student(studentId) {
   const s = await get(`/api/v1/students/${encodeURIComponent(studentId)}`);
@@ -127,17 +127,6 @@ function skillPanel(skill, history, studentId, name) {
   );
 }
 
-/**
- * One vocabulary for certainty, on every line of the page: the server's sentence (a call
- * awaiting review is never "sure"; a confirmed one says so), else the same words from the
- * confidence.
- */
-function certaintyOf(skill) {
-  if (skill.certainty_sentence) return skill.certainty_sentence;
-  if (skill.needs_review) return 'Huddle is not sure yet.';
-  return { high: 'Huddle is sure of this.', medium: 'Huddle is fairly sure of this.' }[skill.confidence] || 'Huddle is not sure yet.';
-}
-
 /** "between 9% and 20%", or "about 9%" when both ends read the same. */
 function range(low, high) {
   return percent(low) === percent(high) ? `about ${percent(low)}` : `between ${percent(low)} and ${percent(high)}`;
@@ -173,6 +162,13 @@ function reviewButtons(skill, studentId, name) {
   return box;
 }
 
+/** "✗ 54 (wrong)" when the tool sent the student's answer, else "✗ wrong". */
+function answerOf(e) {
+  if (e.outcome === 'skipped') return '– skipped';
+  const [mark, word] = e.outcome === 'correct' ? ['✓', 'right'] : ['✗', 'wrong'];
+  return e.response ? `${mark} ${e.response} (${word})` : `${mark} ${word}`;
+}
+
 function evidenceSection(evidence, skills) {
   const names = new Map(skills.map((k) => [k.skill_id, k.name || k.skill_id]));
   if (evidence.length === 0) return null;
@@ -186,7 +182,7 @@ function evidenceSection(evidence, skills) {
       h(
         'table',
         { class: 'data' },
-        h('thead', {}, h('tr', {}, ['When', 'Skill', 'Item', 'Answer', 'Time', 'Hints'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['When', 'Skill', 'Question', 'Answer', 'Time', 'Hints'].map((t) => h('th', { scope: 'col' }, t)))),
         h(
           'tbody',
           {},
@@ -196,8 +192,8 @@ function evidenceSection(evidence, skills) {
               { class: e.excluded ? 'excluded' : '' },
               h('td', {}, when(e.occurred_at)),
               h('td', {}, e.skill_name || names.get(e.skill_id) || e.skill_id),
-              h('td', {}, itemLabel(e.item_id, e.skill_id)),
-              h('td', {}, e.outcome === 'correct' ? '✓ right' : e.outcome === 'incorrect' ? '✗ wrong' : '– skipped'),
+              h('td', {}, e.problem || itemLabel(e.item_id, e.skill_id)),
+              h('td', {}, answerOf(e)),
               h('td', {}, seconds(e.response_ms)),
               h('td', {}, `${e.hints_used ?? 0}${e.hint_bottom_out ? ' (to the answer)' : ''}`),
             ),

@@ -77,7 +77,7 @@ function insightCard(classId, insight, names, groupNames) {
         ? h('p', {}, 'Students: ', students.map((s, i) => [i ? ', ' : '', studentLink(s, names.get(s))]))
         : null,
       insight.based_on_answers ? h('p', { class: 'muted' }, `Based on ${plural(insight.based_on_answers, 'answer')}.`) : null,
-      insight.needs_review ? h('p', { class: 'muted' }, 'Some of this is not certain yet: it waits for your review.') : null,
+      insight.needs_review ? h('p', { class: 'muted' }, 'Huddle is not sure of some of this yet: it waits for your review.') : null,
     ),
     insight.kind === 'doing_well' ? null : decideRow(classId, insight),
   );

@@ -15,6 +15,7 @@ use crate::auth::{policy, Caller};
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::groups::{self, Apart, Group};
+use crate::insights::student::Certainty;
 use crate::insights::{self, ClassData, Decision, DecisionRecord, GroupBounds, Insight};
 use crate::items::{self, Example};
 use crate::startup::AppState;
@@ -126,8 +127,18 @@ fn overview_of(data: &ClassData) -> Overview {
     for c in &data.cells {
         if let Some(info) = skills.get(c.skill_id.as_str()) {
             let mut view = SkillView::from_cell(c, info);
-            // A teacher's decision holds here as on every page.
+            // A teacher's decision holds here as on every page, and so do the words of
+            // certainty the student page uses.
             view.needs_review = data.needs_review(c);
+            let confirmed = data.decisions.confirmed(
+                &c.student_id,
+                &c.skill_id,
+                insights::reviews::ESTIMATE,
+                i64::from(c.estimate.opportunities),
+            );
+            let certainty = Certainty::of(c.estimate.confidence, view.needs_review, confirmed);
+            view.certainty = Some(certainty);
+            view.certainty_sentence = Some(certainty.sentence().to_owned());
             by_student.entry(&c.student_id).or_default().push(view);
         }
     }

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use super::NamesQuery;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
-use crate::ingest::Event;
 use crate::insights::history::Trajectory;
 use crate::insights::student::{self, Certainty, MasteryProgress};
 use crate::insights::{Cell, Decision, SkillInfo};
@@ -15,6 +14,7 @@ use crate::kt::Rules;
 use crate::startup::AppState;
 use crate::store::audit::Subject;
 use crate::store::flags::StoredFlag;
+use crate::store::history::Recent;
 use crate::store::privacy::StudentExport;
 use crate::store::state::StudentSkill;
 
@@ -61,6 +61,13 @@ pub struct AnswerView {
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     pub skill_id: String,
     pub item_id: String,
+    /// The problem as a teacher reads it: the item's prompt when a tool or an administrator
+    /// described it (`PUT /api/v1/items`), else the item as a question of its skill.
+    #[schema(example = "7 × 8")]
+    pub problem: String,
+    /// What the student answered, when the tool sent it.
+    #[schema(example = "54")]
+    pub response: Option<String>,
     /// correct, incorrect or skipped.
     pub outcome: String,
     pub attempt: i32,
@@ -69,10 +76,21 @@ pub struct AnswerView {
     pub hint_bottom_out: bool,
 }
 
-impl From<Event> for AnswerView {
-    fn from(r: Event) -> Self {
+impl AnswerView {
+    /// `skill_name`: the name of the answer's skill, for the label of an item not described.
+    fn new(recent: Recent, skill_name: Option<&str>) -> Self {
+        let r = recent.answer;
+        let problem = recent.prompt.unwrap_or_else(|| {
+            crate::insights::wording::capitalise(&crate::items::label(
+                &r.item_id,
+                &r.skill_id,
+                skill_name,
+            ))
+        });
         AnswerView {
             occurred_at: r.occurred_at,
+            problem,
+            response: r.response,
             skill_id: r.skill_id,
             item_id: r.item_id,
             outcome: r.outcome.as_str().to_owned(),
@@ -118,9 +136,9 @@ pub struct SkillView {
     /// The student's page only: how far the student is along the mastery rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mastery: Option<MasteryProgress>,
-    /// The student's page only: how sure the call is, in the words every page uses
-    /// (`confirmed` by a teacher, `sure`, `fairly_sure`, `not_sure_yet`: a call awaiting
-    /// review is never `sure`), and the sentence the page shows.
+    /// The student's page and the class overview: how sure the call is, in the words every
+    /// page uses (`confirmed` by a teacher, `sure`, `fairly_sure`, `not_sure_yet`: a call
+    /// awaiting review is never `sure`), and the sentence the page shows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certainty: Option<Certainty>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -313,6 +331,17 @@ pub async fn get_student(
     let mut flags: Vec<FlagView> = flags.into_iter().map(FlagView::from).collect();
     // Going on first; the store gives newest first within each.
     flags.sort_by_key(|f| !f.active);
+    let recent = history
+        .recent
+        .into_iter()
+        .map(|r| {
+            let name = skills
+                .iter()
+                .find(|k| k.skill_id == r.answer.skill_id)
+                .and_then(|k| k.name.as_deref());
+            AnswerView::new(r, name)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(StudentView {
         name: crate::privacy::shown_name(
             scope.org(),
@@ -331,7 +360,7 @@ pub async fn get_student(
             skills: history.trajectories,
             complete: history.complete,
         },
-        recent: history.recent.into_iter().map(AnswerView::from).collect(),
+        recent,
     }))
 }
 

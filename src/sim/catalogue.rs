@@ -100,89 +100,188 @@ pub struct ItemText {
 
 /// The `n`th item (from 0) of the skill `skill_id`: a problem of the kind the skill practises,
 /// its answer and its typical wrong answers (adding tops and bottoms of fractions, a
-/// neighbouring fact, the perimeter for the area, a detail for the main idea, ...).
+/// neighbouring fact, the perimeter for the area, a detail for the main idea, ...). The
+/// prompts of one skill are all different for the first [`DISTINCT_ITEMS`] items (a teacher
+/// told "7 × 8 — 4 of 6 answered 54" must not meet a second "7 × 8").
 pub fn item(skill_id: &str, n: usize) -> ItemText {
     let s = |x: i64| x.to_string();
-    let text = |prompt: String, answer: String, wrong: [String; 3]| ItemText {
-        prompt,
-        answer,
-        wrong,
+    // The first three candidates that differ from the answer and from each other.
+    let text = |prompt: String, answer: String, candidates: Vec<String>| {
+        let mut wrong: Vec<String> = Vec::with_capacity(3);
+        for c in candidates {
+            if c != answer && !wrong.contains(&c) && wrong.len() < 3 {
+                wrong.push(c);
+            }
+        }
+        let mut extra = 1;
+        while wrong.len() < 3 {
+            let c = format!("{answer}{}", "0".repeat(extra));
+            extra += 1;
+            if !wrong.contains(&c) {
+                wrong.push(c);
+            }
+        }
+        let wrong = [wrong[0].clone(), wrong[1].clone(), wrong[2].clone()];
+        ItemText {
+            prompt,
+            answer,
+            wrong,
+        }
     };
-    let b = 2 + (n % 11) as i64;
+    // The facts 1 to 12, each asked four ways: a × b, b × a and the two missing factors.
+    let (b, form) = (1 + (n % 12) as i64, n / 12 % 4);
     if let Some(k) = skill_id
         .strip_prefix("multiplication.facts-")
         .and_then(|k| k.parse::<i64>().ok())
     {
-        let prompt = if n % 2 == 0 {
-            format!("{k} × {b}")
-        } else {
-            format!("{b} × {k}")
+        let p = k * b;
+        return match form {
+            // A neighbouring product, the next or the previous fact.
+            0 | 1 => {
+                let prompt = match (form, b == k) {
+                    (0, _) => format!("{k} × {b}"),
+                    // The square asked the other way round would read the same.
+                    (_, true) => format!("{k} × {b} = ?"),
+                    _ => format!("{b} × {k}"),
+                };
+                text(prompt, s(p), vec![s(p - 2), s(p + k), s(p - k), s(p + 2)])
+            }
+            // One off, or the product of the next fact.
+            _ => {
+                let prompt = if form == 2 {
+                    format!("{k} × ? = {p}")
+                } else {
+                    format!("? × {k} = {p}")
+                };
+                text(prompt, s(b), vec![s(b + 1), s(b - 1), s(p + k), s(b + 2)])
+            }
         };
-        return text(
-            prompt,
-            s(k * b),
-            [s(k * b - 2), s(k * (b + 1)), s(k * (b - 1))],
-        );
     }
     match skill_id {
-        "division.facts-6" => text(
-            format!("{} ÷ 6", 6 * b),
-            s(b),
-            [s(b + 1), s(b - 1), s(6 * b - 6)],
-        ),
+        "division.facts-6" => {
+            let p = 6 * b;
+            match form {
+                0 => text(
+                    format!("{p} ÷ 6"),
+                    s(b),
+                    vec![s(b + 1), s(b - 1), s(p), s(b + 2)],
+                ),
+                1 => text(
+                    format!("How many 6s make {p}?"),
+                    s(b),
+                    vec![s(b + 1), s(b - 1), s(p), s(b + 2)],
+                ),
+                2 => text(
+                    format!("? ÷ 6 = {b}"),
+                    s(p),
+                    vec![s(p - 6), s(p + 6), s(b + 6), s(b)],
+                ),
+                _ => text(
+                    format!("6 × ? = {p}"),
+                    s(b),
+                    vec![s(b + 1), s(b - 1), s(p), s(b + 2)],
+                ),
+            }
+        }
         "fractions.add-unlike" => {
-            let (p, q) = (2 + (n % 4) as i64, 3 + (n % 4) as i64 + (n / 4 % 3) as i64);
-            let (num, den) = (p + q, p * q);
+            // Unit fractions with unlike bottoms (2 to 9), then the second top one less
+            // than its bottom.
+            let pairs = pairs_below(10);
+            let (p, q) = pairs[n % pairs.len()];
+            let (a, c) = if n / pairs.len() % 2 == 0 {
+                (1, 1)
+            } else {
+                (1, q - 1)
+            };
+            let (num, den) = (a * q + c * p, p * q);
             let g = gcd(num, den);
             text(
-                format!("1/{p} + 1/{q}"),
+                format!("{a}/{p} + {c}/{q}"),
                 format!("{}/{}", num / g, den / g),
-                [
-                    format!("2/{}", p + q),
-                    format!("1/{den}"),
-                    format!("2/{den}"),
+                vec![
+                    format!("{}/{}", a + c, p + q),
+                    format!("{}/{den}", a * c),
+                    format!("{}/{den}", a + c),
+                    format!("{}/{}", a + c, den / g),
                 ],
             )
         }
         "fractions.compare" => {
-            let (a, c) = (2 + (n % 5) as i64, 3 + (n % 5) as i64);
-            // a/(a+1) < c/(c+1): the larger denominator looks smaller to some.
+            // a/(a+1) < c/(c+1): the larger denominator looks smaller to some. Each pair
+            // asked both ways round.
+            let pairs = pairs_below(10);
+            let (a, c) = pairs[n % pairs.len()];
+            let (small, large) = (format!("{a}/{}", a + 1), format!("{c}/{}", c + 1));
+            let prompt = if n / pairs.len() % 2 == 0 {
+                format!("Which is larger: {small} or {large}?")
+            } else {
+                format!("Which is larger: {large} or {small}?")
+            };
             text(
-                format!("Which is larger: {a}/{} or {c}/{}?", a + 1, c + 1),
-                format!("{c}/{}", c + 1),
-                [
-                    format!("{a}/{}", a + 1),
-                    "equal".into(),
-                    format!("{a}/{}", c + 1),
-                ],
+                prompt,
+                large,
+                vec![small, "equal".into(), format!("{a}/{}", c + 1)],
             )
         }
         "fractions.equivalent" => {
-            let (p, q, m) = (1 + (n % 3) as i64, 4 + (n % 3) as i64, 2 + (n % 4) as i64);
+            // Fractions in lowest terms with bottoms 2 to 7, times 2 to 5.
+            let fractions: Vec<(i64, i64)> = (2..=7)
+                .flat_map(|q| (1..q).map(move |p| (p, q)))
+                .filter(|&(p, q)| gcd(p, q) == 1)
+                .collect();
+            let (p, q) = fractions[n % fractions.len()];
+            let m = 2 + (n / fractions.len() % 4) as i64;
             text(
                 format!("{p}/{q} = ?/{}", q * m),
                 s(p * m),
-                [s(p + q * m - q), s(p * m + 1), s(p)],
+                vec![s(p + q * m - q), s(p * m + 1), s(p), s(p * m - 1), s(q)],
             )
         }
         "decimals.place-value" => {
+            // A digit in one of six places, the other digits another.
+            const PLACES: [&str; 6] = [
+                "hundreds",
+                "tens",
+                "ones",
+                "tenths",
+                "hundredths",
+                "thousandths",
+            ];
             let d = 1 + (n % 9) as i64;
+            let place = n / 9 % PLACES.len();
+            let f = if d == 3 { 7 } else { 3 };
+            let number = match place {
+                0 => format!("{d}{f}{f}.{f}"),
+                1 => format!("{d}{f}.{f}"),
+                2 => format!("{f}{d}.{f}"),
+                3 => format!("{f}.{d}"),
+                4 => format!("{f}.0{d}"),
+                _ => format!("{f}.00{d}"),
+            };
+            let named = |i: usize| format!("{d} {}", PLACES[i]);
+            // The neighbouring places, the digit alone.
+            let (left, right) = match place {
+                0 => (2, 1),
+                5 => (4, 3),
+                p => (p - 1, p + 1),
+            };
             text(
-                format!("The value of the {d} in 3.0{d}"),
-                format!("{d} hundredths"),
-                [format!("{d} tenths"), s(d), format!("{d} thousandths")],
+                format!("The value of the {d} in {number}"),
+                named(place),
+                vec![named(right), s(d), named(left)],
             )
         }
         "geometry.area-rectangles" => {
-            let (w, mut h) = (2 + (n % 7) as i64, 3 + (n % 5) as i64);
-            // Where the perimeter's number equals the area's, another rectangle.
-            if w * h == 2 * (w + h) {
-                h += 1;
-            }
+            // Sides 2 to 9 cm, but not where the perimeter's number equals the area's.
+            let sides: Vec<(i64, i64)> = (2..=9)
+                .flat_map(|w| (2..=9).map(move |h| (w, h)))
+                .filter(|&(w, h)| w != h && w * h != 2 * (w + h))
+                .collect();
+            let (w, h) = sides[(n * 11) % sides.len()];
             text(
                 format!("Area of a {w} cm by {h} cm rectangle"),
                 format!("{} cm²", w * h),
-                [
+                vec![
                     format!("{} cm²", 2 * (w + h)),
                     format!("{} cm²", w + h),
                     s(w * h),
@@ -203,15 +302,23 @@ pub fn item(skill_id: &str, n: usize) -> ItemText {
             text(
                 format!("Passage {}: {question}", n + 1),
                 right.into(),
-                [others[0].into(), others[1].into(), others[2].into()],
+                others.into_iter().map(str::to_owned).collect(),
             )
         }
         _ => text(
             format!("Practice question {}", n + 1),
             "A".into(),
-            ["B".into(), "C".into(), "D".into()],
+            vec!["B".into(), "C".into(), "D".into()],
         ),
     }
+}
+
+/// Items of a skill whose prompts are all different (the simulator's default is 40 a skill).
+pub const DISTINCT_ITEMS: usize = 48;
+
+/// The pairs (a, b) with 1 < a < b < `end`, by b then a: (2, 3), (2, 4), (3, 4), ...
+fn pairs_below(end: i64) -> Vec<(i64, i64)> {
+    (3..end).flat_map(|b| (2..b).map(move |a| (a, b))).collect()
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -241,20 +348,32 @@ mod tests {
     fn every_item_reads_as_a_problem_with_a_distinct_right_answer() {
         for i in 0..SKILLS.len() + 2 {
             let (skill, ..) = skill(i);
-            for n in 0..40 {
+            let mut prompts = std::collections::HashSet::new();
+            for n in 0..DISTINCT_ITEMS {
                 let it = item(&skill, n);
                 assert!(is_plain_text(&it.prompt, MAX_PROMPT_CHARS), "{it:?}");
                 for a in std::iter::once(&it.answer).chain(&it.wrong) {
                     assert!(is_plain_text(a, MAX_ANSWER_CHARS), "{it:?}");
                 }
                 assert!(!it.wrong.contains(&it.answer), "{skill} {n}: {it:?}");
+                let [w0, w1, w2] = &it.wrong;
+                assert!(w0 != w1 && w1 != w2 && w0 != w2, "{skill} {n}: {it:?}");
+                assert!(
+                    prompts.insert(it.prompt.clone()),
+                    "{skill} {n}: {it:?} again"
+                );
             }
         }
-        assert_eq!(item("multiplication.facts-7", 6).prompt, "7 × 8");
-        assert_eq!(item("multiplication.facts-7", 6).answer, "56");
+        assert_eq!(item("multiplication.facts-7", 7).prompt, "7 × 8");
+        assert_eq!(item("multiplication.facts-7", 7).answer, "56");
         assert_eq!(item("fractions.add-unlike", 0).prompt, "1/2 + 1/3");
         assert_eq!(item("fractions.add-unlike", 0).answer, "5/6");
         assert_eq!(item("fractions.add-unlike", 0).wrong[0], "2/5");
+    }
+
+    #[test]
+    fn the_simulators_default_items_are_all_different() {
+        assert!(crate::sim::Config::default().items_per_skill <= DISTINCT_ITEMS);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::events::StoredEvent;
-use crate::db::schema::events;
+use crate::db::schema::{events, items};
 use crate::db::DbConnection;
 use crate::ingest::Event;
 use crate::insights::history::{trajectories, Trajectory};
@@ -25,7 +25,15 @@ pub struct History {
     /// False when the student has more than [`MAX_REPLAYED`] events.
     pub complete: bool,
     /// The latest answers, newest first.
-    pub recent: Vec<Event>,
+    pub recent: Vec<Recent>,
+}
+
+/// One of the latest answers, with the item's prompt when a tool or an administrator described
+/// it (`PUT /api/v1/items`).
+#[derive(Debug, Clone)]
+pub struct Recent {
+    pub answer: Event,
+    pub prompt: Option<String>,
 }
 
 /// The student's history, through the (org, student, occurred_at) index: one student's rows.
@@ -36,8 +44,13 @@ pub fn student_history(
     recent: i64,
     rules: &Rules,
 ) -> anyhow::Result<History> {
-    let (rows, latest, models): (Vec<StoredEvent>, Vec<StoredEvent>, HashMap<_, _>) =
-        on_backend!(conn, |c| {
+    type Loaded = (
+        Vec<StoredEvent>,
+        Vec<StoredEvent>,
+        HashMap<String, String>,
+        HashMap<String, crate::kt::SkillModel>,
+    );
+    let (rows, latest, prompts, models): Loaded = on_backend!(conn, |c| {
             let rows = events::table
                 .filter(events::org_id.eq(org))
                 .filter(events::student_id.eq(student))
@@ -52,8 +65,19 @@ pub fn student_history(
                 .limit(recent)
                 .select(StoredEvent::as_select())
                 .load(c)?;
+            let ids: Vec<&str> = latest.iter().map(|r| r.event.item_id.as_str()).collect();
+            let prompts: Vec<(String, Option<String>)> = items::table
+                .filter(items::org_id.eq(org))
+                .filter(items::item_id.eq_any(&ids))
+                .filter(items::prompt.is_not_null())
+                .select((items::item_id, items::prompt))
+                .load(c)?;
+            let prompts = prompts
+                .into_iter()
+                .filter_map(|(item, prompt)| Some((item, prompt?)))
+                .collect();
             let models = c.load_models(org)?;
-            Ok::<_, diesel::result::Error>((rows, latest, models))
+            Ok::<_, diesel::result::Error>((rows, latest, prompts, models))
         })?;
     let norms = super::flags::all_norms(conn, org)?;
     let sig = crate::signals::settings();
@@ -69,6 +93,12 @@ pub fn student_history(
             rules,
         ),
         complete,
-        recent: latest.into_iter().map(|r| r.event).collect(),
+        recent: latest
+            .into_iter()
+            .map(|r| Recent {
+                prompt: prompts.get(&r.event.item_id).cloned(),
+                answer: r.event,
+            })
+            .collect(),
     })
 }

@@ -140,13 +140,17 @@ async fn overview_shows_students_by_skills(app: TestApp) {
     assert_eq!(skill["opportunities"], 6);
     assert!(skill["needs_review"].is_boolean());
     assert!(["low", "medium", "high"].contains(&skill["confidence"].as_str().unwrap_or("")));
-    // The same per-skill object as the student's page, which adds what only it shows.
+    // The same per-skill object as the student's page, which adds what only it shows; the
+    // words of certainty are the same.
     let page = get_ok(&app, "/api/v1/students/stu-01").await;
     let mut shared = page["skills"][0].clone();
-    for only_there in ["mastery", "certainty", "certainty_sentence", "fall"] {
+    for only_there in ["mastery", "fall"] {
         shared.as_object_mut().map(|o| o.remove(only_there));
     }
     assert_eq!(shared, *skill);
+    assert!(skill["certainty_sentence"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("Huddle is")));
 
     // New evidence shows once the kept overview is older than its freshness window.
     app.post_batch(&answers(&stu(1), ADD, 1, "incorrect", "add-new-"))
@@ -284,9 +288,8 @@ async fn groups_respect_sizes_and_never_share_a_student(app: TestApp) {
     );
     assert_eq!(s["needs_review"], true);
     assert!(
-        s["detail"].as_str().is_some_and(
-            |d| d.ends_with("1 of these calls is uncertain and waits for your review.")
-        ),
+        s["detail"].as_str().is_some_and(|d| d
+            .ends_with("Huddle is not sure of 1 of these calls yet: it waits for your review.")),
         "{s}"
     );
     for (min, max) in [(2, 6), (3, 4), (2, 3)] {

@@ -184,6 +184,30 @@ async fn groups_and_insights_show_the_problems_and_the_common_wrong_answers(app:
         .expect("insights")
         .iter()
         .all(|i| i["examples"].is_array()));
+
+    // The student page's recent answers show the problem and what the student answered;
+    // item 14, not described, reads as a question of its skill.
+    let page = get(&app, "/api/v1/students/stu-0").await;
+    let recent = page["recent"].as_array().expect("recent");
+    let of = |n: u32| {
+        recent
+            .iter()
+            .find(|a| a["item_id"] == format!("{NINES}:{n:03}"))
+            .unwrap_or_else(|| panic!("item {n}: {page}"))
+    };
+    assert_eq!(
+        (&of(6)["problem"], &of(6)["response"]),
+        (&json!("9 × 6"), &json!("56"))
+    );
+    assert_eq!(of(12)["problem"], "9 × 12");
+    assert_eq!(of(12)["response"], "108", "right, as answered");
+    assert_eq!(
+        (&of(14)["problem"], &of(14)["response"]),
+        (
+            &json!("Question 14 of multiplication facts: the 9s"),
+            &Value::Null
+        )
+    );
 }
 
 async fn an_administrator_s_description_stands_and_an_item_keeps_its_skill(app: TestApp) {

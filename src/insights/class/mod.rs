@@ -268,16 +268,20 @@ fn uncertain_note(data: &ClassData, cells: &[&Cell]) -> (bool, String) {
     } else if cells.len() == 1 {
         (
             true,
-            " This call is uncertain: it waits for your review.".to_owned(),
+            " Huddle is not sure of this call yet: it waits for your review.".to_owned(),
         )
     } else {
+        // The words of certainty every page uses (insights::student::Certainty).
         (
             true,
             format!(
-                " {} of these calls {} uncertain and {} for your review.",
+                " Huddle is not sure of {} of these calls yet: {} for your review.",
                 uncertain,
-                is_are(uncertain),
-                if uncertain == 1 { "waits" } else { "wait" }
+                if uncertain == 1 {
+                    "it waits"
+                } else {
+                    "they wait"
+                }
             ),
         )
     }

@@ -84,7 +84,7 @@ fn uncertain_calls_are_not_asserted() {
     assert!(
         first
             .detail
-            .ends_with("6 of these calls are uncertain and wait for your review."),
+            .ends_with("Huddle is not sure of 6 of these calls yet: they wait for your review."),
         "{}",
         first.detail
     );
