@@ -305,7 +305,10 @@ mod tests {
             class: "class-5b".into(),
         });
         assert_eq!(Notice::parse(&k.payload()), Some(k));
-        assert_eq!(Notice::parse(&Notice::Answers.payload()), Some(Notice::Answers));
+        assert_eq!(
+            Notice::parse(&Notice::Answers.payload()),
+            Some(Notice::Answers)
+        );
         assert_eq!(Notice::parse("checkins\u{1f}no separator"), None);
         assert_eq!(Notice::parse("district-1\u{1f}class-5b"), None);
     }

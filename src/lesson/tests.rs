@@ -1,6 +1,6 @@
 use super::*;
-use proptest::prelude::*;
 use crate::ingest::Outcome;
+use proptest::prelude::*;
 
 const S: i64 = 1_000;
 const MIN: i64 = 60 * S;
@@ -264,7 +264,11 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     let answer = (
-        (0usize..5, 0i64..40, prop_oneof![4 => Just(0i64), 1 => 0i64..900]),
+        (
+            0usize..5,
+            0i64..40,
+            prop_oneof![4 => Just(0i64), 1 => 0i64..900],
+        ),
         (any::<bool>(), 0u8..3, 1i32..3, any::<bool>()),
         (0i32..3, any::<bool>(), proptest::option::of(300i32..30_000)),
     )

@@ -83,14 +83,8 @@ pub fn read_class(
     }
     let students = store::classes::class_students(conn, org, class)?;
     let thresholds = crate::signals::settings().thresholds;
-    let answers = store::checkins::class_answers(
-        conn,
-        org,
-        class,
-        students,
-        now - LOOKBACK_MS,
-        &thresholds,
-    )?;
+    let answers =
+        store::checkins::class_answers(conn, org, class, students, now - LOOKBACK_MS, &thresholds)?;
     let last_checkins = store::checkins::latest_for_students(conn, org, &answers.students)?;
     let names = if names {
         let ids: Vec<&str> = answers.students.iter().map(String::as_str).collect();
@@ -125,10 +119,13 @@ pub fn skill_names(
 /// The pictures a class's streams watch; the sender is dropped when the class is gone.
 pub type Pictures = watch::Receiver<Option<Arc<Picture>>>;
 
+/// Where a class's pictures are published.
+type Publisher = Arc<watch::Sender<Option<Arc<Picture>>>>;
+
 /// The classes this server's streams watch, and whether the task that follows them runs.
 #[derive(Default)]
 pub(super) struct Watched {
-    classes: HashMap<ClassKey, Arc<watch::Sender<Option<Arc<Picture>>>>>,
+    classes: HashMap<ClassKey, Publisher>,
     running: bool,
 }
 
@@ -154,7 +151,7 @@ impl Hub {
 
     /// The classes some stream watches (the others are let go), or `None` when there are none
     /// left: the live view then stops.
-    fn watched_classes(&self) -> Option<HashMap<ClassKey, Arc<watch::Sender<Option<Arc<Picture>>>>>> {
+    fn watched_classes(&self) -> Option<HashMap<ClassKey, Publisher>> {
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
         watched.classes.retain(|_, tx| tx.receiver_count() > 0);
         if watched.classes.is_empty() {
@@ -162,6 +159,13 @@ impl Hub {
             return None;
         }
         Some(watched.classes.clone())
+    }
+
+    /// The live view stops for good (the notices ended): every stream ends.
+    fn stop_following(&self) {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        watched.classes.clear();
+        watched.running = false;
     }
 
     /// The class is gone: its streams end.
@@ -209,7 +213,7 @@ async fn follow(hub: Arc<Hub>, db: Db, rules: Rules) {
         }
         // The next reason to read: a notice, a new stream, or the clock.
         tokio::select! {
-            heard = notices.recv() => if !asked.take(heard) { return },
+            heard = notices.recv() => if !asked.take(heard) { return hub.stop_following() },
             _ = hub.wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
@@ -217,7 +221,7 @@ async fn follow(hub: Arc<Hub>, db: Db, rules: Rules) {
         loop {
             match notices.try_recv() {
                 Err(broadcast::error::TryRecvError::Empty) => break,
-                Err(broadcast::error::TryRecvError::Closed) => return,
+                Err(broadcast::error::TryRecvError::Closed) => return hub.stop_following(),
                 Err(broadcast::error::TryRecvError::Lagged(_)) => asked.all_checkins = true,
                 Ok(n) => {
                     asked.take(Ok(n));
@@ -307,7 +311,9 @@ impl LiveView {
             let whole = match self.classes.get(key) {
                 None => true,
                 Some(_) if asked.everything => true,
-                Some(f) if due_left > 0 && read_at.duration_since(f.read_whole_at) >= FULL_EVERY => {
+                Some(f)
+                    if due_left > 0 && read_at.duration_since(f.read_whole_at) >= FULL_EVERY =>
+                {
                     due_left -= 1;
                     true
                 }
@@ -402,13 +408,7 @@ impl LiveView {
             answers.extend(found.answers);
         }
         loop {
-            let page = store::checkins::events_after(
-                conn,
-                cursor.high,
-                PAGE,
-                &thresholds,
-                wanted,
-            )?;
+            let page = store::checkins::events_after(conn, cursor.high, PAGE, &thresholds, wanted)?;
             cursor.took(&page.seqs, read_at);
             answers.extend(page.answers);
             if page.seqs.len() < PAGE as usize {

@@ -259,7 +259,6 @@ pub fn events_after(
 }
 
 /// The columns of [`EventCols`].
-#[allow(clippy::type_complexity)]
 fn event_cols() -> (
     events::seq,
     events::student_id,
