@@ -1,17 +1,22 @@
 //! Live updates for the lesson: the notify stage of the write path and the stream side.
 //!
-//! After a batch (or a check-in) commits, the handler names the classes that changed. On SQLite
-//! (one node) they go straight to an in-process broadcast; on PostgreSQL they are sent with
-//! `NOTIFY huddle_now`, and every node's listener (its own connection, `LISTEN huddle_now`)
-//! puts them on its broadcast, so a stream held by one node hears of answers ingested by
-//! another. A notice only says "this class changed": each stream reads the class again, so a
-//! missed or repeated notice costs a read, never a wrong picture.
+//! After a batch commits, the handler says "new answers"; after a check-in, "class X's
+//! check-ins changed". On SQLite (one node) the notice goes straight to an in-process broadcast;
+//! on PostgreSQL it is sent with `NOTIFY huddle_now`, and every node's listener (its own
+//! connection, `LISTEN huddle_now`) puts it on its broadcast, so a stream held by one node hears
+//! of answers ingested by another. A notice carries no data: it wakes the node's live view
+//! (`feed`), which reads the new events by seq once for all its streams, so a missed notice
+//! costs a moment's delay (the live view also looks every second), never a wrong picture.
 //!
 //! Streams are opened with a short-lived ticket (`EventSource` sends no header) and counted
 //! per user; see docs/lesson.md.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+
+mod feed;
+
+pub use feed::{read_class, skill_names, ClassRead, NowData, Picture, Pictures};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -24,8 +29,8 @@ use crate::db::{Db, DbConnection};
 
 /// The PostgreSQL channel the nodes notify each other on.
 const CHANNEL: &str = "huddle_now";
-/// Notices kept for a stream that has not read them yet; one that falls further behind reads
-/// its class again (a notice carries no data, so nothing is lost).
+/// Notices kept for the live view while it reads; if it falls further behind it reads every
+/// class's check-ins again (a notice carries no data, so nothing is lost).
 const BUFFER: usize = 1024;
 /// Open streams per user on one node.
 pub const STREAMS_PER_USER: usize = 4;
@@ -33,24 +38,41 @@ pub const STREAMS_PER_USER: usize = 4;
 pub const TICKET_TTL: Duration = Duration::from_secs(60);
 const TICKET_AUDIENCE: &str = "huddle-now-stream";
 
-/// "This class has new answers or check-ins."
+/// A class of an organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClassKey {
     pub org: String,
     pub class: String,
 }
 
-impl ClassKey {
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// New answers were stored (the live view finds them by seq).
+    Answers,
+    /// A class's check-ins changed.
+    Checkins(ClassKey),
+}
+
+impl Notice {
     fn payload(&self) -> String {
-        format!("{}\u{1f}{}", self.org, self.class)
+        match self {
+            Notice::Answers => "answers".into(),
+            Notice::Checkins(k) => format!("checkins\u{1f}{}\u{1f}{}", k.org, k.class),
+        }
     }
 
     fn parse(payload: &str) -> Option<Self> {
-        let (org, class) = payload.split_once('\u{1f}')?;
-        Some(ClassKey {
+        if payload == "answers" {
+            return Some(Notice::Answers);
+        }
+        let (org, class) = payload
+            .strip_prefix("checkins\u{1f}")?
+            .split_once('\u{1f}')?;
+        Some(Notice::Checkins(ClassKey {
             org: org.to_owned(),
             class: class.to_owned(),
-        })
+        }))
     }
 }
 
@@ -70,12 +92,16 @@ pub struct Ticket {
 }
 
 pub struct Hub {
-    tx: broadcast::Sender<ClassKey>,
+    tx: broadcast::Sender<Notice>,
     /// Send notices through PostgreSQL (several nodes) rather than in process.
     through_postgres: bool,
     streams: Mutex<HashMap<String, usize>>,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The classes this node's streams watch (see `feed`) ...
+    watched: Mutex<feed::Watched>,
+    /// ... and the live view's wake-up when one more is watched.
+    wake: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -94,6 +120,8 @@ impl Hub {
             streams: Mutex::default(),
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
+            watched: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
         });
         if let Some(url) = url {
             let weak = Arc::downgrade(&hub);
@@ -105,33 +133,37 @@ impl Hub {
         hub
     }
 
-    /// Tells every stream (of every node) that these classes changed. Called after the commit;
-    /// a failure is logged, never the request's (the data is stored; streams also re-read
-    /// their class every few seconds).
-    pub async fn notify(&self, db: &Db, org: &str, classes: Vec<String>) {
-        let keys: Vec<ClassKey> = classes
-            .into_iter()
-            .map(|class| ClassKey {
-                org: org.to_owned(),
-                class,
-            })
-            .collect();
+    /// Tells every node that answers of these classes were stored. Called after the commit;
+    /// a failure is logged, never the request's (the data is stored; the live view also looks
+    /// for new events every second).
+    pub async fn notify(&self, db: &Db, _org: &str, classes: Vec<String>) {
+        if !classes.is_empty() {
+            self.send(db, Notice::Answers).await;
+        }
+    }
+
+    /// Tells every node that the class's check-ins changed.
+    pub async fn notify_checkins(&self, db: &Db, org: &str, class: &str) {
+        let key = ClassKey {
+            org: org.to_owned(),
+            class: class.to_owned(),
+        };
+        self.send(db, Notice::Checkins(key)).await;
+    }
+
+    async fn send(&self, db: &Db, notice: Notice) {
         if !self.through_postgres {
-            for k in keys {
-                let _ = self.tx.send(k);
-            }
+            let _ = self.tx.send(notice);
             return;
         }
         let sent = db
             .write(crate::db::Changes::Records, move |conn| {
                 if let DbConnection::Postgresql(c) = conn {
                     use diesel::RunQueryDsl;
-                    for k in &keys {
-                        diesel::sql_query("SELECT pg_notify($1, $2)")
-                            .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                            .bind::<diesel::sql_types::Text, _>(k.payload())
-                            .execute(c)?;
-                    }
+                    diesel::sql_query("SELECT pg_notify($1, $2)")
+                        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                        .bind::<diesel::sql_types::Text, _>(notice.payload())
+                        .execute(c)?;
                 }
                 Ok(())
             })
@@ -141,7 +173,7 @@ impl Hub {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ClassKey> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.tx.subscribe()
     }
 
@@ -248,7 +280,7 @@ fn listen(url: &str, hub: &Weak<Hub>) {
             let mut iter = notes.timeout_iter(Duration::from_millis(500));
             match iter.next() {
                 Ok(Some(n)) => {
-                    if let Some(k) = ClassKey::parse(n.payload()) {
+                    if let Some(k) = Notice::parse(n.payload()) {
                         let _ = hub.tx.send(k);
                     }
                 }
@@ -267,12 +299,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_class_key_survives_the_notify_payload() {
-        let k = ClassKey {
+    fn a_notice_survives_the_notify_payload() {
+        let k = Notice::Checkins(ClassKey {
             org: "district-1".into(),
             class: "class-5b".into(),
-        };
-        assert_eq!(ClassKey::parse(&k.payload()), Some(k));
-        assert_eq!(ClassKey::parse("no separator"), None);
+        });
+        assert_eq!(Notice::parse(&k.payload()), Some(k));
+        assert_eq!(
+            Notice::parse(&Notice::Answers.payload()),
+            Some(Notice::Answers)
+        );
+        assert_eq!(Notice::parse("checkins\u{1f}no separator"), None);
+        assert_eq!(Notice::parse("district-1\u{1f}class-5b"), None);
     }
 }

@@ -2,8 +2,8 @@
 //! same pushed as Server-Sent Events (`POST …/now/ticket`, `GET …/now/stream`), and check-ins
 //! (`POST …/checkins`). The rules live in `lesson`, the queries in `store::checkins`.
 
-use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,18 +17,11 @@ use crate::auth::{Caller, Keys};
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::lesson::{self, State};
-use crate::live::ClassKey;
+use crate::live::{self, ClassKey, NowData, Pictures};
 use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 
-/// How far back the sitting is looked for: a practice block is shorter than this.
-const LOOKBACK_MS: i64 = 4 * 3_600_000;
-/// A stream sends the class again at least this often, without any event: idle transitions
-/// show within this time, and the frame keeps proxies from closing a quiet connection.
-pub const REFRESH: Duration = Duration::from_secs(15);
-/// A stream reads its class at most this often: a busy class's notices are answered together.
-const MIN_GAP: Duration = Duration::from_millis(300);
 /// A client that has not taken the previous frame within this time is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many students in one check-in (a class).
@@ -99,80 +92,64 @@ pub async fn now_view(
     Ok(state
         .db
         .read(move |conn| {
-            if !store::classes::class_exists(conn, &org, &class)? {
+            let now = to_millis(Utc::now());
+            let Some(read) = live::read_class(conn, &org, &class, now, !anonymise)? else {
                 return Ok(None);
-            }
-            let now = Utc::now();
-            let now_ms = to_millis(now);
-            let students = store::classes::class_students(conn, &org, &class)?;
-            let thresholds = crate::signals::settings().thresholds;
-            let data = store::checkins::class_answers(
-                conn,
-                &org,
-                &class,
-                students,
-                now_ms - LOOKBACK_MS,
-                &thresholds,
-            )?;
-            let last_checkins = store::checkins::latest_for_students(conn, &org, &data.students)?;
-            let ids: Vec<&str> = data.students.iter().map(String::as_str).collect();
-            let names = if anonymise {
-                HashMap::new()
-            } else {
-                store::privacy::display_names(conn, &org, &ids)?
             };
-            let c = lesson::class_now(&data, now_ms, &rules);
-            let skills: BTreeSet<&str> = c
-                .students
-                .iter()
-                .filter_map(|(_, s)| s.skill_id.as_deref())
-                .collect();
-            let skill_names: HashMap<String, Option<String>> =
-                store::classes::skill_infos(conn, &org, &skills)?
-                    .into_iter()
-                    .map(|s| (s.skill_id, s.name))
-                    .collect();
-            let students = c
-                .students
-                .into_iter()
-                .map(|(id, s)| StudentNowView {
-                    name: crate::privacy::shown_name(
-                        &org,
-                        &id,
-                        names.get(&id).map(String::as_str),
-                        anonymise,
-                    ),
-                    last_checkin_at: last_checkins.get(&id).copied().map(from_millis),
-                    student_id: id,
-                    state: s.state,
-                    since: s.since.map(from_millis),
-                    reason: s.reason,
-                    skill_name: s
-                        .skill_id
-                        .as_ref()
-                        .and_then(|k| skill_names.get(k).cloned().flatten()),
-                    skill_id: s.skill_id,
-                    answers: s.answers,
-                    first_tries: s.first_tries,
-                    first_tries_right: s.first_tries_right,
-                    last_answer_at: s.last_answer_at.map(from_millis),
-                    minutes_since_last_answer: s
-                        .last_answer_at
-                        .map(|at| (now_ms - at).max(0) / 60_000),
-                })
-                .collect();
-            Ok(Some(NowView {
-                class_id: class,
+            let c = lesson::class_now(&read.answers, now, &rules);
+            let data = NowData {
                 generated_at: now,
-                sitting: c.sitting.map(|s| SittingView {
-                    active: s.is_active(),
-                    started_at: from_millis(s.started_at),
-                    ended_at: s.ended_at.map(from_millis),
-                }),
-                students,
-            }))
+                skill_names: Arc::new(live::skill_names(conn, &org, &c)?),
+                class: c,
+                names: Arc::new(read.names),
+                last_checkins: Arc::new(read.last_checkins),
+            };
+            Ok(Some(view(&org, &class, &data, anonymise)))
         })
         .await?)
+}
+
+/// The class's "now" as a reader sees it: names, or stable labels with `anonymise`.
+fn view(org: &str, class: &str, data: &NowData, anonymise: bool) -> NowView {
+    let now = data.generated_at;
+    let students = data
+        .class
+        .students
+        .iter()
+        .map(|(id, s)| StudentNowView {
+            name: crate::privacy::shown_name(
+                org,
+                id,
+                data.names.get(id).map(String::as_str),
+                anonymise,
+            ),
+            last_checkin_at: data.last_checkins.get(id).copied().map(from_millis),
+            student_id: id.clone(),
+            state: s.state,
+            since: s.since.map(from_millis),
+            reason: s.reason.clone(),
+            skill_name: s
+                .skill_id
+                .as_ref()
+                .and_then(|k| data.skill_names.get(k).cloned().flatten()),
+            skill_id: s.skill_id.clone(),
+            answers: s.answers,
+            first_tries: s.first_tries,
+            first_tries_right: s.first_tries_right,
+            last_answer_at: s.last_answer_at.map(from_millis),
+            minutes_since_last_answer: s.last_answer_at.map(|at| (now - at).max(0) / 60_000),
+        })
+        .collect();
+    NowView {
+        class_id: class.to_owned(),
+        generated_at: from_millis(now),
+        sitting: data.class.sitting.map(|s| SittingView {
+            active: s.is_active(),
+            started_at: from_millis(s.started_at),
+            ended_at: s.ended_at.map(from_millis),
+        }),
+        students,
+    }
 }
 
 fn no_class() -> ApiError {
@@ -371,53 +348,44 @@ pub async fn get_stream(
         Subject::Class(class.clone()),
     )
     .await?;
+    let key = ClassKey {
+        org: caller.org.clone(),
+        class: class.clone(),
+    };
+    // The first frame is read for this stream; the next ones are the class's pictures read
+    // after it, shared with every stream of the class on this server.
+    let opened = Instant::now();
+    let mut pictures = state.live.watch(&state.db, state.lesson, key.clone());
     let first = now_view(&state, &caller.org, &class, anonymise)
         .await?
         .ok_or_else(no_class)?;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(1);
-    let mut notices = state.live.subscribe();
-    let key = ClassKey {
-        org: caller.org.clone(),
-        class: class.clone(),
-    };
     let lasts = Duration::from_secs(u64::try_from(until - Utc::now().timestamp()).unwrap_or(0));
-    let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let _slot = slot;
         let end = tokio::time::sleep(lasts);
         tokio::pin!(end);
-        let mut refresh = tokio::time::interval(REFRESH);
-        refresh.tick().await;
         let mut next = frame("now", &first);
         loop {
             // A client that does not take the frame in time is dropped, not buffered for.
             if tx.send_timeout(next, SEND_TIMEOUT).await.is_err() {
                 break;
             }
-            let sent = std::time::Instant::now();
             tokio::select! {
                 _ = &mut end => {
                     let bye = frame("end", &serde_json::json!({"reason": "token_expired"}));
                     let _ = tx.send_timeout(bye, SEND_TIMEOUT).await;
                     break;
                 }
-                _ = refresh.tick() => {}
                 // The client went away: give the stream's place back now.
                 _ = tx.closed() => break,
-                heard = changed(&mut notices, &key) => if !heard { break },
+                picture = newer(&mut pictures, opened) => match picture {
+                    Some(p) => next = frame("now", &view(&key.org, &key.class, &p.data, anonymise)),
+                    // The class is gone, or the server stops.
+                    None => break,
+                },
             }
-            // Notices that came meanwhile, or come within MIN_GAP, are answered by one read.
-            tokio::time::sleep(MIN_GAP.saturating_sub(sent.elapsed())).await;
-            while notices.try_recv().is_ok() {}
-            next = match now_view(&state, &key.org, &key.class, anonymise).await {
-                Ok(Some(view)) => frame("now", &view),
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a live stream could not read its class");
-                    web::Bytes::from_static(b": retrying\n\n")
-                }
-            };
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -432,16 +400,13 @@ pub async fn get_stream(
         .streaming(body))
 }
 
-/// Waits for a notice about `key` (or a gap in the notices, after which the class is read
-/// again anyway); false when the hub is gone.
-async fn changed(notices: &mut tokio::sync::broadcast::Receiver<ClassKey>, key: &ClassKey) -> bool {
-    use tokio::sync::broadcast::error::RecvError;
+/// The class's next picture read after `opened`; `None` when no more will come.
+async fn newer(pictures: &mut Pictures, opened: Instant) -> Option<Arc<live::Picture>> {
     loop {
-        match notices.recv().await {
-            Ok(k) if &k == key => return true,
-            Ok(_) => continue,
-            Err(RecvError::Lagged(_)) => return true,
-            Err(RecvError::Closed) => return false,
+        pictures.changed().await.ok()?;
+        let p = pictures.borrow_and_update().clone();
+        if let Some(p) = p.filter(|p| p.read_at >= opened) {
+            return Some(p);
         }
     }
 }
@@ -584,7 +549,10 @@ pub async fn post_checkins(
             })
         })
         .await??;
-    state.live.notify(&state.db, &caller.org, vec![class]).await;
+    state
+        .live
+        .notify_checkins(&state.db, &caller.org, &class)
+        .await;
     Ok(HttpResponse::Created().json(Checkins {
         checkins: rows.into_iter().map(CheckinView::from).collect(),
     }))

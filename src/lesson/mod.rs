@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod followup;
+pub mod live;
 pub mod sitting;
 pub mod state;
 
@@ -11,8 +12,13 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use sitting::{latest_sitting, Beat, Sitting};
-pub use state::{student_now, Answer, State, StudentNow};
+pub use live::LiveClass;
+pub use sitting::{latest_sitting, Beat, Sitting, SittingScan};
+pub use state::{student_now, Answer, State, StudentFold, StudentNow};
+
+/// How far back the sitting is looked for (ms): a practice block is shorter than this. The Now
+/// view reads the answers and check-ins since then.
+pub const LOOKBACK_MS: i64 = 4 * 3_600_000;
 
 /// Every threshold of the lesson rules, with the defaults documented in docs/lesson.md.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -73,7 +79,8 @@ impl Default for Rules {
 pub struct ClassAnswers {
     /// Every enrolled student (those without answers are "not here").
     pub students: Vec<String>,
-    /// Answers of enrolled students in this class, by student, each list sorted by time.
+    /// Answers of enrolled students in this class, by student, each list sorted by time (and
+    /// `seq` at the same time).
     pub answers: HashMap<String, Vec<Answer>>,
     /// The latest check-in time per student.
     pub checkins: HashMap<String, i64>,
@@ -122,9 +129,13 @@ pub fn class_now(data: &ClassAnswers, now: i64, rules: &Rules) -> ClassNow {
             )
         })
         .collect();
-    // Most in need first; within a state, the longest waiting first.
-    students.sort_by(|a, b| (a.1.state, a.1.since, &a.0).cmp(&(b.1.state, b.1.since, &b.0)));
+    in_need_order(&mut students);
     ClassNow { sitting, students }
+}
+
+/// Most in need first; within a state, the longest waiting first.
+fn in_need_order(students: &mut [(String, StudentNow)]) {
+    students.sort_by(|a, b| (a.1.state, a.1.since, &a.0).cmp(&(b.1.state, b.1.since, &b.0)));
 }
 
 #[cfg(test)]

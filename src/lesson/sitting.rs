@@ -5,7 +5,8 @@
 //! that reached that count, and ends `window` after the answer that last kept the count up:
 //! the moment fewer than `min_students` have answered within the window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 
 /// One answer as the sitting rule sees it: when, and by whom.
 #[derive(Debug, Clone, Copy)]
@@ -42,51 +43,85 @@ pub fn latest_sitting(
     min_students: usize,
     window_ms: i64,
 ) -> Option<Sitting> {
-    let min_students = min_students.max(1);
-    // The students answering within the window ending at the current beat, with each one's
-    // answers in the window and latest time.
-    let mut in_window: HashMap<&str, (usize, i64)> = HashMap::new();
-    let mut first = 0;
-    let mut current: Option<(i64, i64)> = None; // (start, time the count drops)
-    let mut latest: Option<(i64, i64)> = None;
-    for (i, beat) in beats.iter().enumerate() {
-        let entry = in_window.entry(beat.student_id).or_insert((0, beat.at));
+    let mut scan = SittingScan::new(min_students, window_ms);
+    for b in beats {
+        scan.push(b.at, b.student_id);
+    }
+    scan.sitting(now)
+}
+
+/// The sitting rule taking the beats one at a time, in time order: a class's live view feeds it
+/// each new answer without going over the earlier ones again. It keeps only the beats within
+/// the window.
+#[derive(Debug, Clone)]
+pub struct SittingScan<K> {
+    min_students: usize,
+    window_ms: i64,
+    /// The beats within the window that ends at the latest beat ...
+    window: VecDeque<(i64, K)>,
+    /// ... and, per student in it, their answers in it and the latest one's time.
+    in_window: HashMap<K, (usize, i64)>,
+    /// The sitting being followed and the one before: (start, time the count drops).
+    current: Option<(i64, i64)>,
+    latest: Option<(i64, i64)>,
+}
+
+impl<K: Clone + Eq + Hash> SittingScan<K> {
+    pub fn new(min_students: usize, window_ms: i64) -> Self {
+        SittingScan {
+            min_students: min_students.max(1),
+            window_ms,
+            window: VecDeque::new(),
+            in_window: HashMap::new(),
+            current: None,
+            latest: None,
+        }
+    }
+
+    /// The next beat: no earlier than any before it.
+    pub fn push(&mut self, at: i64, student: K) {
+        let entry = self.in_window.entry(student.clone()).or_insert((0, at));
         entry.0 += 1;
-        entry.1 = entry.1.max(beat.at);
-        while beats[first].at <= beat.at - window_ms && first < i {
-            let gone = beats[first].student_id;
-            if let Some(e) = in_window.get_mut(gone) {
-                e.0 -= 1;
-                if e.0 == 0 {
-                    in_window.remove(gone);
+        entry.1 = entry.1.max(at);
+        self.window.push_back((at, student));
+        while self.window.len() > 1 && self.window[0].0 <= at - self.window_ms {
+            if let Some((_, gone)) = self.window.pop_front() {
+                if let Some(e) = self.in_window.get_mut(&gone) {
+                    e.0 -= 1;
+                    if e.0 == 0 {
+                        self.in_window.remove(&gone);
+                    }
                 }
             }
-            first += 1;
         }
-        if in_window.len() < min_students {
-            continue;
+        if self.in_window.len() < self.min_students {
+            return;
         }
         // The count drops `window` after the min_students-th most recent student's answer.
-        let mut latest_times: Vec<i64> = in_window.values().map(|&(_, t)| t).collect();
+        let mut latest_times: Vec<i64> = self.in_window.values().map(|&(_, t)| t).collect();
         latest_times.sort_unstable_by(|a, b| b.cmp(a));
-        let drops_at = latest_times[min_students - 1] + window_ms;
-        let start = beats[first].at;
-        current = match current {
+        let drops_at = latest_times[self.min_students - 1] + self.window_ms;
+        let start = self.window[0].0;
+        self.current = match self.current {
             // A window that overlaps the sitting (a short dip below the count) continues it.
             Some((begun, drops)) if start < drops => Some((begun, drops.max(drops_at))),
-            _ => {
-                if let Some(done) = current {
-                    latest = Some(done);
+            done => {
+                if done.is_some() {
+                    self.latest = done;
                 }
                 Some((start, drops_at))
             }
         };
     }
-    let (start, drops) = current.or(latest)?;
-    Some(Sitting {
-        started_at: start,
-        ended_at: (drops <= now).then_some(drops),
-    })
+
+    /// The latest sitting as seen at `now` (no earlier than the last beat).
+    pub fn sitting(&self, now: i64) -> Option<Sitting> {
+        let (start, drops) = self.current.or(self.latest)?;
+        Some(Sitting {
+            started_at: start,
+            ended_at: (drops <= now).then_some(drops),
+        })
+    }
 }
 
 #[cfg(test)]

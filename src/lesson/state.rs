@@ -14,6 +14,8 @@ use crate::ingest::Outcome;
 pub struct Answer {
     /// `occurred_at`, milliseconds since the Unix epoch.
     pub at: i64,
+    /// The event's arrival order: answers at the same moment are taken in this order.
+    pub seq: i64,
     pub skill_id: String,
     pub outcome: Outcome,
     pub attempt: i32,
@@ -120,77 +122,141 @@ pub fn student_now(
     now: i64,
     rules: &Rules,
 ) -> StudentNow {
-    let Some(last) = answers.last() else {
-        return StudentNow {
-            state: State::NotHere,
-            since: None,
-            reason: "No answer in this sitting.".into(),
-            skill_id: None,
-            answers: 0,
-            first_tries: 0,
-            first_tries_right: 0,
-            last_answer_at: None,
-        };
-    };
-    let first_tries = answers.iter().filter(|a| a.first_try()).count();
-    let first_tries_right = answers
-        .iter()
-        .filter(|a| a.first_try() && a.outcome == Outcome::Correct)
-        .count();
+    let mut fold = StudentFold::new(checked_in_at);
+    fold.advance(answers, rules);
+    fold.finish(answers, sitting_active, now, rules)
+}
 
-    // The state after each answer and at the check-in; the current one began at the first
-    // point of its run.
-    let checked = checked_in_at.unwrap_or(i64::MIN);
-    let mut state: Option<(State, String)> = None;
-    let mut since = answers[0].at;
-    let mut step = |next: (State, String), at: i64, state: &mut Option<(State, String)>| {
-        if state.as_ref().is_none_or(|s| s.0 != next.0) {
-            since = at;
+/// [`student_now`] taken one answer at a time: the state after each answer and at the
+/// check-in, the current one having begun at the first point of its run. A class's live view
+/// keeps one per student and feeds it only the answers that came since.
+#[derive(Debug, Clone)]
+pub struct StudentFold {
+    /// The check-in the answers are read against (`i64::MIN` when none).
+    checked: i64,
+    /// How many answers have been taken in.
+    seen: usize,
+    state: Option<(State, String)>,
+    since: i64,
+}
+
+impl StudentFold {
+    pub fn new(checked_in_at: Option<i64>) -> Self {
+        StudentFold {
+            checked: checked_in_at.unwrap_or(i64::MIN),
+            seen: 0,
+            state: None,
+            since: 0,
         }
-        *state = Some(next);
-    };
-    for end in 0..answers.len() {
-        let at = answers[end].at;
-        let seen = &answers[..=end];
-        if end > 0 && answers[end - 1].at <= checked && checked < at {
-            let before = &answers[..end];
-            step(classify(&[], before, rules), checked, &mut state);
+    }
+
+    /// How many of the answers it has taken in.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Takes in `answers[self.seen()..]`; `answers[..self.seen()]` must be the answers it took
+    /// in before.
+    pub fn advance(&mut self, answers: &[Answer], rules: &Rules) {
+        let checked = self.checked;
+        for end in self.seen..answers.len() {
+            let at = answers[end].at;
+            let seen = &answers[..=end];
+            if end > 0 && answers[end - 1].at <= checked && checked < at {
+                let before = &answers[..end];
+                step(
+                    &mut self.state,
+                    &mut self.since,
+                    classify(&[], before, rules),
+                    checked,
+                );
+            }
+            // The check-in counts from its moment on: before it, every answer is evidence.
+            let fresh_from = if checked < at {
+                seen.iter()
+                    .position(|a| a.at > checked)
+                    .unwrap_or(seen.len())
+            } else {
+                0
+            };
+            step(
+                &mut self.state,
+                &mut self.since,
+                classify(&seen[fresh_from..], seen, rules),
+                at,
+            );
         }
-        // The check-in counts from its moment on: before it, every answer is evidence.
-        let fresh_from = if checked < at {
-            seen.iter()
-                .position(|a| a.at > checked)
-                .unwrap_or(seen.len())
-        } else {
-            0
+        self.seen = self.seen.max(answers.len());
+    }
+
+    /// The student now, from the answers taken in (the same `answers`), whether the class is
+    /// still in the sitting, and the current time.
+    pub fn finish(
+        &self,
+        answers: &[Answer],
+        sitting_active: bool,
+        now: i64,
+        rules: &Rules,
+    ) -> StudentNow {
+        debug_assert_eq!(answers.len(), self.seen, "finish after advance");
+        let Some(last) = answers.last() else {
+            return StudentNow {
+                state: State::NotHere,
+                since: None,
+                reason: "No answer in this sitting.".into(),
+                skill_id: None,
+                answers: 0,
+                first_tries: 0,
+                first_tries_right: 0,
+                last_answer_at: None,
+            };
         };
-        step(classify(&seen[fresh_from..], seen, rules), at, &mut state);
+        let first_tries = answers.iter().filter(|a| a.first_try()).count();
+        let first_tries_right = answers
+            .iter()
+            .filter(|a| a.first_try() && a.outcome == Outcome::Correct)
+            .count();
+        let checked = self.checked;
+        let (mut state, mut since) = (self.state.clone(), self.since);
+        if checked >= last.at {
+            step(
+                &mut state,
+                &mut since,
+                classify(&[], answers, rules),
+                checked,
+            );
+        }
+        let mut state = state.unwrap_or((State::Working, String::new()));
+        if state.0 == State::Working && checked >= last.at {
+            state.1 = "You checked in; no answer since.".into();
+        }
+        if !state.0.is_problem() && sitting_active && now - last.at >= rules.idle_after_ms {
+            let minutes = (now - last.at) / 60_000;
+            state = (
+                State::Idle,
+                format!("No answer for {minutes} minutes while the class is practising."),
+            );
+            since = last.at + rules.idle_after_ms;
+        }
+        StudentNow {
+            state: state.0,
+            since: Some(since),
+            reason: state.1,
+            skill_id: Some(last.skill_id.clone()),
+            answers: answers.len(),
+            first_tries,
+            first_tries_right,
+            last_answer_at: Some(last.at),
+        }
     }
-    if checked >= last.at {
-        step(classify(&[], answers, rules), checked, &mut state);
+}
+
+/// Moves to `next` at `at`; a new state begins there, the same one goes on.
+fn step(state: &mut Option<(State, String)>, since: &mut i64, next: (State, String), at: i64) {
+    if state.as_ref().is_none_or(|s| s.0 != next.0) {
+        *since = at;
     }
-    let mut state = state.unwrap_or((State::Working, String::new()));
-    if state.0 == State::Working && checked >= last.at {
-        state.1 = "You checked in; no answer since.".into();
-    }
-    if !state.0.is_problem() && sitting_active && now - last.at >= rules.idle_after_ms {
-        let minutes = (now - last.at) / 60_000;
-        state = (
-            State::Idle,
-            format!("No answer for {minutes} minutes while the class is practising."),
-        );
-        since = last.at + rules.idle_after_ms;
-    }
-    StudentNow {
-        state: state.0,
-        since: Some(since),
-        reason: state.1,
-        skill_id: Some(last.skill_id.clone()),
-        answers: answers.len(),
-        first_tries,
-        first_tries_right,
-        last_answer_at: Some(last.at),
-    }
+    *state = Some(next);
 }
 
 /// The state shown by `fresh` (the answers since the latest check-in, for problems) and `all`

@@ -1,5 +1,6 @@
 use super::*;
 use crate::ingest::Outcome;
+use proptest::prelude::*;
 
 const S: i64 = 1_000;
 const MIN: i64 = 60 * S;
@@ -7,6 +8,7 @@ const MIN: i64 = 60 * S;
 fn answer(at: i64, skill: &str, outcome: Outcome) -> Answer {
     Answer {
         at,
+        seq: at,
         skill_id: skill.into(),
         outcome,
         attempt: 1,
@@ -230,4 +232,147 @@ fn the_class_is_ordered_most_in_need_first_and_old_answers_are_not_now() {
             ("e", State::NotHere),
         ]
     );
+}
+
+/// One thing that happens to a class while a live view follows it.
+#[derive(Debug, Clone)]
+enum Step {
+    /// An answer `gap_s` after the previous moment, occurring `late_s` before it arrives.
+    Answer {
+        student: usize,
+        gap_s: i64,
+        late_s: i64,
+        skill: bool,
+        outcome: u8,
+        attempt: i32,
+        rapid: bool,
+        hints: i32,
+        bottom_out: bool,
+        response_ms: Option<i32>,
+    },
+    CheckIn {
+        student: usize,
+    },
+    Wait {
+        s: i64,
+    },
+    /// The live view is asked for the class now.
+    Look,
+    /// The live view starts over from a full read, and hears of the latest answers again.
+    Reread,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let answer = (
+        (
+            0usize..5,
+            0i64..40,
+            prop_oneof![4 => Just(0i64), 1 => 0i64..900],
+        ),
+        (any::<bool>(), 0u8..3, 1i32..3, any::<bool>()),
+        (0i32..3, any::<bool>(), proptest::option::of(300i32..30_000)),
+    )
+        .prop_map(
+            |(
+                (student, gap_s, late_s),
+                (skill, outcome, attempt, rapid),
+                (hints, bottom_out, response_ms),
+            )| Step::Answer {
+                student,
+                gap_s,
+                late_s,
+                skill,
+                outcome,
+                attempt,
+                rapid,
+                hints,
+                bottom_out,
+                response_ms,
+            },
+        );
+    prop_oneof![
+        12 => answer,
+        1 => (0usize..5).prop_map(|student| Step::CheckIn { student }),
+        2 => prop_oneof![4 => 0i64..400, 1 => 0i64..5 * 3_600].prop_map(|s| Step::Wait { s }),
+        4 => Just(Step::Look),
+        1 => Just(Step::Reread),
+    ]
+}
+
+const STUDENTS: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+/// What a full read at `now` gives: the look-back window's answers and check-ins.
+fn read_at(answers: &[(usize, Answer)], checkins: &[(usize, i64)], now: i64) -> ClassAnswers {
+    let since = now - LOOKBACK_MS;
+    let mut by_student: HashMap<String, Vec<Answer>> = HashMap::new();
+    for (s, a) in answers.iter().filter(|(_, a)| a.at >= since) {
+        by_student
+            .entry(STUDENTS[*s].to_owned())
+            .or_default()
+            .push(a.clone());
+    }
+    for list in by_student.values_mut() {
+        list.sort_by_key(|a| (a.at, a.seq));
+    }
+    let mut latest: HashMap<String, i64> = HashMap::new();
+    for &(s, at) in checkins.iter().filter(|(_, at)| *at >= since) {
+        let e = latest.entry(STUDENTS[s].to_owned()).or_insert(at);
+        *e = (*e).max(at);
+    }
+    ClassAnswers {
+        students: STUDENTS.iter().map(|s| s.to_string()).collect(),
+        answers: by_student,
+        checkins: latest,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The live view, fed answers and check-ins as they come (late ones too, repeats after a
+    /// full read, hours passing), shows at every moment exactly what a full read shows.
+    #[test]
+    fn the_live_class_is_the_class_now_of_a_full_read(steps in proptest::collection::vec(step(), 1..160)) {
+        let rules = Rules::default();
+        let mut clock = 10 * 3_600_000;
+        let mut answers: Vec<(usize, Answer)> = Vec::new();
+        let mut checkins: Vec<(usize, i64)> = Vec::new();
+        let mut live = LiveClass::new(read_at(&answers, &checkins, clock), rules);
+        for step in steps.into_iter().chain([Step::Look]) {
+            match step {
+                Step::Answer { student, gap_s, late_s, skill, outcome, attempt, rapid, hints, bottom_out, response_ms } => {
+                    clock += gap_s * S;
+                    let a = Answer {
+                        at: clock - late_s * S,
+                        seq: answers.len() as i64 + 1,
+                        skill_id: if skill { "f" } else { "g" }.into(),
+                        outcome: [Outcome::Correct, Outcome::Incorrect, Outcome::Skipped][outcome as usize],
+                        attempt,
+                        response_ms,
+                        hints_used: hints,
+                        hint_bottom_out: bottom_out,
+                        rapid,
+                    };
+                    live.add(STUDENTS[student], a.clone());
+                    answers.push((student, a));
+                }
+                Step::CheckIn { student } => {
+                    clock += S;
+                    checkins.push((student, clock));
+                    live.set_checkins(read_at(&answers, &checkins, clock).checkins);
+                }
+                Step::Wait { s } => clock += s * S,
+                Step::Look => {
+                    let full = class_now(&read_at(&answers, &checkins, clock), clock, &rules);
+                    prop_assert_eq!(live.class_now(clock), full);
+                }
+                Step::Reread => {
+                    live = LiveClass::new(read_at(&answers, &checkins, clock), rules);
+                    for (s, a) in answers.iter().rev().take(3) {
+                        live.add(STUDENTS[*s], a.clone());
+                    }
+                }
+            }
+        }
+    }
 }

@@ -106,7 +106,10 @@ pub fn erase_student(conn: &mut DbConnection, org: &str, student: &str) -> anyho
     .execute(conn)?)
 }
 
+/// An event's columns the Now view reads: (seq, student, skill, item, time, outcome, attempt,
+/// response time, hints, bottom-out).
 type EventCols = (
+    i64,
     String,
     String,
     String,
@@ -137,62 +140,184 @@ pub fn class_answers(
             .filter(events::student_id.eq_any(chunk))
             .filter(events::occurred_at.ge(since))
             .filter(events::class_id.eq(class))
-            .select((
-                events::student_id,
-                events::skill_id,
-                events::item_id,
-                events::occurred_at,
-                events::outcome,
-                events::attempt,
-                events::response_ms,
-                events::hints_used,
-                events::hint_bottom_out,
-            ))
+            .select(event_cols())
             .load(c))?;
         rows.extend(part);
     }
-    let skills: Vec<&str> = rows
-        .iter()
-        .map(|r| r.1.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let norms = norms_of(conn, org, &skills)?;
     let mut answers: HashMap<String, Vec<Answer>> = HashMap::new();
-    for (student, skill, item, at, outcome, attempt, response_ms, hints_used, bottom_out) in rows {
-        let Some(outcome) = Outcome::parse(&outcome) else {
-            continue;
-        };
-        let typical = signals::typical_ms(
-            norms.get(&(skill.clone(), item)),
-            norms.get(&(skill.clone(), String::new())),
-            t,
-        );
-        let threshold = signals::rapid_threshold_ms(typical, t);
-        answers.entry(student).or_default().push(Answer {
-            at,
-            outcome,
-            attempt,
-            rapid: response_ms.is_some_and(|ms| ms < threshold),
-            response_ms,
-            hints_used,
-            hint_bottom_out: bottom_out,
-            skill_id: skill,
-        });
+    for (student, answer) in to_answers(conn, org, rows, t)? {
+        answers.entry(student).or_default().push(answer);
     }
     for list in answers.values_mut() {
-        list.sort_by_key(|a| a.at);
+        list.sort_by_key(|a| (a.at, a.seq));
     }
+    Ok(ClassAnswers {
+        students,
+        checkins: latest_in_class(conn, org, class, since)?,
+        answers,
+    })
+}
+
+/// Each student's latest check-in in `class` at or after `since` (ms).
+pub fn latest_in_class(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    since: i64,
+) -> anyhow::Result<HashMap<String, i64>> {
     let mut latest: HashMap<String, i64> = HashMap::new();
     for c in for_class(conn, org, class, since)? {
         let at = latest.entry(c.student_id).or_insert(c.at);
         *at = (*at).max(c.at);
     }
-    Ok(ClassAnswers {
-        students,
-        answers,
-        checkins: latest,
-    })
+    Ok(latest)
+}
+
+/// Event rows as the lesson rules see them, by student; a rapid guess is judged against the
+/// item's (or skill's) typical response time as stored now.
+fn to_answers(
+    conn: &mut DbConnection,
+    org: &str,
+    rows: Vec<EventCols>,
+    t: &Thresholds,
+) -> anyhow::Result<Vec<(String, Answer)>> {
+    let skills: Vec<&str> = rows
+        .iter()
+        .map(|r| r.2.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let norms = norms_of(conn, org, &skills)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(seq, student, skill, item, at, outcome, attempt, response_ms, hints, bottom_out)| {
+                let outcome = Outcome::parse(&outcome)?;
+                let typical = signals::typical_ms(
+                    norms.get(&(skill.clone(), item)),
+                    norms.get(&(skill.clone(), String::new())),
+                    t,
+                );
+                let threshold = signals::rapid_threshold_ms(typical, t);
+                let answer = Answer {
+                    at,
+                    seq,
+                    outcome,
+                    attempt,
+                    rapid: response_ms.is_some_and(|ms| ms < threshold),
+                    response_ms,
+                    hints_used: hints,
+                    hint_bottom_out: bottom_out,
+                    skill_id: skill,
+                };
+                Some((student, answer))
+            },
+        )
+        .collect())
+}
+
+/// Events read by seq, for the live view.
+pub struct EventPage {
+    /// Every seq read, of any class (in order).
+    pub seqs: Vec<i64>,
+    /// The answers of the classes asked for: (org, class, student, answer).
+    pub answers: Vec<(String, String, String, Answer)>,
+}
+
+/// The events of these seqs (those that exist), and the answers among them of the classes
+/// `wanted(org, class)` accepts.
+pub fn events_in(
+    conn: &mut DbConnection,
+    seqs: &[i64],
+    t: &Thresholds,
+    wanted: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<EventPage> {
+    let rows: Vec<(String, String, EventCols)> = on_backend!(conn, |c| events::table
+        .filter(events::seq.eq_any(seqs))
+        .order(events::seq)
+        .select((events::org_id, events::class_id, event_cols()))
+        .load(c))?;
+    of_classes(conn, rows, t, wanted)
+}
+
+/// The events stored after `after` in seq order, at most `limit`, through the primary key; the
+/// answers among them of the classes `wanted(org, class)` accepts.
+pub fn events_after(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+    t: &Thresholds,
+    wanted: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<EventPage> {
+    let rows: Vec<(String, String, EventCols)> = on_backend!(conn, |c| events::table
+        .filter(events::seq.gt(after))
+        .order(events::seq)
+        .limit(limit)
+        .select((events::org_id, events::class_id, event_cols()))
+        .load(c))?;
+    of_classes(conn, rows, t, wanted)
+}
+
+/// The columns of [`EventCols`].
+fn event_cols() -> (
+    events::seq,
+    events::student_id,
+    events::skill_id,
+    events::item_id,
+    events::occurred_at,
+    events::outcome,
+    events::attempt,
+    events::response_ms,
+    events::hints_used,
+    events::hint_bottom_out,
+) {
+    (
+        events::seq,
+        events::student_id,
+        events::skill_id,
+        events::item_id,
+        events::occurred_at,
+        events::outcome,
+        events::attempt,
+        events::response_ms,
+        events::hints_used,
+        events::hint_bottom_out,
+    )
+}
+
+/// The seqs of `rows`, and the answers among them of the classes `wanted` accepts.
+fn of_classes(
+    conn: &mut DbConnection,
+    rows: Vec<(String, String, EventCols)>,
+    t: &Thresholds,
+    wanted: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<EventPage> {
+    let seqs = rows.iter().map(|r| r.2 .0).collect();
+    let mut by_org: HashMap<String, Vec<(String, EventCols)>> = HashMap::new();
+    for (org, class, cols) in rows {
+        if wanted(&org, &class) {
+            by_org.entry(org).or_default().push((class, cols));
+        }
+    }
+    let mut answers = Vec::new();
+    for (org, list) in by_org {
+        let (classes, cols): (Vec<String>, Vec<EventCols>) = list.into_iter().unzip();
+        // `to_answers` skips rows with an unknown outcome: keep each row's class with it.
+        let class_of: HashMap<i64, String> = cols.iter().map(|c| c.0).zip(classes).collect();
+        for (student, answer) in to_answers(conn, &org, cols, t)? {
+            let class = class_of.get(&answer.seq).cloned().unwrap_or_default();
+            answers.push((org.clone(), class, student, answer));
+        }
+    }
+    Ok(EventPage { seqs, answers })
+}
+
+/// The highest seq stored (0 when there is no event).
+pub fn last_seq(conn: &mut DbConnection) -> anyhow::Result<i64> {
+    let max: Option<i64> = on_backend!(conn, |c| events::table
+        .select(diesel::dsl::max(events::seq))
+        .first(c))?;
+    Ok(max.unwrap_or(0))
 }
 
 /// Item and skill response-time norms of `skills` (the rapid-guess thresholds).
