@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use super::confidence::Spread;
 use super::params::{bounds, Params, MIN_ROWS_TO_FIT, MIN_STUDENTS_TO_FIT};
-use super::trie::{Scratch, Trie, TrieCounts, TrieWeights};
+use super::trie::{Scratch, Trie, TrieCounts};
 
 /// The answers of one skill, grouped by student and in time order.
 #[derive(Debug, Clone, Default)]
@@ -534,16 +534,14 @@ pub(crate) fn e_step_counts(p: &Params, data: &SkillData, weights: Option<&[u32]
 
 /// Log-likelihood of a skill's data (all students, weight 1) under `p`.
 pub fn log_likelihood(p: &Params, data: &SkillData) -> f64 {
-    let trie = Trie::build(data);
-    trie.e_step(p, &trie.weights(None), &mut Scratch::new(&trie))
-        .ll
+    let trie = Trie::build(data, None);
+    trie.e_step(p, &mut Scratch::new(&trie)).ll
 }
 
 /// Log-likelihood of the sequences of `data` weighted by `weights` (0 = left out).
 pub fn log_likelihood_weighted(p: &Params, data: &SkillData, weights: &[u32]) -> f64 {
-    let trie = Trie::build(data);
-    trie.e_step(p, &trie.weights(Some(weights)), &mut Scratch::new(&trie))
-        .ll
+    let trie = Trie::build(data, Some(weights));
+    trie.e_step(p, &mut Scratch::new(&trie)).ll
 }
 
 fn random_start(rng: &mut StdRng, fit_forget: bool) -> Params {
@@ -567,7 +565,6 @@ fn random_start(rng: &mut StdRng, fit_forget: bool) -> Params {
 fn em(
     start: Params,
     trie: &Trie,
-    weights: &TrieWeights,
     opts: &FitOptions,
     max_iter: usize,
     prior: Option<&Shrinkage>,
@@ -577,7 +574,7 @@ fn em(
     let mut prev = f64::NEG_INFINITY;
     let mut iter = 0;
     loop {
-        let c = Counts::from(trie.e_step(&p, weights, &mut scratch));
+        let c = Counts::from(trie.e_step(&p, &mut scratch));
         if !c.is_finite() || !p.is_valid() {
             return None;
         }
@@ -677,13 +674,10 @@ pub fn fit_dataset(
         .flat_map(|i| (0..restarts).map(move |r| (i, r)))
         .collect();
     let n_threads = threads(opts);
-    // Prefix trees and their weights, built once per skill and shared by its restarts.
-    let tries: Vec<Option<(Trie, TrieWeights)>> = parallel_map(skills.len(), n_threads, |i| {
-        (sizes[i].1 > 0).then(|| {
-            let t = Trie::build(&skills[i]);
-            let w = t.weights(weights_of(i));
-            (t, w)
-        })
+    // Prefix trees of the weighted sequences, built once per skill and shared by its
+    // restarts.
+    let tries: Vec<Option<Trie>> = parallel_map(skills.len(), n_threads, |i| {
+        (sizes[i].1 > 0).then(|| Trie::build(&skills[i], weights_of(i)))
     });
     let runs = parallel_map(jobs.len(), n_threads, |j| {
         let (i, r) = jobs[j];
@@ -691,8 +685,7 @@ pub fn fit_dataset(
         let mut rng =
             StdRng::seed_from_u64(mix(mix(opts.seed, stable_hash(&skill.skill_id)), r as u64));
         let start = random_start(&mut rng, opts.fit_forget);
-        let (trie, tw) = tries[i].as_ref()?;
-        em(start, trie, tw, opts, opts.max_iter, None)
+        em(start, tries[i].as_ref()?, opts, opts.max_iter, None)
     });
     let mut best: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
     for (&(i, _), run) in jobs.iter().zip(runs) {
@@ -712,9 +705,14 @@ pub fn fit_dataset(
         .collect();
     let shrunk_runs = parallel_map(small.len(), n_threads, |j| {
         let i = small[j];
-        let (trie, tw) = tries[i].as_ref()?;
         let prior = shrinkage.as_ref()?;
-        em(prior.centre, trie, tw, opts, opts.max_iter, Some(prior))
+        em(
+            prior.centre,
+            tries[i].as_ref()?,
+            opts,
+            opts.max_iter,
+            Some(prior),
+        )
     });
     let mut shrunk: Vec<Option<(Params, f64, usize)>> = vec![None; skills.len()];
     for (&i, run) in small.iter().zip(shrunk_runs) {
@@ -747,16 +745,8 @@ pub fn fit_dataset(
             w[pool[rng.random_range(0..pool.len())]] += 1;
         }
         let start = best[i].map_or(Params::default(), |b| b.0);
-        let (trie, _) = tries[i].as_ref()?;
-        em(
-            start,
-            trie,
-            &trie.weights(Some(&w)),
-            opts,
-            opts.max_iter.min(30),
-            None,
-        )
-        .map(|r| r.0)
+        let trie = Trie::build(skill, Some(&w));
+        em(start, &trie, opts, opts.max_iter.min(30), None).map(|r| r.0)
     });
     let mut boot_params: Vec<Vec<Params>> = vec![Vec::new(); skills.len()];
     for (&(i, _), p) in boot_jobs.iter().zip(boots) {
@@ -851,8 +841,8 @@ pub fn fit_dataset(
                     )),
                 }
             };
-            let log_likelihood = tries[i].as_ref().map_or(0.0, |(trie, tw)| {
-                trie.e_step(&model.params, tw, &mut Scratch::new(trie)).ll
+            let log_likelihood = tries[i].as_ref().map_or(0.0, |trie| {
+                trie.e_step(&model.params, &mut Scratch::new(trie)).ll
             });
             SkillFit {
                 model,

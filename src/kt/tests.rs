@@ -276,8 +276,8 @@ proptest! {
         seqs in prop::collection::vec(adversarial_sequence(), 1..4),
     ) {
         let d = skill_of(&seqs);
-        let t = trie::Trie::build(&d);
-        let fast = t.e_step(&p, &t.weights(None), &mut trie::Scratch::new(&t));
+        let t = trie::Trie::build(&d, None);
+        let fast = t.e_step(&p, &mut trie::Scratch::new(&t));
         let slow = fit::e_step_counts(&p, &d, None);
         prop_assert!(slow.ll.is_finite() && slow.ll < 0.0);
         for (name, x, y) in [
@@ -372,14 +372,11 @@ fn log_space_and_linear_e_steps_agree() {
         forget: 0.02,
     };
     let d = fit::tests::simulate(&p, 200, 15, 9);
-    let t = trie::Trie::build(&d);
     let w: Vec<u32> = (0..d.sequences()).map(|s| (s % 3) as u32).collect();
-    let tw = t.weights(Some(&w));
+    let t = trie::Trie::build(&d, Some(&w));
     let mut scratch = trie::Scratch::new(&t);
-    let lin = t
-        .e_step_linear(&p, &tw, &mut scratch)
-        .expect("no underflow here");
-    let log = t.e_step_log(&p, &tw, &mut scratch);
+    let lin = t.e_step_linear(&p, &mut scratch).expect("no underflow here");
+    let log = t.e_step_log(&p, &mut scratch);
     for (x, y) in [
         (lin.ll, log.ll),
         (lin.first_known, log.first_known),
@@ -390,5 +387,42 @@ fn log_space_and_linear_e_steps_agree() {
         (lin.forgot, log.forgot),
     ] {
         assert!(close(x, y, y.abs()), "{x} vs {y}");
+    }
+}
+
+/// Long sequences take the linear E-step through many rescalings (its probabilities fall
+/// below 2^-64 every hundred answers or so) and it still equals the reference to 1e-9.
+#[test]
+fn the_linear_e_step_is_exact_across_rescalings() {
+    let p = Params {
+        prior: 0.3,
+        learn: 0.05,
+        guess: 0.35,
+        slip: 0.2,
+        forget: 0.03,
+    };
+    let seqs: Vec<Vec<bool>> = (0..6)
+        .map(|s| (0..900 + 300 * s).map(|i| (i * 7 + s) % 5 < 3).collect())
+        .collect();
+    let d = skill_of(&seqs);
+    let w: Vec<u32> = vec![1, 3, 0, 1, 2, 1];
+    for weights in [None, Some(w.as_slice())] {
+        let t = trie::Trie::build(&d, weights);
+        let fast = t
+            .e_step_linear(&p, &mut trie::Scratch::new(&t))
+            .expect("no state's share nears underflow here");
+        let slow = fit::e_step_counts(&p, &d, weights);
+        assert!(slow.ll < -1000.0 * std::f64::consts::LN_2, "past several rescalings");
+        for (name, x, y) in [
+            ("ll", fast.ll, slow.ll),
+            ("first_known", fast.first_known, slow.first_known),
+            ("known", fast.known, slow.known),
+            ("known_correct", fast.known_correct, slow.known_correct),
+            ("trans_known", fast.trans_known, slow.trans_known),
+            ("learned", fast.learned, slow.learned),
+            ("forgot", fast.forgot, slow.forgot),
+        ] {
+            assert!(close(x, y, y.abs()), "{name}: {x} vs {y}");
+        }
     }
 }

@@ -1,32 +1,45 @@
 //! The E-step on a prefix tree of a skill's answer sequences.
 //!
 //! Students' sequences share prefixes (every sequence starts with one of two answers, four
-//! pairs, ...): on ~1M simulated rows the tree has about a fifth as many nodes as there are
-//! answers. The forward pass runs once per node instead of once per answer. The backward
-//! pass aggregates, per node, R(k) = Σ over the sequences through it of weight ×
-//! P(rest of sequence | state k) × P(prefix) / P(sequence), which obeys a linear recurrence
-//! from children to parent, so the expected counts of all sequences are gathered node by
-//! node too. Exact: same counts as the per-sequence E-step, up to rounding (tested).
+//! pairs, ...): on ASSISTments 2015 the trees have 126,217 nodes for 683,801 answers. The
+//! forward pass runs once per node instead of once per answer. The backward pass
+//! aggregates, per node, R(k) = Σ over the sequences through it of weight ×
+//! P(rest of sequence | state k) / P(sequence), which obeys a linear recurrence from
+//! children to parent, so the expected counts of all sequences are gathered node by node
+//! too. Exact: same counts as the per-sequence E-step, up to rounding (tested).
+//!
+//! Nodes are stored breadth first (by depth, then by parent), so a node's parent lies in
+//! the layer before: consecutive nodes never wait for each other's result, as the answers
+//! of one sequence would (each step's arithmetic on the one before).
 
 use super::fit::SkillData;
 use super::params::{log_add_exp, Params};
 
-const ROOT: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
 
-/// Nodes in creation order: a parent always comes before its children.
+/// The linear pass keeps P(prefix, state) unnormalised, with no division per node, and
+/// multiplies both states by `RESCALE` (2^64, exact) when their sum falls below
+/// `RESCALE_BELOW` (2^-64); `Scratch::scales` counts the rescalings on the path to a node.
+const RESCALE: f64 = 18_446_744_073_709_551_616.0;
+const RESCALE_BELOW: f64 = 1.0 / RESCALE;
+const LN_RESCALE: f64 = 64.0 * std::f64::consts::LN_2;
+
+/// Below this, the smaller of a node's two states' shares of its probability is too close
+/// to underflow for the linear pass: its partner in the backward pass (≈ 1 / it) would
+/// overflow. The E-step then runs in log space instead.
+const TINY: f64 = 1e-250;
+
+/// The prefix tree of the sequences of one skill that have a weight (0 = left out, k =
+/// counted k times), with the weights. Nodes `0..roots` hold a first answer.
 #[derive(Debug, Clone)]
 pub(crate) struct Trie {
     parent: Vec<u32>,
     obs: Vec<u8>,
-    /// For each sequence of the skill, the node where it ends.
-    end_node: Vec<u32>,
-}
-
-/// How many (weighted) sequences end at, and pass through, each node.
-#[derive(Debug, Clone)]
-pub(crate) struct TrieWeights {
+    roots: usize,
+    /// Weight of the sequences ending at each node ...
     end: Vec<f64>,
-    through: Vec<f64>,
+    /// ... and the nodes where one ends, in node order.
+    ends: Vec<u32>,
     sequences: f64,
     rows: f64,
     correct: f64,
@@ -49,106 +62,126 @@ pub(crate) struct TrieCounts {
     pub trans: f64,
 }
 
-/// Per-job buffers, sized to the tree.
+/// Per-job buffers, sized to the tree. Index 0 = not known, 1 = known.
 pub(crate) struct Scratch {
-    known: Vec<f64>,
-    unknown: Vec<f64>,
+    /// Forward: P(prefix, state) scaled (linear pass), or ln of the filtered probabilities
+    /// (log pass).
+    alpha: Vec<[f64; 2]>,
+    /// Backward sums R, scaled (linear pass) or as logarithms (log pass).
+    r: Vec<[f64; 2]>,
+    /// Linear pass: rescalings on the path to each node.
+    scales: Vec<u32>,
+    /// Log pass: ln P(answer | prefix).
     norm: Vec<f64>,
-    r0: Vec<f64>,
-    r1: Vec<f64>,
 }
 
 impl Scratch {
     pub fn new(trie: &Trie) -> Scratch {
         let n = trie.len();
         Scratch {
-            known: vec![0.0; n],
-            unknown: vec![0.0; n],
-            norm: vec![0.0; n],
-            r0: vec![0.0; n],
-            r1: vec![0.0; n],
+            alpha: vec![[0.0; 2]; n],
+            r: vec![[0.0; 2]; n],
+            scales: vec![0; n],
+            norm: Vec::new(),
         }
     }
 }
 
-/// Below this, the smaller of a node's two filtered probabilities is too close to
-/// underflow for the linear pass: its partner in the backward pass (≈ 1 / it) would
-/// overflow. The E-step then runs in log space instead.
-const TINY: f64 = 1e-250;
+#[cold]
+#[inline(never)]
+fn rescaled(x: [f64; 2], scale: u32) -> ([f64; 2], u32) {
+    ([x[0] * RESCALE, x[1] * RESCALE], scale + 1)
+}
+
+#[cold]
+#[inline(never)]
+fn scaled_up(r: [f64; 2]) -> [f64; 2] {
+    [r[0] * RESCALE, r[1] * RESCALE]
+}
 
 impl Trie {
-    pub fn build(data: &SkillData) -> Trie {
+    /// The tree of the sequences of `data` whose weight in `weights` (None = all 1) is
+    /// not 0.
+    pub fn build(data: &SkillData, weights: Option<&[u32]>) -> Trie {
+        // First in order of creation, with each node's children by answer ...
         let mut parent = Vec::new();
         let mut obs = Vec::new();
-        // children[node] = [child for answer 0, child for answer 1]
+        let mut end = Vec::new();
         let mut children: Vec<[u32; 2]> = Vec::new();
-        let mut roots = [ROOT; 2];
-        let mut end_node = Vec::with_capacity(data.sequences());
+        let mut roots = [NONE; 2];
+        let mut sequences = 0.0;
         for s in 0..data.sequences() {
-            let mut at = ROOT;
+            let w = weights.map_or(1, |w| w[s]);
+            if w == 0 {
+                continue;
+            }
+            let mut at = NONE;
             for &o in data.sequence(s) {
-                let next = if at == ROOT {
-                    roots[o as usize]
+                let slot = if at == NONE {
+                    &mut roots[o as usize]
                 } else {
-                    children[at as usize][o as usize]
+                    &mut children[at as usize][o as usize]
                 };
-                at = if next != ROOT {
-                    next
+                at = if *slot != NONE {
+                    *slot
                 } else {
                     let id = parent.len() as u32;
-                    if at == ROOT {
-                        roots[o as usize] = id;
-                    } else {
-                        children[at as usize][o as usize] = id;
-                    }
+                    *slot = id;
                     parent.push(at);
                     obs.push(o);
-                    children.push([ROOT; 2]);
+                    end.push(0.0);
+                    children.push([NONE; 2]);
                     id
                 };
             }
-            end_node.push(at);
+            if at != NONE {
+                end[at as usize] += f64::from(w);
+                sequences += f64::from(w);
+            }
+        }
+        // ... then renumbered breadth first.
+        let mut order: Vec<u32> = roots.into_iter().filter(|&r| r != NONE).collect();
+        let n_roots = order.len();
+        let mut i = 0;
+        while i < order.len() {
+            let u = order[i] as usize;
+            order.extend(children[u].into_iter().filter(|&c| c != NONE));
+            i += 1;
+        }
+        let mut new_id = vec![NONE; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old as usize] = new as u32;
+        }
+        let parent: Vec<u32> = order
+            .iter()
+            .map(|&old| match parent[old as usize] {
+                NONE => NONE,
+                p => new_id[p as usize],
+            })
+            .collect();
+        let obs: Vec<u8> = order.iter().map(|&old| obs[old as usize]).collect();
+        let end: Vec<f64> = order.iter().map(|&old| end[old as usize]).collect();
+        let ends = (0..end.len() as u32)
+            .filter(|&u| end[u as usize] > 0.0)
+            .collect();
+        // Weight through each node, children before parents.
+        let mut through = end.clone();
+        let (mut rows, mut correct, mut trans) = (0.0, 0.0, 0.0);
+        for u in (0..through.len()).rev() {
+            let t = through[u];
+            rows += t;
+            correct += t * f64::from(obs[u]);
+            if u >= n_roots {
+                through[parent[u] as usize] += t;
+                trans += t;
+            }
         }
         Trie {
             parent,
             obs,
-            end_node,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.parent.len()
-    }
-
-    /// Node weights for sequence weights `w` (None = all 1).
-    pub fn weights(&self, w: Option<&[u32]>) -> TrieWeights {
-        let n = self.len();
-        let mut end = vec![0.0; n];
-        let mut sequences = 0.0;
-        for (s, &node) in self.end_node.iter().enumerate() {
-            let ws = w.map_or(1.0, |w| w[s] as f64);
-            if node != ROOT && ws > 0.0 {
-                end[node as usize] += ws;
-                sequences += ws;
-            }
-        }
-        let mut through = end.clone();
-        let (mut rows, mut correct, mut trans) = (0.0, 0.0, 0.0);
-        for u in (0..n).rev() {
-            let t = through[u];
-            rows += t;
-            if self.obs[u] == 1 {
-                correct += t;
-            }
-            let p = self.parent[u];
-            if p != ROOT {
-                through[p as usize] += t;
-                trans += t;
-            }
-        }
-        TrieWeights {
+            roots: n_roots,
             end,
-            through,
+            ends,
             sequences,
             rows,
             correct,
@@ -156,68 +189,85 @@ impl Trie {
         }
     }
 
-    /// One E-step. Both states' filtered probabilities are kept per node (never one as
-    /// 1 − the other, which rounds away after a run of right answers); when one of them
-    /// nears underflow anywhere, the whole E-step is redone in log space, which is exact
-    /// for any sequence. The counts are finite whenever the parameters are valid.
-    pub fn e_step(&self, p: &Params, tw: &TrieWeights, s: &mut Scratch) -> TrieCounts {
-        self.e_step_linear(p, tw, s)
-            .unwrap_or_else(|| self.e_step_log(p, tw, s))
+    pub fn len(&self) -> usize {
+        self.parent.len()
     }
 
-    fn counts(tw: &TrieWeights) -> TrieCounts {
+    /// One E-step. Both states' probabilities are kept per node (never one as 1 − the
+    /// other, which rounds away after a run of right answers); when one of them nears
+    /// underflow anywhere, the whole E-step is redone in log space, which is exact for any
+    /// sequence. The counts are finite whenever the parameters are valid.
+    pub fn e_step(&self, p: &Params, s: &mut Scratch) -> TrieCounts {
+        self.e_step_linear(p, s)
+            .unwrap_or_else(|| self.e_step_log(p, s))
+    }
+
+    fn counts(&self) -> TrieCounts {
         TrieCounts {
-            sequences: tw.sequences,
-            rows: tw.rows,
-            correct: tw.correct,
-            trans: tw.trans,
+            sequences: self.sequences,
+            rows: self.rows,
+            correct: self.correct,
+            trans: self.trans,
             ..TrieCounts::default()
         }
     }
 
-    /// The fast E-step on probabilities scaled per node; `None` when a probability nears
-    /// underflow.
-    pub(crate) fn e_step_linear(
-        &self,
-        p: &Params,
-        tw: &TrieWeights,
-        s: &mut Scratch,
-    ) -> Option<TrieCounts> {
+    /// The fast E-step on unnormalised probabilities rescaled by powers of two; `None`
+    /// when a state's share of a node's probability nears underflow.
+    pub(crate) fn e_step_linear(&self, p: &Params, s: &mut Scratch) -> Option<TrieCounts> {
         let e_known = [p.slip, 1.0 - p.slip];
         let e_unknown = [1.0 - p.guess, p.guess];
         let (learn, forget) = (p.learn, p.forget);
+        let (stay_unknown, stay_known) = (1.0 - learn, 1.0 - forget);
+        // From a parent's [not known, known] to its child's with answer o, the transition
+        // and the answer's probability in one: child = parent[0] × from_unknown[o] +
+        // parent[1] × from_known[o]. The backward pass runs the same products the other way.
+        let from_unknown = [0, 1].map(|o| [stay_unknown * e_unknown[o], learn * e_known[o]]);
+        let from_known = [0, 1].map(|o| [forget * e_unknown[o], stay_known * e_known[o]]);
         let n = self.len();
-        let mut c = Trie::counts(tw);
+        let (parent, obs) = (&self.parent[..n], &self.obs[..n]);
+        let (alpha, r, scales) = (&mut s.alpha[..n], &mut s.r[..n], &mut s.scales[..n]);
+        let mut c = self.counts();
 
-        // Forward: filtered P(known), P(not known) at each node and P(answer | prefix).
-        // Logarithms are the costliest step: the many nodes of weight 1 (the unshared tails
-        // of sequences) multiply their probabilities, each ≥ 1e-4, and log the product.
-        let mut product = 1.0f64;
-        let mut smallest = 1.0f64;
-        for u in 0..n {
-            let w = tw.through[u];
-            if w == 0.0 {
-                continue; // nobody (with weight) passes here, nor below
+        // Forward: alpha[u] = P(prefix ending at u, state) × RESCALE^scales[u].
+        let mut ok = true;
+        for u in 0..self.roots.min(n) {
+            let o = obs[u] as usize;
+            let x = [(1.0 - p.prior) * e_unknown[o], p.prior * e_known[o]];
+            ok &= x[0].min(x[1]) >= TINY * (x[0] + x[1]);
+            alpha[u] = x;
+            scales[u] = 0;
+        }
+        for u in self.roots..n {
+            let par = parent[u] as usize;
+            let o = obs[u] as usize;
+            let [fu, fk] = alpha[par];
+            let (a, b) = (from_unknown[o], from_known[o]);
+            let mut x = [fu * a[0] + fk * b[0], fu * a[1] + fk * b[1]];
+            let mut scale = scales[par];
+            let sum = x[0] + x[1];
+            if sum < RESCALE_BELOW {
+                (x, scale) = rescaled(x, scale);
             }
-            let par = self.parent[u];
-            let (pk, pu) = if par == ROOT {
-                (p.prior, 1.0 - p.prior)
-            } else {
-                let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
-                (
-                    fk * (1.0 - forget) + fu * learn,
-                    fk * forget + fu * (1.0 - learn),
-                )
-            };
-            let o = self.obs[u] as usize;
-            let k = pk * e_known[o];
-            let un = pu * e_unknown[o];
-            let total = k + un;
-            let inv = 1.0 / total;
-            s.known[u] = k * inv;
-            s.unknown[u] = un * inv;
-            smallest = smallest.min(s.known[u]).min(s.unknown[u]);
-            s.norm[u] = total;
+            // False for NaN too.
+            ok &= x[0].min(x[1]) >= TINY * (x[0] + x[1]);
+            alpha[u] = x;
+            scales[u] = scale;
+        }
+        if !ok {
+            return None;
+        }
+
+        // Where sequences end: ln P(sequence), and the backward sums' start, weight /
+        // P(sequence). The many sequences of weight 1 multiply their probabilities and take
+        // one logarithm of the product.
+        r.fill([0.0; 2]);
+        let mut product = 1.0f64;
+        let mut rescalings = 0.0;
+        for &u in &self.ends {
+            let u = u as usize;
+            let w = self.end[u];
+            let total = alpha[u][0] + alpha[u][1];
             if w == 1.0 {
                 product *= total;
                 if product < 1e-250 {
@@ -227,117 +277,113 @@ impl Trie {
             } else {
                 c.ll += w * total.ln();
             }
+            rescalings += w * f64::from(scales[u]);
+            r[u] = [w / total; 2];
         }
-        if smallest.is_nan() || smallest < TINY {
+        c.ll += product.ln() - rescalings * LN_RESCALE;
+        if !c.ll.is_finite() {
             return None;
         }
-        c.ll += product.ln();
 
         // Backward, children before parents.
-        s.r0.copy_from_slice(&tw.end);
-        s.r1.copy_from_slice(&tw.end);
-        for u in (0..n).rev() {
-            if tw.through[u] == 0.0 {
-                continue;
-            }
-            let (r0, r1) = (s.r0[u], s.r1[u]);
-            let known = s.known[u] * r1;
+        let mut stayed_known = 0.0;
+        for u in (self.roots..n).rev() {
+            let mut ru = r[u];
+            let known = alpha[u][1] * ru[1];
+            let o = obs[u];
             c.known += known;
-            let o = self.obs[u] as usize;
-            if o == 1 {
-                c.known_correct += known;
+            c.known_correct += known * f64::from(o);
+            let par = parent[u] as usize;
+            if scales[u] != scales[par] {
+                ru = scaled_up(ru);
             }
-            let par = self.parent[u];
-            if par == ROOT {
-                c.first_known += known;
-                continue;
-            }
-            let inv = 1.0 / s.norm[u];
-            let g0 = e_unknown[o] * r0 * inv;
-            let g1 = e_known[o] * r1 * inv;
-            let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
-            let x01 = fu * learn * g1;
-            let x10 = fk * forget * g0;
-            let x11 = fk * (1.0 - forget) * g1;
-            c.learned += x01;
-            c.forgot += x10;
-            c.trans_known += x10 + x11;
-            s.r0[par as usize] += (1.0 - learn) * g0 + learn * g1;
-            s.r1[par as usize] += forget * g0 + (1.0 - forget) * g1;
+            let (a, b) = (from_unknown[o as usize], from_known[o as usize]);
+            let [fu, fk] = alpha[par];
+            c.learned += fu * a[1] * ru[1];
+            c.forgot += fk * b[0] * ru[0];
+            stayed_known += fk * b[1] * ru[1];
+            let rp = &mut r[par];
+            rp[0] += a[0] * ru[0] + a[1] * ru[1];
+            rp[1] += b[0] * ru[0] + b[1] * ru[1];
+        }
+        c.trans_known = c.forgot + stayed_known;
+        for u in 0..self.roots.min(n) {
+            let known = alpha[u][1] * r[u][1];
+            c.known += known;
+            c.known_correct += known * f64::from(obs[u]);
+            c.first_known += known;
         }
         Some(c)
     }
 
     /// The same E-step with every probability and backward quantity as a logarithm:
     /// slower (logarithms and exponentials per node), exact whatever the sequences.
-    pub(crate) fn e_step_log(&self, p: &Params, tw: &TrieWeights, s: &mut Scratch) -> TrieCounts {
+    pub(crate) fn e_step_log(&self, p: &Params, s: &mut Scratch) -> TrieCounts {
         let ln = f64::ln;
         let e_known = [ln(p.slip), ln(1.0 - p.slip)];
         let e_unknown = [ln(1.0 - p.guess), ln(p.guess)];
         let (l_learn, l_stay_u) = (ln(p.learn), ln(1.0 - p.learn));
         let (l_forget, l_stay_k) = (ln(p.forget), ln(1.0 - p.forget));
         let n = self.len();
-        let mut c = Trie::counts(tw);
+        let mut c = self.counts();
+        s.norm.resize(n, 0.0);
+        let (alpha, r, norm) = (&mut s.alpha[..n], &mut s.r[..n], &mut s.norm[..n]);
 
-        // s.known / s.unknown / s.norm hold ln of the filtered probabilities and of
-        // P(answer | prefix); s.r0 / s.r1 hold ln of the backward sums.
+        // alpha holds ln of the filtered probabilities, norm ln P(answer | prefix), r ln of
+        // the backward sums.
         for u in 0..n {
-            let w = tw.through[u];
-            if w == 0.0 {
-                continue;
-            }
-            let par = self.parent[u];
-            let (pk, pu) = if par == ROOT {
-                (ln(p.prior), ln(1.0 - p.prior))
+            let (pu, pk) = if u < self.roots {
+                (ln(1.0 - p.prior), ln(p.prior))
             } else {
-                let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+                let [fu, fk] = alpha[self.parent[u] as usize];
                 (
-                    log_add_exp(fk + l_stay_k, fu + l_learn),
                     log_add_exp(fk + l_forget, fu + l_stay_u),
+                    log_add_exp(fk + l_stay_k, fu + l_learn),
                 )
             };
             let o = self.obs[u] as usize;
             let k = pk + e_known[o];
             let un = pu + e_unknown[o];
             let total = log_add_exp(k, un);
-            s.known[u] = k - total;
-            s.unknown[u] = un - total;
-            s.norm[u] = total;
-            c.ll += w * total;
+            alpha[u] = [un - total, k - total];
+            norm[u] = total;
+            let start = ln(self.end[u]);
+            r[u] = [start, start];
         }
-
-        for u in 0..n {
-            s.r0[u] = ln(tw.end[u]);
-            s.r1[u] = s.r0[u];
+        // ln P(sequence) = Σ over its nodes of ln P(answer | prefix): each node's weighted
+        // by the sequences through it, gathered from the ends up.
+        let mut through = self.end.clone();
+        for u in (0..n).rev() {
+            c.ll += through[u] * norm[u];
+            if u >= self.roots {
+                through[self.parent[u] as usize] += through[u];
+            }
         }
         for u in (0..n).rev() {
-            if tw.through[u] == 0.0 {
-                continue;
-            }
-            let (r0, r1) = (s.r0[u], s.r1[u]);
-            let known = (s.known[u] + r1).exp();
+            let [r0, r1] = r[u];
+            let known = (alpha[u][1] + r1).exp();
             c.known += known;
             let o = self.obs[u] as usize;
             if o == 1 {
                 c.known_correct += known;
             }
-            let par = self.parent[u];
-            if par == ROOT {
+            if u < self.roots {
                 c.first_known += known;
                 continue;
             }
-            let g0 = e_unknown[o] + r0 - s.norm[u];
-            let g1 = e_known[o] + r1 - s.norm[u];
-            let (fk, fu) = (s.known[par as usize], s.unknown[par as usize]);
+            let g0 = e_unknown[o] + r0 - norm[u];
+            let g1 = e_known[o] + r1 - norm[u];
+            let par = self.parent[u] as usize;
+            let [fu, fk] = alpha[par];
             let x01 = (fu + l_learn + g1).exp();
             let x10 = (fk + l_forget + g0).exp();
             let x11 = (fk + l_stay_k + g1).exp();
             c.learned += x01;
             c.forgot += x10;
             c.trans_known += x10 + x11;
-            let pr = par as usize;
-            s.r0[pr] = log_add_exp(s.r0[pr], log_add_exp(l_stay_u + g0, l_learn + g1));
-            s.r1[pr] = log_add_exp(s.r1[pr], log_add_exp(l_forget + g0, l_stay_k + g1));
+            let rp = &mut r[par];
+            rp[0] = log_add_exp(rp[0], log_add_exp(l_stay_u + g0, l_learn + g1));
+            rp[1] = log_add_exp(rp[1], log_add_exp(l_forget + g0, l_stay_k + g1));
         }
         c
     }
@@ -358,11 +404,16 @@ mod tests {
             forget: 0.03,
         };
         let d = simulate(&p, 300, 12, 4);
-        let trie = Trie::build(&d);
-        assert!(trie.len() < d.rows(), "prefixes are shared");
+        assert!(Trie::build(&d, None).len() < d.rows(), "prefixes are shared");
         let w: Vec<u32> = (0..d.sequences()).map(|s| (s % 4) as u32).collect();
         for weights in [None, Some(w.as_slice())] {
-            let a = trie.e_step(&p, &trie.weights(weights), &mut Scratch::new(&trie));
+            let trie = Trie::build(&d, weights);
+            assert!(trie.ends.windows(2).all(|e| e[0] < e[1]));
+            for u in trie.roots..trie.len() {
+                assert!(trie.parent[u] < u as u32, "parents first");
+                assert!(u == trie.roots || trie.parent[u - 1] <= trie.parent[u], "breadth first");
+            }
+            let a = trie.e_step(&p, &mut Scratch::new(&trie));
             let b = crate::kt::fit::e_step_counts(&p, &d, weights);
             for (x, y) in [
                 (a.ll, b.ll),
