@@ -13,15 +13,26 @@
 //! `LISTEN`s and counts each notice as an entity write of its own handle
 //! ([`Db::entities_changed_elsewhere`](crate::db::Db::entities_changed_elsewhere)), which is
 //! what the in-process caches watch. See docs/operations.md for every cache and why it is safe.
+//!
+//! **Refits.** A refit of one organisation runs on one node at a time, whoever asked for it (the
+//! leader's schedule, an administrator, a refit job, the CLI): each takes a [`RefitClaim`]
+//! first, and one that cannot is refused or skipped rather than run beside the other. Two
+//! refits at once would recompute the same states from different models and leave whichever
+//! wrote last, and double the work of the longest job there is.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::db::{Db, DbUrl};
 
 /// An arbitrary constant naming the leader's advisory lock (the migrations' lock is another).
 pub const LEADER_LOCK: i64 = 0x4855_4444_4c46;
+/// An arbitrary constant naming the refit locks: an organisation's is the advisory lock
+/// `(REFIT_LOCKS, hashtext(org_id))`, in PostgreSQL's two-key space, apart from [`LEADER_LOCK`].
+pub const REFIT_LOCKS: i32 = 0x4855_5246;
 /// How often a node tries to lead, and the leader checks its connection.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -133,4 +144,70 @@ fn session(url: &str, cluster: &Weak<Cluster>, db: &Db) -> Result<(), postgres::
             db.entities_changed_elsewhere();
         }
     }
+}
+
+/// The right to refit one organisation, held until dropped; at most one exists per
+/// organisation at a time.
+///
+/// On PostgreSQL it is an advisory lock held by a session of its own, so it spans every node,
+/// and PostgreSQL releases it when the session ends, even when its node is killed. Two
+/// organisations whose ids hash alike share a lock: their refits then take turns, which costs
+/// time, not correctness. On SQLite the one process is the only node: a set in memory, keyed
+/// by the database file.
+pub struct RefitClaim {
+    _held: Held,
+}
+
+/// What is held for its drop.
+enum Held {
+    /// The session holding the lock: closing it releases the lock.
+    Postgres {
+        _session: Box<postgres::Client>,
+    },
+    Sqlite {
+        _entry: SqliteClaim,
+    },
+}
+
+/// The organisations being refitted on this process, by SQLite file.
+static SQLITE_CLAIMS: Mutex<Option<HashSet<(PathBuf, String)>>> = Mutex::new(None);
+
+struct SqliteClaim(PathBuf, String);
+
+impl Drop for SqliteClaim {
+    fn drop(&mut self) {
+        let mut claims = SQLITE_CLAIMS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = claims.as_mut() {
+            set.remove(&(std::mem::take(&mut self.0), std::mem::take(&mut self.1)));
+        }
+    }
+}
+
+/// Claims the refit of `org` (blocking): None while another refit of it runs, on any node.
+pub fn claim_refit(db: &Db, org: &str) -> anyhow::Result<Option<RefitClaim>> {
+    let held = match db.url() {
+        DbUrl::Postgres(url) => {
+            let mut config: postgres::Config = url.parse()?;
+            config.connect_timeout(STALL);
+            let mut client = config.connect(postgres::NoTls)?;
+            let row = client.query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&REFIT_LOCKS, &org],
+            )?;
+            row.get::<_, bool>(0).then(|| Held::Postgres {
+                _session: Box::new(client),
+            })
+        }
+        DbUrl::Sqlite(path) => {
+            let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            let mut claims = SQLITE_CLAIMS.lock().unwrap_or_else(|p| p.into_inner());
+            claims
+                .get_or_insert_with(HashSet::new)
+                .insert((file.clone(), org.to_owned()))
+                .then(|| Held::Sqlite {
+                    _entry: SqliteClaim(file, org.to_owned()),
+                })
+        }
+    };
+    Ok(held.map(|held| RefitClaim { _held: held }))
 }

@@ -4,10 +4,17 @@
 //! recorded in `job_runs` with the node that ran it. A job is due `every` after it last started
 //! on any node, so a node that takes the lead over keeps the schedule; a job that has never run
 //! is due `first_after` the node started leading (the refit after a period, the purge at once).
+//! A run that a node's death cut short (`job_runs` row never finished) is closed as
+//! `interrupted` by the next leader, which runs the job again at once: a purge resumes where
+//! it stopped rather than a period later.
 //! The leader checks it still leads before each organisation, so when it stops leading it
 //! finishes at most the organisation it is on; both jobs are idempotent (a refit recomputes
 //! from the events, a purge deletes what is past the cut), so even that overlap costs work,
-//! not correctness.
+//! not correctness. A refit also takes the organisation's [`RefitClaim`]: when an
+//! administrator's refit (or one still running on a node that stopped leading) holds it, the
+//! scheduled one skips that organisation (`job_runs.result` = `skipped`) until the next time.
+//!
+//! [`RefitClaim`]: crate::cluster::RefitClaim
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,9 +61,13 @@ impl Job {
     }
 
     /// Runs the job for one organisation (blocking).
-    fn run_org(&self, db: &Db, org: &str) -> anyhow::Result<()> {
+    fn run_org(&self, db: &Db, org: &str) -> anyhow::Result<Ran> {
         match self {
             Job::Refit { opts, .. } => {
+                let Some(_claim) = crate::cluster::claim_refit(db, org)? else {
+                    tracing::info!(org, "background refit skipped: {}", REFIT_BUSY);
+                    return Ok(Ran::Skipped);
+                };
                 let started = std::time::Instant::now();
                 let done = crate::store::state::refit_db(db, org, opts);
                 let m = crate::metrics::metrics();
@@ -78,8 +89,34 @@ impl Job {
                 tracing::info!(org, events = n, days, "retention purge");
             }
         }
-        Ok(())
+        Ok(Ran::Done)
     }
+}
+
+/// How one organisation's run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Done,
+    /// Another refit of the organisation held its claim.
+    Skipped,
+}
+
+/// Why a refit was refused or skipped.
+pub const REFIT_BUSY: &str =
+    "a refit of this organisation is already running (on this node or another); \
+     ask again when it has finished";
+
+/// Refits `org` unless another refit of it is running on any node (blocking): None then.
+/// Every refit the server starts goes through here or takes the claim itself.
+pub fn refit_exclusive(
+    db: &Db,
+    org: &str,
+    opts: &RefitOptions,
+) -> anyhow::Result<Option<crate::store::state::RefitSummary>> {
+    let Some(_claim) = crate::cluster::claim_refit(db, org)? else {
+        return Ok(None);
+    };
+    crate::store::state::refit_db(db, org, opts).map(Some)
 }
 
 /// Runs `jobs` on this node whenever it leads, each when due. The task ends with the server's
@@ -106,7 +143,7 @@ pub fn spawn(db: Db, cluster: Arc<Cluster>, jobs: Vec<Job>) {
                 let next = crate::db::blocking(move || {
                     let next = match known {
                         Some(at) => at,
-                        None => next_due(&db2, &job2, since)?,
+                        None => next_due(&db2, &job2, cluster2.node(), since)?,
                     };
                     if now() < next {
                         return Ok(next);
@@ -128,9 +165,21 @@ pub fn spawn(db: Db, cluster: Arc<Cluster>, jobs: Vec<Job>) {
     });
 }
 
-/// When `job` is next due: `every` after it last started on any node, or `first_after` the
-/// time this node started leading if it never ran.
-fn next_due(db: &Db, job: &Job, leading_since: i64) -> anyhow::Result<i64> {
+/// When `job` is next due: at once if a run of it was cut short (its node killed mid-way: a
+/// purge left half done, a refit's models not all fitted), else `every` after it last started
+/// on any node, or `first_after` the time this node started leading if it never ran.
+fn next_due(db: &Db, job: &Job, node: &str, leading_since: i64) -> anyhow::Result<i64> {
+    let interrupted = db.write_blocking(Changes::Records, |conn| {
+        Ok(job_runs::close_interrupted(conn, job.name(), node, now())?)
+    })?;
+    if interrupted > 0 {
+        tracing::info!(
+            job = job.name(),
+            runs = interrupted,
+            "a run was cut short: it runs again now"
+        );
+        return Ok(leading_since);
+    }
     let mut conn = db.conn()?;
     Ok(match job_runs::last_started(&mut conn, job.name())? {
         Some(at) => at.saturating_add(millis(job.every())),
@@ -159,18 +208,16 @@ fn run(db: &Db, cluster: &Cluster, job: &Job) -> anyhow::Result<()> {
                 now(),
             )?)
         })?;
-        let outcome = job.run_org(db, &org);
-        if let Err(e) = &outcome {
-            tracing::error!(error = format!("{e:#}"), job = job.name(), "job failed");
-        }
+        let result = match job.run_org(db, &org) {
+            Ok(Ran::Done) => "ok",
+            Ok(Ran::Skipped) => "skipped",
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), job = job.name(), "job failed");
+                "failed"
+            }
+        };
         db.write_blocking(Changes::Records, |conn| {
-            Ok(job_runs::finish(
-                conn,
-                &org,
-                &run_id,
-                outcome.is_ok(),
-                now(),
-            )?)
+            Ok(job_runs::finish(conn, &org, &run_id, result, now())?)
         })?;
     }
     db.write_blocking(Changes::Records, |conn| {

@@ -96,13 +96,15 @@ impl From<RefitSummary> for RefitResult {
 ///
 /// Fits each skill of the caller's organisation that has enough students, stores the models
 /// and recomputes those students' estimates. The server also does this in the background
-/// (every 6 hours by default). Ingest goes on meanwhile. Administrators only.
+/// (every 6 hours by default). Ingest goes on meanwhile. One refit of an organisation at a
+/// time, across every node: 409 `refit_running` while another runs. Administrators only.
 #[utoipa::path(post, path = "/api/v1/admin/refit", tag = "administration",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The refit is done", body = RefitResult),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "Another refit of the organisation is running", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_refit(
@@ -113,8 +115,15 @@ pub async fn post_refit(
     let db = state.db.clone();
     let opts = state.refit;
     let org = caller.org;
-    let summary =
-        crate::db::blocking(move || crate::store::state::refit_db(&db, &org, &opts)).await?;
+    let summary = crate::db::blocking(move || crate::jobs::refit_exclusive(&db, &org, &opts))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::CONFLICT,
+                "refit_running",
+                crate::jobs::REFIT_BUSY,
+            )
+        })?;
     tracing::info!(
         skills = summary.skills.len(),
         states = summary.states_written,

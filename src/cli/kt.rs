@@ -75,7 +75,9 @@ fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
         seconds: 0.0,
     };
     for org in &orgs {
-        out.orgs.push(state::refit_db(&db, org, &opts)?);
+        let refitted = crate::jobs::refit_exclusive(&db, org, &opts)?;
+        out.orgs
+            .push(refitted.ok_or_else(|| anyhow::anyhow!("{org}: {}", crate::jobs::REFIT_BUSY))?);
         if a.rebuild {
             let written = db.write_blocking(crate::db::Changes::Records, |conn| {
                 state::rebuild(conn, org, None)

@@ -17,7 +17,8 @@ pub struct JobRun {
     pub node: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    /// `ok` or `failed`; None while running (or if its node stopped meanwhile).
+    /// `ok`, `failed`, `skipped` (a refit while another refit of the organisation ran) or
+    /// `interrupted` (its node stopped mid-way); None while running.
     pub result: Option<String>,
 }
 
@@ -42,12 +43,12 @@ pub fn start(
     Ok(run_id)
 }
 
-/// Records the end of a run.
+/// Records the end of a run and how it went (`ok`, `failed`, `skipped`).
 pub fn finish(
     conn: &mut DbConnection,
     org: &str,
     run_id: &str,
-    ok: bool,
+    result: &str,
     now: i64,
 ) -> QueryResult<()> {
     diesel::update(
@@ -55,12 +56,31 @@ pub fn finish(
             .filter(job_runs::org_id.eq(org))
             .filter(job_runs::run_id.eq(run_id)),
     )
-    .set((
-        job_runs::finished_at.eq(now),
-        job_runs::result.eq(if ok { "ok" } else { "failed" }),
-    ))
+    .set((job_runs::finished_at.eq(now), job_runs::result.eq(result)))
     .execute(conn)?;
     Ok(())
+}
+
+/// Closes the runs of `job` that another node started and never finished, as `interrupted`;
+/// gives back how many. Called by a node that has just taken the lead: only the leader runs
+/// jobs, so such a run's node died (or stopped leading) mid-way.
+pub fn close_interrupted(
+    conn: &mut DbConnection,
+    job: &str,
+    node: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        job_runs::table
+            .filter(job_runs::job.eq(job))
+            .filter(job_runs::finished_at.is_null())
+            .filter(job_runs::node.ne(node)),
+    )
+    .set((
+        job_runs::finished_at.eq(now),
+        job_runs::result.eq("interrupted"),
+    ))
+    .execute(conn)
 }
 
 /// When `job` last started, for any organisation, on any node.

@@ -199,11 +199,16 @@ fn finish(db: &Db, job_id: &str, outcome: &anyhow::Result<RefitSummary>) -> anyh
     })
 }
 
-/// Runs a queued job to its end (blocking: call it off the async workers): the same steps as
+/// Runs a queued job to its end (blocking: call it off the async workers): fails at once while
+/// another refit of the organisation runs (`cluster::RefitClaim`); otherwise the same steps as
 /// [`state::refit_db`], recording progress after each skill fitted and each chunk of students
 /// recomputed, then the result or the error.
 pub fn run(db: &Db, org: &str, job_id: &str, opts: &RefitOptions) -> anyhow::Result<()> {
-    let outcome = run_steps(db, org, job_id, opts);
+    let outcome = match crate::cluster::claim_refit(db, org) {
+        Ok(Some(_claim)) => run_steps(db, org, job_id, opts),
+        Ok(None) => Err(anyhow::anyhow!(crate::jobs::REFIT_BUSY)),
+        Err(e) => Err(e),
+    };
     if let Err(e) = &outcome {
         tracing::error!(error = format!("{e:#}"), job_id, "refit job failed");
     }

@@ -1354,6 +1354,10 @@ pub fn finish_interrupted_refits(db: &crate::db::Db) -> anyhow::Result<usize> {
         .load(&mut *db.conn()?)?;
     let mut written = 0;
     for org in &orgs {
+        // A refit running now, on any node, recomputes the states and clears the mark itself.
+        let Some(_claim) = crate::cluster::claim_refit(db, org)? else {
+            continue;
+        };
         let students = students_of(&mut *db.conn()?, org, None)?;
         for chunk in students.chunks(REBUILD_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();

@@ -461,6 +461,225 @@ async fn a_roster_on_one_node_renames_on_every_node(app: TestApp) {
 
 both_backends!(a_roster_on_one_node_renames_on_every_node);
 
+/// Claims the refit of `org` through `db` (blocking), retrying while a scheduled refit holds it.
+async fn claim_when_free(db: &Db, org: &str) -> huddle::cluster::RefitClaim {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (db, org2) = (db.clone(), org.to_owned());
+        let claim = huddle::db::blocking(move || huddle::cluster::claim_refit(&db, &org2))
+            .await
+            .expect("claiming");
+        if let Some(claim) = claim {
+            return claim;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the claim never came free"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether another claim on `org` holds; a claim taken here is let go at once (off the async
+/// runtime, as PostgreSQL's blocking client needs).
+async fn is_claimed(db: &Db, org: &str) -> bool {
+    let (db, org) = (db.clone(), org.to_owned());
+    huddle::db::blocking(move || Ok(huddle::cluster::claim_refit(&db, &org)?.is_none()))
+        .await
+        .expect("claiming")
+}
+
+async fn release(claim: huddle::cluster::RefitClaim) {
+    huddle::db::blocking(move || {
+        drop(claim);
+        Ok(())
+    })
+    .await
+    .expect("releasing");
+}
+
+/// A refit of one organisation runs on one node at a time, whoever starts it: while another
+/// node refits (its claim taken through a database handle of its own, on PostgreSQL a session
+/// of its own), an administrator's refit is answered 409, a refit job fails saying why, and the
+/// leader's scheduled refit skips the organisation; other organisations are not held up. Once
+/// the other refit ends, each runs again.
+async fn one_refit_of_an_organisation_at_a_time(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.refit_interval = Some(Duration::from_millis(300));
+        s.refit.min_students = 1;
+    })
+    .await;
+    app.post_batch(&answers(3, 2, 600)).await;
+    let url = app.db.url().clone();
+    let other_node = huddle::db::blocking(move || Db::open(&url, 1))
+        .await
+        .expect("another handle on the database");
+    let claim = claim_when_free(&other_node, ORG).await;
+    assert!(
+        is_claimed(&app.db, ORG).await,
+        "two claims on one organisation"
+    );
+    assert!(
+        !is_claimed(&app.db, "district-2").await,
+        "another organisation is held up"
+    );
+    let claimed_at = now_ms();
+
+    let admin = app.token(Role::Admin, ORG);
+    let post = |path: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&admin)
+            .json(&json!({}))
+            .send()
+    };
+    let refused = post("/api/v1/admin/refit").await.expect("POST");
+    let message = crate::helpers::assert_error(refused, 409, "refit_running").await;
+    assert!(message.contains("already running"), "{message}");
+
+    let queued = post("/api/v1/admin/model-health/refit")
+        .await
+        .expect("POST");
+    assert_eq!(queued.status(), 202);
+    let job: Value = queued.json().await.expect("the job");
+    let job_url = app.url(&format!(
+        "/api/v1/admin/model-health/refit/{}",
+        job["job_id"].as_str().expect("a job id")
+    ));
+    let (client, admin2, job_url2) = (&app.client, &admin, &job_url);
+    wait_for(
+        "the refit job to fail",
+        Duration::from_secs(20),
+        || async move {
+            let job: Value = client
+                .get(job_url2)
+                .bearer_auth(admin2)
+                .send()
+                .await
+                .expect("GET")
+                .json()
+                .await
+                .expect("the job");
+            assert_ne!(
+                job["status"], "done",
+                "a refit job ran beside another refit: {job}"
+            );
+            job["status"] == "failed"
+                && job["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("already running"))
+        },
+    )
+    .await;
+
+    let db = &app.db;
+    wait_for(
+        "a skipped scheduled refit",
+        Duration::from_secs(20),
+        || async move {
+            runs(db)
+                .await
+                .iter()
+                .any(|r| r.job == "refit" && r.result.as_deref() == Some("skipped"))
+        },
+    )
+    .await;
+    let released_at = now_ms();
+    release(claim).await;
+    let during: Vec<JobRun> = runs(&app.db)
+        .await
+        .into_iter()
+        .filter(|r| r.job == "refit" && r.started_at >= claimed_at)
+        .filter(|r| r.finished_at.is_some_and(|f| f <= released_at))
+        .collect();
+    assert!(
+        during
+            .iter()
+            .all(|r| r.result.as_deref() == Some("skipped")),
+        "a scheduled refit ran beside another refit: {during:?}"
+    );
+
+    // Free again: the administrator's refit runs (once a scheduled one is not running).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = post("/api/v1/admin/refit").await.expect("POST");
+        if response.status() == 200 {
+            break;
+        }
+        crate::helpers::assert_error(response, 409, "refit_running").await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refit stayed refused"
+        );
+    }
+    wait_for(
+        "a scheduled refit after the release",
+        Duration::from_secs(20),
+        || async move {
+            runs(db).await.iter().any(|r| {
+                r.job == "refit" && r.result.as_deref() == Some("ok") && r.started_at > released_at
+            })
+        },
+    )
+    .await;
+    assert_no_overlap(&runs(&app.db).await, None);
+}
+
+both_backends!(backend: one_refit_of_an_organisation_at_a_time);
+
+/// A run whose node died mid-way (its `job_runs` row never finished) is closed as
+/// `interrupted` by the next leader, which runs the job again at once rather than a period
+/// after the cut-short run started: a purge killed half-way resumes.
+async fn a_run_cut_short_by_a_dead_node_runs_again_at_once(backend: Backend) {
+    let database = TestDatabase::create(backend);
+    let url = database.url.clone();
+    let db = huddle::db::blocking(move || Db::open(&url, 2))
+        .await
+        .expect("a handle on the database");
+    let cut_short = now_ms() - 60_000;
+    db.write(Changes::Entities, move |conn| {
+        use huddle::db::schema::orgs;
+        diesel::insert_into(orgs::table)
+            .values((orgs::org_id.eq(ORG), orgs::created_at.eq(cut_short)))
+            .execute(conn)?;
+        job_runs::start(conn, ORG, "refit", "dead-node", cut_short)?;
+        Ok(())
+    })
+    .await
+    .expect("a run cut short");
+    let mut settings = Settings::new(
+        database.url.clone(),
+        SecretString::from(TEST_SECRET.to_owned()),
+    );
+    settings.bind = "127.0.0.1:0".into();
+    settings.workers = 1;
+    settings.pool_size = 2;
+    // Without the cut-short run, the next refit would be an hour after it started.
+    settings.refit_interval = Some(Duration::from_secs(3600));
+    let node = Application::build(settings).await.expect("a node");
+    actix_web::rt::spawn(node.run_until_stopped());
+
+    let dbr = &db;
+    wait_for(
+        "the refit run again",
+        Duration::from_secs(20),
+        || async move {
+            runs(dbr)
+                .await
+                .iter()
+                .any(|r| r.node != "dead-node" && r.result.as_deref() == Some("ok"))
+        },
+    )
+    .await;
+    let runs = runs(&db).await;
+    let dead: Vec<&JobRun> = runs.iter().filter(|r| r.node == "dead-node").collect();
+    assert_eq!(dead.len(), 1, "{runs:?}");
+    assert_eq!(dead[0].result.as_deref(), Some("interrupted"), "{runs:?}");
+    assert_no_overlap(&runs, None);
+}
+
+both_backends!(backend: a_run_cut_short_by_a_dead_node_runs_again_at_once);
+
 /// Tables that are not keyed by organisation, and why each may stay global.
 const GLOBAL_TABLES: [(&str, &str); 2] = [
     (
