@@ -23,10 +23,17 @@ const KEEP_RUNS: Duration = Duration::from_secs(90 * 86_400);
 const PURGE_CHUNK: i64 = 5_000;
 
 /// One background job and its period.
+// A handful of jobs per process, copied once a tick: the refit's settings need no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum Job {
     /// Refits every organisation's models, then recomputes the refitted skills' states.
-    Refit { every: Duration, opts: RefitOptions },
+    Refit {
+        every: Duration,
+        opts: RefitOptions,
+        /// The behaviour signals the replays run (and whose rapid guesses are no evidence).
+        signals: crate::signals::Settings,
+    },
     /// Deletes the events that occurred more than `days` days ago.
     Retention { days: u32, every: Duration },
 }
@@ -56,9 +63,9 @@ impl Job {
     /// Runs the job for one organisation (blocking).
     fn run_org(&self, db: &Db, org: &str) -> anyhow::Result<()> {
         match self {
-            Job::Refit { opts, .. } => {
+            Job::Refit { opts, signals, .. } => {
                 let started = std::time::Instant::now();
-                let done = crate::store::state::refit_db(db, org, opts);
+                let done = crate::store::state::refit_db(db, org, opts, signals);
                 let m = crate::metrics::metrics();
                 m.refit_seconds.observe(started.elapsed().as_secs_f64());
                 m.refit_runs

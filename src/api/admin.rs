@@ -111,10 +111,11 @@ pub async fn post_refit(
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
     let db = state.db.clone();
-    let opts = state.refit;
+    let (opts, signals) = (state.refit, state.signals);
     let org = caller.org;
     let summary =
-        crate::db::blocking(move || crate::store::state::refit_db(&db, &org, &opts)).await?;
+        crate::db::blocking(move || crate::store::state::refit_db(&db, &org, &opts, &signals))
+            .await?;
     tracing::info!(
         skills = summary.skills.len(),
         states = summary.states_written,

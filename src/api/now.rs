@@ -96,6 +96,7 @@ pub async fn now_view(
 ) -> Result<Option<NowView>, ApiError> {
     let (org, class) = (org.to_owned(), class.to_owned());
     let rules = state.lesson;
+    let thresholds = state.signals.thresholds;
     Ok(state
         .db
         .read(move |conn| {
@@ -105,7 +106,6 @@ pub async fn now_view(
             let now = Utc::now();
             let now_ms = to_millis(now);
             let students = store::classes::class_students(conn, &org, &class)?;
-            let thresholds = crate::signals::settings().thresholds;
             let data = store::checkins::class_answers(
                 conn,
                 &org,

@@ -74,11 +74,13 @@ fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
         rebuilt_states: None,
         seconds: 0.0,
     };
+    // The default detectors, as a server started without `--signals off` runs them.
+    let sig = crate::signals::Settings::default();
     for org in &orgs {
-        out.orgs.push(state::refit_db(&db, org, &opts)?);
+        out.orgs.push(state::refit_db(&db, org, &opts, &sig)?);
         if a.rebuild {
             let written = db.write_blocking(crate::db::Changes::Records, |conn| {
-                state::rebuild(conn, org, None)
+                state::rebuild(conn, org, None, &sig)
             })?;
             *out.rebuilt_states.get_or_insert(0) += written;
         }

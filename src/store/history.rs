@@ -35,6 +35,7 @@ pub fn student_history(
     student: &str,
     recent: i64,
     rules: &Rules,
+    sig: &crate::signals::Settings,
 ) -> anyhow::Result<History> {
     let (rows, latest, models): (Vec<StoredEvent>, Vec<StoredEvent>, HashMap<_, _>) =
         on_backend!(conn, |c| {
@@ -56,13 +57,12 @@ pub fn student_history(
             Ok::<_, diesel::result::Error>((rows, latest, models))
         })?;
     let norms = super::flags::all_norms(conn, org)?;
-    let sig = crate::signals::settings();
     let complete = rows.len() as i64 <= MAX_REPLAYED;
     let replayed = &rows[..rows.len().min(MAX_REPLAYED as usize)];
     Ok(History {
         trajectories: trajectories(
             replayed.iter().map(|r| {
-                let rapid = super::flags::is_rapid_guess(&r.event, &norms, &sig);
+                let rapid = super::flags::is_rapid_guess(&r.event, &norms, sig);
                 (r.event.skill_id.as_str(), Attempt::of(&r.event, rapid))
             }),
             &models,
