@@ -30,10 +30,17 @@ const KEEP_RUNS: Duration = Duration::from_secs(90 * 86_400);
 const PURGE_CHUNK: i64 = 5_000;
 
 /// One background job and its period.
+// A handful of jobs per process, copied once a tick: the refit's settings need no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum Job {
     /// Refits every organisation's models, then recomputes the refitted skills' states.
-    Refit { every: Duration, opts: RefitOptions },
+    Refit {
+        every: Duration,
+        opts: RefitOptions,
+        /// The behaviour signals the replays run (and whose rapid guesses are no evidence).
+        signals: crate::signals::Settings,
+    },
     /// Deletes the events that occurred more than `days` days ago.
     Retention { days: u32, every: Duration },
 }
@@ -63,13 +70,13 @@ impl Job {
     /// Runs the job for one organisation (blocking).
     fn run_org(&self, db: &Db, org: &str) -> anyhow::Result<Ran> {
         match self {
-            Job::Refit { opts, .. } => {
+            Job::Refit { opts, signals, .. } => {
                 let Some(_claim) = crate::cluster::claim_refit(db, org)? else {
                     tracing::info!(org, "background refit skipped: {}", REFIT_BUSY);
                     return Ok(Ran::Skipped);
                 };
                 let started = std::time::Instant::now();
-                let done = crate::store::state::refit_db(db, org, opts);
+                let done = crate::store::state::refit_db(db, org, opts, signals);
                 let m = crate::metrics::metrics();
                 m.refit_seconds.observe(started.elapsed().as_secs_f64());
                 m.refit_runs
@@ -112,11 +119,12 @@ pub fn refit_exclusive(
     db: &Db,
     org: &str,
     opts: &RefitOptions,
+    signals: &crate::signals::Settings,
 ) -> anyhow::Result<Option<crate::store::state::RefitSummary>> {
     let Some(_claim) = crate::cluster::claim_refit(db, org)? else {
         return Ok(None);
     };
-    crate::store::state::refit_db(db, org, opts).map(Some)
+    crate::store::state::refit_db(db, org, opts, signals).map(Some)
 }
 
 /// Runs `jobs` on this node whenever it leads, each when due. The task ends with the server's

@@ -41,6 +41,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// The lesson's rules (the sitting, the states).
     pub lesson: crate::lesson::Rules,
+    /// The behaviour signals: on or off, and their thresholds (refits and reads use them).
+    pub signals: crate::signals::Settings,
     /// This node's place among the nodes on one database: whether it leads, and its listener.
     pub cluster: Arc<crate::cluster::Cluster>,
 }
@@ -58,7 +60,6 @@ impl Application {
     /// Opens the database (applying migrations) and binds the listener; `run_until_stopped`
     /// then serves. Binding to port 0 picks a free port, which `port()` tells.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        crate::signals::configure(settings.signals);
         let database = settings.database.clone();
         let replica = settings.read_database.clone();
         let pool_size = settings.pool_size;
@@ -75,12 +76,12 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        spawn_refit_recovery(db.clone());
+        spawn_refit_recovery(db.clone(), settings.signals);
         let cluster = crate::cluster::Cluster::start(&db);
         crate::jobs::spawn(db.clone(), cluster.clone(), background_jobs(&settings));
         let live = crate::live::Hub::start(&db, &settings.jwt_secret);
         let state = web::Data::new(AppState {
-            appender: crate::store::events::Appender::new(db.clone()),
+            appender: crate::store::events::Appender::new(db.clone(), settings.signals),
             writer_queue: crate::guard::Gate::new(settings.max_queued_batches),
             db,
             refit: settings.refit,
@@ -89,6 +90,7 @@ impl Application {
             audit: Default::default(),
             live,
             lesson: settings.lesson,
+            signals: settings.signals,
             cluster,
         });
         let keys = web::Data::new(Keys::new(&settings.jwt_secret));
@@ -203,6 +205,7 @@ fn background_jobs(settings: &Settings) -> Vec<crate::jobs::Job> {
         .map(|every| Job::Refit {
             every,
             opts: settings.refit,
+            signals: settings.signals,
         });
     let retention = settings
         .retention_days
@@ -216,10 +219,12 @@ fn background_jobs(settings: &Settings) -> Vec<crate::jobs::Job> {
 
 /// Finishes, in the background, a refit that a crash cut short (its models stored, not every
 /// state recomputed from them): `store::state::finish_interrupted_refits`.
-fn spawn_refit_recovery(db: Db) {
+fn spawn_refit_recovery(db: Db, signals: crate::signals::Settings) {
     actix_web::rt::spawn(async move {
-        let done =
-            crate::db::blocking(move || crate::store::state::finish_interrupted_refits(&db)).await;
+        let done = crate::db::blocking(move || {
+            crate::store::state::finish_interrupted_refits(&db, &signals)
+        })
+        .await;
         match done {
             Ok(0) => {}
             Ok(states) => tracing::info!(states, "an interrupted refit was finished"),

@@ -113,17 +113,18 @@ pub async fn post_refit(
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
     let db = state.db.clone();
-    let opts = state.refit;
+    let (opts, signals) = (state.refit, state.signals);
     let org = caller.org;
-    let summary = crate::db::blocking(move || crate::jobs::refit_exclusive(&db, &org, &opts))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                actix_web::http::StatusCode::CONFLICT,
-                "refit_running",
-                crate::jobs::REFIT_BUSY,
-            )
-        })?;
+    let summary =
+        crate::db::blocking(move || crate::jobs::refit_exclusive(&db, &org, &opts, &signals))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    actix_web::http::StatusCode::CONFLICT,
+                    "refit_running",
+                    crate::jobs::REFIT_BUSY,
+                )
+            })?;
     tracing::info!(
         skills = summary.skills.len(),
         states = summary.states_written,

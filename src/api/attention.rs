@@ -121,12 +121,13 @@ pub async fn get_attention(
     )
     .await?;
     let org = caller.org.clone();
+    let t = state.signals.thresholds;
     let view = state
         .db
         .read(move |conn| {
             let now = Utc::now();
             let now_ms = to_millis(now);
-            let Some(data) = store::classes::class_data(conn, &org, &class, now_ms)? else {
+            let Some(data) = store::classes::class_data(conn, &org, &class, now_ms, &t)? else {
                 return Ok(None);
             };
             let ids: Vec<String> = data.students.iter().map(|s| s.student_id.clone()).collect();

@@ -286,9 +286,10 @@ pub(super) fn anonymise(data: &mut ClassData, org: &str) {
 async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
     let (org, class) = (org.to_owned(), class.to_owned());
     let now = to_millis(Utc::now());
+    let t = state.signals.thresholds;
     state
         .db
-        .read(move |conn| store::classes::class_data(conn, &org, &class, now))
+        .read(move |conn| store::classes::class_data(conn, &org, &class, now, &t))
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))
 }
@@ -297,10 +298,11 @@ async fn load(state: &AppState, org: &str, class: &str) -> Result<ClassData, Api
 async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<ClassData, ApiError> {
     let (org, class) = (org.to_owned(), class.to_owned());
     let now = to_millis(Utc::now());
+    let t = state.signals.thresholds;
     state
         .db
         .read(move |conn| {
-            let Some(mut data) = store::classes::class_data(conn, &org, &class, now)? else {
+            let Some(mut data) = store::classes::class_data(conn, &org, &class, now, &t)? else {
                 return Ok(None);
             };
             let plans = store::plans::list(conn, &org, &class)?;
@@ -374,7 +376,9 @@ pub async fn overview(
             if let Some(bytes) = cache.overviews.get(&org, &id, &version, entities) {
                 return Ok(Some((students, bytes)));
             }
-            let data = store::classes::data_for_students(conn, &org, &id, students.clone(), now)?;
+            let t = cache.signals.thresholds;
+            let data =
+                store::classes::data_for_students(conn, &org, &id, students.clone(), now, &t)?;
             let bytes = web::Bytes::from(serde_json::to_vec(&overview_of(&data))?);
             cache
                 .overviews
@@ -651,10 +655,11 @@ pub async fn get_groups(
     let (org, id) = (caller.org.clone(), class.clone());
     let now = to_millis(Utc::now());
     let hide_names = anonymised(&req)?;
+    let t = state.signals.thresholds;
     let (data, suggestions, views) = state
         .db
         .read(move |conn| {
-            let data = store::classes::class_data(conn, &org, &id, now)?;
+            let data = store::classes::class_data(conn, &org, &id, now, &t)?;
             let Some(mut data) = data else {
                 return Ok(None);
             };

@@ -89,11 +89,13 @@ pub async fn now_view(
 ) -> Result<Option<NowView>, ApiError> {
     let (org, class) = (org.to_owned(), class.to_owned());
     let rules = state.lesson;
+    let thresholds = state.signals.thresholds;
     Ok(state
         .db
         .read(move |conn| {
             let now = to_millis(Utc::now());
-            let Some(read) = live::read_class(conn, &org, &class, now, !anonymise)? else {
+            let Some(read) = live::read_class(conn, &org, &class, now, !anonymise, &thresholds)?
+            else {
                 return Ok(None);
             };
             let c = lesson::class_now(&read.answers, now, &rules);
@@ -355,7 +357,12 @@ pub async fn get_stream(
     // The first frame is read for this stream; the next ones are the class's pictures read
     // after it, shared with every stream of the class on this server.
     let opened = Instant::now();
-    let mut pictures = state.live.watch(&state.db, state.lesson, key.clone());
+    let mut pictures = state.live.watch(
+        &state.db,
+        state.lesson,
+        state.signals.thresholds,
+        key.clone(),
+    );
     let first = now_view(&state, &caller.org, &class, anonymise)
         .await?
         .ok_or_else(no_class)?;

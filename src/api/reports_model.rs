@@ -341,14 +341,16 @@ pub async fn start_refit(
         }
         Started::New(job) => job,
     };
-    let (db, opts, org, job_id) = (
+    let (db, opts, signals, org, job_id) = (
         state.db.clone(),
         state.refit,
+        state.signals,
         caller.org.clone(),
         job.job_id.clone(),
     );
     actix_web::rt::spawn(async move {
-        let done = crate::db::blocking(move || refit_jobs::run(&db, &org, &job_id, &opts)).await;
+        let done =
+            crate::db::blocking(move || refit_jobs::run(&db, &org, &job_id, &opts, &signals)).await;
         if let Err(e) = done {
             tracing::error!(
                 error = format!("{e:#}"),

@@ -90,13 +90,14 @@ pub async fn get_reviews(
     let org = caller.org.clone();
     let now = to_millis(Utc::now());
     let subject = class.clone().map_or(Subject::Organisation, Subject::Class);
+    let t = state.signals.thresholds;
     let data = state
         .db
         .read(move |conn| match class {
-            Some(class) => store::classes::class_data(conn, &org, &class, now),
+            Some(class) => store::classes::class_data(conn, &org, &class, now, &t),
             None => {
                 let students = store::classes::org_students(conn, &org)?;
-                store::classes::data_for_students(conn, &org, "", students, now).map(Some)
+                store::classes::data_for_students(conn, &org, "", students, now, &t).map(Some)
             }
         })
         .await?

@@ -276,6 +276,7 @@ pub async fn get_student(
     )
     .await?;
     let read_scope = scope.clone();
+    let signals = state.signals;
     let (skills, flags, name, purged, history, decisions) = state
         .db
         .read_replica(move |conn| {
@@ -284,13 +285,14 @@ pub async fn get_student(
             let skills = crate::store::state::student_skills(conn, org, id)?;
             let name = crate::store::privacy::display_names(conn, org, &[id])?.remove(id);
             let purged = crate::store::privacy::purged_before(conn, org)?;
-            let flags = crate::store::flags::for_student(conn, org, id)?;
+            let flags = crate::store::flags::for_student(conn, org, id, &signals.thresholds)?;
             let history = crate::store::history::student_history(
                 conn,
                 org,
                 id,
                 RECENT_ANSWERS,
                 &Rules::default(),
+                &signals,
             )?;
             Ok((skills, flags, name, purged, history, decisions))
         })
@@ -414,9 +416,10 @@ pub async fn export_student(
         None,
     )
     .await?;
+    let t = state.signals.thresholds;
     let export = state
         .db
-        .read(move |conn| crate::store::privacy::export_student(conn, &scope))
+        .read(move |conn| crate::store::privacy::export_student(conn, &scope, &t))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((

@@ -175,7 +175,8 @@ fn fill(
     args: &DemoArgs,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Summary> {
-    crate::signals::configure(crate::signals::Settings::default());
+    // The demo's server runs the default detectors: the data is derived with them too.
+    let signals = crate::signals::Settings::default();
     let org = district.org.as_str();
     let created = to_millis(now - Duration::days(40));
     let teacher_ids = roster(db, district, credentials, created)?;
@@ -223,12 +224,12 @@ fn fill(
     // does it once halfway, so the last weeks are predicted by fitted models, as in a school
     // that has used Huddle for a while (the administrator's model-health page).
     let (chunk, half) = (2_000, events.len() / 2);
-    let appender = store::events::Appender::new(db.clone());
+    let appender = store::events::Appender::new(db.clone(), signals);
     for (i, batch) in events.chunks(chunk).enumerate() {
         let received = batch.last().map_or(now, |e| e.occurred_at) + Duration::seconds(2);
         appender.append_blocking(org, batch, received)?;
         if i * chunk < half && (i + 1) * chunk >= half {
-            store::state::refit_db(db, org, &store::state::RefitOptions::default())?;
+            store::state::refit_db(db, org, &Default::default(), &signals)?;
         }
     }
     summary.events = events.len();
@@ -443,7 +444,7 @@ fn decisions_and_plans(
     let (mut decided, mut plans) = (0, 0);
     for (class, teacher) in district.classes.iter().zip(teacher_ids) {
         let Some(data) = db.write_blocking(crate::db::Changes::Records, |conn| {
-            store::classes::class_data(conn, org, &class.id, now_ms)
+            store::classes::class_data(conn, org, &class.id, now_ms, &Default::default())
         })?
         else {
             continue;

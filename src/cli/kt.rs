@@ -74,13 +74,15 @@ fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
         rebuilt_states: None,
         seconds: 0.0,
     };
+    // The default detectors, as a server started without `--signals off` runs them.
+    let sig = crate::signals::Settings::default();
     for org in &orgs {
-        let refitted = crate::jobs::refit_exclusive(&db, org, &opts)?;
+        let refitted = crate::jobs::refit_exclusive(&db, org, &opts, &sig)?;
         out.orgs
             .push(refitted.ok_or_else(|| anyhow::anyhow!("{org}: {}", crate::jobs::REFIT_BUSY))?);
         if a.rebuild {
             let written = db.write_blocking(crate::db::Changes::Records, |conn| {
-                state::rebuild(conn, org, None)
+                state::rebuild(conn, org, None, &sig)
             })?;
             *out.rebuilt_states.get_or_insert(0) += written;
         }

@@ -375,7 +375,9 @@ fn log_space_and_linear_e_steps_agree() {
     let w: Vec<u32> = (0..d.sequences()).map(|s| (s % 3) as u32).collect();
     let t = trie::Trie::build(&d, Some(&w));
     let mut scratch = trie::Scratch::new(&t);
-    let lin = t.e_step_linear(&p, &mut scratch).expect("no underflow here");
+    let lin = t
+        .e_step_linear(&p, &mut scratch)
+        .expect("no underflow here");
     let log = t.e_step_log(&p, &mut scratch);
     for (x, y) in [
         (lin.ll, log.ll),
@@ -412,7 +414,10 @@ fn the_linear_e_step_is_exact_across_rescalings() {
             .e_step_linear(&p, &mut trie::Scratch::new(&t))
             .expect("no state's share nears underflow here");
         let slow = fit::e_step_counts(&p, &d, weights);
-        assert!(slow.ll < -1000.0 * std::f64::consts::LN_2, "past several rescalings");
+        assert!(
+            slow.ll < -1000.0 * std::f64::consts::LN_2,
+            "past several rescalings"
+        );
         for (name, x, y) in [
             ("ll", fast.ll, slow.ll),
             ("first_known", fast.first_known, slow.first_known),

@@ -404,14 +404,20 @@ mod tests {
             forget: 0.03,
         };
         let d = simulate(&p, 300, 12, 4);
-        assert!(Trie::build(&d, None).len() < d.rows(), "prefixes are shared");
+        assert!(
+            Trie::build(&d, None).len() < d.rows(),
+            "prefixes are shared"
+        );
         let w: Vec<u32> = (0..d.sequences()).map(|s| (s % 4) as u32).collect();
         for weights in [None, Some(w.as_slice())] {
             let trie = Trie::build(&d, weights);
             assert!(trie.ends.windows(2).all(|e| e[0] < e[1]));
             for u in trie.roots..trie.len() {
                 assert!(trie.parent[u] < u as u32, "parents first");
-                assert!(u == trie.roots || trie.parent[u - 1] <= trie.parent[u], "breadth first");
+                assert!(
+                    u == trie.roots || trie.parent[u - 1] <= trie.parent[u],
+                    "breadth first"
+                );
             }
             let a = trie.e_step(&p, &mut Scratch::new(&trie));
             let b = crate::kt::fit::e_step_counts(&p, &d, weights);

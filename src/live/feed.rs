@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, watch};
 use super::{ClassKey, Hub, Notice};
 use crate::db::{to_millis, Db, DbConnection};
 use crate::lesson::{ClassAnswers, ClassNow, LiveClass, Rules, LOOKBACK_MS};
+use crate::signals::Thresholds;
 use crate::store;
 
 /// The live view reads at most this often: the answers and check-ins that come meanwhile are
@@ -77,14 +78,14 @@ pub fn read_class(
     class: &str,
     now: i64,
     names: bool,
+    thresholds: &Thresholds,
 ) -> anyhow::Result<Option<ClassRead>> {
     if !store::classes::class_exists(conn, org, class)? {
         return Ok(None);
     }
     let students = store::classes::class_students(conn, org, class)?;
-    let thresholds = crate::signals::settings().thresholds;
     let answers =
-        store::checkins::class_answers(conn, org, class, students, now - LOOKBACK_MS, &thresholds)?;
+        store::checkins::class_answers(conn, org, class, students, now - LOOKBACK_MS, thresholds)?;
     let last_checkins = store::checkins::latest_for_students(conn, org, &answers.students)?;
     let names = if names {
         let ids: Vec<&str> = answers.students.iter().map(String::as_str).collect();
@@ -132,7 +133,13 @@ pub(super) struct Watched {
 impl Hub {
     /// The pictures of `key`'s class, published by the server's live view (started if it is
     /// not running). A first picture comes within [`MIN_GAP`] and a read.
-    pub fn watch(self: &Arc<Self>, db: &Db, rules: Rules, key: ClassKey) -> Pictures {
+    pub fn watch(
+        self: &Arc<Self>,
+        db: &Db,
+        rules: Rules,
+        thresholds: Thresholds,
+        key: ClassKey,
+    ) -> Pictures {
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
         let tx = watched
             .classes
@@ -142,7 +149,7 @@ impl Hub {
         if !watched.running {
             watched.running = true;
             let (hub, db) = (self.clone(), db.clone());
-            actix_web::rt::spawn(follow(hub, db, rules));
+            actix_web::rt::spawn(follow(hub, db, rules, thresholds));
         }
         drop(watched);
         self.wake.notify_one();
@@ -177,9 +184,9 @@ impl Hub {
 
 /// The live view's task: reads, publishes, waits for the next notice (or the clock), until no
 /// stream watches any class.
-async fn follow(hub: Arc<Hub>, db: Db, rules: Rules) {
+async fn follow(hub: Arc<Hub>, db: Db, rules: Rules, thresholds: Thresholds) {
     let mut notices = hub.subscribe();
-    let view = Arc::new(Mutex::new(LiveView::new(rules)));
+    let view = Arc::new(Mutex::new(LiveView::new(rules, thresholds)));
     let mut asked = Asked::default();
     loop {
         let Some(watched) = hub.watched_classes() else {
@@ -274,14 +281,17 @@ struct Followed {
 /// The live view's state, kept between reads.
 struct LiveView {
     rules: Rules,
+    /// The detectors' thresholds, which judge a rapid guess as ingest does.
+    thresholds: Thresholds,
     cursor: Option<Cursor>,
     classes: HashMap<ClassKey, Followed>,
 }
 
 impl LiveView {
-    fn new(rules: Rules) -> Self {
+    fn new(rules: Rules, thresholds: Thresholds) -> Self {
         LiveView {
             rules,
+            thresholds,
             cursor: None,
             classes: HashMap::new(),
         }
@@ -320,7 +330,7 @@ impl LiveView {
                 Some(_) => false,
             };
             if whole {
-                match read_class(conn, &key.org, &key.class, now, true)? {
+                match read_class(conn, &key.org, &key.class, now, true, &self.thresholds)? {
                     Some(read) => {
                         let named = read.answers.students.iter().cloned().collect();
                         self.classes.insert(
@@ -392,7 +402,7 @@ impl LiveView {
         let Some(cursor) = self.cursor.as_mut() else {
             return Ok(());
         };
-        let thresholds = crate::signals::settings().thresholds;
+        let thresholds = self.thresholds;
         let classes = &self.classes;
         let wanted = |org: &str, class: &str| {
             classes.contains_key(&ClassKey {

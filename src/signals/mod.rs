@@ -183,8 +183,9 @@ impl Default for Thresholds {
     }
 }
 
-/// How detection is set up for the whole process: on or off (for measuring its cost), and
-/// the thresholds.
+/// How detection is set up: on or off (for measuring its cost), and the thresholds. Part of the
+/// configuration (`config::Settings::signals`), handed to what derives state from the events
+/// (the ingest writer, replays and refits) and to the reads that judge idleness.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
     pub enabled: bool,
@@ -198,24 +199,6 @@ impl Default for Settings {
             thresholds: Thresholds::default(),
         }
     }
-}
-
-static SETTINGS: std::sync::RwLock<Option<Settings>> = std::sync::RwLock::new(None);
-
-/// Sets the process-wide signal settings (called once when the service starts).
-// A process-wide setting rather than an argument: the ingest path (store::events::append)
-// is shared with other work in progress; the lead may thread it through instead.
-pub fn configure(settings: Settings) {
-    let mut s = SETTINGS.write().unwrap_or_else(|p| p.into_inner());
-    *s = Some(settings);
-}
-
-/// The process-wide settings (defaults until [`configure`] is called).
-pub fn settings() -> Settings {
-    SETTINGS
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .unwrap_or_default()
 }
 
 /// The typical response time of an item: the geometric mean of its correct first attempts

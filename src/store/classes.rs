@@ -21,22 +21,24 @@ use crate::insights::{
     Cell, ClassData, DecisionRecord, Decisions, FlagView, SkillInfo, StudentInfo,
 };
 use crate::kt::{Rules, SkillState};
+use crate::signals::Thresholds;
 
 /// SQL `IN` lists are sent in chunks of this many ids (well under both backends' limits).
 const IN_CHUNK: usize = 500;
 
 /// The flags of these students since `since` (ms), as the insights read them: the counts and
-/// the time threshold come from the flag's evidence data (docs/signals.md).
+/// the time threshold come from the flag's evidence data (docs/signals.md); idle by `t`.
 pub fn class_flags(
     conn: &mut DbConnection,
     org: &str,
     students: &[String],
     since: i64,
+    t: &Thresholds,
 ) -> anyhow::Result<Vec<FlagView>> {
     let count =
         |v: &serde_json::Value, key: &str| v.get(key).and_then(|n| n.as_u64()).map(|n| n as u32);
     Ok(
-        super::flags::for_students(conn, org, students, Some(since))?
+        super::flags::for_students(conn, org, students, Some(since), t)?
             .into_iter()
             .map(|f| FlagView {
                 count: count(&f.evidence, "hits"),
@@ -159,20 +161,22 @@ pub fn skill_infos(
         .collect())
 }
 
-/// Everything the insights, groups, overview and review queue of these students need.
+/// Everything the insights, groups, overview and review queue of these students need (`t`:
+/// the signals' thresholds, which say when a student is idle).
 pub fn data_for_students(
     conn: &mut DbConnection,
     org: &str,
     class_id: &str,
     students: Vec<String>,
     now: i64,
+    t: &Thresholds,
 ) -> anyhow::Result<ClassData> {
     let rules = Rules::default();
     let cells = states_of(conn, org, &students, &rules)?;
     let skill_ids: BTreeSet<&str> = cells.iter().map(|c| c.skill_id.as_str()).collect();
     let skills = skill_infos(conn, org, &skill_ids)?;
     let decisions: Vec<DecisionRecord> = super::reviews::decisions_of(conn, org, &students)?;
-    let flags = class_flags(conn, org, &students, now - FLAGS_WINDOW_MS)?;
+    let flags = class_flags(conn, org, &students, now - FLAGS_WINDOW_MS, t)?;
     // Names only from the roster; the pseudonymous id otherwise (docs/privacy.md).
     let ids: Vec<&str> = students.iter().map(String::as_str).collect();
     let mut names = super::privacy::display_names(conn, org, &ids)?;
@@ -200,12 +204,13 @@ pub fn class_data(
     org: &str,
     class: &str,
     now: i64,
+    t: &Thresholds,
 ) -> anyhow::Result<Option<ClassData>> {
     if !class_exists(conn, org, class)? {
         return Ok(None);
     }
     let students = class_students(conn, org, class)?;
-    data_for_students(conn, org, class, students, now).map(Some)
+    data_for_students(conn, org, class, students, now, t).map(Some)
 }
 
 /// Every student of the organisation, sorted (the organisation-wide review queue).

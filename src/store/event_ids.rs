@@ -401,7 +401,7 @@ mod tests {
     fn send(db: &Db, recent: &mut WriterMemory, batch: &[Event]) -> Vec<Stored> {
         let now = chrono::Utc::now();
         db.write_blocking(crate::db::Changes::Events, |conn| {
-            append(conn, recent, "org", batch, now)
+            append(conn, recent, &Default::default(), "org", batch, now)
         })
         .unwrap()
     }

@@ -16,6 +16,7 @@ use crate::db::schema::{classes, enrolments, events, items, orgs, skills, studen
 use crate::db::{from_millis, to_millis, Changes, Db, DbConnection};
 use crate::ingest::{domain_of, Event, Outcome};
 use crate::on_backend;
+use crate::signals;
 
 use super::column as col;
 use super::sqlite_values;
@@ -153,17 +154,20 @@ impl<'a> NewRow<'a> {
 
 /// Appends batches of events to one database, keeping between batches what its SQLite writer
 /// remembers (`store::writer_memory`). Clones share that memory; make one per [`Db`], since
-/// the memory speaks for that handle's writer.
+/// the memory speaks for that handle's writer. `signals` says whether the batch's transaction
+/// runs the behaviour detectors, and with which thresholds.
 #[derive(Clone)]
 pub struct Appender {
     db: Db,
+    signals: signals::Settings,
     memory: std::sync::Arc<std::sync::Mutex<WriterMemory>>,
 }
 
 impl Appender {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, signals: signals::Settings) -> Self {
         Appender {
             db,
+            signals,
             memory: Default::default(),
         }
     }
@@ -200,7 +204,8 @@ impl Appender {
                     .filter(|e| !outside.contains(&e.student_id))
                     .cloned()
                     .collect();
-                let mut stored = append(conn, memory, &org, &kept, received_at)?.into_iter();
+                let mut stored =
+                    append(conn, memory, &this.signals, &org, &kept, received_at)?.into_iter();
                 Ok(batch
                     .iter()
                     .map(|e| {
@@ -221,7 +226,7 @@ impl Appender {
         batch: &[Event],
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Stored>> {
-        self.write(|conn, memory| append(conn, memory, org, batch, received_at))
+        self.write(|conn, memory| append(conn, memory, &self.signals, org, batch, received_at))
     }
 
     /// One append transaction through the writer, with the writer's memory on SQLite.
@@ -254,9 +259,10 @@ impl Appender {
 /// committed. `batch` must not repeat an event id (`ingest::prepare` sees to that). `memory`
 /// is what the SQLite writer remembers between batches ([`Appender`]); an empty one on
 /// PostgreSQL.
-pub fn append(
+pub(crate) fn append(
     conn: &mut DbConnection,
     memory: &mut WriterMemory,
+    sig: &signals::Settings,
     org: &str,
     batch: &[Event],
     received_at: DateTime<Utc>,
@@ -265,6 +271,7 @@ pub fn append(
     let stored = on_backend!(conn, |c| c.transaction(|c| append_in(
         c,
         memory,
+        sig,
         org,
         batch,
         received_at
@@ -276,6 +283,7 @@ pub fn append(
 fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
     c: &mut C,
     memory: &mut WriterMemory,
+    sig: &signals::Settings,
     org: &str,
     batch: &[Event],
     received_at: i64,
@@ -302,7 +310,7 @@ fn append_in<C: EventSql + super::state::StateSql + super::reports::ReportSql>(
         let events: Vec<&Event> = new_events.iter().map(|(e, _)| *e).collect();
         c.ensure_entities(org, &events, &mut memory.entities, received_at)?;
         // The knowledge-tracing state moves in the same transaction as its events.
-        super::state::apply_in(c, org, &new_events, received_at)?;
+        super::state::apply_in(c, org, &new_events, received_at, sig)?;
         // The administrators' report aggregates, from the new events only (docs/reports.md).
         super::reports::record_in(c, org, &events, received_at)?;
     }

@@ -61,12 +61,14 @@ impl StoredFlag {
 }
 
 /// The flags of these students that were still going on at `since` (all of them with None),
-/// newest first per student; idle students get their idle flag as of now. Scoped by org.
+/// newest first per student; idle students (by `t`'s school days) get their idle flag as of
+/// now. Scoped by org.
 pub fn for_students(
     conn: &mut DbConnection,
     org: &str,
     students: &[String],
     since: Option<i64>,
+    t: &Thresholds,
 ) -> anyhow::Result<Vec<StoredFlag>> {
     if students.is_empty() {
         return Ok(Vec::new());
@@ -103,7 +105,7 @@ pub fn for_students(
                 sentence,
             },
         ));
-        out.extend(idle_flags(conn, org, chunk, now)?);
+        out.extend(idle_flags(conn, org, chunk, now, t)?);
     }
     out.sort_by(|a, b| {
         (&a.student_id, std::cmp::Reverse(a.started_at), &a.kind).cmp(&(
@@ -120,8 +122,9 @@ pub fn for_student(
     conn: &mut DbConnection,
     org: &str,
     student: &str,
+    t: &Thresholds,
 ) -> anyhow::Result<Vec<StoredFlag>> {
-    for_students(conn, org, &[student.to_owned()], None)
+    for_students(conn, org, &[student.to_owned()], None, t)
 }
 
 /// Idle is a matter of time passing: worked out here, at read time, from the latest practice
@@ -131,8 +134,8 @@ fn idle_flags(
     org: &str,
     students_: &[String],
     now: i64,
+    t: &Thresholds,
 ) -> anyhow::Result<Vec<StoredFlag>> {
-    let t = signals::settings().thresholds;
     let last: HashMap<String, i64> = student_signals::table
         .filter(student_signals::org_id.eq(org))
         .filter(student_signals::student_id.eq_any(students_))
@@ -152,7 +155,7 @@ fn idle_flags(
         .into_iter()
         .filter_map(|(student, created)| {
             let since = last.get(&student).copied().unwrap_or(created);
-            let e = signals::idle_episode(since, now, &t)?;
+            let e = signals::idle_episode(since, now, t)?;
             Some(StoredFlag::from_episode(&student, &e))
         })
         .collect())
@@ -468,7 +471,8 @@ pub fn all_flags(conn: &mut DbConnection, org: &str) -> anyhow::Result<Vec<Store
         .select(students::student_id)
         .order(students::student_id)
         .load(conn)?;
-    let mut flags = for_students(conn, org, &ids, None)?;
+    // Idle flags worked out on read are left out: any thresholds do.
+    let mut flags = for_students(conn, org, &ids, None, &Thresholds::default())?;
     flags.retain(|f| f.kind != Kind::Idle.as_str() || f.ended_at.is_some());
     Ok(flags)
 }

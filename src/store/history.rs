@@ -43,6 +43,7 @@ pub fn student_history(
     student: &str,
     recent: i64,
     rules: &Rules,
+    sig: &crate::signals::Settings,
 ) -> anyhow::Result<History> {
     type Loaded = (
         Vec<StoredEvent>,
@@ -51,42 +52,41 @@ pub fn student_history(
         HashMap<String, crate::kt::SkillModel>,
     );
     let (rows, latest, prompts, models): Loaded = on_backend!(conn, |c| {
-            let rows = events::table
-                .filter(events::org_id.eq(org))
-                .filter(events::student_id.eq(student))
-                .order((events::occurred_at, events::seq))
-                .limit(MAX_REPLAYED + 1)
-                .select(StoredEvent::as_select())
-                .load(c)?;
-            let latest = events::table
-                .filter(events::org_id.eq(org))
-                .filter(events::student_id.eq(student))
-                .order((events::occurred_at.desc(), events::seq.desc()))
-                .limit(recent)
-                .select(StoredEvent::as_select())
-                .load(c)?;
-            let ids: Vec<&str> = latest.iter().map(|r| r.event.item_id.as_str()).collect();
-            let prompts: Vec<(String, Option<String>)> = items::table
-                .filter(items::org_id.eq(org))
-                .filter(items::item_id.eq_any(&ids))
-                .filter(items::prompt.is_not_null())
-                .select((items::item_id, items::prompt))
-                .load(c)?;
-            let prompts = prompts
-                .into_iter()
-                .filter_map(|(item, prompt)| Some((item, prompt?)))
-                .collect();
-            let models = c.load_models(org)?;
-            Ok::<_, diesel::result::Error>((rows, latest, prompts, models))
-        })?;
+        let rows = events::table
+            .filter(events::org_id.eq(org))
+            .filter(events::student_id.eq(student))
+            .order((events::occurred_at, events::seq))
+            .limit(MAX_REPLAYED + 1)
+            .select(StoredEvent::as_select())
+            .load(c)?;
+        let latest = events::table
+            .filter(events::org_id.eq(org))
+            .filter(events::student_id.eq(student))
+            .order((events::occurred_at.desc(), events::seq.desc()))
+            .limit(recent)
+            .select(StoredEvent::as_select())
+            .load(c)?;
+        let ids: Vec<&str> = latest.iter().map(|r| r.event.item_id.as_str()).collect();
+        let prompts: Vec<(String, Option<String>)> = items::table
+            .filter(items::org_id.eq(org))
+            .filter(items::item_id.eq_any(&ids))
+            .filter(items::prompt.is_not_null())
+            .select((items::item_id, items::prompt))
+            .load(c)?;
+        let prompts = prompts
+            .into_iter()
+            .filter_map(|(item, prompt)| Some((item, prompt?)))
+            .collect();
+        let models = c.load_models(org)?;
+        Ok::<_, diesel::result::Error>((rows, latest, prompts, models))
+    })?;
     let norms = super::flags::all_norms(conn, org)?;
-    let sig = crate::signals::settings();
     let complete = rows.len() as i64 <= MAX_REPLAYED;
     let replayed = &rows[..rows.len().min(MAX_REPLAYED as usize)];
     Ok(History {
         trajectories: trajectories(
             replayed.iter().map(|r| {
-                let rapid = super::flags::is_rapid_guess(&r.event, &norms, &sig);
+                let rapid = super::flags::is_rapid_guess(&r.event, &norms, sig);
                 (r.event.skill_id.as_str(), Attempt::of(&r.event, rapid))
             }),
             &models,

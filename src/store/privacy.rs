@@ -255,6 +255,7 @@ use crate::util::{rfc3339, rfc3339_of};
 pub fn export_student(
     conn: &mut DbConnection,
     scope: &StudentScope,
+    t: &crate::signals::Thresholds,
 ) -> anyhow::Result<StudentExport> {
     let (org, student) = (scope.org(), scope.student_id());
     let (display_name, group, created_at): (Option<String>, Option<String>, i64) = students::table
@@ -348,7 +349,7 @@ pub fn export_student(
             serde_json::json!({"skill_id": skill_id, "item_id": item_id, "first_answered_at": rfc3339(first)})
         })
         .collect();
-    let flags = super::flags::for_student(conn, org, student)?
+    let flags = super::flags::for_student(conn, org, student, t)?
         .into_iter()
         .map(|f| {
             serde_json::json!({

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::db::schema::refit_jobs;
 use crate::db::{to_millis, Db, DbConnection};
+use crate::signals;
 use crate::store::state::{self, RefitOptions, RefitSummary};
 
 /// A running job updates its row at least once per skill fitted and per 200 students
@@ -203,9 +204,15 @@ fn finish(db: &Db, job_id: &str, outcome: &anyhow::Result<RefitSummary>) -> anyh
 /// another refit of the organisation runs (`cluster::RefitClaim`); otherwise the same steps as
 /// [`state::refit_db`], recording progress after each skill fitted and each chunk of students
 /// recomputed, then the result or the error.
-pub fn run(db: &Db, org: &str, job_id: &str, opts: &RefitOptions) -> anyhow::Result<()> {
+pub fn run(
+    db: &Db,
+    org: &str,
+    job_id: &str,
+    opts: &RefitOptions,
+    sig: &signals::Settings,
+) -> anyhow::Result<()> {
     let outcome = match crate::cluster::claim_refit(db, org) {
-        Ok(Some(_claim)) => run_steps(db, org, job_id, opts),
+        Ok(Some(_claim)) => run_steps(db, org, job_id, opts, sig),
         Ok(None) => Err(anyhow::anyhow!(crate::jobs::REFIT_BUSY)),
         Err(e) => Err(e),
     };
@@ -220,13 +227,14 @@ fn run_steps(
     org: &str,
     job_id: &str,
     opts: &RefitOptions,
+    sig: &signals::Settings,
 ) -> anyhow::Result<RefitSummary> {
     let mut p = Progress::default();
     set_progress(db, job_id, "gathering", p)?;
     let fitted = {
         let mut conn = db.conn()?;
         let mut failed = None;
-        let fitted = state::fit_models_with(&mut conn, org, opts, &mut |done, total| {
+        let fitted = state::fit_models_with(&mut conn, org, opts, sig, &mut |done, total| {
             p.skills_done = done;
             p.skills_total = total;
             if let Err(e) = set_progress(db, job_id, "fitting", p) {
@@ -244,7 +252,7 @@ fn run_steps(
     let mut written = 0;
     for chunk in fitted.student_chunks() {
         written += db.write_blocking(crate::db::Changes::Records, |conn| {
-            state::rebuild_students(conn, org, &chunk)
+            state::rebuild_students(conn, org, &chunk, sig)
         })?;
         p.students_done += chunk.len();
         set_progress(db, job_id, "recomputing", p)?;

@@ -555,11 +555,8 @@ fn lock_key(org: &str, student: &str) -> i64 {
 /// Updates the state with the events this transaction inserted (`seq` is each one's events
 /// row): called by `events::append_in`, inside the batch's transaction, which holds the
 /// students' locks ([`StateSql::lock_students`]) already.
-/// Updates the state with the events this transaction inserted (`seq` is each one's events
-/// row): called by `events::append_in`, inside the batch's transaction, which holds the
-/// students' locks ([`StateSql::lock_students`]) already.
 ///
-/// With behaviour signals on (the default, [`signals::settings`]), each event is also checked
+/// With behaviour signals on (`sig`), each event is also checked
 /// against its item's timing norm (a rapid guess is no evidence of knowledge), fed to its
 /// student's detectors, and the flags they raise or end are saved. A student with an event
 /// earlier than their latest (or without a detector state yet) is replayed from the events.
@@ -568,11 +565,11 @@ pub(crate) fn apply_in<C: StateSql>(
     org: &str,
     inserted: &[(&Event, i64)],
     now: i64,
+    sig: &signals::Settings,
 ) -> QueryResult<()> {
     if inserted.is_empty() {
         return Ok(());
     }
-    let sig = signals::settings();
     let t = &sig.thresholds;
     let evs: Vec<Ev> = inserted.iter().map(|&(e, seq)| Ev::of(e, seq)).collect();
     let mut students = BTreeSet::new();
@@ -968,11 +965,11 @@ fn rebuild_students_in<C: StateSql>(
     org: &str,
     students: &[&str],
     now: i64,
+    sig: &signals::Settings,
 ) -> QueryResult<usize> {
     if students.is_empty() {
         return Ok(0);
     }
-    let sig = signals::settings();
     c.transaction(|c| {
         c.lock_students(org, students)?;
         let models = c.load_models(org)?;
@@ -1002,14 +999,17 @@ fn rebuild_students_in<C: StateSql>(
     })
 }
 
+/// Rebuilds these students' states (and, with signals, their detectors and flags) from their
+/// events, in one transaction. Returns how many student × skill states were written.
 pub fn rebuild_students(
     conn: &mut DbConnection,
     org: &str,
     students: &[&str],
+    sig: &signals::Settings,
 ) -> anyhow::Result<usize> {
     let now = to_millis(chrono::Utc::now());
     Ok(on_backend!(conn, |c| rebuild_students_in(
-        c, org, students, now
+        c, org, students, now, sig
     ))?)
 }
 
@@ -1032,12 +1032,17 @@ fn students_of(
 
 /// Recomputes the states of the organisation (or of one student) from the events, a few
 /// hundred students per transaction. Returns how many student × skill states were written.
-pub fn rebuild(conn: &mut DbConnection, org: &str, student: Option<&str>) -> anyhow::Result<usize> {
+pub fn rebuild(
+    conn: &mut DbConnection,
+    org: &str,
+    student: Option<&str>,
+    sig: &signals::Settings,
+) -> anyhow::Result<usize> {
     let students = students_of(conn, org, student)?;
     let mut written = 0;
     for chunk in students.chunks(REBUILD_CHUNK) {
         let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        written += rebuild_students(conn, org, &ids)?;
+        written += rebuild_students(conn, org, &ids, sig)?;
     }
     Ok(written)
 }
@@ -1106,8 +1111,9 @@ pub fn fit_models(
     conn: &mut DbConnection,
     org: &str,
     opts: &RefitOptions,
+    sig: &signals::Settings,
 ) -> anyhow::Result<Fitted> {
-    fit_models_with(conn, org, opts, &mut |_, _| {})
+    fit_models_with(conn, org, opts, sig, &mut |_, _| {})
 }
 
 /// [`fit_models`], telling `progress(skills fitted, skills to fit)` before the first skill and
@@ -1116,13 +1122,13 @@ pub fn fit_models_with(
     conn: &mut DbConnection,
     org: &str,
     opts: &RefitOptions,
+    sig: &signals::Settings,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Fitted> {
     let started = Instant::now();
     let all = students_of(conn, org, None)?;
     let mut builder = kt::load::DatasetBuilder::default();
     let model = SkillModel::default(); // observations do not depend on the model
-    let sig = signals::settings();
     let norms = if sig.enabled {
         flags::all_norms(conn, org)?
     } else {
@@ -1135,7 +1141,7 @@ pub fn fit_models_with(
         for row in &history {
             let ev = Ev::stored(row);
             // The same exclusions as the online path: rapid guesses are no evidence.
-            let rapid = flags::is_rapid_guess(&row.event, &norms, &sig);
+            let rapid = flags::is_rapid_guess(&row.event, &norms, sig);
             groups
                 .entry((ev.student(), ev.skill()))
                 .or_default()
@@ -1304,12 +1310,13 @@ pub fn refit(
     conn: &mut DbConnection,
     org: &str,
     opts: &RefitOptions,
+    sig: &signals::Settings,
 ) -> anyhow::Result<RefitSummary> {
-    let fitted = fit_models(conn, org, opts)?;
+    let fitted = fit_models(conn, org, opts, sig)?;
     fitted.save_models(conn)?;
     let mut written = 0;
     for chunk in fitted.student_chunks() {
-        written += rebuild_students(conn, org, &chunk)?;
+        written += rebuild_students(conn, org, &chunk, sig)?;
     }
     fitted.states_done(conn)?;
     Ok(fitted.summary(written))
@@ -1322,16 +1329,17 @@ pub fn refit_db(
     db: &crate::db::Db,
     org: &str,
     opts: &RefitOptions,
+    sig: &signals::Settings,
 ) -> anyhow::Result<RefitSummary> {
     let fitted = {
         let mut conn = db.conn()?;
-        fit_models(&mut conn, org, opts)?
+        fit_models(&mut conn, org, opts, sig)?
     };
     db.write_blocking(crate::db::Changes::Records, |conn| fitted.save_models(conn))?;
     let mut written = 0;
     for chunk in fitted.student_chunks() {
         written += db.write_blocking(crate::db::Changes::Records, |conn| {
-            rebuild_students(conn, org, &chunk)
+            rebuild_students(conn, org, &chunk, sig)
         })?;
     }
     db.write_blocking(crate::db::Changes::Records, |conn| fitted.states_done(conn))?;
@@ -1347,7 +1355,10 @@ fn clear_refit_pending(conn: &mut DbConnection, org: &str) -> anyhow::Result<()>
 /// the states (`refit_pending`): recomputes every state of each such organisation from its
 /// events under the stored models, a chunk of students per write so ingest goes on, then
 /// clears the mark. Run at start; gives back how many states were written.
-pub fn finish_interrupted_refits(db: &crate::db::Db) -> anyhow::Result<usize> {
+pub fn finish_interrupted_refits(
+    db: &crate::db::Db,
+    sig: &signals::Settings,
+) -> anyhow::Result<usize> {
     let orgs: Vec<String> = refit_pending::table
         .select(refit_pending::org_id)
         .order(refit_pending::org_id)
@@ -1362,7 +1373,7 @@ pub fn finish_interrupted_refits(db: &crate::db::Db) -> anyhow::Result<usize> {
         for chunk in students.chunks(REBUILD_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
             written += db.write_blocking(crate::db::Changes::Records, |conn| {
-                rebuild_students(conn, org, &ids)
+                rebuild_students(conn, org, &ids, sig)
             })?;
         }
         db.write_blocking(crate::db::Changes::Records, |conn| {

@@ -275,7 +275,7 @@ mod tests {
     fn open() -> (tempfile::TempDir, Db, Appender) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("t.db")), 2).unwrap();
-        let app = Appender::new(db.clone());
+        let app = Appender::new(db.clone(), Default::default());
         (dir, db, app)
     }
 

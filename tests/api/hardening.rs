@@ -935,10 +935,11 @@ async fn a_refit_cut_short_is_finished_at_the_next_start(backend: Backend) {
         .await
         .expect("the crash's leftovers");
     let db = app.db.clone();
-    let written =
-        huddle::db::blocking(move || huddle::store::state::finish_interrupted_refits(&db))
-            .await
-            .expect("finishing");
+    let written = huddle::db::blocking(move || {
+        huddle::store::state::finish_interrupted_refits(&db, &Default::default())
+    })
+    .await
+    .expect("finishing");
     assert_eq!(written, before.len());
     assert_eq!(marks().await, 0);
     let after = app

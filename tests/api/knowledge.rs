@@ -372,7 +372,7 @@ async fn assert_online_equals_rebuild(app: &TestApp) -> usize {
     let written = app
         .db
         .write(huddle::db::Changes::Records, |conn| {
-            state::rebuild(conn, ORG, None)
+            state::rebuild(conn, ORG, None, &Default::default())
         })
         .await
         .expect("rebuilding");

@@ -125,7 +125,7 @@ async fn assert_state_equals_a_replay(db: &Db) {
     let online = states(db).await;
     assert!(!online.is_empty());
     db.write(Changes::Records, |conn| {
-        huddle::store::state::rebuild(conn, ORG, None)
+        huddle::store::state::rebuild(conn, ORG, None, &Default::default())
     })
     .await
     .expect("replaying");

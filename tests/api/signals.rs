@@ -231,7 +231,7 @@ async fn late_events_and_rebuilds_give_the_flags_of_in_order_arrival(app: TestAp
         .expect("states");
     app.db
         .write(huddle::db::Changes::Records, |conn| {
-            state::rebuild(conn, ORG, None)
+            state::rebuild(conn, ORG, None, &Default::default())
         })
         .await
         .expect("rebuild");
@@ -316,13 +316,29 @@ async fn flags_stay_in_their_organisation(app: TestApp) {
         .await;
     let ours = app
         .db
-        .read(|conn| flags::for_students(conn, ORG, &["stu-fast".to_owned()], None))
+        .read(|conn| {
+            flags::for_students(
+                conn,
+                ORG,
+                &["stu-fast".to_owned()],
+                None,
+                &Default::default(),
+            )
+        })
         .await
         .expect("flags");
     assert!(ours.iter().any(|f| f.kind == "rapid_guessing"), "{ours:?}");
     let theirs = app
         .db
-        .read(|conn| flags::for_students(conn, "district-2", &["stu-fast".to_owned()], None))
+        .read(|conn| {
+            flags::for_students(
+                conn,
+                "district-2",
+                &["stu-fast".to_owned()],
+                None,
+                &Default::default(),
+            )
+        })
         .await
         .expect("flags");
     assert!(theirs.is_empty(), "{theirs:?}");
@@ -332,7 +348,15 @@ async fn flags_stay_in_their_organisation(app: TestApp) {
         .await;
     let current = app
         .db
-        .read(move |conn| flags::for_students(conn, ORG, &["stu-fast".to_owned()], Some(later)))
+        .read(move |conn| {
+            flags::for_students(
+                conn,
+                ORG,
+                &["stu-fast".to_owned()],
+                Some(later),
+                &Default::default(),
+            )
+        })
         .await
         .expect("flags");
     assert!(current.is_empty(), "{current:?}");
