@@ -10,6 +10,9 @@ use crate::db::DbUrl;
 /// The most bytes one request body may carry (contract: 8 MiB).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// The most bytes of any other body: a plan, a decision, check-ins.
+pub const MAX_SMALL_BODY_BYTES: usize = 256 * 1024;
+
 /// The most bytes of a sign-in body (an email and a password).
 pub const MAX_LOGIN_BYTES: usize = 16 * 1024;
 

@@ -245,7 +245,7 @@ pub fn has_encoded_control(s: &str) -> bool {
 }
 
 /// The body as a stream that fails with `TimedOut` once `deadline` has passed since the
-/// request arrived: `api::read_body` answers that 408.
+/// request arrived: `api::params::read_body` answers that 408.
 fn with_deadline(payload: Payload, deadline: Duration) -> Payload {
     use futures_util::StreamExt;
     let until = actix_web::rt::time::Instant::now() + deadline;

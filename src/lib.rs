@@ -1,8 +1,9 @@
 //! Huddle: practice events in, plain-language insights for teachers out.
 //!
 //! The binary (`main.rs`) only calls [`cli::main`]. Domain modules (`ingest`, `kt` for knowledge
-//! tracing, `sim` the classroom simulator) are plain Rust; `store` and `db` hold the SQL,
-//! `api` the HTTP.
+//! tracing) are plain Rust; `store` and `db` hold the SQL, `api` the HTTP. The classroom
+//! simulator (`sim`) is part of the library only with the `sim` feature (on by default): the
+//! demo, the tests and the benchmarks use it, the service does not.
 
 pub mod api;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod privacy;
 pub mod ratelimit;
 pub mod reports;
 pub mod signals;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod startup;
 pub mod store;

@@ -10,42 +10,16 @@ use actix_web::middleware::{Condition, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+use utoipa_actix_web::AppExt;
 
-use crate::auth::throttle::LoginPolicy;
+use crate::api::AppState;
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody};
 use crate::ratelimit::RateLimiter;
-use crate::store::state::RefitOptions;
 
 pub use crate::jobs::purge_all;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Db,
-    /// How `POST /api/v1/admin/refit` refits.
-    pub refit: RefitOptions,
-    /// How failed sign-ins are slowed and locked.
-    pub login: LoginPolicy,
-    /// Class overviews already serialised, checked against the state's version on each read.
-    pub overviews: crate::api::OverviewCache,
-    /// Audit entries waiting to be written together (`api::audit::record`).
-    pub audit: Arc<std::sync::Mutex<crate::api::AuditQueue>>,
-    /// Appends events through `db`'s writer, remembering what it knows between batches.
-    pub appender: crate::store::events::Appender,
-    /// Batches waiting for the writer or being written; a batch beyond the cap is answered
-    /// 503 `writer_busy` instead of waiting (`Settings::max_queued_batches`).
-    pub writer_queue: Arc<crate::guard::Gate>,
-    /// Live notices of new answers and check-ins, and the open streams (`live`).
-    pub live: Arc<crate::live::Hub>,
-    /// The lesson's rules (the sitting, the states).
-    pub lesson: crate::lesson::Rules,
-    /// The behaviour signals: on or off, and their thresholds (refits and reads use them).
-    pub signals: crate::signals::Settings,
-    /// This node's place among the nodes on one database: whether it leads, and its listener.
-    pub cluster: Arc<crate::cluster::Cluster>,
-}
 
 /// How long a graceful stop (SIGTERM, SIGINT) waits for requests in flight: batches waiting for
 /// the writer are bounded (`Settings::max_queued_batches`), so they commit well within it.
@@ -128,16 +102,13 @@ impl Application {
                 .app_data(metrics_access.clone())
                 .app_data(state.clone())
                 .app_data(keys.clone())
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    ApiError::bad_request("invalid_query", e.to_string()).into()
-                }))
-                .app_data(web::PathConfig::default().error_handler(|e, _| {
-                    ApiError::bad_request("invalid_path", e.to_string()).into()
+                .app_data(web::PathConfig::default().error_handler(|_, _| {
+                    ApiError::bad_request("invalid_path", "the path cannot be read").into()
                 }));
             if let Some(limiter) = &limiter {
                 app = app.app_data(limiter.clone());
             }
-            app.configure(crate::api::routes)
+            crate::api::routes(app.into_utoipa_app()).into_app()
         })
         .on_connect(move |_, data| counter.on_connect(data))
         // On SIGTERM/SIGINT, stop accepting and give in-flight batches time to commit.
@@ -305,16 +276,8 @@ fn rate_key(req: &ServiceRequest) -> String {
         .and_then(|(token, keys)| keys.verify(token.trim()).ok());
     match claims {
         Some(c) => format!("sub:{}:{}:{}", c.org.len(), c.org, c.sub),
-        None => format!("ip:{}", client_ip(req.request())),
+        None => format!("ip:{}", crate::api::client_ip(req.request())),
     }
-}
-
-/// The address of the connection's peer. Forwarded headers are not trusted: a client could
-/// set them to dodge the limits (behind a proxy every client shares its address).
-pub fn client_ip(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The request span without the query string or any header but the user agent: tokens travel

@@ -1,10 +1,10 @@
 //! Who may read what on the teacher's pages, and the audit of student-level reads: the one
 //! place the class-scoped policy (`auth::policy`) and the audit log connect for these handlers.
 
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::startup::AppState;
 use crate::store::audit::Subject;
 
 /// What a read or a decision is about.

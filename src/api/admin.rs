@@ -1,12 +1,12 @@
 //! Administration: `POST /api/v1/admin/refit`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
 use crate::store::state::RefitSummary;
 
 /// What a refit did.
@@ -98,7 +98,7 @@ impl From<RefitSummary> for RefitResult {
 /// and recomputes those students' estimates. The server also does this in the background
 /// (every 6 hours by default). Ingest goes on meanwhile. One refit of an organisation at a
 /// time, across every node: 409 `refit_running` while another runs. Administrators only.
-#[utoipa::path(post, path = "/api/v1/admin/refit", tag = "administration",
+#[utoipa::path(tag = "administration",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The refit is done", body = RefitResult),
@@ -106,6 +106,7 @@ impl From<RefitSummary> for RefitResult {
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 409, description = "Another refit of the organisation is running", body = ErrorBody),
     ))]
+#[post("/api/v1/admin/refit")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_refit(
     caller: Caller,

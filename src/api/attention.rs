@@ -4,20 +4,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
 use super::now::CheckinView;
-use super::params;
+use super::params::{NamesQuery, Query, QueryParams, Whole};
+use super::AppState;
 use crate::auth::Caller;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::lesson::attention::{self, AttentionKind, Coverage};
 use crate::lesson::followup::{self, BeforeAfter};
-use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 
@@ -81,6 +81,20 @@ pub struct AttentionView {
     pub followups: Vec<FollowUp>,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttentionQuery {
+    /// Unseen after this many school days (1–60, default 10)
+    #[param(value_type = Option<u32>)]
+    school_days: Option<Whole<1, 60>>,
+}
+
+impl QueryParams for AttentionQuery {
+    fn code(_: &str) -> &'static str {
+        "invalid_school_days"
+    }
+}
+
 /// Whom the teacher has not seen lately, and what followed recent help.
 ///
 /// A student's last attention is the latest of: a check-in, a group plan marked done with
@@ -88,10 +102,8 @@ pub struct AttentionView {
 /// Follow-ups compare each student's 5 first tries on the skill before the help with the 5
 /// after (docs/lesson.md), for check-ins with a skill, plans marked done and insights on a
 /// skill marked done, in the last 14 days.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/attention", tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"),
-           ("school_days" = Option<u32>, Query, description = "Unseen after this many school days (1–60, default 10)"),
-           ("anonymise" = Option<bool>, Query, description = "Stable labels instead of names")),
+#[utoipa::path(tag = "lesson",
+    params(("class_id" = String, Path, description = "The class id"), AttentionQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Attention coverage and follow-ups", body = AttentionView),
@@ -100,18 +112,18 @@ pub struct AttentionView {
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/attention")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_attention(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    req: HttpRequest,
+    query: Query<AttentionQuery>,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
-    let q = params::query(&req)?;
-    let days = params::number(&q, "school_days", 1..=60, "invalid_school_days")?
-        .unwrap_or(DEFAULT_SCHOOL_DAYS) as u32;
-    let anonymise = params::anonymise(&q);
+    let days = query.school_days.map_or(DEFAULT_SCHOOL_DAYS, Whole::get) as u32;
+    let anonymise = names.anonymise();
     authorise(&state, &caller, Scope::Class(&class)).await?;
     audit_read(
         &state,
@@ -277,7 +289,7 @@ pub struct StudentCheckins {
 
 /// One student's check-ins, newest first, each with what followed on its skill; and the other
 /// help on a skill they had lately (group plans and insights marked done), with what followed.
-#[utoipa::path(get, path = "/api/v1/students/{student_id}/checkins", tag = "lesson",
+#[utoipa::path(tag = "lesson",
     params(("student_id" = String, Path, description = "The student id")),
     security(("bearer" = [])),
     responses(
@@ -285,6 +297,7 @@ pub struct StudentCheckins {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not read this student", body = ErrorBody),
     ))]
+#[get("/api/v1/students/{student_id}/checkins")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_student_checkins(
     caller: Caller,

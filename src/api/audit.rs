@@ -1,12 +1,12 @@
 //! `GET /api/v1/admin/audit`, and the helper handlers use to record reads.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
 use crate::store::audit::{AuditQuery, Subject};
 
 /// Records an audit entry before the data is sent: a read that cannot be accounted for is
@@ -94,6 +94,7 @@ async fn write_pending(db: &crate::db::Db, queue: &std::sync::Mutex<AuditQueue>)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Entries at or after this time (RFC 3339 or YYYY-MM-DD).
     from: Option<String>,
@@ -108,6 +109,8 @@ pub struct AuditParams {
     /// At most this many entries (default 100, at most 1,000).
     limit: Option<i64>,
 }
+
+impl super::params::QueryParams for AuditParams {}
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
@@ -156,7 +159,7 @@ fn time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
 /// The audit log of the caller's organisation.
 ///
 /// Who read or changed student-level data, what and when, newest first. Administrators only.
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "administration",
+#[utoipa::path(tag = "administration",
     params(AuditParams),
     security(("bearer" = [])),
     responses(
@@ -165,14 +168,15 @@ fn time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/audit")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn list_audit(
     caller: Caller,
     state: web::Data<AppState>,
-    params: web::Query<AuditParams>,
+    params: super::params::Query<AuditParams>,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
-    let p = params.into_inner();
+    let p = params.0;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -1,15 +1,15 @@
 //! `POST /api/v1/auth/login`: an email and a password in, a short-lived token out.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::auth::throttle;
 use crate::auth::{passwords, Claims, Keys, LOGIN_TOKEN_TTL};
 use crate::config::MAX_LOGIN_BYTES;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
 use crate::store::users::ThrottleKey;
 
 #[derive(Deserialize, ToSchema)]
@@ -68,7 +68,7 @@ fn keys_for(email: &str, ip: &str, policy: &throttle::LoginPolicy) -> [ThrottleK
 /// failures of one email from one client address, that email is locked *from that address*
 /// for a minute, twice as long after each further failure, up to 15 minutes: 429 with
 /// `Retry-After`. Other addresses, and other emails from the same address, are not locked.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+#[utoipa::path(tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
@@ -78,6 +78,7 @@ fn keys_for(email: &str, ip: &str, policy: &throttle::LoginPolicy) -> [ThrottleK
         (status = 422, description = "JSON without an email and a password", body = ErrorBody),
         (status = 429, description = "Too many failures: locked for a while (see Retry-After)", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/login")]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     req: HttpRequest,
@@ -85,11 +86,11 @@ pub async fn login(
     keys_signing: web::Data<Keys>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::read_body(payload, MAX_LOGIN_BYTES, "16 KiB").await?;
+    let body = super::params::read_body(payload, MAX_LOGIN_BYTES).await?;
     let request: LoginRequest =
-        super::parse_json(&body, "{\"email\": \"…\", \"password\": \"…\"}")?;
+        super::params::json(&body, "invalid_body", r#"{"email": "…", "password": "…"}"#)?;
     let policy = state.login;
-    let keys = keys_for(&request.email, &crate::startup::client_ip(&req), &policy);
+    let keys = keys_for(&request.email, &super::client_ip(&req), &policy);
     let now = crate::db::to_millis(chrono::Utc::now());
 
     // The attempt counts as a failure until the password is found right.

@@ -3,22 +3,23 @@
 
 use std::collections::HashMap;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, audit_read_marked, authorise, Scope};
-use super::params;
+use super::params::{self, NamesQuery, Query, QueryParams, Whole};
 use super::students::{FlagView, SkillView};
+use super::AppState;
 use crate::auth::{policy, Caller};
+use crate::config::MAX_SMALL_BODY_BYTES;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::groups::{self, Apart, Group};
 use crate::insights::student::Certainty;
 use crate::insights::{self, ClassData, Decision, DecisionRecord, GroupBounds, Insight};
 use crate::items::{self, Example};
-use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 
@@ -270,12 +271,7 @@ impl OverviewCache {
     }
 }
 
-/// `?anonymise=true`: stable labels instead of names, in every sentence and list (for
-/// projecting the page on a classroom screen).
-fn anonymised(req: &HttpRequest) -> Result<bool, ApiError> {
-    Ok(params::anonymise(&params::query(req)?))
-}
-
+/// Stable labels instead of names, in every sentence and list (`?anonymise=true`).
 pub(super) fn anonymise(data: &mut ClassData, org: &str) {
     for s in &mut data.students {
         s.name = crate::privacy::anonymised_label(org, &s.student_id);
@@ -317,8 +313,8 @@ async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<Cla
 ///
 /// Read from the maintained state in a handful of indexed queries, whatever the number of
 /// stored events.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/overview", tag = "classes",
-    params(("class_id" = String, Path, description = "The class id tools send in events")),
+#[utoipa::path(tag = "classes",
+    params(("class_id" = String, Path, description = "The class id tools send in events"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Students × skills", body = Overview),
@@ -326,16 +322,17 @@ async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<Cla
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class in the caller's organisation", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/overview")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn overview(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    req: HttpRequest,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    if anonymised(&req)? {
+    if names.anonymise() {
         // Not kept: the kept overview carries names.
         let mut data = load(&state, &caller.org, &class).await?;
         anonymise(&mut data, &caller.org);
@@ -400,10 +397,17 @@ pub async fn overview(
 }
 
 #[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 struct InsightsQuery {
     /// At most this many insights (1–100); all by default.
-    limit: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    limit: Option<Whole<1, 100>>,
+}
+
+impl QueryParams for InsightsQuery {
+    fn code(_: &str) -> &'static str {
+        "invalid_limit"
+    }
 }
 
 /// Plain-language insights about the class, most useful first.
@@ -411,8 +415,8 @@ struct InsightsQuery {
 /// Struggling students (by skill, or by domain when several skills of one domain are weak),
 /// behaviour flags, and progress (most of the class mastered a skill, students ready for a
 /// challenge). Dismissed calls stay silent until new evidence arrives.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/insights", tag = "classes",
-    params(("class_id" = String, Path, description = "The class id"), InsightsQuery),
+#[utoipa::path(tag = "classes",
+    params(("class_id" = String, Path, description = "The class id"), InsightsQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The insights", body = Insights),
@@ -421,19 +425,20 @@ struct InsightsQuery {
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/insights")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_insights(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    req: HttpRequest,
+    query: Query<InsightsQuery>,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    let q = params::query(&req)?;
-    let limit = params::number(&q, "limit", 1..=100, "invalid_limit")?;
+    let limit = query.limit.map(Whole::get);
     let mut data = load_with_helps(&state, &caller.org, &class).await?;
-    let hide_names = anonymised(&req)?;
+    let hide_names = names.anonymise();
     if hide_names {
         anonymise(&mut data, &caller.org);
     }
@@ -503,7 +508,7 @@ pub struct InsightDecided {
 /// insights stay away for them until new evidence arrives (for a flag: until a new flag
 /// starts), and done ones are what the follow-up ("after you acted") looks at. `confirm`
 /// records agreement and silences nothing. Audited.
-#[utoipa::path(post, path = "/api/v1/classes/{class_id}/insights/{insight_id}", tag = "classes",
+#[utoipa::path(tag = "classes",
     params(("class_id" = String, Path, description = "The class id"),
            ("insight_id" = String, Path, description = "The insight's id")),
     request_body = DecisionBody,
@@ -516,16 +521,22 @@ pub struct InsightDecided {
         (status = 404, description = "No such class, or no such insight now", body = ErrorBody),
         (status = 422, description = "Not a decision", body = ErrorBody),
     ))]
+#[post("/api/v1/classes/{class_id}/insights/{insight_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn decide_insight(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = params::read_body(payload, MAX_SMALL_BODY_BYTES).await?;
     let (class, insight_id) = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    let body: DecisionBody = params::json(&body, "invalid_decision")?;
+    let body: DecisionBody = params::json(
+        &body,
+        "invalid_decision",
+        r#"{"decision": "confirm", "dismiss" or "done", "note": "…"}"#,
+    )?;
     let note = params::note(body.note)?;
     let data = load_with_helps(&state, &caller.org, &class).await?;
     let insight = insights::class::insights(&data)
@@ -582,12 +593,20 @@ pub async fn decide_insight(
 }
 
 #[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 struct GroupsQuery {
     /// Smallest group (default 2, 1–30).
-    min_size: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    min_size: Option<Whole<1, 30>>,
     /// Largest group (default 6, 1–30, at least min_size).
-    max_size: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    max_size: Option<Whole<1, 30>>,
+}
+
+impl QueryParams for GroupsQuery {
+    fn code(_: &str) -> &'static str {
+        "invalid_group_size"
+    }
 }
 
 /// Example problems are looked for in this window of the students' answers.
@@ -627,8 +646,8 @@ fn examples_of(
 ///
 /// Deterministic; a student is in at most one group; students whose estimate awaits review
 /// are listed apart.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/groups", tag = "classes",
-    params(("class_id" = String, Path, description = "The class id"), GroupsQuery),
+#[utoipa::path(tag = "classes",
+    params(("class_id" = String, Path, description = "The class id"), GroupsQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The groups", body = Groups),
@@ -637,24 +656,25 @@ fn examples_of(
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/groups")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_groups(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    req: HttpRequest,
+    query: Query<GroupsQuery>,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    let q = params::query(&req)?;
     let defaults = GroupBounds::default();
-    let min = params::number(&q, "min_size", 1..=30, "invalid_group_size")?.unwrap_or(defaults.min);
-    let max = params::number(&q, "max_size", 1..=30, "invalid_group_size")?.unwrap_or(defaults.max);
+    let min = query.min_size.map_or(defaults.min, Whole::get);
+    let max = query.max_size.map_or(defaults.max, Whole::get);
     let bounds =
         GroupBounds::new(min, max).map_err(|m| ApiError::bad_request("invalid_group_size", m))?;
     let (org, id) = (caller.org.clone(), class.clone());
     let now = to_millis(Utc::now());
-    let hide_names = anonymised(&req)?;
+    let hide_names = names.anonymise();
     let t = state.signals.thresholds;
     let (data, suggestions, views) = state
         .db
@@ -723,13 +743,14 @@ pub struct ClassView {
 /// The classes the caller may see.
 ///
 /// A teacher gets the classes they teach; an administrator every class of their organisation.
-#[utoipa::path(get, path = "/api/v1/classes", tag = "classes",
+#[utoipa::path(tag = "classes",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The classes, by id", body = ClassList),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "A tool token", body = ErrorBody),
     ))]
+#[get("/api/v1/classes")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn list_classes(
     caller: Caller,

@@ -1,13 +1,13 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::config::MAX_BODY_BYTES;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::ingest::{self, BatchError, Rejected};
-use crate::startup::AppState;
 use crate::store::events::Stored;
 
 /// The answer to a batch: 200 whenever the body was a batch, even if some events were refused.
@@ -50,7 +50,7 @@ impl From<Rejected> for RejectedEvent {
 /// some classes (`huddle token --classes`) has events of other classes refused with
 /// `class_not_allowed`. When the writer falls behind, a batch is answered 503 `writer_busy`
 /// with `Retry-After` and nothing of it is stored.
-#[utoipa::path(post, path = "/api/v1/events", tag = "ingestion",
+#[utoipa::path(tag = "ingestion",
     request_body = ingest::Batch,
     security(("bearer" = [])),
     responses(
@@ -62,6 +62,7 @@ impl From<Rejected> for RejectedEvent {
         (status = 422, description = "JSON, but not an object with an events array", body = ErrorBody),
         (status = 503, description = "The writer has too many batches waiting (`writer_busy`) or the service is busy (`overloaded`): send the batch again after `Retry-After` seconds; nothing of it was stored", body = ErrorBody),
     ))]
+#[post("/api/v1/events")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_events(
     caller: Caller,
@@ -69,16 +70,7 @@ pub async fn post_events(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_write_events(&caller)?;
-    let body = payload
-        .to_bytes_limited(MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::too_large(
-                "payload_too_large",
-                "the body is larger than 8 MiB: split the batch",
-            )
-        })?
-        .map_err(super::unreadable)?;
+    let body = super::params::read_body(payload, MAX_BODY_BYTES).await?;
 
     let now = Utc::now();
     // Kept (a reference, not a copy) to read the tools of refused events for the reports.

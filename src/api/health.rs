@@ -1,10 +1,10 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::error::ErrorBody;
-use crate::startup::AppState;
 
 /// The service's own health (the models' health is in `/api/v1/admin/model-health`).
 #[derive(Serialize, ToSchema)]
@@ -15,8 +15,9 @@ pub struct ServiceHealth {
 }
 
 /// 200 when the service can reach its database.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, body = ServiceHealth), (status = 503, body = ErrorBody)))]
+#[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state
         .db

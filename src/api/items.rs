@@ -1,18 +1,18 @@
 //! `PUT /api/v1/items`: tools and administrators describe their items (a short prompt and the
 //! correct answer), so that teachers read the problem rather than its id.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{put, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::auth::{policy, Caller, Role};
 use crate::config::MAX_BODY_BYTES;
 use crate::db::to_millis;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::items::{self, Describer, MAX_ITEMS};
-use crate::startup::AppState;
 use crate::store::items::Described;
 
 /// `{"items": [{"item_id", "skill_id", "prompt", "answer"}]}`.
@@ -86,7 +86,7 @@ fn rejected(index: usize, item_id: Option<String>, r: crate::ingest::Rejection) 
 /// (`item_skill_mismatch`). An administrator's description is the district's: a tool token
 /// (limited to some classes or not) never replaces it (`described_by_admin`); a tool's
 /// description is replaced by the next one sent.
-#[utoipa::path(put, path = "/api/v1/items", tag = "ingestion",
+#[utoipa::path(tag = "ingestion",
     request_body = ItemCatalogue,
     security(("bearer" = [])),
     responses(
@@ -97,6 +97,7 @@ fn rejected(index: usize, item_id: Option<String>, r: crate::ingest::Rejection) 
         (status = 413, description = "More than 1,000 items or 8 MiB", body = ErrorBody),
         (status = 422, description = "JSON, but not an object with an items array", body = ErrorBody),
     ))]
+#[put("/api/v1/items")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn put_items(
     caller: Caller,
@@ -108,8 +109,8 @@ pub async fn put_items(
         Role::Admin => Describer::Admin,
         _ => Describer::Tool,
     };
-    let body = super::read_body(payload, MAX_BODY_BYTES, "8 MiB").await?;
-    let body: Body = super::parse_json(&body, r#"{"items": [ … ]}"#)?;
+    let body = super::params::read_body(payload, MAX_BODY_BYTES).await?;
+    let body: Body = super::params::json(&body, "invalid_body", r#"{"items": [ … ]}"#)?;
     if body.items.len() > MAX_ITEMS {
         return Err(ApiError::too_large(
             "too_many_items",

@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus metrics for operators, behind their own token.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -17,17 +17,18 @@ pub struct MetricsAccess(pub Option<SecretString>);
 /// route pattern and status with latency histograms, events accepted, duplicate and rejected by
 /// code, requests in flight, the writer's queue, background refits and their durations, refused
 /// sign-ins, whether the node leads, open live streams.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(tag = "operations",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
         (status = 401, description = "No metrics token, or the wrong one", body = ErrorBody),
         (status = 404, description = "Metrics are off (no --metrics-token)", body = ErrorBody),
     ))]
+#[get("/metrics")]
 pub async fn metrics(
     req: HttpRequest,
     access: Option<web::Data<MetricsAccess>>,
-    state: Option<web::Data<crate::startup::AppState>>,
+    state: Option<web::Data<super::AppState>>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(expected) = access.as_ref().and_then(|a| a.0.as_ref()) else {
         return Err(ApiError::not_found(

@@ -24,122 +24,95 @@ mod reports;
 mod reports_model;
 mod reviews;
 mod roster;
+mod state;
 mod students;
 
-use actix_web::{web, HttpResponse};
-use serde::de::DeserializeOwned;
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use actix_web::{web, App, HttpResponse};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ErrorBody;
 
 pub use audit::AuditQueue;
 pub use classes::{OverviewCache, OVERVIEW_FRESH};
 pub use events::{BatchResult, RejectedEvent};
+pub use state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/openapi.json", web::get().to(openapi::serve))
-        .route("/api/v1/events", web::post().to(events::post_events))
-        .route("/api/v1/items", web::put().to(items::put_items))
-        .route("/api/v1/auth/login", web::post().to(auth::login))
-        .route("/api/v1/classes", web::get().to(classes::list_classes))
-        .route(
-            "/api/v1/students/{student_id}",
-            web::get().to(students::get_student),
-        )
-        .route(
-            "/api/v1/students/{student_id}",
-            web::delete().to(students::erase_student),
-        )
-        .route(
-            "/api/v1/students/{student_id}/export",
-            web::get().to(students::export_student),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/overview",
-            web::get().to(classes::overview),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/insights",
-            web::get().to(classes::get_insights),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/insights/{insight_id}",
-            web::post().to(classes::decide_insight),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/groups",
-            web::get().to(classes::get_groups),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/plans",
-            web::post().to(plans::create_plan),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/plans",
-            web::get().to(plans::list_plans),
-        )
-        .route("/api/v1/plans/{plan_id}", web::get().to(plans::get_plan))
-        .route(
-            "/api/v1/plans/{plan_id}",
-            web::patch().to(plans::patch_plan),
-        )
-        .route("/api/v1/reviews", web::get().to(reviews::get_reviews))
-        .route(
-            "/api/v1/reviews/{review_id}",
-            web::post().to(reviews::decide_review),
-        )
-        .route("/api/v1/admin/refit", web::post().to(admin::post_refit))
-        .route(
-            "/api/v1/admin/model-health",
-            web::get().to(reports_model::model_health),
-        )
-        .route(
-            "/api/v1/admin/model-health/refit",
-            web::post().to(reports_model::start_refit),
-        )
-        .route(
-            "/api/v1/admin/model-health/refit/{job_id}",
-            web::get().to(reports_model::get_refit),
-        )
-        .route(
-            "/api/v1/admin/fairness",
-            web::get().to(reports_model::fairness),
-        )
-        .route("/api/v1/admin/audit", web::get().to(audit::list_audit))
-        .route("/api/v1/admin/adoption", web::get().to(reports::adoption))
-        .route(
-            "/api/v1/admin/data-quality",
-            web::get().to(reports::data_quality),
-        )
-        .route("/api/v1/admin/roster", web::put().to(roster::put_roster))
-        .route(
-            "/api/v1/classes/{class_id}/now",
-            web::get().to(now::get_now),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/now/ticket",
-            web::post().to(now::post_ticket),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/now/stream",
-            web::get().to(now::get_stream),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/checkins",
-            web::post().to(now::post_checkins),
-        )
-        .route(
-            "/api/v1/classes/{class_id}/attention",
-            web::get().to(attention::get_attention),
-        )
-        .route(
-            "/api/v1/students/{student_id}/checkins",
-            web::get().to(attention::get_student_checkins),
-        )
+/// Every route of the service, in one place. A documented handler brings its method, path and
+/// OpenAPI description with it (`#[utoipa::path]` over actix's `#[get("…")]`, `#[post("…")]`…),
+/// so registering it here also puts it in the OpenAPI document (`service` takes only handlers
+/// that carry a description), and nothing is documented that is not served. Only the document
+/// itself (`/openapi.json`), the dashboard's files and the fallbacks are not part of the API.
+///
+/// The routes go on the app itself: its `service` merges the methods of one path into the
+/// document, where utoipa-actix-web 0.1's `ServiceConfig::service` would keep only the last.
+pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(openapi::ApiDoc::openapi())
+        .service(health::healthz)
+        .service(metrics::metrics)
+        .service(events::post_events)
+        .service(items::put_items)
+        .service(auth::login)
+        .service(classes::list_classes)
+        .service(classes::overview)
+        .service(classes::get_insights)
+        .service(classes::decide_insight)
+        .service(classes::get_groups)
+        .service(plans::create_plan)
+        .service(plans::list_plans)
+        .service(plans::get_plan)
+        .service(plans::patch_plan)
+        .service(reviews::get_reviews)
+        .service(reviews::decide_review)
+        .service(students::get_student)
+        .service(students::export_student)
+        .service(students::erase_student)
+        .service(now::get_now)
+        .service(now::post_ticket)
+        .service(now::get_stream)
+        .service(now::post_checkins)
+        .service(attention::get_attention)
+        .service(attention::get_student_checkins)
+        .service(admin::post_refit)
+        .service(reports_model::model_health)
+        .service(reports_model::start_refit)
+        .service(reports_model::get_refit)
+        .service(reports_model::fairness)
+        .service(audit::list_audit)
+        .service(reports::adoption)
+        .service(reports::data_quality)
+        .service(roster::put_roster)
+        .openapi_service(|document| {
+            // A documented path asked with a method it does not have: 405 with `Allow` (a
+            // resource without routes answers so), rather than the default service's 404.
+            let other_methods: Vec<_> = document
+                .paths
+                .paths
+                .keys()
+                .map(|path| web::resource(path.as_str()))
+                .collect();
+            (openapi::service(&document), other_methods)
+        })
         .route("/", web::get().to(dashboard::index))
         .route("/ui/{path:.*}", web::get().to(dashboard::asset))
-        .route("/metrics", web::get().to(metrics::metrics))
-        .default_service(web::to(not_found));
+        .default_service(web::to(not_found))
+}
+
+/// The OpenAPI document, as `routes` builds it (also checked in as `docs/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(App::new().into_utoipa_app()).split_for_parts().1
+}
+
+/// The address of the connection's peer. Forwarded headers are not trusted: a client could
+/// set them to dodge the limits (behind a proxy every client shares its address).
+pub fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 async fn not_found() -> HttpResponse {
@@ -147,68 +120,4 @@ async fn not_found() -> HttpResponse {
         "not_found",
         "there is nothing here; see /openapi.json for the API",
     ))
-}
-
-/// Reads a request body of at most `limit` bytes (`shown`, e.g. "16 KiB", for the message).
-pub(crate) async fn read_body(
-    payload: web::Payload,
-    limit: usize,
-    shown: &str,
-) -> Result<web::Bytes, ApiError> {
-    payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| {
-            ApiError::too_large(
-                "payload_too_large",
-                format!("the body is larger than {shown}"),
-            )
-        })?
-        .map_err(unreadable)
-}
-
-/// A body that could not be read: 408 when it did not arrive in time, else 400.
-pub(crate) fn unreadable(e: actix_web::Error) -> ApiError {
-    if e.as_error::<actix_web::error::PayloadError>()
-        .is_some_and(crate::guard::timed_out)
-    {
-        crate::guard::body_timeout()
-    } else {
-        ApiError::bad_request(
-            "unreadable_body",
-            format!("the body could not be read: {e}"),
-        )
-    }
-}
-
-/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape. The
-/// messages give the position only, never serde's text, which can quote a value (a password,
-/// a name) into the answer and the log.
-pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::unprocessable(
-            "invalid_body",
-            format!(
-                "the body must look like {shape} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        ),
-        _ => ApiError::bad_request(
-            "malformed_json",
-            format!(
-                "the body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        ),
-    })
-}
-
-/// `?anonymise=true`: names replaced by stable labels, for projecting on a classroom screen.
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-pub struct NamesQuery {
-    /// Show stable labels ("Student K7Q") instead of names.
-    #[serde(default)]
-    pub anonymise: bool,
 }

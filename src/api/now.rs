@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
-use super::params;
+use super::params::{self, NamesQuery, Query, QueryParams};
+use super::AppState;
 use crate::auth::{Caller, Keys};
+use crate::config::MAX_SMALL_BODY_BYTES;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::lesson::{self, State};
 use crate::live::{self, ClassKey, NowData, Pictures};
-use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 
@@ -162,9 +163,8 @@ fn no_class() -> ApiError {
 ///
 /// Computed from this sitting's answers only (and the teacher's check-ins in it); the rules
 /// are in docs/lesson.md. `?anonymise=true` replaces names with stable labels.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/now", tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"),
-           ("anonymise" = Option<bool>, Query, description = "Stable labels instead of names")),
+#[utoipa::path(tag = "lesson",
+    params(("class_id" = String, Path, description = "The class id"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The class now", body = NowView),
@@ -172,15 +172,16 @@ fn no_class() -> ApiError {
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/now")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_now(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    req: HttpRequest,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
-    let anonymise = params::anonymise(&params::query(&req)?);
+    let anonymise = names.anonymise();
     authorise(&state, &caller, Scope::Class(&class)).await?;
     audit_read(&state, &caller, "class.now", Subject::Class(class.clone())).await?;
     let view = now_view(&state, &caller.org, &class, anonymise)
@@ -216,7 +217,7 @@ fn token_expiry(req: &HttpRequest, keys: &Keys) -> Option<i64> {
 /// A browser's `EventSource` cannot send an Authorization header: the page asks for a ticket
 /// with its token and opens `…/now/stream?ticket=…`. The ticket names the caller and the class
 /// only; the stream it opens ends when the token it was asked with expires.
-#[utoipa::path(post, path = "/api/v1/classes/{class_id}/now/ticket", tag = "lesson",
+#[utoipa::path(tag = "lesson",
     params(("class_id" = String, Path, description = "The class id")),
     security(("bearer" = [])),
     responses(
@@ -225,6 +226,7 @@ fn token_expiry(req: &HttpRequest, keys: &Keys) -> Option<i64> {
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[post("/api/v1/classes/{class_id}/now/ticket")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_ticket(
     caller: Caller,
@@ -278,6 +280,16 @@ fn frame(event: &str, data: &impl Serialize) -> web::Bytes {
     web::Bytes::from(format!("event: {event}\ndata: {json}\n\n"))
 }
 
+/// How a stream is opened without an Authorization header.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// A stream ticket from POST …/now/ticket
+    ticket: Option<String>,
+}
+
+impl QueryParams for StreamQuery {}
+
 /// The class now, pushed as Server-Sent Events.
 ///
 /// Each `now` event carries the whole `GET …/now` answer: sent at once, after every answer or
@@ -285,10 +297,8 @@ fn frame(event: &str, data: &impl Serialize) -> web::Bytes {
 /// `?ticket=` (`POST …/now/ticket`) or an Authorization header. The stream ends with an `end`
 /// event when the token it was opened with expires; a client that does not read for 10 seconds
 /// is dropped; a user may hold 4 streams at once.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/now/stream", tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"),
-           ("ticket" = Option<String>, Query, description = "A stream ticket from POST …/now/ticket"),
-           ("anonymise" = Option<bool>, Query, description = "Stable labels instead of names")),
+#[utoipa::path(tag = "lesson",
+    params(("class_id" = String, Path, description = "The class id"), StreamQuery, NamesQuery),
     responses(
         (status = 200, description = "text/event-stream of `now` events (NowView)", content_type = "text/event-stream", body = String),
         (status = 401, description = "No valid ticket or token", body = ErrorBody),
@@ -296,17 +306,19 @@ fn frame(event: &str, data: &impl Serialize) -> web::Bytes {
         (status = 404, description = "No such class", body = ErrorBody),
         (status = 429, description = "Too many open streams for this user", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/now/stream")]
 #[tracing::instrument(skip_all)]
 pub async fn get_stream(
     state: web::Data<AppState>,
     keys: web::Data<Keys>,
     path: web::Path<String>,
+    query: Query<StreamQuery>,
+    names: Query<NamesQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let class = path.into_inner();
-    let q = params::query(&req)?;
-    let anonymise = params::anonymise(&q);
-    let (caller, until) = match q.get("ticket") {
+    let anonymise = names.anonymise();
+    let (caller, until) = match &query.ticket {
         Some(t) => {
             let t = state.live.check_ticket(t).ok_or_else(|| {
                 ApiError::unauthorized(
@@ -484,7 +496,7 @@ fn check_checkin(body: &NewCheckins, enrolled: &[String]) -> Result<(), ApiError
 /// Stored with who and when, audited, shown on the student page and in the student's export.
 /// In the current sitting it clears the students' needs-a-person (and guessing, hints, giving
 /// up) state until new answers show it again.
-#[utoipa::path(post, path = "/api/v1/classes/{class_id}/checkins", tag = "lesson",
+#[utoipa::path(tag = "lesson",
     params(("class_id" = String, Path, description = "The class id")),
     request_body = NewCheckins,
     security(("bearer" = [])),
@@ -496,16 +508,22 @@ fn check_checkin(body: &NewCheckins, enrolled: &[String]) -> Result<(), ApiError
         (status = 404, description = "No such class", body = ErrorBody),
         (status = 422, description = "Not a valid check-in (unknown student, ...)", body = ErrorBody),
     ))]
+#[post("/api/v1/classes/{class_id}/checkins")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn post_checkins(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = params::read_body(payload, MAX_SMALL_BODY_BYTES).await?;
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    let body: NewCheckins = params::json(&body, "invalid_checkin")?;
+    let body: NewCheckins = params::json(
+        &body,
+        "invalid_checkin",
+        r#"{"student_ids": ["…"], "skill_id": "…", "note": "…"}"#,
+    )?;
     let note = params::note(body.note.clone())?;
     let skill = body
         .skill_id

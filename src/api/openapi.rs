@@ -1,48 +1,15 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document: its own description here, its paths from the handlers' annotations as
+//! `api::routes` registers them.
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// What the document says of itself; its paths and schemas come from the routes
+/// (`api::routes`).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Huddle", description = "Practice events in; plain-language insights for teachers out."),
-    paths(
-        super::health::healthz,
-        super::events::post_events,
-        super::items::put_items,
-        super::auth::login,
-        super::classes::list_classes,
-        super::students::get_student,
-        super::students::export_student,
-        super::students::erase_student,
-        super::admin::post_refit,
-        super::reports_model::model_health,
-        super::reports_model::start_refit,
-        super::reports_model::get_refit,
-        super::reports_model::fairness,
-        super::audit::list_audit,
-        super::reports::adoption,
-        super::reports::data_quality,
-        super::roster::put_roster,
-        super::classes::overview,
-        super::classes::get_insights,
-        super::classes::decide_insight,
-        super::classes::get_groups,
-        super::plans::create_plan,
-        super::plans::list_plans,
-        super::plans::get_plan,
-        super::plans::patch_plan,
-        super::reviews::get_reviews,
-        super::reviews::decide_review,
-        super::metrics::metrics,
-        super::now::get_now,
-        super::now::post_ticket,
-        super::now::get_stream,
-        super::now::post_checkins,
-        super::attention::get_attention,
-        super::attention::get_student_checkins
-    ),
     modifiers(&BearerAuth),
     tags(
         (name = "ingestion", description = "Practice events from student tools"),
@@ -77,13 +44,23 @@ impl Modify for BearerAuth {
 
 /// The document as pretty JSON (also checked in as `docs/openapi.json`).
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".into())
+    to_json(&super::openapi())
 }
 
-pub async fn serve() -> HttpResponse {
+fn to_json(document: &utoipa::openapi::OpenApi) -> String {
+    document.to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+/// `GET /openapi.json`, serving `document` as it was when the routes were registered.
+pub(super) fn service(document: &utoipa::openapi::OpenApi) -> actix_web::Resource {
+    let json = web::Data::new(to_json(document));
+    web::resource("/openapi.json")
+        .app_data(json)
+        .route(web::get().to(serve))
+}
+
+async fn serve(json: web::Data<String>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document())
+        .body(json.get_ref().clone())
 }

@@ -1,17 +1,18 @@
 //! Saved small-group plans: `POST`/`GET /api/v1/classes/{class_id}/plans`,
 //! `GET`/`PATCH /api/v1/plans/{plan_id}`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{audit_read, authorise, authorise_in, Scope};
 use super::params;
+use super::AppState;
 use crate::auth::Caller;
+use crate::config::MAX_SMALL_BODY_BYTES;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 use crate::store::plans::{NewPlan, PlanChanges, PlanRow};
@@ -86,6 +87,9 @@ pub struct NewPlanBody {
     pub group_id: Option<String>,
 }
 
+const NEW_PLAN_SHAPE: &str =
+    r#"{"focus_skill_id": "…", "students": ["…"], "note": "…", "group_id": "…"}"#;
+
 /// Changes to a plan; fields left out stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +103,8 @@ pub struct PlanPatch {
     pub note: Option<Option<String>>,
     pub done: Option<bool>,
 }
+
+const PLAN_PATCH_SHAPE: &str = r#"{"students": ["…"], "note": "…" or null, "done": true or false}"#;
 
 /// `Option<Option<T>>` that tells "absent" (None) from "null" (Some(None)).
 mod serde_with_null {
@@ -125,7 +131,7 @@ fn check_members(students: &[String], enrolled: &[String]) -> Result<(), ApiErro
 }
 
 /// Save a small-group plan for the class.
-#[utoipa::path(post, path = "/api/v1/classes/{class_id}/plans", tag = "classes",
+#[utoipa::path(tag = "classes",
     params(("class_id" = String, Path, description = "The class id")),
     request_body = NewPlanBody,
     security(("bearer" = [])),
@@ -137,16 +143,18 @@ fn check_members(students: &[String], enrolled: &[String]) -> Result<(), ApiErro
         (status = 404, description = "No such class", body = ErrorBody),
         (status = 422, description = "Not a valid plan (unknown student, ...)", body = ErrorBody),
     ))]
+#[post("/api/v1/classes/{class_id}/plans")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn create_plan(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = params::read_body(payload, MAX_SMALL_BODY_BYTES).await?;
     let class = path.into_inner();
     authorise(&state, &caller, Scope::Class(&class)).await?;
-    let body: NewPlanBody = params::json(&body, "invalid_plan")?;
+    let body: NewPlanBody = params::json(&body, "invalid_plan", NEW_PLAN_SHAPE)?;
     let note = params::note(body.note)?;
     if !crate::ingest::is_valid_id(&body.focus_skill_id) {
         return Err(ApiError::unprocessable(
@@ -207,7 +215,7 @@ pub async fn create_plan(
 }
 
 /// The class's saved plans, newest first.
-#[utoipa::path(get, path = "/api/v1/classes/{class_id}/plans", tag = "classes",
+#[utoipa::path(tag = "classes",
     params(("class_id" = String, Path, description = "The class id")),
     security(("bearer" = [])),
     responses(
@@ -216,6 +224,7 @@ pub async fn create_plan(
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/classes/{class_id}/plans")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn list_plans(
     caller: Caller,
@@ -244,7 +253,7 @@ pub async fn list_plans(
 }
 
 /// One saved plan.
-#[utoipa::path(get, path = "/api/v1/plans/{plan_id}", tag = "classes",
+#[utoipa::path(tag = "classes",
     params(("plan_id" = String, Path, description = "The plan's id")),
     security(("bearer" = [])),
     responses(
@@ -253,6 +262,7 @@ pub async fn list_plans(
         (status = 403, description = "The token may not read this class", body = ErrorBody),
         (status = 404, description = "No such plan", body = ErrorBody),
     ))]
+#[get("/api/v1/plans/{plan_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_plan(
     caller: Caller,
@@ -280,7 +290,7 @@ pub async fn get_plan(
 }
 
 /// Edit a plan's members or note, or mark it done (or not done).
-#[utoipa::path(patch, path = "/api/v1/plans/{plan_id}", tag = "classes",
+#[utoipa::path(tag = "classes",
     params(("plan_id" = String, Path, description = "The plan's id")),
     request_body = PlanPatch,
     security(("bearer" = [])),
@@ -292,18 +302,20 @@ pub async fn get_plan(
         (status = 404, description = "No such plan", body = ErrorBody),
         (status = 422, description = "Not valid (unknown student, ...)", body = ErrorBody),
     ))]
+#[patch("/api/v1/plans/{plan_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn patch_plan(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = params::read_body(payload, MAX_SMALL_BODY_BYTES).await?;
     // Tools never read plans; the plan's class is checked once it is found.
     crate::auth::policy::may_list_classes(&caller)?;
     let id = path.into_inner();
     // Who may edit depends on the plan's class: checked once the plan is read.
-    let body: PlanPatch = params::json(&body, "invalid_plan")?;
+    let body: PlanPatch = params::json(&body, "invalid_plan", PLAN_PATCH_SHAPE)?;
     let note = match body.note {
         Some(n) => Some(params::note(n)?),
         None => None,

@@ -1,5 +1,7 @@
-//! The documented values of the reports' `format` and `section` query parameters (the queries
-//! are read by hand into our error shape; these types describe them in the OpenAPI document).
+//! The documented values of the reports' `format` and `section` query parameters. The
+//! parameters are read as text (`api::reports::csv_section` forgives case and spaces, and checks
+//! a section against the report's own list); these types list the values in the OpenAPI
+//! document.
 
 use utoipa::ToSchema;
 

@@ -1,26 +1,26 @@
 //! `GET /api/v1/admin/adoption` and `GET /api/v1/admin/data-quality`, as JSON or CSV; and
 //! the events handler's one call that counts refused events and duplicates for them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::params;
+use super::params::{Query, QueryParams};
 use super::report_params::{AdoptionSection, DataQualitySection, ReportFormat};
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::reports::adoption::Adoption;
 use crate::reports::data_quality::DataQuality;
 use crate::reports::{self, Range};
-use crate::startup::AppState;
 
-/// The query of the adoption report (read by hand into our error shape; this type documents it).
+/// The query of the adoption report.
 #[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 pub struct AdoptionParams {
     /// First day, YYYY-MM-DD (UTC), included. Default: the Monday 11 weeks before the week of `to` (12 whole weeks).
     from: Option<String>,
@@ -36,7 +36,7 @@ pub struct AdoptionParams {
 
 /// The query of the data-quality report.
 #[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 pub struct DataQualityParams {
     /// First day, YYYY-MM-DD (UTC), included. Default: the Monday 11 weeks before the week of `to` (12 whole weeks).
     from: Option<String>,
@@ -50,20 +50,23 @@ pub struct DataQualityParams {
     section: Option<String>,
 }
 
-fn range_of(q: &HashMap<String, String>) -> Result<Range, ApiError> {
-    Range::parse(
-        q.get("from").map(String::as_str),
-        q.get("to").map(String::as_str),
-        Utc::now().date_naive(),
-    )
-    .map_err(|e| ApiError::bad_request(e.code, e.message))
+impl QueryParams for AdoptionParams {}
+impl QueryParams for DataQualityParams {}
+
+/// The report's days: `from` and `to`, checked by `reports::Range` (`invalid_date`,
+/// `invalid_range`).
+fn range_of(from: Option<&str>, to: Option<&str>) -> Result<Range, ApiError> {
+    Range::parse(from, to, Utc::now().date_naive())
+        .map_err(|e| ApiError::bad_request(e.code, e.message))
 }
 
-/// The CSV section asked for, or `None` for JSON. A `section` the report does not have is
-/// refused even with JSON, so a typo never goes unnoticed.
+/// The CSV section asked for (`?format=csv&section=…`, or `Accept: text/csv`), or `None` for
+/// JSON. A `section` the report does not have is refused even with JSON, so a typo never goes
+/// unnoticed.
 pub(super) fn csv_section(
     req: &HttpRequest,
-    q: &HashMap<String, String>,
+    format: Option<&str>,
+    section: Option<&str>,
     sections: &[&'static str],
 ) -> Result<Option<&'static str>, ApiError> {
     let accept_csv = req
@@ -71,11 +74,7 @@ pub(super) fn csv_section(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|m| m.trim().starts_with("text/csv")));
-    let csv = match q
-        .get("format")
-        .map(|f| f.trim().to_ascii_lowercase())
-        .as_deref()
-    {
+    let csv = match format.map(|f| f.trim().to_ascii_lowercase()).as_deref() {
         Some("csv") => true,
         Some("json") => false,
         Some(_) => {
@@ -86,7 +85,7 @@ pub(super) fn csv_section(
         }
         None => accept_csv,
     };
-    let section = match q.get("section") {
+    let section = match section {
         None => sections[0],
         Some(s) => sections
             .iter()
@@ -125,7 +124,7 @@ fn csv_response(text: String, report: &str, section: &str, range: &Range) -> Htt
 /// up to their school's, schools to the totals (`consistent`); docs/reports.md says how each
 /// figure is computed. CSV with `?format=csv` or `Accept: text/csv`, one table per `section`.
 /// Administrators only; counts, no student-level data.
-#[utoipa::path(get, path = "/api/v1/admin/adoption", tag = "administration",
+#[utoipa::path(tag = "administration",
     params(AdoptionParams),
     security(("bearer" = [])),
     responses(
@@ -135,16 +134,22 @@ fn csv_response(text: String, report: &str, section: &str, range: &Range) -> Htt
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/adoption")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn adoption(
     caller: Caller,
     state: web::Data<AppState>,
+    query: Query<AdoptionParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
-    let q = params::query(&req)?;
-    let range = range_of(&q)?;
-    let section = csv_section(&req, &q, &reports::csv::ADOPTION_SECTIONS)?;
+    let range = range_of(query.from.as_deref(), query.to.as_deref())?;
+    let section = csv_section(
+        &req,
+        query.format.as_deref(),
+        query.section.as_deref(),
+        &reports::csv::ADOPTION_SECTIONS,
+    )?;
     let org = caller.org;
     let report: Adoption = state
         .db
@@ -174,7 +179,7 @@ pub async fn adoption(
 /// hours or more after they occurred), future-dated events and how far ahead the device's
 /// clock was; now: suspected shared accounts (flags during the range), students without a
 /// class, skills with too few students to fit their model. CSV as for adoption. Administrators only.
-#[utoipa::path(get, path = "/api/v1/admin/data-quality", tag = "administration",
+#[utoipa::path(tag = "administration",
     params(DataQualityParams),
     security(("bearer" = [])),
     responses(
@@ -184,16 +189,22 @@ pub async fn adoption(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/data-quality")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn data_quality(
     caller: Caller,
     state: web::Data<AppState>,
+    query: Query<DataQualityParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
-    let q = params::query(&req)?;
-    let range = range_of(&q)?;
-    let section = csv_section(&req, &q, &reports::csv::DATA_QUALITY_SECTIONS)?;
+    let range = range_of(query.from.as_deref(), query.to.as_deref())?;
+    let section = csv_section(
+        &req,
+        query.format.as_deref(),
+        query.section.as_deref(),
+        &reports::csv::DATA_QUALITY_SECTIONS,
+    )?;
     let org = caller.org;
     let min_students = state.refit.min_students;
     let report: DataQuality = state

@@ -2,23 +2,22 @@
 //! it) and `GET /api/v1/admin/fairness`. Both answer JSON, or CSV with `?format=csv` or
 //! `Accept: text/csv` (one table per `?section=`).
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::admin::RefitResult;
-use super::params;
+use super::params::{Query, QueryParams, Whole};
+use super::report_params::{FairnessSection, ModelHealthSection, ReportFormat};
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
-use crate::reports::fairness::{self, Fairness, FairnessRule};
+use crate::reports::fairness::{assess, Fairness, FairnessRule};
 use crate::reports::model_health::{
-    self, Accuracy, DriftRule, HealthSummary, SkillHealth, SkillInput,
+    skill_health, summarise, Accuracy, DriftRule, HealthSummary, SkillHealth, SkillInput,
 };
-use crate::startup::AppState;
 use crate::store::predictions::day_of;
 use crate::store::refit_jobs::{self, JobRow, Started};
 
@@ -124,9 +123,42 @@ const ACC_COLUMNS: [&str; 6] = [
     "observed",
 ];
 
+/// The query of the model-health report.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ModelHealthParams {
+    /// Last day covered, YYYY-MM-DD (default today, UTC)
+    as_of: Option<String>,
+    /// Weeks of history, 1 to 52 (default 8)
+    #[param(value_type = Option<u32>)]
+    weeks: Option<Whole<1, 52>>,
+    /// json (default) or csv
+    #[param(value_type = Option<ReportFormat>)]
+    format: Option<String>,
+    /// CSV table: skills (default) or weeks
+    #[param(value_type = Option<ModelHealthSection>)]
+    section: Option<String>,
+}
+
+impl QueryParams for ModelHealthParams {}
+
+/// The query of the fairness report.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FairnessParams {
+    /// json (default) or csv
+    #[param(value_type = Option<ReportFormat>)]
+    format: Option<String>,
+    /// CSV table: groups (default), flags or warnings
+    #[param(value_type = Option<FairnessSection>)]
+    section: Option<String>,
+}
+
+impl QueryParams for FairnessParams {}
+
 /// `as_of` (a date, default today) and `weeks` (1–52, default 8).
-fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiError> {
-    let as_of = match q.get("as_of") {
+fn report_days(q: &ModelHealthParams) -> Result<(NaiveDate, usize), ApiError> {
+    let as_of = match &q.as_of {
         None => Utc::now().date_naive(),
         Some(v) => crate::reports::parse_date(v).ok_or_else(|| {
             ApiError::bad_request(
@@ -135,7 +167,7 @@ fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiErr
             )
         })?,
     };
-    let weeks = params::number(q, "weeks", 1..=52, "invalid_query")?.unwrap_or(8);
+    let weeks = q.weeks.map_or(8, Whole::get);
     Ok((as_of, weeks))
 }
 
@@ -147,13 +179,8 @@ fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiErr
 /// recommended") or `too_little_data`. The rule is in `rule` and in docs/reports.md. Also the
 /// latest refit job started from here. `?format=csv` (or `Accept: text/csv`) gives a table:
 /// `section=skills` (default) or `section=weeks`. Administrators only.
-#[utoipa::path(get, path = "/api/v1/admin/model-health", tag = "administration",
-    params(
-        ("as_of" = Option<String>, Query, description = "Last day covered, YYYY-MM-DD (default today, UTC)"),
-        ("weeks" = Option<u32>, Query, description = "Weeks of history, 1 to 52 (default 8)"),
-        ("format" = Option<super::report_params::ReportFormat>, Query, description = "json (default) or csv"),
-        ("section" = Option<super::report_params::ModelHealthSection>, Query, description = "CSV table: skills (default) or weeks"),
-    ),
+#[utoipa::path(tag = "administration",
+    params(ModelHealthParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report (JSON, or CSV when asked)", body = ModelHealthReport),
@@ -161,16 +188,22 @@ fn report_days(q: &HashMap<String, String>) -> Result<(NaiveDate, usize), ApiErr
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/model-health")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn model_health(
     caller: Caller,
     state: web::Data<AppState>,
+    query: Query<ModelHealthParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
-    let q = params::query(&req)?;
-    let csv = super::reports::csv_section(&req, &q, &["skills", "weeks"])?;
-    let (as_of, weeks) = report_days(&q)?;
+    let csv = super::reports::csv_section(
+        &req,
+        query.format.as_deref(),
+        query.section.as_deref(),
+        &["skills", "weeks"],
+    )?;
+    let (as_of, weeks) = report_days(&query)?;
     let rule = DriftRule::default();
     let to = day_of(
         as_of
@@ -208,7 +241,7 @@ pub async fn model_health(
                 skill_id: m.skill_id,
                 name: m.name,
             };
-            model_health::skill_health(&input, &rule, &week_starts)
+            skill_health(&input, &rule, &week_starts)
         })
         .collect();
     if let Some(section) = csv {
@@ -219,7 +252,7 @@ pub async fn model_health(
         as_of,
         window_from: as_of - Duration::days(i64::from(rule.window_days) - 1),
         rule,
-        summary: model_health::summarise(&skills),
+        summary: summarise(&skills),
         skills,
         refit: job.map(RefitJobView::from),
     }))
@@ -306,7 +339,7 @@ fn serde_plain<T: Serialize>(v: &T) -> String {
 /// answered at once): 202 with the job; follow it at
 /// `GET /api/v1/admin/model-health/refit/{job_id}`. One refit at a time per organisation:
 /// 409 `refit_running` while one is queued or running. Administrators only.
-#[utoipa::path(post, path = "/api/v1/admin/model-health/refit", tag = "administration",
+#[utoipa::path(tag = "administration",
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The refit is queued", body = RefitJobView),
@@ -314,6 +347,7 @@ fn serde_plain<T: Serialize>(v: &T) -> String {
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 409, description = "A refit is already queued or running", body = ErrorBody),
     ))]
+#[post("/api/v1/admin/model-health/refit")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn start_refit(
     caller: Caller,
@@ -367,7 +401,7 @@ pub async fn start_refit(
 /// `status` is `queued`, `running`, `done` or `failed`; progress counts skills fitted and
 /// students recomputed; `result` is what `POST /api/v1/admin/refit` answers. Administrators
 /// of the job's organisation only (404 otherwise).
-#[utoipa::path(get, path = "/api/v1/admin/model-health/refit/{job_id}", tag = "administration",
+#[utoipa::path(tag = "administration",
     params(("job_id" = String, Path, description = "The job id from the POST")),
     security(("bearer" = [])),
     responses(
@@ -376,6 +410,7 @@ pub async fn start_refit(
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such job in the caller's organisation", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/model-health/refit/{job_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_refit(
     caller: Caller,
@@ -401,11 +436,8 @@ pub async fn get_refit(
 /// from the rest by more than the margins in `rule` (docs/reports.md). Says so plainly when the
 /// roster has no groups. `?format=csv`: `section=groups` (default), `flags` or `warnings`.
 /// Administrators only.
-#[utoipa::path(get, path = "/api/v1/admin/fairness", tag = "administration",
-    params(
-        ("format" = Option<super::report_params::ReportFormat>, Query, description = "json (default) or csv"),
-        ("section" = Option<super::report_params::FairnessSection>, Query, description = "CSV table: groups (default), flags or warnings"),
-    ),
+#[utoipa::path(tag = "administration",
+    params(FairnessParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report (JSON, or CSV when asked)", body = Fairness),
@@ -413,21 +445,27 @@ pub async fn get_refit(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/fairness")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn fairness(
     caller: Caller,
     state: web::Data<AppState>,
+    query: Query<FairnessParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     policy::may_administer(&caller)?;
-    let q = params::query(&req)?;
-    let csv = super::reports::csv_section(&req, &q, &["groups", "flags", "warnings"])?;
+    let csv = super::reports::csv_section(
+        &req,
+        query.format.as_deref(),
+        query.section.as_deref(),
+        &["groups", "flags", "warnings"],
+    )?;
     let org = caller.org.clone();
     let figures = state
         .db
         .read(move |conn| crate::store::reports_model::group_figures(conn, &org))
         .await?;
-    let report = fairness::assess(figures, &FairnessRule::default());
+    let report = assess(figures, &FairnessRule::default());
     if let Some(section) = csv {
         return Ok(fairness_csv(section, &report));
     }

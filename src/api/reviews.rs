@@ -1,19 +1,20 @@
 //! The review queue: `GET /api/v1/reviews` and `POST /api/v1/reviews/{id}`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
 use super::classes::DecisionBody;
-use super::params;
+use super::params::{self, NamesQuery, Query, QueryParams, Whole};
+use super::AppState;
 use crate::auth::Caller;
+use crate::config::MAX_SMALL_BODY_BYTES;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::reviews::{self, parse_review_id, ReviewItem, ReviewStatus};
 use crate::insights::{Decision, DecisionRecord};
-use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::Subject;
 
@@ -29,19 +30,33 @@ pub struct Reviews {
 }
 
 #[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 struct ReviewsQuery {
     /// Only this class's students (else the whole organisation's).
     class_id: Option<String>,
     /// open (default), confirmed, dismissed or all.
     status: Option<String>,
     /// At most this many items (1–1000, default 200).
-    limit: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    limit: Option<Whole<1, 1000>>,
     /// Skip this many items first (paging; default 0).
-    offset: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    offset: Option<Whole<0, 1_000_000>>,
     /// With `class_id` and the open queue: open items shown per day (1–100, default 5);
     /// decisions taken today count against it.
-    per_day: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    per_day: Option<Whole<1, 100>>,
+}
+
+impl QueryParams for ReviewsQuery {
+    fn code(field: &str) -> &'static str {
+        match field {
+            "limit" => "invalid_limit",
+            "offset" => "invalid_offset",
+            "per_day" => "invalid_per_day",
+            _ => "invalid_query",
+        }
+    }
 }
 
 /// The review queue: uncertain estimates and flags awaiting the teacher's judgment.
@@ -49,8 +64,8 @@ struct ReviewsQuery {
 /// Derived from the maintained state: an estimate appears while it needs review; a decision
 /// holds until new evidence arrives on that student × skill, after which the item is open
 /// again if it still needs review.
-#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
-    params(ReviewsQuery),
+#[utoipa::path(tag = "reviews",
+    params(ReviewsQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The queue", body = Reviews),
@@ -59,21 +74,22 @@ struct ReviewsQuery {
         (status = 403, description = "The token may not read this", body = ErrorBody),
         (status = 404, description = "No such class", body = ErrorBody),
     ))]
+#[get("/api/v1/reviews")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_reviews(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    query: Query<ReviewsQuery>,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = params::query(&req)?;
-    let class = q.get("class_id").cloned();
+    let class = query.class_id.clone();
     authorise(
         &state,
         &caller,
         class.as_deref().map_or(Scope::Org, Scope::Class),
     )
     .await?;
-    let status = match q.get("status") {
+    let status = match &query.status {
         None => Some(ReviewStatus::Open),
         Some(s) => ReviewStatus::parse(s).ok_or_else(|| {
             ApiError::bad_request(
@@ -82,10 +98,9 @@ pub async fn get_reviews(
             )
         })?,
     };
-    let limit = params::number(&q, "limit", 1..=1000, "invalid_limit")?.unwrap_or(200);
-    let offset = params::number(&q, "offset", 0..=1_000_000, "invalid_offset")?.unwrap_or(0);
-    let per_day =
-        params::number(&q, "per_day", 1..=100, "invalid_per_day")?.unwrap_or(reviews::PER_DAY);
+    let limit = query.limit.map_or(200, Whole::get);
+    let offset = query.offset.map_or(0, Whole::get);
+    let per_day = query.per_day.map_or(reviews::PER_DAY, Whole::get);
     let daily = class.is_some() && status == Some(ReviewStatus::Open);
     let org = caller.org.clone();
     let now = to_millis(Utc::now());
@@ -103,7 +118,7 @@ pub async fn get_reviews(
         .await?
         .ok_or_else(|| ApiError::not_found("no class with this id in your organisation"))?;
     let mut data = data;
-    if params::anonymise(&q) {
+    if names.anonymise() {
         super::classes::anonymise(&mut data, &caller.org);
     }
     let mut items = reviews::queue(&data);
@@ -141,7 +156,7 @@ pub struct Decided {
 ///
 /// A dismissal silences the same call (and the insights resting on it) for that student and
 /// skill until new evidence arrives; a confirmation is recorded. Both keep who and when.
-#[utoipa::path(post, path = "/api/v1/reviews/{review_id}", tag = "reviews",
+#[utoipa::path(tag = "reviews",
     params(("review_id" = String, Path, description = "The item's id from GET /api/v1/reviews")),
     request_body = DecisionBody,
     security(("bearer" = [])),
@@ -153,20 +168,26 @@ pub struct Decided {
         (status = 404, description = "No such item in the caller's organisation", body = ErrorBody),
         (status = 422, description = "Not a decision", body = ErrorBody),
     ))]
+#[post("/api/v1/reviews/{review_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn decide_review(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = params::read_body(payload, MAX_SMALL_BODY_BYTES).await?;
     // Tools never decide; the item's student is checked once the id is read.
     crate::auth::policy::may_list_classes(&caller)?;
     let id = path.into_inner();
     let not_found = || ApiError::not_found("no review item with this id in your organisation");
     let (kind, student, skill) = parse_review_id(&id).ok_or_else(not_found)?;
     authorise(&state, &caller, Scope::Student(&student)).await?;
-    let body: DecisionBody = params::json(&body, "invalid_decision")?;
+    let body: DecisionBody = params::json(
+        &body,
+        "invalid_decision",
+        r#"{"decision": "confirm" or "dismiss", "note": "…"}"#,
+    )?;
     if body.decision == Decision::Done {
         return Err(ApiError::unprocessable(
             "invalid_decision",

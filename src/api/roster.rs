@@ -1,13 +1,13 @@
 //! `PUT /api/v1/admin/roster`: display names, classes and groups for students.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{put, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::config::MAX_ROSTER_BYTES;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
 use crate::store::audit::Subject;
 use crate::store::privacy::RosterSummary;
 
@@ -50,7 +50,7 @@ pub struct RosterResult {
 /// a rostering import). JSON (`Content-Type: application/json`) or CSV (`text/csv`) with the
 /// columns `student_id`, `display_name` (or `name`), `class_id`, `group`, `school_id`, `school_name`. All or nothing: a bad
 /// line refuses the whole upload and names the line. Administrators only; audited.
-#[utoipa::path(put, path = "/api/v1/admin/roster", tag = "privacy",
+#[utoipa::path(tag = "privacy",
     request_body(content = RosterUpload, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
@@ -61,6 +61,7 @@ pub struct RosterResult {
         (status = 413, description = "Larger than 8 MiB", body = ErrorBody),
         (status = 422, description = "A line is invalid (named in the message)", body = ErrorBody),
     ))]
+#[put("/api/v1/admin/roster")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn put_roster(
     caller: Caller,
@@ -74,7 +75,7 @@ pub async fn put_roster(
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
-    let body = super::read_body(payload, MAX_ROSTER_BYTES, "8 MiB").await?;
+    let body = super::params::read_body(payload, MAX_ROSTER_BYTES).await?;
     if !csv && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
         return Err(ApiError::bad_request(
             "malformed_json",

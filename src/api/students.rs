@@ -1,17 +1,17 @@
 //! `GET /api/v1/students/{student_id}`: one student's skills as the teacher's page shows them.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::NamesQuery;
+use super::params::{NamesQuery, Query};
+use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::insights::history::Trajectory;
 use crate::insights::student::{self, Certainty, MasteryProgress};
 use crate::insights::{Cell, Decision, SkillInfo};
 use crate::kt::Rules;
-use crate::startup::AppState;
 use crate::store::audit::Subject;
 use crate::store::flags::StoredFlag;
 use crate::store::history::Recent;
@@ -249,7 +249,7 @@ impl SkillView {
 /// The estimates and flags are kept up to date as events arrive (idle is worked out when
 /// read). A teacher reads the students of the classes they teach; an administrator any student
 /// of their organisation. Every read is recorded in the audit log.
-#[utoipa::path(get, path = "/api/v1/students/{student_id}", tag = "students",
+#[utoipa::path(tag = "students",
     params(("student_id" = String, Path, description = "The student's pseudonymous id"), NamesQuery),
     security(("bearer" = [])),
     responses(
@@ -258,14 +258,15 @@ impl SkillView {
         (status = 403, description = "Not one of the caller's students, or a tool token", body = ErrorBody),
         (status = 404, description = "No such student in the administrator's organisation", body = ErrorBody),
     ))]
+#[get("/api/v1/students/{student_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn get_student(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<NamesQuery>,
+    names: Query<NamesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let anonymise = query.anonymise;
+    let anonymise = names.anonymise();
     let scope = student_scope(&state, &caller, path.into_inner(), policy::may_read_student).await?;
     super::audit::record(
         &state,
@@ -386,7 +387,7 @@ async fn student_scope(
 /// For a subject access request (GDPR art. 15, FERPA's right to inspect): the roster data,
 /// enrolments, every practice event still held, the knowledge-tracing states and the items
 /// answered. Administrators only; recorded in the audit log.
-#[utoipa::path(get, path = "/api/v1/students/{student_id}/export", tag = "privacy",
+#[utoipa::path(tag = "privacy",
     params(("student_id" = String, Path, description = "The student's pseudonymous id")),
     security(("bearer" = [])),
     responses(
@@ -395,6 +396,7 @@ async fn student_scope(
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such student in the organisation", body = ErrorBody),
     ))]
+#[get("/api/v1/students/{student_id}/export")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn export_student(
     caller: Caller,
@@ -445,7 +447,7 @@ pub struct ErasureResult {
 /// audit log's earlier entries. What stays: one audit entry saying that an administrator erased
 /// a student, when, and how many rows, without the id. A tool that sends new events for the id
 /// later starts a new record. Administrators only.
-#[utoipa::path(delete, path = "/api/v1/students/{student_id}", tag = "privacy",
+#[utoipa::path(tag = "privacy",
     params(("student_id" = String, Path, description = "The student's pseudonymous id")),
     security(("bearer" = [])),
     responses(
@@ -454,6 +456,7 @@ pub struct ErasureResult {
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such student in the organisation", body = ErrorBody),
     ))]
+#[delete("/api/v1/students/{student_id}")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
 pub async fn erase_student(
     caller: Caller,

@@ -507,7 +507,7 @@ fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
     use crate::sim::{Config, Simulation};

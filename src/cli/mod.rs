@@ -1,9 +1,13 @@
 //! The command line: `huddle serve`, `huddle demo`, `huddle token`, `huddle kt`, `huddle simulate`. Flags win
-//! over environment variables, which win over defaults (clap's `env`).
+//! over environment variables, which win over defaults (clap's `env`). `demo` and `simulate`
+//! run the classroom simulator: they exist with the `sim` feature only.
 
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod kt;
+#[cfg(feature = "sim")]
 mod live_demo;
+#[cfg(feature = "sim")]
 pub mod simulate;
 pub mod user;
 
@@ -35,6 +39,7 @@ enum Command {
     Serve(ServeArgs),
     /// Create a fresh demo database with a simulated district, print the sign-in details
     /// and serve the dashboard.
+    #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
     /// Print a signed token, for student tools and scripts.
     Token(TokenArgs),
@@ -43,6 +48,7 @@ enum Command {
     /// Knowledge tracing for researchers: fit and cross-validate BKT from a CSV.
     Kt(kt::KtArgs),
     /// Write simulated practice events and their ground truth.
+    #[cfg(feature = "sim")]
     Simulate(simulate::SimulateArgs),
     /// Copy the database while the service runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump).
     Backup(BackupArgs),
@@ -198,10 +204,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo::run(args),
         Command::Token(args) => token(args),
         Command::User(args) => user::run(args),
         Command::Kt(args) => kt::run(args),
+        #[cfg(feature = "sim")]
         Command::Simulate(args) => simulate::run(args),
         Command::Backup(args) => backup(args),
     };

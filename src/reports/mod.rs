@@ -11,7 +11,7 @@ pub mod facts;
 pub mod fairness;
 pub mod model_health;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod drift_check;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};

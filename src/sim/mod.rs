@@ -251,7 +251,7 @@ pub struct DayTruth {
     pub behaviours: Vec<&'static str>,
 }
 
-/// One answer of a misbehaving student.
+/// One answer to an item.
 struct Act {
     outcome: Outcome,
     attempt: u8,
@@ -388,6 +388,7 @@ fn school_days(start: NaiveDate, n: u32) -> Vec<NaiveDate> {
 }
 
 /// Per student and skill: hidden state and items not yet seen.
+#[derive(Clone, Copy)]
 struct Progress {
     known: bool,
     next_item: usize,
@@ -435,296 +436,29 @@ impl Simulation {
     pub fn run(&self) -> Output {
         let c = &self.config;
         let mut rng = StdRng::seed_from_u64(c.seed);
-        // Behaviours draw from a stream of their own: an all-diligent run is the same as
-        // before profiles existed.
+        // Behaviours draw from a stream of their own, so that they leave the main stream's
+        // draws alone: an all-diligent run draws nothing from it.
         let mut brng = StdRng::seed_from_u64(c.seed ^ 0x5eed_b0e4_a710_0000);
         let skills = self.make_skills(&mut rng);
-        let n_classes = if c.classes > 0 {
-            c.classes
-        } else {
-            c.students.div_ceil(25).max(1)
-        };
-        let class_ids: Vec<String> = (0..n_classes)
-            .map(|i| format!("class-{:02}", i + 1))
-            .collect();
-        let profiles = if c.profiles.only_diligent() {
-            vec![Profile::Diligent; c.students]
-        } else {
-            c.profiles.assign(c.students, &mut brng)
-        };
-        let students: Vec<Student> = (0..c.students)
-            .map(|i| Student {
-                id: format!("stu-{:04}", i + 1),
-                class: i % n_classes,
-                profile: profiles[i],
-                speed: lognormal(&mut rng, 0.25),
-            })
-            .collect();
-        // Idle students stop practising after a while: from this school day on.
-        let stops: Vec<u32> = students
-            .iter()
-            .map(|s| match s.profile {
-                Profile::Idle => (f64::from(c.days) * brng.random_range(0.3..0.6)).round() as u32,
-                _ => u32::MAX,
-            })
-            .collect();
-        // Each class works through the skills in its own order, a few skills a day, so every
-        // skill comes back every few days (spaced practice).
-        let class_order: Vec<Vec<usize>> = (0..n_classes)
-            .map(|_| {
-                let mut order: Vec<usize> = (0..skills.len()).collect();
-                rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
-                order
-            })
-            .collect();
-        let mut progress: Vec<Option<Progress>> =
-            (0..students.len() * skills.len()).map(|_| None).collect();
-        let mut out = Output {
-            skills,
-            students,
-            class_ids,
-            session_ids: Vec::new(),
-            events: Vec::new(),
-            truth: Vec::new(),
-            days: Vec::new(),
-        };
-        let per_day = c.skills_per_day.clamp(1, out.skills.len());
-        let (lo, hi) = (
-            c.items_per_session.0.max(1),
-            c.items_per_session.1.max(c.items_per_session.0.max(1)),
-        );
-        let mut last_practice: Vec<Option<NaiveDate>> = vec![None; out.students.len()];
+        let world = World::new(c, skills, &mut rng, &mut brng);
+        let mut run = Run::new(c, &world, rng, brng);
         for (d, day) in school_days(c.start, c.days).into_iter().enumerate() {
-            for (s_idx, student) in out.students.iter().enumerate() {
-                let mut truth = DayTruth {
-                    student: s_idx as u32,
-                    date: day,
-                    practised: false,
-                    behaviours: Vec::new(),
-                };
-                // Idle once three whole school days have gone by without practice (the
-                // definition: docs/signals.md).
-                let idle_since = |last: Option<NaiveDate>| {
-                    let ms = |d: NaiveDate| {
-                        Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
-                            .timestamp_millis()
-                    };
-                    last.is_some_and(|l| crate::signals::school_days_between(ms(l), ms(day)) >= 3)
-                };
-                let absent = rng.random_bool(c.absence.clamp(0.0, 1.0));
-                if absent || d as u32 >= stops[s_idx] {
-                    if idle_since(last_practice[s_idx]) {
-                        truth.behaviours.push("idle");
-                    }
-                    if c.profiles.only_diligent() {
-                        continue;
-                    }
-                    out.days.push(truth);
-                    continue;
-                }
-                let events_before = out.events.len();
-                let acting =
-                    student.profile.acts_on() > 0.0 && brng.random_bool(student.profile.acts_on());
-                let (mut rapid, mut gamed, mut hints, mut skips, mut abandoned) =
-                    (0u32, 0u32, 0u32, 0u32, false);
-                let mut errors_in_row = 0u32;
-                // Classes have their lesson in different periods of the morning.
-                let period_min = 8 * 60 + 30 + (student.class % 5) as i64 * 55;
-                let mut t = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-                    + Duration::minutes(period_min)
-                    + Duration::seconds(rng.random_range(0..300));
-                let session = out.session_ids.len() as u32;
-                out.session_ids
-                    .push(format!("{:012x}", rng.random::<u64>() >> 16));
-                let order = &class_order[student.class];
-                'day: for j in 0..per_day {
-                    let k = order[(d * per_day + j) % order.len()];
-                    let slot = s_idx * out.skills.len() + k;
-                    let skill = &out.skills[k];
-                    let p = if student.profile == Profile::Struggling {
-                        Params {
-                            prior: skill.params.prior * 0.3,
-                            learn: skill.params.learn * 0.25,
-                            ..skill.params
-                        }
-                    } else {
-                        skill.params
-                    };
-                    let p = match c.drift {
-                        Some(drift) if drift.skill == k && d as u32 >= drift.day => drift.apply(p),
-                        _ => p,
-                    };
-                    let prog = progress[slot].get_or_insert_with(|| {
-                        let known = rng.random_bool(p.prior);
-                        out.truth.push(Truth {
-                            student: s_idx as u32,
-                            skill: k as u16,
-                            known_at_start: known,
-                            steps: Vec::new(),
-                        });
-                        Progress {
-                            known,
-                            next_item: 0,
-                            truth: out.truth.len() - 1,
-                        }
-                    });
-                    for _ in 0..rng.random_range(lo..=hi) {
-                        if prog.next_item >= skill.items.len() {
-                            break; // every item seen: no new opportunity on this skill
-                        }
-                        let item = prog.next_item;
-                        prog.next_item += 1;
-                        let known_before = prog.known;
-                        let misbehaved = if acting || student.profile == Profile::GiverUpper {
-                            Self::misbehave(&mut brng, student, skill, item, known_before)
-                        } else {
-                            None
-                        };
-                        let id = uuid(&mut rng);
-                        let (first_correct, engaged) = match misbehaved {
-                            Some(m) => {
-                                rapid += m.rapid;
-                                gamed += u32::from(m.gamed);
-                                hints += u32::from(m.hint_abused);
-                                skips += u32::from(m.skipped);
-                                for (n, act) in m.acts.iter().enumerate() {
-                                    out.events.push(Event {
-                                        event_id: if n == 0 { id } else { uuid(&mut brng) },
-                                        at: t,
-                                        student: s_idx as u32,
-                                        skill: k as u16,
-                                        item: item as u16,
-                                        session,
-                                        outcome: act.outcome,
-                                        attempt: act.attempt,
-                                        response_ms: act.response_ms,
-                                        hints_used: act.hints_used,
-                                        hint_bottom_out: act.hint_bottom_out,
-                                    });
-                                    t += Duration::milliseconds(
-                                        act.response_ms as i64 + brng.random_range(1_000..4_000),
-                                    );
-                                }
-                                let first = &m.acts[0];
-                                (
-                                    crate::kt::observation_outcome(
-                                        first.outcome,
-                                        first.hint_bottom_out,
-                                    ),
-                                    m.engaged,
-                                )
-                            }
-                            None => {
-                                let first = Self::first_attempt(
-                                    &mut rng,
-                                    student,
-                                    skill,
-                                    &p,
-                                    item,
-                                    known_before,
-                                );
-                                out.events.push(Event {
-                                    event_id: id,
-                                    at: t,
-                                    student: s_idx as u32,
-                                    skill: k as u16,
-                                    item: item as u16,
-                                    session,
-                                    outcome: first.outcome,
-                                    attempt: 1,
-                                    response_ms: first.response_ms,
-                                    hints_used: first.hints_used,
-                                    hint_bottom_out: first.hint_bottom_out,
-                                });
-                                t += Duration::milliseconds(
-                                    first.response_ms as i64 + rng.random_range(2_000..12_000),
-                                );
-                                // A diligent student tries again after a wrong answer; retries
-                                // are not opportunities (they show what the feedback taught).
-                                if first.outcome == Outcome::Incorrect {
-                                    let ms =
-                                        (first.response_ms as f64 * 0.7 * lognormal(&mut rng, 0.3))
-                                            as u32;
-                                    let hints = u8::from(rng.random_bool(0.4));
-                                    out.events.push(Event {
-                                        event_id: uuid(&mut rng),
-                                        at: t,
-                                        student: s_idx as u32,
-                                        skill: k as u16,
-                                        item: item as u16,
-                                        session,
-                                        outcome: if rng.random_bool(if known_before {
-                                            0.9
-                                        } else {
-                                            0.5
-                                        }) {
-                                            Outcome::Correct
-                                        } else {
-                                            Outcome::Incorrect
-                                        },
-                                        attempt: 2,
-                                        response_ms: ms.clamp(500, 3_600_000),
-                                        hints_used: hints,
-                                        hint_bottom_out: false,
-                                    });
-                                    t += Duration::milliseconds(
-                                        ms as i64 + rng.random_range(2_000..8_000),
-                                    );
-                                }
-                                (first.correct, true)
-                            }
-                        };
-                        if engaged {
-                            prog.known = if prog.known {
-                                !rng.random_bool(p.forget)
-                            } else {
-                                rng.random_bool(p.learn)
-                            };
-                        }
-                        out.truth[prog.truth].steps.push(Step {
-                            event_id: id,
-                            correct: first_correct,
-                            known_before,
-                            known_after: prog.known,
-                            engaged,
-                        });
-                        errors_in_row = if first_correct { 0 } else { errors_in_row + 1 };
-                        if student.profile == Profile::GiverUpper
-                            && errors_in_row >= 2
-                            && brng.random_bool(0.6)
-                        {
-                            abandoned = true;
-                            break 'day;
-                        }
-                    }
-                }
-                // A student who has met every item has nothing left to practise.
-                truth.practised = out.events.len() > events_before;
-                if truth.practised {
-                    last_practice[s_idx] = Some(day);
-                } else if idle_since(last_practice[s_idx]) {
-                    truth.behaviours.push("idle");
-                }
-                if rapid >= 3 {
-                    truth.behaviours.push("rapid_guessing");
-                }
-                if gamed >= 2 {
-                    truth.behaviours.push("gaming");
-                }
-                if hints >= 2 {
-                    truth.behaviours.push("hint_abuse");
-                }
-                if skips >= 2 || abandoned {
-                    truth.behaviours.push("giving_up");
-                }
-                if !c.profiles.only_diligent() {
-                    out.days.push(truth);
-                }
+            for s in 0..world.students.len() {
+                run.school_day(d, day, s);
             }
         }
+        let mut record = run.record;
         // Stable: events of one student keep their order when times are equal.
-        out.events.sort_by_key(|e| e.at);
-        out
+        record.events.sort_by_key(|e| e.at);
+        Output {
+            skills: world.skills,
+            students: world.students,
+            class_ids: world.class_ids,
+            session_ids: record.session_ids,
+            events: record.events,
+            truth: record.truth,
+            days: record.days,
+        }
     }
 
     /// How a misbehaving student answers an item; None when they answer it diligently.
@@ -835,61 +569,459 @@ impl Simulation {
         } else {
             rng.random_bool(p.guess)
         };
-        {
-            {
-                let slow = if known { 1.0 } else { 1.4 };
-                let ms = skill.items[item].median_ms * student.speed * slow * lognormal(rng, 0.4);
-                let response_ms = (ms as u32).clamp(600, 3_600_000);
-                if correct {
-                    return FirstAttempt {
-                        outcome: Outcome::Correct,
-                        correct,
-                        response_ms,
-                        hints_used: u8::from(rng.random_bool(0.05)),
-                        hint_bottom_out: false,
-                    };
-                }
-                // A wrong answer may instead show as a skip or as a bottom-out hint
-                // (the student enters the answer the hint gave away). Both count as
-                // incorrect evidence, so the BKT answer stays what the evidence says.
-                let r: f64 = rng.random();
-                if r < 0.04 {
-                    FirstAttempt {
-                        outcome: Outcome::Skipped,
-                        correct,
-                        response_ms: response_ms / 3,
-                        hints_used: 0,
-                        hint_bottom_out: false,
-                    }
-                } else if r < 0.10 {
-                    FirstAttempt {
-                        outcome: Outcome::Correct,
-                        correct,
-                        response_ms: response_ms.saturating_mul(2).min(3_600_000),
-                        hints_used: 3,
-                        hint_bottom_out: true,
-                    }
-                } else {
-                    FirstAttempt {
-                        outcome: Outcome::Incorrect,
-                        correct,
-                        response_ms,
-                        hints_used: u8::from(rng.random_bool(0.15)),
-                        hint_bottom_out: false,
-                    }
-                }
-            }
+        let slow = if known { 1.0 } else { 1.4 };
+        let ms = skill.items[item].median_ms * student.speed * slow * lognormal(rng, 0.4);
+        let response_ms = (ms as u32).clamp(600, 3_600_000);
+        let act = |outcome, response_ms, hints_used, hint_bottom_out| Act {
+            outcome,
+            attempt: 1,
+            response_ms,
+            hints_used,
+            hint_bottom_out,
+        };
+        if correct {
+            let hints = u8::from(rng.random_bool(0.05));
+            return FirstAttempt {
+                act: act(Outcome::Correct, response_ms, hints, false),
+                correct,
+            };
         }
+        // A wrong answer may instead show as a skip or as a bottom-out hint (the student
+        // enters the answer the hint gave away). Both count as incorrect evidence, so the BKT
+        // answer stays what the evidence says.
+        let r: f64 = rng.random();
+        let act = if r < 0.04 {
+            act(Outcome::Skipped, response_ms / 3, 0, false)
+        } else if r < 0.10 {
+            let slower = response_ms.saturating_mul(2).min(3_600_000);
+            act(Outcome::Correct, slower, 3, true)
+        } else {
+            let hints = u8::from(rng.random_bool(0.15));
+            act(Outcome::Incorrect, response_ms, hints, false)
+        };
+        FirstAttempt { act, correct }
     }
 }
 
 struct FirstAttempt {
-    outcome: Outcome,
+    act: Act,
     /// What the answer says about knowledge (the evidence rules applied).
     correct: bool,
-    response_ms: u32,
-    hints_used: u8,
-    hint_bottom_out: bool,
+}
+
+/// What stays as it is through a run: the skills, the students, their classes and plans.
+struct World {
+    skills: Vec<Skill>,
+    students: Vec<Student>,
+    class_ids: Vec<String>,
+    /// Each class works through the skills in its own order, a few skills a day, so every
+    /// skill comes back every few days (spaced practice).
+    class_order: Vec<Vec<usize>>,
+    /// Idle students stop practising after a while: from this school day on.
+    stops: Vec<u32>,
+}
+
+impl World {
+    fn new(c: &Config, skills: Vec<Skill>, rng: &mut StdRng, brng: &mut StdRng) -> Self {
+        let n_classes = if c.classes > 0 {
+            c.classes
+        } else {
+            c.students.div_ceil(25).max(1)
+        };
+        let class_ids = (0..n_classes)
+            .map(|i| format!("class-{:02}", i + 1))
+            .collect();
+        let profiles = if c.profiles.only_diligent() {
+            vec![Profile::Diligent; c.students]
+        } else {
+            c.profiles.assign(c.students, brng)
+        };
+        let students: Vec<Student> = (0..c.students)
+            .map(|i| Student {
+                id: format!("stu-{:04}", i + 1),
+                class: i % n_classes,
+                profile: profiles[i],
+                speed: lognormal(rng, 0.25),
+            })
+            .collect();
+        let stops = students
+            .iter()
+            .map(|s| match s.profile {
+                Profile::Idle => (f64::from(c.days) * brng.random_range(0.3..0.6)).round() as u32,
+                _ => u32::MAX,
+            })
+            .collect();
+        let class_order = (0..n_classes)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..skills.len()).collect();
+                rand::seq::SliceRandom::shuffle(order.as_mut_slice(), rng);
+                order
+            })
+            .collect();
+        World {
+            skills,
+            students,
+            class_ids,
+            class_order,
+            stops,
+        }
+    }
+}
+
+/// Everything a run has recorded so far.
+#[derive(Default)]
+struct Record {
+    session_ids: Vec<String>,
+    events: Vec<Event>,
+    truth: Vec<Truth>,
+    days: Vec<DayTruth>,
+}
+
+/// A run under way: its random streams, each student's progress, and the record.
+struct Run<'w> {
+    config: &'w Config,
+    world: &'w World,
+    rng: StdRng,
+    brng: StdRng,
+    /// Per student × skill, from the first time the student meets the skill.
+    progress: Vec<Option<Progress>>,
+    last_practice: Vec<Option<NaiveDate>>,
+    /// Skills a class practises each day.
+    per_day: usize,
+    /// Items per skill in a session, at least and at most.
+    items: (usize, usize),
+    record: Record,
+}
+
+/// A student's practice session on one school day: its clock, and what their behaviour in it
+/// amounted to (the ground truth of the behaviour detectors).
+struct Session {
+    id: u32,
+    /// When the next answer is given.
+    at: DateTime<Utc>,
+    /// Whether the student shows their profile's behaviour today.
+    acting: bool,
+    rapid: u32,
+    gamed: u32,
+    hints_abused: u32,
+    skips: u32,
+    abandoned: bool,
+    errors_in_row: u32,
+}
+
+impl Session {
+    /// The flag kinds the session should raise.
+    fn behaviours(&self) -> impl Iterator<Item = &'static str> {
+        [
+            (self.rapid >= 3, "rapid_guessing"),
+            (self.gamed >= 2, "gaming"),
+            (self.hints_abused >= 2, "hint_abuse"),
+            (self.skips >= 2 || self.abandoned, "giving_up"),
+        ]
+        .into_iter()
+        .filter_map(|(shown, kind)| shown.then_some(kind))
+    }
+}
+
+/// Whom and what an answer is about.
+#[derive(Clone, Copy)]
+struct Place {
+    student: u32,
+    skill: u16,
+    item: u16,
+    session: u32,
+}
+
+impl Place {
+    fn event(self, event_id: Uuid, at: DateTime<Utc>, act: &Act) -> Event {
+        Event {
+            event_id,
+            at,
+            student: self.student,
+            skill: self.skill,
+            item: self.item,
+            session: self.session,
+            outcome: act.outcome,
+            attempt: act.attempt,
+            response_ms: act.response_ms,
+            hints_used: act.hints_used,
+            hint_bottom_out: act.hint_bottom_out,
+        }
+    }
+}
+
+/// Idle once three whole school days have gone by without practice (the definition:
+/// docs/signals.md).
+fn idle_on(day: NaiveDate, last_practice: Option<NaiveDate>) -> bool {
+    let noon = |d: NaiveDate| {
+        Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
+            .timestamp_millis()
+    };
+    last_practice.is_some_and(|l| crate::signals::school_days_between(noon(l), noon(day)) >= 3)
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+impl<'w> Run<'w> {
+    fn new(config: &'w Config, world: &'w World, rng: StdRng, brng: StdRng) -> Self {
+        let lo = config.items_per_session.0.max(1);
+        Run {
+            config,
+            world,
+            rng,
+            brng,
+            progress: vec![None; world.students.len() * world.skills.len()],
+            last_practice: vec![None; world.students.len()],
+            per_day: config.skills_per_day.clamp(1, world.skills.len()),
+            items: (lo, config.items_per_session.1.max(lo)),
+            record: Record::default(),
+        }
+    }
+
+    /// Student `s` on school day `d` (`day`): absent, stopped for good, or practising.
+    fn school_day(&mut self, d: usize, day: NaiveDate, s: usize) {
+        let (c, world) = (self.config, self.world);
+        let student = &world.students[s];
+        let mut truth = DayTruth {
+            student: s as u32,
+            date: day,
+            practised: false,
+            behaviours: Vec::new(),
+        };
+        let absent = self.rng.random_bool(c.absence.clamp(0.0, 1.0));
+        if absent || d as u32 >= world.stops[s] {
+            if idle_on(day, self.last_practice[s]) {
+                truth.behaviours.push("idle");
+            }
+        } else {
+            let events_before = self.record.events.len();
+            let mut session = self.start_session(day, student);
+            let order = &world.class_order[student.class];
+            for j in 0..self.per_day {
+                let k = order[(d * self.per_day + j) % order.len()];
+                if !self.practise_skill(&mut session, d, s, k) {
+                    break;
+                }
+            }
+            // A student who has met every item has nothing left to practise.
+            truth.practised = self.record.events.len() > events_before;
+            if truth.practised {
+                self.last_practice[s] = Some(day);
+            } else if idle_on(day, self.last_practice[s]) {
+                truth.behaviours.push("idle");
+            }
+            truth.behaviours.extend(session.behaviours());
+        }
+        if !c.profiles.only_diligent() {
+            self.record.days.push(truth);
+        }
+    }
+
+    fn start_session(&mut self, day: NaiveDate, student: &Student) -> Session {
+        let acts_on = student.profile.acts_on();
+        let acting = acts_on > 0.0 && self.brng.random_bool(acts_on);
+        // Classes have their lesson in different periods of the morning.
+        let period_min = 8 * 60 + 30 + (student.class % 5) as i64 * 55;
+        let at = midnight(day)
+            + Duration::minutes(period_min)
+            + Duration::seconds(self.rng.random_range(0..300));
+        let id = self.record.session_ids.len() as u32;
+        self.record
+            .session_ids
+            .push(format!("{:012x}", self.rng.random::<u64>() >> 16));
+        Session {
+            id,
+            at,
+            acting,
+            rapid: 0,
+            gamed: 0,
+            hints_abused: 0,
+            skips: 0,
+            abandoned: false,
+            errors_in_row: 0,
+        }
+    }
+
+    /// Skill `k` in student `s`'s session: a few items not met before, each answered. False
+    /// when the student gave up and left the session.
+    fn practise_skill(&mut self, session: &mut Session, d: usize, s: usize, k: usize) -> bool {
+        let world = self.world;
+        let (student, skill) = (&world.students[s], &world.skills[k]);
+        let p = true_params(self.config, student, skill, k, d);
+        let slot = s * world.skills.len() + k;
+        let mut prog = match self.progress[slot] {
+            Some(prog) => prog,
+            None => self.meet(s, k, p.prior),
+        };
+        let mut stayed = true;
+        for _ in 0..self.rng.random_range(self.items.0..=self.items.1) {
+            if prog.next_item >= skill.items.len() {
+                break; // every item seen: no new opportunity on this skill
+            }
+            let item = prog.next_item;
+            prog.next_item += 1;
+            let known_before = prog.known;
+            let place = Place {
+                student: s as u32,
+                skill: k as u16,
+                item: item as u16,
+                session: session.id,
+            };
+            let (id, correct, engaged) = self.answer(session, place, &p, known_before);
+            if engaged {
+                prog.known = if prog.known {
+                    !self.rng.random_bool(p.forget)
+                } else {
+                    self.rng.random_bool(p.learn)
+                };
+            }
+            self.record.truth[prog.truth].steps.push(Step {
+                event_id: id,
+                correct,
+                known_before,
+                known_after: prog.known,
+                engaged,
+            });
+            session.errors_in_row = if correct {
+                0
+            } else {
+                session.errors_in_row + 1
+            };
+            if student.profile == Profile::GiverUpper
+                && session.errors_in_row >= 2
+                && self.brng.random_bool(0.6)
+            {
+                session.abandoned = true;
+                stayed = false;
+                break;
+            }
+        }
+        self.progress[slot] = Some(prog);
+        stayed
+    }
+
+    /// The first time student `s` meets skill `k`: whether they know it already.
+    fn meet(&mut self, s: usize, k: usize, prior: f64) -> Progress {
+        let known = self.rng.random_bool(prior);
+        self.record.truth.push(Truth {
+            student: s as u32,
+            skill: k as u16,
+            known_at_start: known,
+            steps: Vec::new(),
+        });
+        Progress {
+            known,
+            next_item: 0,
+            truth: self.record.truth.len() - 1,
+        }
+    }
+
+    /// The answers to one new item (as events), and the first attempt's id, whether it was
+    /// right as evidence, and whether the student engaged with the item.
+    fn answer(
+        &mut self,
+        session: &mut Session,
+        place: Place,
+        p: &Params,
+        known: bool,
+    ) -> (Uuid, bool, bool) {
+        let world = self.world;
+        let student = &world.students[place.student as usize];
+        let skill = &world.skills[place.skill as usize];
+        let item = place.item as usize;
+        let misbehaved = if session.acting || student.profile == Profile::GiverUpper {
+            Simulation::misbehave(&mut self.brng, student, skill, item, known)
+        } else {
+            None
+        };
+        let id = uuid(&mut self.rng);
+        let Some(m) = misbehaved else {
+            let correct = self.answer_diligently(session, place, id, p, known);
+            return (id, correct, true);
+        };
+        session.rapid += m.rapid;
+        session.gamed += u32::from(m.gamed);
+        session.hints_abused += u32::from(m.hint_abused);
+        session.skips += u32::from(m.skipped);
+        for (n, act) in m.acts.iter().enumerate() {
+            let event_id = if n == 0 { id } else { uuid(&mut self.brng) };
+            self.record
+                .events
+                .push(place.event(event_id, session.at, act));
+            session.at += Duration::milliseconds(
+                act.response_ms as i64 + self.brng.random_range(1_000..4_000),
+            );
+        }
+        let first = &m.acts[0];
+        let correct = crate::kt::observation_outcome(first.outcome, first.hint_bottom_out);
+        (id, correct, m.engaged)
+    }
+
+    /// A diligent student's answers: the first attempt as BKT decides, and after a wrong one
+    /// a retry (retries are not opportunities: they show what the feedback taught). Whether
+    /// the first was right as evidence.
+    fn answer_diligently(
+        &mut self,
+        session: &mut Session,
+        place: Place,
+        id: Uuid,
+        p: &Params,
+        known: bool,
+    ) -> bool {
+        let world = self.world;
+        let student = &world.students[place.student as usize];
+        let skill = &world.skills[place.skill as usize];
+        let first =
+            Simulation::first_attempt(&mut self.rng, student, skill, p, place.item as usize, known);
+        self.record
+            .events
+            .push(place.event(id, session.at, &first.act));
+        session.at += Duration::milliseconds(
+            first.act.response_ms as i64 + self.rng.random_range(2_000..12_000),
+        );
+        if first.act.outcome == Outcome::Incorrect {
+            let ms = (first.act.response_ms as f64 * 0.7 * lognormal(&mut self.rng, 0.3)) as u32;
+            let hints_used = u8::from(self.rng.random_bool(0.4));
+            let retry_id = uuid(&mut self.rng);
+            let right = self.rng.random_bool(if known { 0.9 } else { 0.5 });
+            let retry = Act {
+                outcome: if right {
+                    Outcome::Correct
+                } else {
+                    Outcome::Incorrect
+                },
+                attempt: 2,
+                response_ms: ms.clamp(500, 3_600_000),
+                hints_used,
+                hint_bottom_out: false,
+            };
+            self.record
+                .events
+                .push(place.event(retry_id, session.at, &retry));
+            session.at += Duration::milliseconds(ms as i64 + self.rng.random_range(2_000..8_000));
+        }
+        first.correct
+    }
+}
+
+/// The true parameters of `skill` (index `k`) for `student` on school day `d`: a struggling
+/// student starts lower and learns slowly; a drift changes the skill from its day on.
+fn true_params(c: &Config, student: &Student, skill: &Skill, k: usize, d: usize) -> Params {
+    let p = if student.profile == Profile::Struggling {
+        Params {
+            prior: skill.params.prior * 0.3,
+            learn: skill.params.learn * 0.25,
+            ..skill.params
+        }
+    } else {
+        skill.params
+    };
+    match c.drift {
+        Some(drift) if drift.skill == k && d as u32 >= drift.day => drift.apply(p),
+        _ => p,
+    }
 }
 
 impl Output {

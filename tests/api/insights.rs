@@ -633,8 +633,9 @@ both_backends!(
     roster_names_show_and_anonymise_hides_them,
 );
 
-/// Names come from the roster; `?anonymise=true` replaces them everywhere a class page shows
-/// them (overview, insights' sentences, groups), with the same stable label on every page.
+/// Names come from the roster; `?anonymise=true` (or `1`) replaces them everywhere a page shows
+/// them (overview, insights' sentences, groups, now, attention, reviews, the student), with the
+/// same stable label on every page.
 async fn roster_names_show_and_anonymise_hides_them(app: TestApp) {
     strugglers(&app).await;
     let roster = app
@@ -671,4 +672,34 @@ async fn roster_names_show_and_anonymise_hides_them(app: TestApp) {
     assert!(label.starts_with("Student "), "{label}");
     let page = get_ok(&app, "/api/v1/students/stu-01?anonymise=true").await;
     assert_eq!(page["name"], label.as_str(), "the same label on every page");
+
+    // One switch on every page that shows names: `true` or `1`; any other value is refused
+    // rather than read as "show the names".
+    for page in [
+        format!("/api/v1/classes/{CLASS}/overview"),
+        format!("/api/v1/classes/{CLASS}/insights"),
+        format!("/api/v1/classes/{CLASS}/groups"),
+        format!("/api/v1/classes/{CLASS}/now"),
+        format!("/api/v1/classes/{CLASS}/attention"),
+        format!("/api/v1/reviews?class_id={CLASS}&status=all"),
+        "/api/v1/students/stu-01".to_owned(),
+    ] {
+        let named = get_ok(&app, &page).await;
+        assert!(named.to_string().contains("Maya Rivera"), "{page}: {named}");
+        let join = if page.contains('?') { '&' } else { '?' };
+        for on in ["true", "1"] {
+            let hidden = get_ok(&app, &format!("{page}{join}anonymise={on}")).await;
+            assert!(
+                !hidden.to_string().contains("Maya"),
+                "{page} {on}: {hidden}"
+            );
+            assert!(hidden.to_string().contains(&label), "{page} {on}: {hidden}");
+        }
+        let (status, body) = get(&app, &format!("{page}{join}anonymise=maybe")).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!("invalid_query")),
+            "{page}"
+        );
+    }
 }
