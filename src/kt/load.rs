@@ -522,21 +522,19 @@ pub fn load_bytes_with(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, Load
         })
     };
     let mut all = DatasetBuilder::default();
-    // Lines before the chunk (the header is line 1).
-    let mut lines = 1;
-    for (part, chunk) in parts.into_iter().zip(&chunks) {
+    for (k, part) in parts.into_iter().enumerate() {
         match part {
             Ok(b) => all.append(b),
             Err(PlainError::NotPlain) => return load_with(bytes, opts),
             // The lines before were plain too: the csv crate would stop at the same one.
             Err(PlainError::Row { line, message }) => {
+                let before = body[..bounds[k]].iter().filter(|&&b| b == b'\n').count();
                 return Err(LoadError::Row {
-                    line: lines + line,
+                    line: 1 + before as u64 + line,
                     message,
-                })
+                });
             }
         }
-        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
     }
     if all.rows.is_empty() {
         return Err(LoadError::NoRows);
@@ -563,42 +561,57 @@ enum PlainError {
 impl Plain {
     fn read(&self, chunk: &[u8]) -> Result<DatasetBuilder, PlainError> {
         let mut builder = DatasetBuilder::default();
+        // For each column of the file, which of the four it is (4 = not used).
+        let mut slot_of = vec![4u8; self.fields + 1];
         let Columns {
             student,
             skill,
             correct,
             order,
         } = self.cols;
-        let want = [student, skill, correct, order];
-        let mut found: [&[u8]; 4] = [&[]; 4];
-        for (i, line) in chunk.split(|&b| b == b'\n').enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue; // as the csv crate: blank lines are skipped
+        for (slot, col) in [student, skill, correct, order].into_iter().enumerate() {
+            slot_of[col] = slot as u8;
+        }
+        let mut found: [&[u8]; 5] = [&[]; 5];
+        let (mut line, mut line_start, mut field_start, mut field) = (1u64, 0, 0, 0);
+        // One pass over the bytes; a virtual newline ends the last line.
+        for i in 0..=chunk.len() {
+            let b = chunk.get(i).copied().unwrap_or(b'\n');
+            if b > b'"' && b != self.delimiter {
+                continue; // most bytes: nothing to do
             }
-            let mut n = 0;
-            for field in line.split(|&b| b == self.delimiter) {
-                if field.iter().any(|&b| b == b'"' || b == b'\r') {
-                    return Err(PlainError::NotPlain);
-                }
-                for (slot, &col) in want.iter().enumerate() {
-                    if col == n {
-                        found[slot] = field;
-                    }
-                }
-                n += 1;
+            if b == b'"' || (b == b'\r' && chunk.get(i + 1) != Some(&b'\n')) {
+                return Err(PlainError::NotPlain);
             }
-            let row_error = |message: String| PlainError::Row {
-                line: i as u64 + 1,
-                message,
+            if b != self.delimiter && b != b'\n' {
+                continue;
+            }
+            let end = if b == b'\n' && i > 0 && chunk[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
             };
-            if n != self.fields {
-                return Err(row_error(format!(
-                    "{n} fields where the header has {}",
-                    self.fields
-                )));
+            found[usize::from(*slot_of.get(field).unwrap_or(&4))] = &chunk[field_start..end];
+            field += 1;
+            field_start = i + 1;
+            if b != b'\n' {
+                continue;
             }
-            push_row(&mut builder, found).map_err(row_error)?;
+            // The end of a line; blank ones are skipped, as the csv crate does.
+            if end > line_start {
+                let row_error = |message: String| PlainError::Row { line, message };
+                if field != self.fields {
+                    return Err(row_error(format!(
+                        "{field} fields where the header has {}",
+                        self.fields
+                    )));
+                }
+                let [a, b, c, d, _] = found;
+                push_row(&mut builder, [a, b, c, d]).map_err(row_error)?;
+            }
+            line += 1;
+            line_start = i + 1;
+            field = 0;
         }
         Ok(builder)
     }
