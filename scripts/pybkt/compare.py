@@ -5,8 +5,9 @@ Usage: python compare.py --csv FILE[.gz] --huddle PATH [--restarts 5] [--folds 5
 The CSV has the columns student_id, skill_id, correct, order (what `huddle kt` reads).
 Both tools are treated alike:
 - fit time: wall time of `huddle kt fit --bootstrap 0` (whole process, CSV parsing
-  included; median of --runs) and of pyBKT's `Model.fit` (data preparation included), both
-  with --restarts random starts (pyBKT `num_fits`) and all cores;
+  included; median of --runs) and of pyBKT's `Model.fit` (data preparation included; median
+  of --pybkt-runs), run alternately, both with --restarts random starts (pyBKT `num_fits`)
+  and all cores (huddle's threads; pyBKT's OpenMP E-step, OMP_NUM_THREADS unset);
 - log-likelihood per skill: both fitted parameter sets scored on all rows by the same exact
   numpy forward pass (log space, both states kept);
 - held-out accuracy: one student split into --folds folds (seeded here); on each fold both
@@ -89,7 +90,7 @@ def main():
     ap.add_argument("--restarts", type=int, default=5)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3, help="timed huddle fits (median kept)")
-    ap.add_argument("--pybkt-runs", type=int, default=1, help="timed pyBKT fits (median kept)")
+    ap.add_argument("--pybkt-runs", type=int, default=3, help="timed pyBKT fits (median kept)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", help="also write the table (Markdown) here")
     ap.add_argument("--huddle-flags", default="", help="extra flags for huddle kt fit")
@@ -108,20 +109,26 @@ def main():
     extra = a.huddle_flags.split()
     common = ["--restarts", str(a.restarts), "--seed", str(a.seed), "--bootstrap", "0", *extra]
     header = (f"rows {len(df)}, skills {df.skill_id.nunique()}, students {df.student_id.nunique()}, "
-              f"restarts {a.restarts}, folds {a.folds}, nproc {os.cpu_count()}")
+              f"restarts {a.restarts}, folds {a.folds}, nproc {os.cpu_count()}, "
+              f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print(header, flush=True)
 
-    # --- fit on all rows: time and parameters
-    fits = [huddle(a.huddle, ["fit", "--csv", all_csv, *common]) for _ in range(a.runs)]
+    # --- fit on all rows: time and parameters, the two tools alternating (the machine's
+    # load changes over minutes; alternating exposes both to it alike)
+    fits, p_walls = [], []
+    for k in range(max(a.runs, a.pybkt_runs)):
+        if k < a.runs:
+            fits.append(huddle(a.huddle, ["fit", "--csv", all_csv, *common]))
+        if k < a.pybkt_runs:
+            model = Model(seed=a.seed, num_fits=a.restarts, parallel=True)
+            t = time.perf_counter()
+            model.fit(data=renamed(df[cols]))
+            p_walls.append(time.perf_counter() - t)
+        print(f"run {k + 1}: huddle {[round(w, 3) for _, w in fits]}, pyBKT "
+              f"{[round(w, 3) for w in p_walls]}", flush=True)
     h_fit = json.loads(fits[0][0])
     h_wall = statistics.median(w for _, w in fits)
     h_params = h_fit["skills"]
-    p_walls = []
-    for _ in range(a.pybkt_runs):
-        model = Model(seed=a.seed, num_fits=a.restarts, parallel=True)
-        t = time.perf_counter()
-        model.fit(data=renamed(df[cols]))
-        p_walls.append(time.perf_counter() - t)
     p_wall = statistics.median(p_walls)
     p_params = pybkt_params(model)
     print(f"fit: huddle {h_wall:.2f}s, pyBKT {p_wall:.2f}s", flush=True)

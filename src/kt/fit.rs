@@ -668,17 +668,20 @@ pub fn fit_dataset(
         .iter()
         .map(|&(st, rows)| st >= opts.min_students && rows >= opts.min_rows && rows > 0)
         .collect();
-    // One job per (skill, restart): with few skills both cores still have work.
-    let jobs: Vec<(usize, usize)> = (0..skills.len())
-        .filter(|&i| big[i])
-        .flat_map(|i| (0..restarts).map(move |r| (i, r)))
-        .collect();
     let n_threads = threads(opts);
     // Prefix trees of the weighted sequences, built once per skill and shared by its
     // restarts.
     let tries: Vec<Option<Trie>> = parallel_map(skills.len(), n_threads, |i| {
         (sizes[i].1 > 0).then(|| Trie::build(&skills[i], weights_of(i)))
     });
+    // One job per (skill, restart): with few skills both cores still have work. The
+    // largest trees first, so that no thread is left with a long job at the end; the sort
+    // is stable, so each skill's restarts stay in order.
+    let mut jobs: Vec<(usize, usize)> = (0..skills.len())
+        .filter(|&i| big[i])
+        .flat_map(|i| (0..restarts).map(move |r| (i, r)))
+        .collect();
+    jobs.sort_by_key(|&(i, _)| std::cmp::Reverse(tries[i].as_ref().map_or(0, Trie::len)));
     let runs = parallel_map(jobs.len(), n_threads, |j| {
         let (i, r) = jobs[j];
         let skill = &skills[i];

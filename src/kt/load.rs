@@ -93,27 +93,21 @@ pub fn load_path(path: &Path) -> Result<Dataset, LoadError> {
 }
 
 pub fn load_path_with(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
-    let file = std::fs::File::open(path).map_err(|source| LoadError::Open {
+    let open_error = |source| LoadError::Open {
         path: path.display().to_string(),
         source,
-    })?;
-    let mut bytes = Vec::new();
-    let mut reader = std::io::BufReader::new(file);
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|source| LoadError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+    };
+    let mut bytes = std::fs::read(path).map_err(open_error)?;
     // A gzip file (by its magic bytes, whatever its name) is read decompressed.
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut plain = Vec::new();
+        // The last four bytes give the size (mod 2^32) of the last member: a first guess.
+        let size = bytes
+            .last_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let mut plain = Vec::with_capacity(size.clamp(bytes.len(), 64 * bytes.len()) + 1);
         flate2::read::MultiGzDecoder::new(bytes.as_slice())
             .read_to_end(&mut plain)
-            .map_err(|source| LoadError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(open_error)?;
         bytes = plain;
     }
     load_bytes_with(&bytes, opts)
@@ -134,14 +128,26 @@ fn parse_order(raw: &str) -> Option<f64> {
         .map(|t| t.and_utc().timestamp_millis() as f64)
 }
 
-fn parse_correct(raw: &str) -> Option<bool> {
+fn parse_correct(raw: &[u8]) -> Option<bool> {
     match raw {
-        "1" | "1.0" => Some(true),
-        "0" | "0.0" => Some(false),
-        _ if raw.eq_ignore_ascii_case("true") => Some(true),
-        _ if raw.eq_ignore_ascii_case("false") => Some(false),
+        b"1" | b"1.0" => Some(true),
+        b"0" | b"0.0" => Some(false),
+        _ if raw.eq_ignore_ascii_case(b"true") => Some(true),
+        _ if raw.eq_ignore_ascii_case(b"false") => Some(false),
         _ => None,
     }
+}
+
+/// [`parse_order`] on the bytes of a field, with a fast path for what most files hold, a
+/// whole number (up to 15 digits: exact as an f64, the same value `parse` gives).
+fn parse_order_bytes(raw: &[u8]) -> Option<f64> {
+    if !raw.is_empty() && raw.len() <= 15 && raw.iter().all(u8::is_ascii_digit) {
+        let n = raw
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        return Some(n as f64);
+    }
+    parse_order(std::str::from_utf8(raw).ok()?)
 }
 
 struct Row {
@@ -187,52 +193,83 @@ impl FastHasher {
     }
 }
 
-type Ids = HashMap<String, u32, BuildHasherDefault<FastHasher>>;
+/// Ids to dense indices. Keys are looked up as bytes and checked to be UTF-8 only when
+/// new; the last key found is tried first (a file's rows usually come a student at a time).
+#[derive(Default)]
+struct Interner {
+    map: HashMap<Box<[u8]>, u32, BuildHasherDefault<FastHasher>>,
+    names: Vec<String>,
+    last: u32,
+}
 
-fn intern(map: &mut Ids, names: &mut Vec<String>, key: &str) -> u32 {
-    if let Some(&i) = map.get(key) {
-        return i;
+impl Interner {
+    /// The index of `key`; None when it is new and not UTF-8.
+    fn id(&mut self, key: &[u8]) -> Option<u32> {
+        if self
+            .names
+            .get(self.last as usize)
+            .is_some_and(|n| n.as_bytes() == key)
+        {
+            return Some(self.last);
+        }
+        let i = match self.map.get(key) {
+            Some(&i) => i,
+            None => {
+                let name = std::str::from_utf8(key).ok()?.to_string();
+                let i = self.names.len() as u32;
+                self.names.push(name);
+                self.map.insert(key.into(), i);
+                i
+            }
+        };
+        self.last = i;
+        Some(i)
     }
-    let i = names.len() as u32;
-    names.push(key.to_string());
-    map.insert(key.to_string(), i);
-    i
 }
 
 /// Builds a [`Dataset`] from rows in any order: groups them by skill and student and
 /// sorts each group by `order` (stable: equal orders keep their arrival order).
 #[derive(Default)]
 pub struct DatasetBuilder {
-    students: Ids,
-    student_ids: Vec<String>,
-    skills: Ids,
-    skill_ids: Vec<String>,
+    students: Interner,
+    skills: Interner,
     rows: Vec<Row>,
 }
 
 impl DatasetBuilder {
     pub fn push(&mut self, student: &str, skill: &str, correct: bool, order: f64) {
+        // Cannot fail: both are UTF-8 already.
+        let _ = self.push_bytes(student.as_bytes(), skill.as_bytes(), correct, order);
+    }
+
+    /// Like `push`, with the ids as read; Err names the id that is not UTF-8.
+    fn push_bytes(
+        &mut self,
+        student: &[u8],
+        skill: &[u8],
+        correct: bool,
+        order: f64,
+    ) -> Result<(), &'static str> {
         let row = Row {
-            skill: intern(&mut self.skills, &mut self.skill_ids, skill),
-            student: intern(&mut self.students, &mut self.student_ids, student),
+            skill: self.skills.id(skill).ok_or("skill_id")?,
+            student: self.students.id(student).ok_or("student_id")?,
             order,
             correct,
         };
         self.rows.push(row);
+        Ok(())
     }
 
     /// Appends the rows of `other` after this builder's, as if pushed here.
     fn append(&mut self, other: DatasetBuilder) {
-        let students: Vec<u32> = other
-            .student_ids
-            .iter()
-            .map(|id| intern(&mut self.students, &mut self.student_ids, id))
-            .collect();
-        let skills: Vec<u32> = other
-            .skill_ids
-            .iter()
-            .map(|id| intern(&mut self.skills, &mut self.skill_ids, id))
-            .collect();
+        let ids = |mine: &mut Interner, theirs: &[String]| -> Vec<u32> {
+            theirs
+                .iter()
+                .map(|id| mine.id(id.as_bytes()).unwrap_or_default())
+                .collect()
+        };
+        let students = ids(&mut self.students, &other.students.names);
+        let skills = ids(&mut self.skills, &other.skills.names);
         self.rows.extend(other.rows.into_iter().map(|r| Row {
             skill: skills[r.skill as usize],
             student: students[r.student as usize],
@@ -242,10 +279,13 @@ impl DatasetBuilder {
 
     pub fn finish(self) -> Dataset {
         let DatasetBuilder {
-            student_ids,
-            skill_ids,
+            students: Interner {
+                names: student_ids, ..
+            },
+            skills: Interner {
+                names: skill_ids, ..
+            },
             rows,
-            ..
         } = self;
         // Skills by id; a stable sort keeps the arrival order of rows with equal `order`.
         let mut skill_rank: Vec<u32> = (0..skill_ids.len() as u32).collect();
@@ -408,9 +448,10 @@ fn load_with(reader: impl Read, opts: &LoadOptions) -> Result<Dataset, LoadError
     Ok(builder.finish())
 }
 
-/// Reads a CSV held in memory; large files without quote characters (so that every
-/// newline ends a record) are parsed by two or more threads, each on a run of whole lines,
-/// and merged in file order: the result is the same as [`load`]'s.
+/// Reads a CSV held in memory. Files without quote characters or bare carriage returns
+/// (every newline ends a record: what researchers' exports are) are split into lines
+/// directly, large ones by two or more threads each on a run of whole lines, merged in
+/// file order; the others go through the `csv` crate. Either way the result is [`load`]'s.
 pub fn load_bytes(bytes: &[u8]) -> Result<Dataset, LoadError> {
     load_bytes_with(bytes, &LoadOptions::default())
 }
@@ -427,28 +468,34 @@ pub fn load_bytes_with(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, Load
         delimiter: Some(delimiter),
         columns: opts.columns.clone(),
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let (Some(header_end), true, false) = (
-        header_end,
-        threads > 1 && bytes.len() > (4 << 20),
-        bytes.contains(&b'"'),
-    ) else {
+    let header = &bytes[..header_end.map_or(bytes.len(), |e| e + 1)];
+    if header.contains(&b'"') {
         return load_with(bytes, opts);
-    };
+    }
     let mut hdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .delimiter(delimiter)
-        .from_reader(&bytes[..=header_end]);
+        .from_reader(header);
     let headers = hdr
         .headers()
         .map_err(|source| LoadError::Csv { line: 1, source })?
         .clone();
     let cols = columns(&headers, opts)?;
+    let plain = Plain {
+        delimiter,
+        fields: headers.len(),
+        cols,
+    };
 
-    // Chunk boundaries just after a newline.
-    let body = &bytes[header_end + 1..];
+    // Runs of whole lines, one per thread for a large file.
+    let body = &bytes[header.len()..];
+    let threads = if body.len() > (4 << 20) {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    } else {
+        1
+    };
     let mut bounds = vec![0];
     for t in 1..threads {
         let target = body.len() * t / threads;
@@ -456,55 +503,118 @@ pub fn load_bytes_with(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, Load
             .iter()
             .position(|&b| b == b'\n')
             .map_or(body.len(), |i| target + i + 1);
-        if cut > *bounds.last().unwrap_or(&0) {
-            bounds.push(cut);
-        }
+        bounds.push(cut.max(bounds[t - 1]));
     }
     bounds.push(body.len());
-    bounds.dedup();
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
-    // Line number of each chunk's first line (the header is line 1).
-    let mut first_line = Vec::with_capacity(chunks.len());
-    let mut line = 1u64;
-    for c in &chunks {
-        first_line.push(line);
-        line += c.iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-    let parts: Vec<Result<DatasetBuilder, LoadError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .zip(&first_line)
-            .map(|(chunk, &offset)| {
-                scope.spawn(move || {
-                    let mut rdr = csv::ReaderBuilder::new()
-                        .has_headers(false)
-                        .delimiter(delimiter)
-                        .from_reader(*chunk);
-                    let mut b = DatasetBuilder::default();
-                    read_rows(&mut rdr, cols, offset, &mut b).map(|()| b)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(LoadError::Row {
-                        line: 0,
-                        message: "a loader thread failed".into(),
-                    })
-                })
-            })
-            .collect()
-    });
+    let parts: Vec<Result<DatasetBuilder, PlainError>> = if chunks.len() == 1 {
+        vec![plain.read(chunks[0])]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|&chunk| scope.spawn(move || plain.read(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err(PlainError::NotPlain)))
+                .collect()
+        })
+    };
     let mut all = DatasetBuilder::default();
-    for part in parts {
-        all.append(part?);
+    for (k, part) in parts.into_iter().enumerate() {
+        match part {
+            Ok(b) => all.append(b),
+            Err(PlainError::NotPlain) => return load_with(bytes, opts),
+            // The lines before were plain too: the csv crate would stop at the same one.
+            Err(PlainError::Row { line, message }) => {
+                let before = body[..bounds[k]].iter().filter(|&&b| b == b'\n').count();
+                return Err(LoadError::Row {
+                    line: 1 + before as u64 + line,
+                    message,
+                });
+            }
+        }
     }
     if all.rows.is_empty() {
         return Err(LoadError::NoRows);
     }
     Ok(all.finish())
+}
+
+/// The reader of unquoted CSV lines.
+#[derive(Clone, Copy)]
+struct Plain {
+    delimiter: u8,
+    /// Fields per record (the header's).
+    fields: usize,
+    cols: Columns,
+}
+
+enum PlainError {
+    /// A quote or a carriage return inside a line: the `csv` crate reads the file.
+    NotPlain,
+    /// `line` counts from the chunk's first line (1).
+    Row { line: u64, message: String },
+}
+
+impl Plain {
+    fn read(&self, chunk: &[u8]) -> Result<DatasetBuilder, PlainError> {
+        let mut builder = DatasetBuilder::default();
+        // For each column of the file, which of the four it is (4 = not used).
+        let mut slot_of = vec![4u8; self.fields + 1];
+        let Columns {
+            student,
+            skill,
+            correct,
+            order,
+        } = self.cols;
+        for (slot, col) in [student, skill, correct, order].into_iter().enumerate() {
+            slot_of[col] = slot as u8;
+        }
+        let mut found: [&[u8]; 5] = [&[]; 5];
+        let (mut line, mut line_start, mut field_start, mut field) = (1u64, 0, 0, 0);
+        // One pass over the bytes; a virtual newline ends the last line.
+        for i in 0..=chunk.len() {
+            let b = chunk.get(i).copied().unwrap_or(b'\n');
+            if b > b'"' && b != self.delimiter {
+                continue; // most bytes: nothing to do
+            }
+            if b == b'"' || (b == b'\r' && chunk.get(i + 1) != Some(&b'\n')) {
+                return Err(PlainError::NotPlain);
+            }
+            if b != self.delimiter && b != b'\n' {
+                continue;
+            }
+            let end = if b == b'\n' && i > 0 && chunk[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            found[usize::from(*slot_of.get(field).unwrap_or(&4))] = &chunk[field_start..end];
+            field += 1;
+            field_start = i + 1;
+            if b != b'\n' {
+                continue;
+            }
+            // The end of a line; blank ones are skipped, as the csv crate does.
+            if end > line_start {
+                let row_error = |message: String| PlainError::Row { line, message };
+                if field != self.fields {
+                    return Err(row_error(format!(
+                        "{field} fields where the header has {}",
+                        self.fields
+                    )));
+                }
+                let [a, b, c, d, _] = found;
+                push_row(&mut builder, [a, b, c, d]).map_err(row_error)?;
+            }
+            line += 1;
+            line_start = i + 1;
+            field = 0;
+        }
+        Ok(builder)
+    }
 }
 
 /// Reads records into `builder`; `line_offset` is added to the reader's line numbers.
@@ -523,40 +633,40 @@ fn read_rows<R: Read>(
             Err(source) => return Err(LoadError::Csv { line, source }),
         }
         let line = record.position().map_or(line, |p| p.line() + line_offset);
-        let field = |i: usize, name: &str| -> Result<&str, LoadError> {
-            // Only the four used fields are trimmed (trimming whole records is slower).
-            let raw = record
-                .get(i)
-                .map(<[u8]>::trim_ascii)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| LoadError::Row {
-                    line,
-                    message: format!("`{name}` is empty"),
-                })?;
-            std::str::from_utf8(raw).map_err(|_| LoadError::Row {
-                line,
-                message: format!("`{name}` is not valid UTF-8"),
-            })
-        };
-        let student = field(cols.student, "student_id")?;
-        let skill = field(cols.skill, "skill_id")?;
-        let raw_correct = field(cols.correct, "correct")?;
-        let correct = parse_correct(raw_correct).ok_or_else(|| LoadError::Row {
-            line,
-            message: format!(
-                "`correct` must be 0 or 1 (or 0.0, 1.0, true, false), found {raw_correct:?}"
-            ),
-        })?;
-        let raw_order = field(cols.order, "order")?;
-        let order = parse_order(raw_order).ok_or_else(|| LoadError::Row {
-            line,
-            message: format!(
-                "`order` must be a number, an RFC 3339 time or YYYY-MM-DD HH:MM:SS, \
-                 found {raw_order:?}"
-            ),
-        })?;
-        builder.push(student, skill, correct, order);
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let fields = [cols.student, cols.skill, cols.correct, cols.order].map(field);
+        push_row(builder, fields).map_err(|message| LoadError::Row { line, message })?;
     }
+}
+
+/// Adds one record from its fields student_id, skill_id, correct, order (untrimmed);
+/// Err says what is wrong with it.
+fn push_row(builder: &mut DatasetBuilder, fields: [&[u8]; 4]) -> Result<(), String> {
+    const NAMES: [&str; 4] = ["student_id", "skill_id", "correct", "order"];
+    let mut v: [&[u8]; 4] = [&[]; 4];
+    for (k, raw) in fields.into_iter().enumerate() {
+        v[k] = raw.trim_ascii();
+        if v[k].is_empty() {
+            return Err(format!("`{}` is empty", NAMES[k]));
+        }
+    }
+    let [student, skill, raw_correct, raw_order] = v;
+    let shown = |raw: &[u8]| format!("{:?}", String::from_utf8_lossy(raw));
+    let correct = parse_correct(raw_correct).ok_or_else(|| {
+        format!(
+            "`correct` must be 0 or 1 (or 0.0, 1.0, true, false), found {}",
+            shown(raw_correct)
+        )
+    })?;
+    let order = parse_order_bytes(raw_order).ok_or_else(|| {
+        format!(
+            "`order` must be a number, an RFC 3339 time or YYYY-MM-DD HH:MM:SS, found {}",
+            shown(raw_order)
+        )
+    })?;
+    builder
+        .push_bytes(student, skill, correct, order)
+        .map_err(|name| format!("`{name}` is not valid UTF-8"))
 }
 
 #[cfg(test)]
@@ -603,6 +713,43 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.starts_with("line 260002:"), "{e}");
+    }
+
+    /// The line splitter reads what the csv crate reads: blank lines, CRLF, padded fields,
+    /// no final newline, quoted fields (handed to the csv crate), and the same first error.
+    #[test]
+    fn the_line_splitter_reads_as_the_csv_crate() {
+        let same = |csv: &str| {
+            let shape = |d: Dataset| {
+                let skills: Vec<_> = d
+                    .skills
+                    .into_iter()
+                    .map(|s| (s.skill_id, s.obs, s.starts, s.students))
+                    .collect();
+                (d.students, skills)
+            };
+            let a = load(csv.as_bytes()).map(shape).map_err(|e| e.to_string());
+            let b = load_bytes(csv.as_bytes())
+                .map(shape)
+                .map_err(|e| e.to_string());
+            match (&a, &b) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "{csv:?}"),
+                // The messages may differ (malformed records): the line may not.
+                (Err(x), Err(y)) => assert_eq!(x.split(':').next(), y.split(':').next()),
+                _ => panic!("{csv:?}: {a:?} vs {b:?}"),
+            }
+        };
+        same("student_id,skill_id,correct,order\ns1,a,1,2\n\ns1,a,0,1\ns2,b,1,1");
+        same("student_id,skill_id,correct,order\r\ns1,a,1,2\r\ns2,a, 0 ,1\r\n");
+        same("student_id,skill_id,correct,order\n\"s,1\",a,1,1\ns2,a,0,1\n");
+        same("student_id,skill_id,correct,order\ns1,a,1,2\ns1,a,1\ns1,a,x,3\n");
+        same("student_id,skill_id,correct,order\ns1,a,1,2\ns1,,1,3\n");
+        same("student_id,skill_id,correct,order\ns1,a,1,2\ns1,a,1,3,extra\n");
+        same("student_id,skill_id,correct,order\ns1,a,yes,2\n");
+        same("student_id,skill_id,correct,order\ns1,a,1,0002\ns1,a,0,10\ns1,a,0,-1\n");
+        let latin1 = b"student_id,skill_id,correct,order\ns\xe9,a,1,2\n";
+        let e = load_bytes(latin1).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("line 2: `student_id` is not valid UTF-8"));
     }
 
     #[test]

@@ -17,9 +17,10 @@ use super::params::{log_add_exp, Params};
 
 const NONE: u32 = u32::MAX;
 
-/// The linear pass keeps P(prefix, state) unnormalised, with no division per node, and
-/// multiplies both states by `RESCALE` (2^64, exact) when their sum falls below
-/// `RESCALE_BELOW` (2^-64); `Scratch::scales` counts the rescalings on the path to a node.
+/// The linear pass keeps P(prefix, state) unnormalised, with no division per node. Where
+/// that could underflow (long sequences), it multiplies both states by `RESCALE` (2^64,
+/// exact) when their sum falls below `RESCALE_BELOW` (2^-64); `Scratch::scales` counts the
+/// rescalings on the path to a node.
 const RESCALE: f64 = 18_446_744_073_709_551_616.0;
 const RESCALE_BELOW: f64 = 1.0 / RESCALE;
 const LN_RESCALE: f64 = 64.0 * std::f64::consts::LN_2;
@@ -28,6 +29,11 @@ const LN_RESCALE: f64 = 64.0 * std::f64::consts::LN_2;
 /// to underflow for the linear pass: its partner in the backward pass (≈ 1 / it) would
 /// overflow. The E-step then runs in log space instead.
 const TINY: f64 = 1e-250;
+
+/// The pass without rescaling holds while every node's probabilities stay above this:
+/// all numbers stay normal, and a backward sum, at most (weight through the node) / (its
+/// probability), stays finite for any weight under 10^27.
+const FLOOR: f64 = 1e-280;
 
 /// The prefix tree of the sequences of one skill that have a weight (0 = left out, k =
 /// counted k times), with the weights. Nodes `0..roots` hold a first answer.
@@ -212,47 +218,67 @@ impl Trie {
         }
     }
 
-    /// The fast E-step on unnormalised probabilities rescaled by powers of two; `None`
-    /// when a state's share of a node's probability nears underflow.
+    /// The fast E-step on unnormalised probabilities: first without rescaling, which most
+    /// trees never need, then, if a probability fell below `FLOOR`, with it; `None` when a
+    /// state's share of a node's probability nears underflow even so.
     pub(crate) fn e_step_linear(&self, p: &Params, s: &mut Scratch) -> Option<TrieCounts> {
+        self.linear::<false>(p, s)
+            .or_else(|| self.linear::<true>(p, s))
+    }
+
+    /// The linear pass; with `SCALED`, both states are rescaled (exactly, by `RESCALE`)
+    /// whenever their sum falls below `RESCALE_BELOW`. `None` when a probability falls below
+    /// `FLOOR` (not `SCALED`), or a state's share below `TINY` (`SCALED`).
+    fn linear<const SCALED: bool>(&self, p: &Params, s: &mut Scratch) -> Option<TrieCounts> {
         let e_known = [p.slip, 1.0 - p.slip];
         let e_unknown = [1.0 - p.guess, p.guess];
         let (learn, forget) = (p.learn, p.forget);
-        let (stay_unknown, stay_known) = (1.0 - learn, 1.0 - forget);
         // From a parent's [not known, known] to its child's with answer o, the transition
-        // and the answer's probability in one: child = parent[0] × from_unknown[o] +
-        // parent[1] × from_known[o]. The backward pass runs the same products the other way.
-        let from_unknown = [0, 1].map(|o| [stay_unknown * e_unknown[o], learn * e_known[o]]);
-        let from_known = [0, 1].map(|o| [forget * e_unknown[o], stay_known * e_known[o]]);
+        // and the answer's probability in one: child = [parent[0] × m[0] + parent[1] × m[1],
+        // parent[0] × m[2] + parent[1] × m[3]] with m = step[o]. The backward pass runs the
+        // same products the other way.
+        let step = [0, 1].map(|o| {
+            [
+                (1.0 - learn) * e_unknown[o],
+                forget * e_unknown[o],
+                learn * e_known[o],
+                (1.0 - forget) * e_known[o],
+            ]
+        });
         let n = self.len();
         let (parent, obs) = (&self.parent[..n], &self.obs[..n]);
         let (alpha, r, scales) = (&mut s.alpha[..n], &mut s.r[..n], &mut s.scales[..n]);
         let mut c = self.counts();
 
-        // Forward: alpha[u] = P(prefix ending at u, state) × RESCALE^scales[u].
+        // Forward: alpha[u] = P(prefix ending at u, state) (× RESCALE^scales[u]).
         let mut ok = true;
         for u in 0..self.roots.min(n) {
             let o = obs[u] as usize;
             let x = [(1.0 - p.prior) * e_unknown[o], p.prior * e_known[o]];
-            ok &= x[0].min(x[1]) >= TINY * (x[0] + x[1]);
+            ok &= (x[0] >= FLOOR) & (x[1] >= FLOOR);
             alpha[u] = x;
             scales[u] = 0;
         }
         for u in self.roots..n {
             let par = parent[u] as usize;
-            let o = obs[u] as usize;
+            // Always true (parents first); lets the compiler drop the bounds checks below.
+            assert!(par < u);
+            let m = step[obs[u] as usize];
             let [fu, fk] = alpha[par];
-            let (a, b) = (from_unknown[o], from_known[o]);
-            let mut x = [fu * a[0] + fk * b[0], fu * a[1] + fk * b[1]];
-            let mut scale = scales[par];
-            let sum = x[0] + x[1];
-            if sum < RESCALE_BELOW {
-                (x, scale) = rescaled(x, scale);
+            let mut x = [fu * m[0] + fk * m[1], fu * m[2] + fk * m[3]];
+            if SCALED {
+                let mut scale = scales[par];
+                if x[0] + x[1] < RESCALE_BELOW {
+                    (x, scale) = rescaled(x, scale);
+                }
+                let floor = TINY * (x[0] + x[1]);
+                // False for NaN too.
+                ok &= (x[0] >= floor) & (x[1] >= floor);
+                scales[u] = scale;
+            } else {
+                ok &= (x[0] >= FLOOR) & (x[1] >= FLOOR);
             }
-            // False for NaN too.
-            ok &= x[0].min(x[1]) >= TINY * (x[0] + x[1]);
             alpha[u] = x;
-            scales[u] = scale;
         }
         if !ok {
             return None;
@@ -277,7 +303,9 @@ impl Trie {
             } else {
                 c.ll += w * total.ln();
             }
-            rescalings += w * f64::from(scales[u]);
+            if SCALED {
+                rescalings += w * f64::from(scales[u]);
+            }
             r[u] = [w / total; 2];
         }
         c.ll += product.ln() - rescalings * LN_RESCALE;
@@ -288,23 +316,24 @@ impl Trie {
         // Backward, children before parents.
         let mut stayed_known = 0.0;
         for u in (self.roots..n).rev() {
+            let par = parent[u] as usize;
+            assert!(par < u);
             let mut ru = r[u];
             let known = alpha[u][1] * ru[1];
             let o = obs[u];
             c.known += known;
             c.known_correct += known * f64::from(o);
-            let par = parent[u] as usize;
-            if scales[u] != scales[par] {
+            if SCALED && scales[u] != scales[par] {
                 ru = scaled_up(ru);
             }
-            let (a, b) = (from_unknown[o as usize], from_known[o as usize]);
+            let m = step[o as usize];
             let [fu, fk] = alpha[par];
-            c.learned += fu * a[1] * ru[1];
-            c.forgot += fk * b[0] * ru[0];
-            stayed_known += fk * b[1] * ru[1];
+            c.learned += fu * m[2] * ru[1];
+            c.forgot += fk * m[1] * ru[0];
+            stayed_known += fk * m[3] * ru[1];
             let rp = &mut r[par];
-            rp[0] += a[0] * ru[0] + a[1] * ru[1];
-            rp[1] += b[0] * ru[0] + b[1] * ru[1];
+            rp[0] += m[0] * ru[0] + m[2] * ru[1];
+            rp[1] += m[1] * ru[0] + m[3] * ru[1];
         }
         c.trans_known = c.forgot + stayed_known;
         for u in 0..self.roots.min(n) {
@@ -393,6 +422,36 @@ impl Trie {
 mod tests {
     use super::*;
     use crate::kt::fit::tests::simulate;
+
+    /// Where both apply, the pass with rescaling gives the pass without's counts.
+    #[test]
+    fn rescaling_changes_nothing_where_it_is_not_needed() {
+        let p = Params {
+            prior: 0.5,
+            learn: 0.08,
+            guess: 0.3,
+            slip: 0.15,
+            forget: 0.02,
+        };
+        // Sequences of 150 answers: below 2^-64 (rescaled) and above FLOOR (not needed).
+        let d = simulate(&p, 40, 150, 8);
+        let t = Trie::build(&d, None);
+        let mut s = Scratch::new(&t);
+        let plain = t.linear::<false>(&p, &mut s).expect("above FLOOR");
+        let scaled = t.linear::<true>(&p, &mut s).expect("no tiny share");
+        assert!(s.scales.iter().any(|&k| k > 0), "rescaled somewhere");
+        for (x, y) in [
+            (plain.ll, scaled.ll),
+            (plain.first_known, scaled.first_known),
+            (plain.known, scaled.known),
+            (plain.known_correct, scaled.known_correct),
+            (plain.trans_known, scaled.trans_known),
+            (plain.learned, scaled.learned),
+            (plain.forgot, scaled.forgot),
+        ] {
+            assert!((x - y).abs() <= 1e-12 * y.abs(), "{x} vs {y}");
+        }
+    }
 
     #[test]
     fn trie_e_step_equals_the_per_sequence_e_step() {
