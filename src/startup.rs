@@ -16,8 +16,8 @@ use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody};
+use crate::kt::RefitOptions;
 use crate::ratelimit::RateLimiter;
-use crate::store::state::RefitOptions;
 
 pub use crate::jobs::purge_all;
 
