@@ -46,7 +46,7 @@ pub struct Settings {
     /// How often the background job refits the skills' models; None disables it.
     pub refit_interval: Option<Duration>,
     /// Which skills are refitted (enough students), and how.
-    pub refit: crate::store::state::RefitOptions,
+    pub refit: crate::kt::RefitOptions,
     /// Behaviour signals: on or off, and their thresholds.
     pub signals: crate::signals::Settings,
     /// Requests per token (or per client address without a token); None disables the limit.
@@ -107,7 +107,7 @@ impl Settings {
             pool_size: 8,
             workers: 0,
             refit_interval: Some(DEFAULT_REFIT_INTERVAL),
-            refit: crate::store::state::RefitOptions::default(),
+            refit: crate::kt::RefitOptions::default(),
             signals: crate::signals::Settings::default(),
             rate_limit: Some(RateLimit::default()),
             cors_origins: Vec::new(),

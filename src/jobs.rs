@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use crate::cluster::Cluster;
 use crate::db::{to_millis, Changes, Db};
+use crate::kt::RefitOptions;
 use crate::store::job_runs;
-use crate::store::state::RefitOptions;
 
 /// Runs are kept this long in `job_runs`.
 const KEEP_RUNS: Duration = Duration::from_secs(90 * 86_400);

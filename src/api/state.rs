@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::auth::throttle::LoginPolicy;
 use crate::db::Db;
-use crate::store::state::RefitOptions;
+use crate::kt::RefitOptions;
 
 pub struct AppState {
     pub db: Db,

@@ -65,9 +65,9 @@ fn refit(a: RefitArgs, started: Instant) -> anyhow::Result<String> {
         Some(org) => vec![org],
         None => state::orgs(&mut *db.conn()?)?,
     };
-    let opts = state::RefitOptions {
+    let opts = crate::kt::RefitOptions {
         min_students: a.min_students.max(1),
-        ..state::RefitOptions::default()
+        ..crate::kt::RefitOptions::default()
     };
     let mut out = RefitOut {
         orgs: Vec::new(),

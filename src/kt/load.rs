@@ -142,9 +142,7 @@ fn parse_correct(raw: &[u8]) -> Option<bool> {
 /// whole number (up to 15 digits: exact as an f64, the same value `parse` gives).
 fn parse_order_bytes(raw: &[u8]) -> Option<f64> {
     if !raw.is_empty() && raw.len() <= 15 && raw.iter().all(u8::is_ascii_digit) {
-        let n = raw
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        let n = raw.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
         return Some(n as f64);
     }
     parse_order(std::str::from_utf8(raw).ok()?)
@@ -749,7 +747,10 @@ mod tests {
         same("student_id,skill_id,correct,order\ns1,a,1,0002\ns1,a,0,10\ns1,a,0,-1\n");
         let latin1 = b"student_id,skill_id,correct,order\ns\xe9,a,1,2\n";
         let e = load_bytes(latin1).err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some("line 2: `student_id` is not valid UTF-8"));
+        assert_eq!(
+            e.as_deref(),
+            Some("line 2: `student_id` is not valid UTF-8")
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! estimate, low, high, status, confidence, needs_review, opportunities).
 //! Refitting: build a [`Dataset`] with [`load::DatasetBuilder`] from the opportunities
 //! (student id, skill id, correct, time), call [`fit_dataset`] with [`FitOptions::default()`],
-//! keep each [`SkillFit::model`].
+//! keep each [`SkillFit::model`]; [`refit`] does it for the service (the evidence rules on each
+//! history, enough students per skill, the guard against a worse model).
 //!
 //! # Evidence rules (applied by the caller when it turns events into observations)
 //!
@@ -50,6 +51,7 @@ pub mod fit;
 pub mod guard;
 pub mod load;
 pub mod params;
+pub mod refit;
 pub mod state;
 mod trie;
 
@@ -59,6 +61,7 @@ use crate::ingest::Outcome;
 pub use cv::{auc, cross_validate, CvResult};
 pub use fit::{fit_dataset, Dataset, FitOptions, SkillData, SkillFit, SkillModel};
 pub use params::Params;
+pub use refit::RefitOptions;
 pub use state::{status_for, Estimate, Observation, Rules, SkillState, Status};
 
 /// Whether a first attempt counts as correct evidence: a skip is incorrect, and a bottom-out

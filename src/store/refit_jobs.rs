@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::db::schema::refit_jobs;
 use crate::db::{to_millis, Db, DbConnection};
+use crate::kt::RefitOptions;
 use crate::signals;
-use crate::store::state::{self, RefitOptions, RefitSummary};
+use crate::store::state::{self, RefitSummary};
 
 /// A running job updates its row at least once per skill fitted and per 200 students
 /// recomputed; silence this long means its server is gone.
