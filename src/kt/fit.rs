@@ -436,9 +436,11 @@ fn guess_slip(g_term: (f64, f64), s_term: (f64, f64), g: f64, s: f64) -> (f64, f
 }
 
 /// One E-step over the sequences `range` of `data`, by the textbook forward-backward
-/// recursions on logarithms of unscaled α and β: slow (logarithms and exponentials per
-/// answer, an allocation per sequence) and exact for any sequence: the reference the fast
-/// E-step ([`super::trie`]) is tested against.
+/// recursions in log space, normalised at each answer (α as ln P(state | answers so far),
+/// β divided by the same per-answer likelihoods), so that no quantity grows with the
+/// sequence's length and rounding stays near machine precision: slow (logarithms and
+/// exponentials per answer, an allocation per sequence) and exact for any sequence, the
+/// reference the fast E-step ([`super::trie`]) is tested against.
 #[cfg(test)]
 fn e_step(
     p: &Params,
@@ -467,29 +469,34 @@ fn e_step(
         };
         let seq = data.sequence(s);
         let n = seq.len();
+        // alpha[t][j] = ln P(state_t = j | answers 0..=t); norm[t] = ln P(answer t | answers
+        // before it); beta[t][i] = ln P(answers after t | state_t = i) − Σ norm[t+1..].
         let mut alpha = vec![[0.0f64; 2]; n];
+        let mut norm = vec![0.0f64; n];
         let mut beta = vec![[0.0f64; 2]; n];
-        alpha[0] = [
-            ln(1.0 - p.prior) + emit[0][seq[0] as usize],
-            ln(p.prior) + emit[1][seq[0] as usize],
-        ];
-        for t in 1..n {
-            for j in 0..2 {
-                alpha[t][j] =
-                    log_add_exp(alpha[t - 1][0] + trans[0][j], alpha[t - 1][1] + trans[1][j])
-                        + emit[j][seq[t] as usize];
-            }
+        for t in 0..n {
+            let before = if t == 0 {
+                [ln(1.0 - p.prior), ln(p.prior)]
+            } else {
+                let a = alpha[t - 1];
+                [0, 1].map(|j| log_add_exp(a[0] + trans[0][j], a[1] + trans[1][j]))
+            };
+            let x = [0, 1].map(|j| before[j] + emit[j][seq[t] as usize]);
+            norm[t] = log_add_exp(x[0], x[1]);
+            alpha[t] = x.map(|v| v - norm[t]);
         }
         for t in (0..n - 1).rev() {
             for i in 0..2 {
                 let via = |j: usize| trans[i][j] + emit[j][seq[t + 1] as usize] + beta[t + 1][j];
-                beta[t][i] = log_add_exp(via(0), via(1));
+                beta[t][i] = log_add_exp(via(0), via(1)) - norm[t + 1];
             }
         }
-        let ll = log_add_exp(alpha[n - 1][0], alpha[n - 1][1]);
-        let known = |t: usize| (alpha[t][1] + beta[t][1] - ll).exp();
+        let ll: f64 = norm.iter().sum();
+        let known = |t: usize| (alpha[t][1] + beta[t][1]).exp();
         let xi = |t: usize, i: usize, j: usize| {
-            (alpha[t][i] + trans[i][j] + emit[j][seq[t + 1] as usize] + beta[t + 1][j] - ll).exp()
+            (alpha[t][i] + trans[i][j] + emit[j][seq[t + 1] as usize] + beta[t + 1][j]
+                - norm[t + 1])
+                .exp()
         };
         c.ll += w * ll;
         c.sequences += w;

@@ -286,7 +286,8 @@ impl Trie {
 
         // Where sequences end: ln P(sequence), and the backward sums' start, weight /
         // P(sequence). The many sequences of weight 1 multiply their probabilities and take
-        // one logarithm of the product.
+        // one logarithm of the product; the product never goes below 1e-300, so it never
+        // becomes subnormal (where it would lose digits).
         r.fill([0.0; 2]);
         let mut product = 1.0f64;
         let mut rescalings = 0.0;
@@ -294,9 +295,9 @@ impl Trie {
             let u = u as usize;
             let w = self.end[u];
             let total = alpha[u][0] + alpha[u][1];
-            if w == 1.0 {
+            if w == 1.0 && total >= 1e-100 {
                 product *= total;
-                if product < 1e-250 {
+                if product < 1e-200 {
                     c.ll += product.ln();
                     product = 1.0;
                 }

@@ -132,7 +132,7 @@ pub(super) struct Watched {
 
 impl Hub {
     /// The pictures of `key`'s class, published by the server's live view (started if it is
-    /// not running). A first picture comes within [`MIN_GAP`] and a read.
+    /// not running). A first picture comes within `MIN_GAP` and a read.
     pub fn watch(
         self: &Arc<Self>,
         db: &Db,

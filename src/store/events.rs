@@ -22,7 +22,7 @@ use super::column as col;
 use super::sqlite_values;
 use super::writer_memory::{Entity, KnownEntities, WriterMemory};
 
-/// What happened to each event handed to [`append`], in the same order.
+/// What happened to each event handed to `append`, in the same order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
     Inserted,
@@ -34,7 +34,7 @@ pub enum Stored {
 
 /// An event as stored: the practice event with its organisation, its place in arrival order
 /// (`seq`) and when it arrived (ms). Read back whole with `.select(StoredEvent::as_select())`;
-/// an append writes it from the batch's events ([`NewRow`]).
+/// an append writes it from the batch's events (`NewRow`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
     pub seq: i64,
@@ -172,7 +172,7 @@ impl Appender {
         }
     }
 
-    /// [`append`] through the database's writer, off the async workers.
+    /// `append` through the database's writer, off the async workers.
     pub async fn append(
         &self,
         org: String,

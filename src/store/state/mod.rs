@@ -1,5 +1,5 @@
 //! The knowledge-tracing state derived from the events, with the behaviour signals' detector
-//! states and flags: kept up to date in the ingest transaction ([`apply_in`]), rebuilt from the
+//! states and flags: kept up to date in the ingest transaction (`apply_in`), rebuilt from the
 //! events ([`rebuild`]), and recomputed after the skills' models are refitted ([`refit`]). The
 //! rules are `kt`'s and `signals`'; this module loads, applies and saves, in bulk: a batch
 //! costs a handful of statements whatever its size.
