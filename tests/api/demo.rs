@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use huddle::db::DbUrl;
@@ -21,6 +21,9 @@ struct Demo {
     teacher: (String, String),
     admin: (String, String),
     printed: String,
+    /// What the demo wrote to stderr (its log), drained as it comes so that a full pipe
+    /// never blocks it; shown when a request fails.
+    log: Arc<Mutex<String>>,
 }
 
 impl Drop for Demo {
@@ -65,6 +68,17 @@ fn start_demo(database_url: &str) -> Demo {
         .spawn()
         .expect("starting huddle demo");
     let stdout = child.stdout.take().expect("the demo's stdout");
+    let stderr = child.stderr.take().expect("the demo's stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut log) = sink.lock() {
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+    });
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -84,10 +98,8 @@ fn start_demo(database_url: &str) -> Demo {
             }
             Err(_) => {
                 if let Some(status) = child.try_wait().expect("the demo's status") {
-                    let mut err = String::new();
-                    if let Some(mut e) = child.stderr.take() {
-                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                    let err = log.lock().map(|l| l.clone()).unwrap_or_default();
                     panic!("huddle demo exited with {status}:\n{printed}\n{err}");
                 }
                 assert!(
@@ -109,6 +121,7 @@ fn start_demo(database_url: &str) -> Demo {
         ),
         printed,
         child,
+        log,
     }
 }
 
@@ -116,6 +129,7 @@ async fn sign_in(
     client: &reqwest::Client,
     base: &str,
     (email, password): &(String, String),
+    log: &Mutex<String>,
 ) -> String {
     let r = client
         .post(format!("{base}api/v1/auth/login"))
@@ -126,8 +140,10 @@ async fn sign_in(
     let status = r.status();
     let text = r.text().await.unwrap_or_default();
     assert_eq!(
-        status, 200,
-        "the printed credentials sign in ({email}): {text}"
+        status,
+        200,
+        "the printed credentials sign in ({email}): {text}\nthe demo's log:\n{}",
+        log.lock().map(|l| l.clone()).unwrap_or_default()
     );
     let body: Value = serde_json::from_str(&text).expect("JSON");
     body["token"].as_str().expect("a token").to_owned()
@@ -163,7 +179,7 @@ async fn the_demo_serves_a_busy_district(backend: Backend) {
     let client = reqwest::Client::new();
 
     // The teacher: one class, named, with students, insights, groups and a review queue.
-    let teacher = sign_in(&client, &base, &demo.teacher).await;
+    let teacher = sign_in(&client, &base, &demo.teacher, &demo.log).await;
     let (status, classes) = get(&client, &base, &teacher, "api/v1/classes").await;
     assert_eq!(status, 200);
     let list = classes["classes"].as_array().expect("classes");
@@ -255,7 +271,7 @@ async fn the_demo_serves_a_busy_district(backend: Backend) {
     );
 
     // The administrator: the whole district; every behaviour shows somewhere.
-    let admin = sign_in(&client, &base, &demo.admin).await;
+    let admin = sign_in(&client, &base, &demo.admin, &demo.log).await;
     let (_, all) = get(&client, &base, &admin, "api/v1/classes").await;
     let all: Vec<String> = all["classes"]
         .as_array()
@@ -587,7 +603,7 @@ async fn the_demo_today_is_short_current_and_consistent(backend: Backend) {
     let demo = start_demo(&url_of(&db));
     let base = demo.url.clone();
     let client = reqwest::Client::new();
-    let admin = sign_in(&client, &base, &demo.admin).await;
+    let admin = sign_in(&client, &base, &demo.admin, &demo.log).await;
     let (_, all) = get(&client, &base, &admin, "api/v1/classes").await;
     let classes = strings(
         &all["classes"]
