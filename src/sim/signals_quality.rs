@@ -63,8 +63,8 @@ pub struct SignalsQuality {
     pub diligent_behaviour_worst_day_rate: f64,
     pub diligent_behaviour_students_ever_flagged: f64,
     /// The same three counting only false flags: a flag the truth does not support that day
-    /// (a wheel-spinning flag is true when the student has had enough opportunities and
-    /// truly does not know the skill).
+    /// (a wheel-spinning flag is true when the student has had the real tries of
+    /// [`fair_tries`] and truly does not know the skill).
     pub diligent_false_day_rate: f64,
     pub diligent_false_worst_day_rate: f64,
     pub diligent_false_students_ever_flagged: f64,
@@ -311,8 +311,8 @@ fn score(
         }
     }
 
-    // Wheel-spinning in truth: at the end of the day, a skill with at least N opportunities
-    // that the student does not truly know.
+    // Wheel-spinning in truth: at the end of the day, a skill the student has had the real
+    // tries of [`fair_tries`] at and does not truly know.
     let at_of: HashMap<uuid::Uuid, NaiveDate> = out
         .events
         .iter()
@@ -320,6 +320,7 @@ fn score(
         .collect();
     let mut spinning: HashSet<(u32, NaiveDate)> = HashSet::new();
     for tr in &out.truth {
+        let fair = fair_tries(&out.skills[tr.skill as usize].params, t);
         for date in &dates {
             let done: Vec<_> = tr
                 .steps
@@ -327,7 +328,7 @@ fn score(
                 .filter(|s| at_of.get(&s.event_id).is_some_and(|d| d <= date))
                 .collect();
             let stuck = done.last().is_some_and(|s| !s.known_after);
-            if done.len() >= t.wheel_spinning_opportunities as usize && stuck {
+            if done.iter().filter(|s| s.engaged).count() >= fair && stuck {
                 spinning.insert((tr.student, *date));
             }
         }
