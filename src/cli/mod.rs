@@ -156,8 +156,9 @@ struct ServeArgs {
     /// rapid-guess exclusion at ingest (to measure their cost; see docs/signals.md).
     #[arg(long, env = "HUDDLE_SIGNALS", value_enum, default_value = "on")]
     signals: Switch,
-    /// Stuck (wheel-spinning): at least this many opportunities on a skill, over three days
-    /// and mostly wrong, raise the flag (docs/signals.md).
+    /// Stuck (wheel-spinning): at least this many opportunities on a skill (and at least as
+    /// many as the skill usually takes), over three days and mostly wrong, raise the flag
+    /// (docs/signals.md).
     #[arg(
         long,
         env = "HUDDLE_WHEEL_SPINNING_OPPORTUNITIES",

@@ -318,6 +318,7 @@ fn flag_sentences() -> Vec<String> {
                 estimate: Some(0.2),
                 days: (k > 0).then_some(k),
                 recent: (k > 0).then_some(10),
+                needed: (k > 1).then_some(40 * k),
                 school_days: Some(k.max(1)),
                 ..Evidence::default()
             };

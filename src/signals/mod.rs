@@ -132,13 +132,20 @@ pub struct Thresholds {
     // alone is not helping" rather than "slower than most"): at least this many opportunities
     // on the skill, on at least `wheel_spinning_days` separate days, and fewer than
     // `wheel_spinning_accuracy` of the latest `wheel_spinning_window` first tries right (a
-    // student who does not know a skill is right about as often as a guess). It ends at
+    // student who does not know a skill is right about as often as a guess), and at least as
+    // many opportunities as the skill's own pace asks (`wheel_spinning_tail`). It ends at
     // mastery, or once at least half of the latest first tries are right.
     pub wheel_spinning_opportunities: u32,
     pub wheel_spinning_days: u32,
     /// At most 32.
     pub wheel_spinning_window: u32,
     pub wheel_spinning_accuracy: f64,
+    /// The skill's own pace: stuck also needs at least [`tries_needed`] opportunities, from
+    /// the lowest estimate the student has had on the skill at the skill's learning rate, with
+    /// this chance left of a diligent student still not knowing the skill (on a skill learnt
+    /// slowly, many tries without progress are what learning it looks like).
+    #[serde(default = "default_wheel_spinning_tail")]
+    pub wheel_spinning_tail: f64,
 
     // Shared account.
     /// Switches back to another live session (or answers in two sessions at the same
@@ -177,9 +184,55 @@ impl Default for Thresholds {
             wheel_spinning_days: 3,
             wheel_spinning_window: 10,
             wheel_spinning_accuracy: 0.4,
+            wheel_spinning_tail: default_wheel_spinning_tail(),
             shared_switches: 3,
             shared_gap_ms: 120_000,
         }
+    }
+}
+
+fn default_wheel_spinning_tail() -> f64 {
+    1.0 / 150.0
+}
+
+/// The most tries [`tries_needed`] asks for: past it, a skill's pace says nothing a teacher
+/// can use (a learning rate near zero), and many tries without progress are worth a look.
+pub const MAX_TRIES_NEEDED: u32 = 200;
+
+/// The tries after which a student who starts at the estimate `p_start` and learns at the
+/// skill's rate `learn` (the chance of learning it on each try, as in the knowledge tracing)
+/// would still not know the skill with a chance of at most `tail`: the smallest n with
+/// (1 − p_start)(1 − learn)^n ≤ tail. 0 when the start alone is enough; at most
+/// [`MAX_TRIES_NEEDED`] (a learning rate under 0.001 counts as 0.001). Inputs out of range
+/// are clamped; NaN reads as the most cautious value (no knowledge, slowest learning).
+pub fn tries_needed(p_start: f64, learn: f64, tail: f64) -> u32 {
+    let unknown = if p_start.is_nan() {
+        1.0
+    } else {
+        (1.0 - p_start).clamp(0.0, 1.0)
+    };
+    let tail = if tail.is_nan() {
+        1e-12
+    } else {
+        tail.clamp(1e-12, 1.0)
+    };
+    if unknown <= tail {
+        return 0;
+    }
+    let learn = if learn.is_nan() {
+        1e-3
+    } else {
+        learn.clamp(1e-3, 1.0)
+    };
+    if learn >= 1.0 {
+        return 1;
+    }
+    // A hair below the exact ratio so that a product landing on `tail` counts as reaching it.
+    let n = ((tail / unknown).ln() / (1.0 - learn).ln() - 1e-9).ceil();
+    if n >= f64::from(MAX_TRIES_NEEDED) {
+        MAX_TRIES_NEEDED
+    } else {
+        n.max(0.0) as u32
     }
 }
 
@@ -360,6 +413,35 @@ mod tests {
             "the item's own: {typical}"
         );
         assert_eq!(typical_ms(None, None, &t), None);
+    }
+
+    #[test]
+    fn tries_needed_follows_the_skills_pace() {
+        let tail = 1.0 / 150.0;
+        // (1 − 0.3)(1 − 0.05)^n ≤ 1/150: n = ceil(ln(1/105) / ln(0.95)) = 91.
+        assert_eq!(tries_needed(0.3, 0.05, tail), 91);
+        let unknown = |n: u32| 0.7 * 0.95f64.powi(n as i32);
+        assert!(unknown(91) <= tail && unknown(90) > tail);
+        // A fast skill needs a few tries; a lower start needs more.
+        assert_eq!(tries_needed(0.3, 0.5, tail), 7);
+        assert!(tries_needed(0.05, 0.05, tail) > tries_needed(0.3, 0.05, tail));
+        assert!(tries_needed(0.3, 0.1, tail) < tries_needed(0.3, 0.05, tail));
+        // Exactly on the tail: (1 − 0.5)(1 − 0.5)^2 = 1/8.
+        assert_eq!(tries_needed(0.5, 0.5, 0.125), 2);
+        // Known at the start with at least 1 − tail: no tries needed.
+        assert_eq!(tries_needed(0.999, 0.05, tail), 0);
+        assert_eq!(tries_needed(1.5, 0.05, tail), 0);
+        // Certain learning on the first try.
+        assert_eq!(tries_needed(0.2, 1.0, tail), 1);
+        // No learning, or no sense: the cap, never a panic or an endless bar.
+        assert_eq!(tries_needed(0.2, 0.0, tail), MAX_TRIES_NEEDED);
+        assert_eq!(tries_needed(0.2, -1.0, tail), MAX_TRIES_NEEDED);
+        assert_eq!(tries_needed(f64::NAN, f64::NAN, f64::NAN), MAX_TRIES_NEEDED);
+        assert_eq!(tries_needed(0.2, 0.05, 0.0), MAX_TRIES_NEEDED);
+        assert_eq!(
+            tries_needed(-3.0, 0.05, tail),
+            tries_needed(0.0, 0.05, tail)
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct KtAfter {
     /// the mastery rule is not needed to stop calling it wheel-spinning).
     pub mastered: bool,
     pub estimate: f64,
+    /// The skill model's learning rate (the chance of learning the skill on a try): the
+    /// skill's pace, for the stuck rule.
+    pub learn: f64,
 }
 
 /// One answer behind a flag, to show the teacher.
@@ -65,6 +68,10 @@ pub struct Evidence {
     pub days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent: Option<u32>,
+    /// Stuck: the tries this skill usually takes ([`super::tries_needed`] from the lowest
+    /// estimate the student has had on it), when the flag was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<u32>,
     /// Idle: school days without practice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_days: Option<u32>,
@@ -159,7 +166,7 @@ impl Episode {
             Kind::WheelSpinning => {
                 let skill = self.skill_id.as_deref().unwrap_or("this skill");
                 let answers = n(e.opportunities.unwrap_or(0), "answer", "answers");
-                match (e.days, e.recent) {
+                let told = match (e.days, e.recent) {
                     (Some(days), Some(recent)) => format!(
                         "{answers} on {skill} over {}, with {} of the last {recent} right.",
                         n(days, "day", "days"),
@@ -170,6 +177,10 @@ impl Episode {
                         }
                     ),
                     _ => format!("{answers} on {skill} without mastering it yet."),
+                };
+                match e.needed {
+                    Some(_) => format!("{told} That is more tries than this skill usually takes."),
+                    None => told,
                 }
             }
             Kind::SharedAccount => format!(
@@ -243,7 +254,7 @@ impl Mark {
 
 /// One skill's answers as the stuck rule sees them: the separate days with a first try, and
 /// the latest first tries (not rapid guesses) as bits, newest in bit 0 (1 = right).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 struct SkillTrack {
     #[serde(rename = "d")]
     days: u32,
@@ -255,6 +266,10 @@ struct SkillTrack {
     /// First tries in `recent` (at most 32).
     #[serde(rename = "n")]
     seen: u32,
+    /// The lowest estimate the student has had on the skill (none before the first answer,
+    /// and in a state stored before it was kept: the next answer starts it).
+    #[serde(rename = "lo", default, skip_serializing_if = "Option::is_none")]
+    lowest: Option<f64>,
 }
 
 impl SkillTrack {
@@ -617,11 +632,15 @@ impl Tracker {
         if a.attempt == 1 && !a.is_rapid_guess(t) {
             track.push(a.at, a.outcome == Outcome::Correct && !a.hint_bottom_out);
         }
+        let lowest = track.lowest.map_or(kt.estimate, |l| l.min(kt.estimate));
+        track.lowest = Some(lowest);
         let window = t.wheel_spinning_window.clamp(1, 32);
         let (right, seen) = track.latest(window);
         let days = track.days;
+        // The skill's pace: a slow skill takes many tries even for a diligent student.
+        let needed = super::tries_needed(lowest, kt.learn, t.wheel_spinning_tail);
         let stuck = !kt.mastered
-            && kt.evidence >= t.wheel_spinning_opportunities
+            && kt.evidence >= t.wheel_spinning_opportunities.max(needed)
             && days >= t.wheel_spinning_days
             && seen >= window
             && f64::from(right) < t.wheel_spinning_accuracy * f64::from(window);
@@ -655,6 +674,7 @@ impl Tracker {
                     last_at: a.at,
                     evidence: Evidence {
                         actions: 1,
+                        needed: Some(needed),
                         skills: vec![a.skill_id.to_owned()],
                         ..Evidence::default()
                     },
@@ -957,15 +977,20 @@ mod tests {
         assert_eq!(e.and_then(|e| e.evidence.school_days), Some(4));
     }
 
+    /// A skill learnt fast: its pace asks for fewer tries than `wheel_spinning_opportunities`.
+    const FAST: f64 = 0.4;
+
     /// Five answers a day on one skill for `days` days after `done` answers (each day after
     /// the first answer starts a day later), right when `right(n)` says (n counts from 1); the
-    /// estimate is `estimate` and never mastered. Returns the answers so far.
+    /// estimate is `estimate` and never mastered, the skill's learning rate `learn`. Returns the
+    /// answers so far.
     fn practise(
         s: &mut Script,
         done: u32,
         days: u32,
         right: impl Fn(u32) -> bool,
         estimate: f64,
+        learn: f64,
     ) -> u32 {
         let mut n = done;
         for _ in 0..days {
@@ -983,6 +1008,7 @@ mod tests {
                         evidence: n,
                         mastered: false,
                         estimate,
+                        learn,
                     })
                 });
             }
@@ -994,10 +1020,10 @@ mod tests {
     fn stuck_needs_many_answers_over_three_days_mostly_wrong() {
         // Two days of wrong answers: many tries, but too soon to call it stuck.
         let mut s = Script::new();
-        let done = practise(&mut s, 0, 2, |n| n % 5 == 0, 0.2);
+        let done = practise(&mut s, 0, 2, |n| n % 5 == 0, 0.2, FAST);
         assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
         // The third day: 15 answers over 3 days, 2 of the last 10 right.
-        practise(&mut s, done, 1, |n| n % 5 == 0, 0.2);
+        practise(&mut s, done, 1, |n| n % 5 == 0, 0.2, FAST);
         let e = s
             .tracker
             .open
@@ -1010,8 +1036,11 @@ mod tests {
         assert_eq!(e.skill_id.as_deref(), Some("fractions.add"));
         assert_eq!(
             e.sentence(),
-            "15 answers on fractions.add over 3 days, with 2 of the last 10 right."
+            "15 answers on fractions.add over 3 days, with 2 of the last 10 right. \
+             That is more tries than this skill usually takes."
         );
+        // (1 − 0.2)(1 − 0.4)^n ≤ 1/150 from n = 10: the 15 tries of the rule are the bar.
+        assert_eq!(e.evidence.needed, Some(10));
         // Half of the latest first tries right: getting there, the flag ends.
         for n in 16..=20 {
             s.act(25, |a| {
@@ -1019,6 +1048,7 @@ mod tests {
                     evidence: n,
                     mastered: false,
                     estimate: 0.5,
+                    learn: FAST,
                 })
             });
         }
@@ -1029,7 +1059,7 @@ mod tests {
     #[test]
     fn stuck_ends_at_mastery_and_a_slow_start_is_not_stuck() {
         let mut s = Script::new();
-        let n = practise(&mut s, 0, 4, |_| false, 0.1);
+        let n = practise(&mut s, 0, 4, |_| false, 0.1, FAST);
         assert!(s.open(Kind::WheelSpinning));
         s.act(25, |a| {
             a.outcome = Outcome::Incorrect;
@@ -1037,17 +1067,81 @@ mod tests {
                 evidence: n + 1,
                 mastered: true,
                 estimate: 0.96,
+                learn: FAST,
             })
         });
         assert!(!s.open(Kind::WheelSpinning));
         // Wrong at first, then mostly right: many answers over several days, not stuck.
         let mut s = Script::new();
-        practise(&mut s, 0, 4, |n| n > 8 && n % 4 != 0, 0.6);
+        practise(&mut s, 0, 4, |n| n > 8 && n % 4 != 0, 0.6, FAST);
         assert!(
             !s.all().iter().any(|e| e.kind == Kind::WheelSpinning),
             "{:?}",
             s.all()
         );
+    }
+
+    #[test]
+    fn stuck_waits_for_the_tries_a_slow_skill_takes() {
+        // A skill learnt at 0.05 a try, from an estimate of 0.2: (0.8)(0.95)^n ≤ 1/150 from
+        // n = 94. Fifteen tries over three days, mostly wrong, are what learning it looks like.
+        let needed = crate::signals::tries_needed(0.2, 0.05, 1.0 / 150.0);
+        assert_eq!(needed, 94);
+        let mut s = Script::new();
+        let done = practise(&mut s, 0, 18, |n| n % 5 == 0, 0.2, 0.05);
+        assert_eq!(done, 90);
+        assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
+        let done = practise(&mut s, done, 1, |n| n % 5 == 0, 0.2, 0.05);
+        let e = s
+            .tracker
+            .open
+            .iter()
+            .find(|e| e.kind == Kind::WheelSpinning);
+        let e = e.expect("stuck once past the skill's pace");
+        assert_eq!(e.started_at, s.now - 25 * S, "raised at the 94th answer");
+        assert_eq!(e.evidence.opportunities, Some(done));
+        assert_eq!(e.evidence.needed, Some(needed));
+        assert!(e
+            .sentence()
+            .ends_with("more tries than this skill usually takes."));
+    }
+
+    #[test]
+    fn the_pace_is_taken_from_the_lowest_estimate() {
+        // An estimate that fell to 0.02 before rising to 0.3: the bar is the one from 0.02
+        // (ceil(ln((1/150) / 0.98) / ln(0.95)) = 98), not from 0.3 (91).
+        let mut s = Script::new();
+        let done = practise(&mut s, 0, 1, |_| false, 0.02, 0.05);
+        let done = practise(&mut s, done, 18, |n| n % 5 == 0, 0.3, 0.05);
+        assert_eq!(done, 95);
+        assert!(!s.open(Kind::WheelSpinning), "{:?}", s.all());
+        practise(&mut s, done, 1, |n| n % 5 == 0, 0.3, 0.05);
+        let e = s
+            .tracker
+            .open
+            .iter()
+            .find(|e| e.kind == Kind::WheelSpinning);
+        assert_eq!(e.and_then(|e| e.evidence.needed), Some(98));
+    }
+
+    #[test]
+    fn a_state_stored_without_the_lowest_estimate_loads() {
+        let mut s = Script::new();
+        let done = practise(&mut s, 0, 2, |n| n % 5 == 0, 0.2, FAST);
+        let mut json = serde_json::to_value(&s.tracker).unwrap_or_default();
+        let skills = json.get_mut("sk").and_then(|v| v.as_object_mut());
+        let mut stripped = 0;
+        for track in skills.into_iter().flat_map(|m| m.values_mut()) {
+            stripped += usize::from(track.as_object_mut().and_then(|t| t.remove("lo")).is_some());
+        }
+        assert_eq!(stripped, 1);
+        let loaded: Result<Tracker, _> = serde_json::from_value(json);
+        let Ok(tracker) = loaded else {
+            panic!("an older state does not load: {loaded:?}");
+        };
+        s.tracker = tracker;
+        practise(&mut s, done, 1, |n| n % 5 == 0, 0.2, FAST);
+        assert!(s.open(Kind::WheelSpinning), "{:?}", s.all());
     }
 
     #[test]

@@ -284,30 +284,54 @@ async fn idle_students_are_flagged_when_read(app: TestApp) {
 }
 
 async fn many_opportunities_without_mastery_is_wheel_spinning(app: TestApp) {
-    let mut events = answers("stu-stuck", 3, 0, 0, 6, |_| "incorrect", 20_000);
-    events.extend(answers("stu-stuck", 2, 0, 6, 6, |_| "incorrect", 20_000));
+    // SKILL has the default model: learnt at 10% a try, and the estimate of a student who is
+    // always wrong settles near 0.11, from which the skill usually takes 47 tries
+    // (0.89 × 0.9^47 ≤ 1/150).
+    let needed = huddle::signals::tries_needed(0.114, 0.1, 1.0 / 150.0);
+    assert_eq!(needed, 47);
+    let mut events = answers("stu-stuck", 3, 0, 0, 30, |_| "incorrect", 20_000);
+    events.extend(answers("stu-stuck", 2, 0, 30, 6, |_| "incorrect", 20_000));
     app.post_batch(&events).await;
     let body = student(&app, "stu-stuck").await;
     assert!(
         flags_of(&body, "wheel_spinning").is_empty(),
-        "12 tries on two days are not yet stuck"
+        "36 tries on two days are not yet stuck"
     );
-    app.post_batch(&answers("stu-stuck", 1, 0, 12, 6, |_| "incorrect", 20_000))
+    app.post_batch(&answers("stu-stuck", 1, 0, 36, 6, |_| "incorrect", 20_000))
         .await;
+    let body = student(&app, "stu-stuck").await;
+    assert!(
+        flags_of(&body, "wheel_spinning").is_empty(),
+        "42 tries over three days, fewer than the skill usually takes: {body}"
+    );
+    app.post_batch(&answers(
+        "stu-stuck",
+        1,
+        180,
+        42,
+        6,
+        |_| "incorrect",
+        20_000,
+    ))
+    .await;
     let body = student(&app, "stu-stuck").await;
     let ws = flags_of(&body, "wheel_spinning");
     assert_eq!(ws.len(), 1, "{body}");
     assert_eq!(ws[0]["skill_id"], SKILL);
     assert_eq!(
         ws[0]["since"],
-        at(1, 2 * 30),
-        "from the 15th opportunity, on the third day"
+        at(1, 180 + 4 * 30),
+        "from the 47th opportunity, on the third day"
     );
-    assert_eq!(ws[0]["data"]["opportunities"], 18);
+    assert_eq!(ws[0]["data"]["opportunities"], 48);
     assert_eq!(ws[0]["data"]["days"], 3);
+    assert_eq!(ws[0]["data"]["needed"], needed);
     assert_eq!(
         ws[0]["evidence"],
-        format!("18 answers on {SKILL} over 3 days, with none of the last 10 right.")
+        format!(
+            "48 answers on {SKILL} over 3 days, with none of the last 10 right. \
+             That is more tries than this skill usually takes."
+        )
     );
 }
 

@@ -107,12 +107,26 @@ async fn insights(app: &TestApp) -> Vec<Value> {
     )
 }
 
-/// Five wrong answers on the 9s on each of three days, starting at the times given:
-/// many tries over three days without progress, which is what "stuck" means.
+/// Wrong answers on a skill with the default model (learnt at 10% a try) that make a student
+/// stuck: past the 47 tries such a skill usually takes, over three days.
+const STUCK_PER_DAY: usize = 16;
+
+/// Wrong answers on the 9s on each of three days, starting at the times given: many tries
+/// over three days without progress, more than the skill usually takes, which is what
+/// "stuck" means.
 fn stuck_on_nines(student: &str, days: [DateTime<Utc>; 3], tag: &str) -> Vec<Value> {
     days.iter()
         .enumerate()
-        .flat_map(|(i, d)| run(student, NINES, *d, 5, &[false], &format!("{tag}{i}-")))
+        .flat_map(|(i, d)| {
+            run(
+                student,
+                NINES,
+                *d,
+                STUCK_PER_DAY,
+                &[false],
+                &format!("{tag}{i}-"),
+            )
+        })
         .collect()
 }
 
@@ -202,9 +216,9 @@ async fn busy_class(app: &TestApp) {
         let s = stu(i);
         match i {
             1..=7 => {
-                events.extend(run(&s, ADD, days_ago(3), 6, &[false], "x"));
-                events.extend(run(&s, ADD, days_ago(2), 6, &[false], "y"));
-                events.extend(run(&s, ADD, days_ago(1), 6, &[false], "v"));
+                events.extend(run(&s, ADD, days_ago(3), STUCK_PER_DAY, &[false], "x"));
+                events.extend(run(&s, ADD, days_ago(2), STUCK_PER_DAY, &[false], "y"));
+                events.extend(run(&s, ADD, days_ago(1), STUCK_PER_DAY, &[false], "v"));
             }
             8..=10 => events.extend(stuck_on_nines(
                 &s,

@@ -168,6 +168,7 @@ pub(super) fn step_event(
             evidence: kt.state.evidence(),
             mastered: kt.state.p_known >= Rules::default().mastery_threshold,
             estimate: kt.state.p_known,
+            learn: model.params.learn,
         });
         tracker.step(&action, t, closed);
     }
