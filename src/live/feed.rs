@@ -5,7 +5,8 @@
 //! (by `seq`, through the primary key), hands each class its new answers
 //! ([`lesson::LiveClass`] works out only what they change) and publishes each changed class's
 //! picture to its streams. It reads at most every [`MIN_GAP`] whatever the ingest rate and the
-//! number of streams; a busy class's answers are taken together. A class is read whole when it
+//! number of streams (every [`BUSY_GAP`] when answers pour in); a busy class's answers are
+//! taken together. A class is read whole when it
 //! is first followed, every [`FULL_EVERY`] (roster changes, erasure, names, the rapid-guess
 //! norms), and its check-ins when a check-in notice names it. Without any event, each class is
 //! published again every [`REFRESH`] (idle students, a sitting that ends: the clock, no read).
@@ -26,6 +27,11 @@ use crate::store;
 /// The live view reads at most this often: the answers and check-ins that come meanwhile are
 /// taken together.
 pub const MIN_GAP: Duration = Duration::from_millis(300);
+/// After a read that found more than [`BUSY_ANSWERS`] answers (several thousand a second, far
+/// above a district's lessons), the next read waits this long instead: fewer, larger reads and
+/// pictures leave the cores to ingest, and an answer still shows within about a second.
+pub const BUSY_GAP: Duration = Duration::from_secs(1);
+pub const BUSY_ANSWERS: usize = 1_000;
 /// Each class is published at least this often without any event: idle transitions show within
 /// this time, and the frame keeps proxies from closing a quiet connection.
 pub const REFRESH: Duration = Duration::from_secs(15);
@@ -198,11 +204,16 @@ async fn follow(hub: Arc<Hub>, db: Db, rules: Rules, thresholds: Thresholds) {
         let pictures = db
             .read(move |conn| {
                 let mut v = v.lock().unwrap_or_else(|p| p.into_inner());
-                v.step(conn, &keys, &ask, read_at)
+                let pictures = v.step(conn, &keys, &ask, read_at)?;
+                Ok((pictures, v.answers_read))
             })
             .await;
+        let mut gap = MIN_GAP;
         match pictures {
-            Ok(pictures) => {
+            Ok((pictures, answers_read)) => {
+                if answers_read > BUSY_ANSWERS {
+                    gap = BUSY_GAP;
+                }
                 for (key, picture) in pictures {
                     match (picture, watched.get(&key)) {
                         (Some(p), Some(tx)) => {
@@ -224,7 +235,7 @@ async fn follow(hub: Arc<Hub>, db: Db, rules: Rules, thresholds: Thresholds) {
             _ = hub.wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
-        tokio::time::sleep(MIN_GAP.saturating_sub(read_at.elapsed())).await;
+        tokio::time::sleep(gap.saturating_sub(read_at.elapsed())).await;
         loop {
             match notices.try_recv() {
                 Err(broadcast::error::TryRecvError::Empty) => break,
@@ -285,6 +296,8 @@ struct LiveView {
     thresholds: Thresholds,
     cursor: Option<Cursor>,
     classes: HashMap<ClassKey, Followed>,
+    /// The answers the last read found (the pace of the next read follows it).
+    answers_read: usize,
 }
 
 impl LiveView {
@@ -294,6 +307,7 @@ impl LiveView {
             thresholds,
             cursor: None,
             classes: HashMap::new(),
+            answers_read: 0,
         }
     }
 
@@ -425,6 +439,7 @@ impl LiveView {
                 break;
             }
         }
+        self.answers_read = answers.len();
         for (org, class, student, answer) in answers {
             if let Some(f) = self.classes.get_mut(&ClassKey { org, class }) {
                 f.live.add(&student, answer);
