@@ -12,8 +12,8 @@ Three scenarios per backend (SQLite and PostgreSQL):
 - refit: the server is killed during `POST /api/v1/admin/refit` at random moments, restarted,
   and the same checks hold: the states equal a replay under the models stored.
 - retention: events of 400 days ago are stored, the server is started with
-  `--retention-days 30` and killed during the purge (at random moments), then restarted until
-  the purge has finished: no acknowledged recent event is lost, no old event is left, and the
+  `--retention-days 30` and killed during the purge (at a random moment after its first chunk
+  is gone), then restarted until the purge has finished: no acknowledged recent event is lost, no old event is left, and the
   states are those from before the purge (a purge keeps the estimates).
 
 Standard library only. Usage (from the repository):
