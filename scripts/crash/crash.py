@@ -12,8 +12,8 @@ Three scenarios per backend (SQLite and PostgreSQL):
 - refit: the server is killed during `POST /api/v1/admin/refit` at random moments, restarted,
   and the same checks hold: the states equal a replay under the models stored.
 - retention: events of 400 days ago are stored, the server is started with
-  `--retention-days 30` and killed during the purge (at random moments), then restarted until
-  the purge has finished: no acknowledged recent event is lost, no old event is left, and the
+  `--retention-days 30` and killed during the purge (at a random moment after its first chunk
+  is gone), then restarted until the purge has finished: no acknowledged recent event is lost, no old event is left, and the
   states are those from before the purge (a purge keeps the estimates).
 
 Standard library only. Usage (from the repository):
@@ -370,7 +370,7 @@ def scenario_refit(args, binary, db, secret, work, tools, result):
     if status != 200:
         sys.exit(f"a refit was answered {status}: {body[:300]!r}")
     rng = random.Random(args.seed + 1)
-    finished = 0
+    finished = resumed = 0
     for kill in range(args.refit_kills):
         tools.server = server
         tools.start()  # ingest goes on during the refit
@@ -396,14 +396,17 @@ def scenario_refit(args, binary, db, secret, work, tools, result):
             finished += 1
         # Checked after each kill: the replay below rewrites the states.
         server.stop()
+        resumed += "an interrupted refit was finished" in server.log_text()
         events = check_events(db, tools)
         states = check_replay(binary, db, f"after the kill during refit {kill + 1}")
         server.start()
     server.stop()
     result.update(refit_kills=args.refit_kills, refit_seconds=round(whole, 2),
-                  refits_finished_before_the_kill=finished, events_after_refits=events)
+                  refits_finished_before_the_kill=finished,
+                  refits_finished_at_restart=resumed, events_after_refits=events)
     log(f"  refit: {args.refit_kills} kills in refits of {whole:.1f} s ({finished} finished "
-        f"first); {events} events, {states} states equal a replay after each")
+        f"first, {resumed} left models stored and were finished at the restart); {events} "
+        f"events, {states} states equal a replay after each")
 
 
 def scenario_retention(args, binary, db, secret, work, tools, result):
@@ -427,15 +430,27 @@ def scenario_retention(args, binary, db, secret, work, tools, result):
                if e["student_id"].startswith("old-")}
     cutoff_sql = "occurred_at < " + str(int((datetime.now(timezone.utc) - timedelta(days=30))
                                             .timestamp() * 1000))
-    killed_midway = 0
-    for kill in range(args.retention_kills):
+    def old_left():
+        return int(db.rows(f"SELECT count(*) FROM events WHERE {cutoff_sql}")[0][0])
+
+    # Each kill lands inside the purge: once its first chunk is gone (the leading node starts
+    # its jobs a tick after it starts), at a random moment of the next few chunks.
+    killed_midway = resumed = kills = 0
+    left = len(old_ids)
+    while kills < args.retention_kills and left:
+        at_start = left
         server.start(["--retention-days", "30"])
-        time.sleep(rng.uniform(0.0, 0.6))
+        deadline = time.time() + 60
+        while old_left() == at_start:
+            if time.time() > deadline:
+                sys.exit("the purge did not start within 60 s")
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.15))
         server.kill()
-        left = int(db.rows(f"SELECT count(*) FROM events WHERE {cutoff_sql}")[0][0])
-        killed_midway += 0 < left < len(old_ids)
-        if left == 0:
-            break
+        kills += 1
+        resumed += "a run was cut short" in server.log_text()
+        left = old_left()
+        killed_midway += 0 < left < at_start
     server.start(["--retention-days", "30"])
     deadline = time.time() + 300
     while "retention purge" not in server.log_text():
@@ -443,7 +458,8 @@ def scenario_retention(args, binary, db, secret, work, tools, result):
             sys.exit("the purge did not finish after the restart")
         time.sleep(0.2)
     server.stop()
-    left = int(db.rows(f"SELECT count(*) FROM events WHERE {cutoff_sql}")[0][0])
+    resumed += "a run was cut short" in server.log_text()
+    left = old_left()
     if left:
         sys.exit(f"{left} events older than 30 days are left after the purge")
     tools.acked -= old_ids
@@ -451,10 +467,12 @@ def scenario_retention(args, binary, db, secret, work, tools, result):
         del tools.sent[h]
     events = check_events(db, tools)
     compare("the purge", before, derived(db))
-    result.update(retention_kills=args.retention_kills, old_events=len(old_ids),
-                  retention_killed_midway=killed_midway, events_after_purge=events)
-    log(f"  retention: {len(old_ids)} old events purged across {args.retention_kills} kills "
-        f"({killed_midway} mid-purge); {events} recent events intact, states kept")
+    result.update(retention_kills=kills, old_events=len(old_ids),
+                  retention_killed_midway=killed_midway, purges_resumed=resumed,
+                  events_after_purge=events)
+    log(f"  retention: {len(old_ids)} old events purged across {kills} kills ({killed_midway} "
+        f"mid-purge, {resumed} restarts resumed a purge cut short); {events} recent events "
+        f"intact, states kept")
 
 
 def run_backend(args, backend):
@@ -484,7 +502,7 @@ def main():
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--refit-kills", type=int, default=10)
     p.add_argument("--retention-kills", type=int, default=5)
-    p.add_argument("--old-events", type=int, default=40_000)
+    p.add_argument("--old-events", type=int, default=100_000)
     p.add_argument("--senders", type=int, default=4)
     p.add_argument("--seed", type=int, default=21)
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")

@@ -296,6 +296,7 @@ pub struct StudentCheckins {
         (status = 200, description = "The student's check-ins", body = StudentCheckins),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not read this student", body = ErrorBody),
+        (status = 404, description = "No such student in the administrator's organisation", body = ErrorBody),
     ))]
 #[get("/api/v1/students/{student_id}/checkins")]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]

@@ -86,7 +86,8 @@ where
         .service(reports::adoption)
         .service(reports::data_quality)
         .service(roster::put_roster)
-        .openapi_service(|document| {
+        .openapi_service(|mut document| {
+            openapi::add_guard_answers(&mut document);
             // A documented path asked with a method it does not have: 405 with `Allow` (a
             // resource without routes answers so), rather than the default service's 404.
             let other_methods: Vec<_> = document
@@ -104,7 +105,9 @@ where
 
 /// The OpenAPI document, as `routes` builds it (also checked in as `docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(App::new().into_utoipa_app()).split_for_parts().1
+    let mut document = routes(App::new().into_utoipa_app()).split_for_parts().1;
+    openapi::add_guard_answers(&mut document);
+    document
 }
 
 /// The address of the connection's peer. Forwarded headers are not trusted: a client could

@@ -130,13 +130,13 @@ pub struct ModelHealthParams {
     /// Last day covered, YYYY-MM-DD (default today, UTC)
     as_of: Option<String>,
     /// Weeks of history, 1 to 52 (default 8)
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 52)]
     weeks: Option<Whole<1, 52>>,
     /// json (default) or csv
-    #[param(value_type = Option<ReportFormat>)]
+    #[param(inline, value_type = Option<ReportFormat>)]
     format: Option<String>,
     /// CSV table: skills (default) or weeks
-    #[param(value_type = Option<ModelHealthSection>)]
+    #[param(inline, value_type = Option<ModelHealthSection>)]
     section: Option<String>,
 }
 
@@ -147,10 +147,10 @@ impl QueryParams for ModelHealthParams {}
 #[into_params(parameter_in = Query)]
 pub struct FairnessParams {
     /// json (default) or csv
-    #[param(value_type = Option<ReportFormat>)]
+    #[param(inline, value_type = Option<ReportFormat>)]
     format: Option<String>,
     /// CSV table: groups (default), flags or warnings
-    #[param(value_type = Option<FairnessSection>)]
+    #[param(inline, value_type = Option<FairnessSection>)]
     section: Option<String>,
 }
 
@@ -183,7 +183,8 @@ fn report_days(q: &ModelHealthParams) -> Result<(NaiveDate, usize), ApiError> {
     params(ModelHealthParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The report (JSON, or CSV when asked)", body = ModelHealthReport),
+        (status = 200, description = "The report (JSON, or CSV when asked)",
+            content((ModelHealthReport = "application/json"), (String = "text/csv"))),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
@@ -440,7 +441,8 @@ pub async fn get_refit(
     params(FairnessParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The report (JSON, or CSV when asked)", body = Fairness),
+        (status = 200, description = "The report (JSON, or CSV when asked)",
+            content((Fairness = "application/json"), (String = "text/csv"))),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),

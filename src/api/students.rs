@@ -422,7 +422,8 @@ pub async fn export_student(
     let export = state
         .db
         .read(move |conn| crate::store::privacy::export_student(conn, &scope, &t))
-        .await?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("no student with this id in your organisation"))?;
     Ok(HttpResponse::Ok()
         .insert_header((
             "Content-Disposition",

@@ -252,17 +252,23 @@ pub struct ExportEnrolment {
 
 use crate::util::{rfc3339, rfc3339_of};
 
+/// Everything held about the student, or None when there is no such student (any more: an
+/// erasure may come between the access check and this read).
 pub fn export_student(
     conn: &mut DbConnection,
     scope: &StudentScope,
     t: &crate::signals::Thresholds,
-) -> anyhow::Result<StudentExport> {
+) -> anyhow::Result<Option<StudentExport>> {
     let (org, student) = (scope.org(), scope.student_id());
-    let (display_name, group, created_at): (Option<String>, Option<String>, i64) = students::table
+    let Some((display_name, group, created_at)) = students::table
         .filter(students::org_id.eq(org))
         .filter(students::student_id.eq(student))
         .select((students::name, students::group_label, students::created_at))
-        .first(conn)?;
+        .first::<(Option<String>, Option<String>, i64)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
     let enrolments = enrolments::table
         .filter(enrolments::org_id.eq(org))
         .filter(enrolments::student_id.eq(student))
@@ -434,7 +440,7 @@ pub fn export_student(
             })
         })
         .collect();
-    Ok(StudentExport {
+    Ok(Some(StudentExport {
         checkins,
         flags,
         review_decisions,
@@ -451,7 +457,7 @@ pub fn export_student(
         skill_states,
         items_seen,
         events_purged_before: purged_before(conn, org)?.map(rfc3339),
-    })
+    }))
 }
 
 /// How many rows an erasure removed, per table.

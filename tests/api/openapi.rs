@@ -32,3 +32,62 @@ fn the_openapi_document_matches_the_checked_in_snapshot() {
         path.display()
     );
 }
+
+fn references(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v.as_str()) {
+                    ("$ref", Some(target)) => found.push(target.to_owned()),
+                    _ => references(v, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+        _ => {}
+    }
+}
+
+/// What a client (and schemathesis in `.ci/run`) may meet is described: every schema referred
+/// to exists, every operation lists the request guard's answers (400 for a control character,
+/// 503 when overloaded; 408, 413 and 415 for a body), and the reports that answer CSV say so.
+#[test]
+fn every_reference_resolves_and_every_operation_lists_the_guards_answers() {
+    let document: serde_json::Value =
+        serde_json::from_str(&huddle::api::openapi::document()).expect("valid JSON");
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a reference outside the schemas: {target}"));
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{target} refers to no schema"
+        );
+    }
+    let paths = document["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let responses = &operation["responses"];
+            let mut expected = vec!["400", "503"];
+            if operation.get("requestBody").is_some() {
+                expected.extend(["408", "413", "415"]);
+            }
+            for status in expected {
+                assert!(
+                    responses.get(status).is_some(),
+                    "{method} {path} does not list {status}"
+                );
+            }
+        }
+    }
+    for report in ["adoption", "data-quality", "model-health", "fairness"] {
+        let ok = &paths[&format!("/api/v1/admin/{report}")]["get"]["responses"]["200"];
+        assert!(
+            ok["content"].get("text/csv").is_some(),
+            "{report} answers CSV: {ok}"
+        );
+    }
+}

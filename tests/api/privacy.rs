@@ -18,6 +18,7 @@ both_backends!(
     names_come_from_the_roster_and_can_be_anonymised,
     a_bad_roster_is_refused_whole,
     an_export_holds_everything_about_the_student,
+    an_export_of_a_student_erased_after_the_access_check_finds_nothing,
     erasure_leaves_only_an_audit_entry_without_the_id,
     retention_purges_old_events_and_keeps_the_estimates,
     security_headers_are_on_every_answer_and_cors_is_closed,
@@ -304,6 +305,41 @@ async fn an_export_holds_everything_about_the_student(app: TestApp) {
     assert!(!export.to_string().contains("stu-2"), "only this student");
     let page = audit(&app, "?subject_id=stu-1").await;
     assert_eq!(page["entries"][0]["action"], "student.export");
+}
+
+/// An erasure may come between the export's access check and its read: the read then finds no
+/// student (the handler's 404), never a failure (a 500).
+async fn an_export_of_a_student_erased_after_the_access_check_finds_nothing(app: TestApp) {
+    app.post_batch(&[event_with(json!({"student_id": "stu-gone"}))])
+        .await;
+    let caller = huddle::auth::Caller {
+        sub: "admin-1".into(),
+        role: Role::Admin,
+        org: ORG.into(),
+        classes: None,
+    };
+    let who = caller.clone();
+    let access = app
+        .db
+        .read(move |conn| huddle::store::access::student_access(conn, &who, "stu-gone"))
+        .await
+        .expect("the access facts");
+    let scope = huddle::auth::policy::may_manage_student(&caller, &access).expect("a scope");
+    let erased = app
+        .client
+        .delete(app.url("/api/v1/students/stu-gone"))
+        .bearer_auth(app.token(Role::Admin, ORG))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(erased.status(), 200);
+    let thresholds = huddle::signals::Thresholds::default();
+    let export = app
+        .db
+        .read(move |conn| huddle::store::privacy::export_student(conn, &scope, &thresholds))
+        .await
+        .expect("an export of an erased student is not an error");
+    assert!(export.is_none(), "{export:?}");
 }
 
 async fn erasure_leaves_only_an_audit_entry_without_the_id(app: TestApp) {
