@@ -77,6 +77,9 @@ impl DbUrl {
                 // WAL on every commit, so an acknowledged write survives a power cut, not only a
                 // crash (docs/operations.md); the writer connection syncs in its own way
                 // (`Db::open`). busy_timeout covers the rare writer outside `Db::write`.
+                // Each pooled reader keeps a small page cache (4 MiB): the operating system's
+                // file cache holds the rest, shared, and the server's memory stays bounded
+                // (the writer's cache, larger, is set in `Db::open`).
                 conn.batch_execute(
                     "PRAGMA page_size = 4096;
                      PRAGMA journal_mode = WAL;
@@ -84,7 +87,7 @@ impl DbUrl {
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 10000;
                      PRAGMA temp_store = MEMORY;
-                     PRAGMA cache_size = -16000;
+                     PRAGMA cache_size = -4096;
                      PRAGMA secure_delete = ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
