@@ -23,7 +23,7 @@ impl Drop for Server {
 /// benchmark, so the per-token rate limit is off (it would measure itself).
 ///
 /// `HUDDLE_BENCH_BIN` names another `huddle` binary to start (a copy of an earlier build), so a
-/// change can be compared with the build before it in one session.
+/// change can be compared with the build before it on the same machine, runs alternated.
 pub fn start_server(url: &str, secret: &Path, extra: &[&str]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
