@@ -204,17 +204,16 @@ async fn follow(hub: Arc<Hub>, db: Db, rules: Rules, thresholds: Thresholds) {
         let pictures = db
             .read(move |conn| {
                 let mut v = v.lock().unwrap_or_else(|p| p.into_inner());
-                let pictures = v.step(conn, &keys, &ask, read_at)?;
-                Ok((pictures, v.answers_read))
+                v.step(conn, &keys, &ask, read_at)
             })
             .await;
-        let mut gap = MIN_GAP;
+        let gap = match &pictures {
+            Ok(read) if read.answers > BUSY_ANSWERS => BUSY_GAP,
+            _ => MIN_GAP,
+        };
         match pictures {
-            Ok((pictures, answers_read)) => {
-                if answers_read > BUSY_ANSWERS {
-                    gap = BUSY_GAP;
-                }
-                for (key, picture) in pictures {
+            Ok(read) => {
+                for (key, picture) in read.pictures {
                     match (picture, watched.get(&key)) {
                         (Some(p), Some(tx)) => {
                             tx.send_replace(Some(Arc::new(p)));
@@ -296,8 +295,13 @@ struct LiveView {
     thresholds: Thresholds,
     cursor: Option<Cursor>,
     classes: HashMap<ClassKey, Followed>,
-    /// The answers the last read found (the pace of the next read follows it).
-    answers_read: usize,
+}
+
+/// What one read of the live view gives: the pictures to publish, and how many new answers it
+/// found (the pace of the next read follows it).
+struct Read {
+    pictures: Vec<(ClassKey, Option<Picture>)>,
+    answers: usize,
 }
 
 impl LiveView {
@@ -307,7 +311,6 @@ impl LiveView {
             thresholds,
             cursor: None,
             classes: HashMap::new(),
-            answers_read: 0,
         }
     }
 
@@ -319,7 +322,7 @@ impl LiveView {
         watched: &[ClassKey],
         asked: &Asked,
         read_at: Instant,
-    ) -> anyhow::Result<Vec<(ClassKey, Option<Picture>)>> {
+    ) -> anyhow::Result<Read> {
         let now = to_millis(Utc::now());
         self.classes.retain(|k, _| watched.contains(k));
         // Where the events stand is known before any class is read whole, so that no event
@@ -327,7 +330,7 @@ impl LiveView {
         if self.cursor.is_none() {
             self.cursor = Some(Cursor::new(store::checkins::last_seq(conn)?));
         }
-        self.take_new_events(conn, read_at)?;
+        let answers = self.take_new_events(conn, read_at)?;
 
         let mut out = Vec::new();
         let mut due_left = DUE_PER_READ;
@@ -408,13 +411,20 @@ impl LiveView {
                 }),
             ));
         }
-        Ok(out)
+        Ok(Read {
+            pictures: out,
+            answers,
+        })
     }
 
-    /// Hands each followed class its answers stored since the last read.
-    fn take_new_events(&mut self, conn: &mut DbConnection, read_at: Instant) -> anyhow::Result<()> {
+    /// Hands each followed class its answers stored since the last read; how many there were.
+    fn take_new_events(
+        &mut self,
+        conn: &mut DbConnection,
+        read_at: Instant,
+    ) -> anyhow::Result<usize> {
         let Some(cursor) = self.cursor.as_mut() else {
-            return Ok(());
+            return Ok(0);
         };
         let thresholds = self.thresholds;
         let classes = &self.classes;
@@ -439,14 +449,14 @@ impl LiveView {
                 break;
             }
         }
-        self.answers_read = answers.len();
+        let found = answers.len();
         for (org, class, student, answer) in answers {
             if let Some(f) = self.classes.get_mut(&ClassKey { org, class }) {
                 f.live.add(&student, answer);
                 f.changed = true;
             }
         }
-        Ok(())
+        Ok(found)
     }
 }
 
