@@ -111,6 +111,17 @@ pub fn fair_tries(params: &crate::kt::Params, t: &Thresholds) -> usize {
     FAILED_MIN_OPPORTUNITIES.max(pace as usize)
 }
 
+/// A student has failed to learn a skill from these steps when they gave it at least `fair`
+/// real tries and did not know it after the last one.
+fn failed_to_learn<'a>(steps: impl IntoIterator<Item = &'a super::Step>, fair: usize) -> bool {
+    let (mut engaged, mut last) = (0, None);
+    for s in steps {
+        engaged += usize::from(s.engaged);
+        last = Some(s);
+    }
+    last.is_some_and(|s| !s.known_after) && engaged >= fair
+}
+
 fn day_of(ms: i64) -> NaiveDate {
     chrono::DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
@@ -322,13 +333,11 @@ fn score(
     for tr in &out.truth {
         let fair = fair_tries(&out.skills[tr.skill as usize].params, t);
         for date in &dates {
-            let done: Vec<_> = tr
+            let done = tr
                 .steps
                 .iter()
-                .filter(|s| at_of.get(&s.event_id).is_some_and(|d| d <= date))
-                .collect();
-            let stuck = done.last().is_some_and(|s| !s.known_after);
-            if done.iter().filter(|s| s.engaged).count() >= fair && stuck {
+                .filter(|s| at_of.get(&s.event_id).is_some_and(|d| d <= date));
+            if failed_to_learn(done, fair) {
                 spinning.insert((tr.student, *date));
             }
         }
@@ -479,9 +488,10 @@ fn stuck_score(
         .truth
         .iter()
         .filter(|tr| {
-            tr.steps.iter().filter(|s| s.engaged).count()
-                >= fair_tries(&out.skills[tr.skill as usize].params, t)
-                && tr.steps.last().is_some_and(|s| !s.known_after)
+            failed_to_learn(
+                &tr.steps,
+                fair_tries(&out.skills[tr.skill as usize].params, t),
+            )
         })
         .map(|tr| (tr.student, out.skills[tr.skill as usize].id.as_str()))
         .collect();
