@@ -1,6 +1,7 @@
 //! Pure privacy helpers: the anonymised labels shown instead of names (`?anonymise=true`, for
 //! projecting a class on a screen) and the retention cut-off.
 
+use crate::ingest::is_valid_id;
 use sha2::{Digest, Sha256};
 
 /// Letters and digits that cannot be mistaken for one another on a projected screen.
@@ -101,13 +102,6 @@ struct RosterJson {
     students: Vec<RosterLine>,
 }
 
-fn is_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
 fn check_line(
     line: RosterLine,
     at: &str,
@@ -115,20 +109,20 @@ fn check_line(
     let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let student_id = blank(line.student_id)
         .ok_or_else(|| RosterError(format!("{at}: student_id is required")))?;
-    if !is_id(&student_id) {
+    if !is_valid_id(&student_id) {
         return Err(RosterError(format!(
             "{at}: student_id must be 1 to 128 characters of letters, digits and . _ : -"
         )));
     }
     let class_id = blank(line.class_id);
-    if class_id.as_deref().is_some_and(|c| !is_id(c)) {
+    if class_id.as_deref().is_some_and(|c| !is_valid_id(c)) {
         return Err(RosterError(format!(
             "{at}: class_id must be 1 to 128 characters of letters, digits and . _ : -"
         )));
     }
     let school_id = blank(line.school_id);
     if let Some(school) = &school_id {
-        if !is_id(school) {
+        if !is_valid_id(school) {
             return Err(RosterError(format!(
                 "{at}: school_id must be 1 to 128 characters of letters, digits and . _ : -"
             )));

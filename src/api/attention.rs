@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
 use super::now::CheckinView;
-use super::params::{NamesQuery, Query, QueryParams, Whole};
+use super::params::{Id, NamesQuery, Query, QueryParams, Whole};
 use super::AppState;
 use crate::auth::Caller;
 use crate::db::{from_millis, to_millis};
@@ -103,7 +103,7 @@ impl QueryParams for AttentionQuery {
 /// after (docs/lesson.md), for check-ins with a skill, plans marked done and insights on a
 /// skill marked done, in the last 14 days.
 #[utoipa::path(tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"), AttentionQuery, NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id"), AttentionQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Attention coverage and follow-ups", body = AttentionView),
@@ -290,7 +290,7 @@ pub struct StudentCheckins {
 /// One student's check-ins, newest first, each with what followed on its skill; and the other
 /// help on a skill they had lately (group plans and insights marked done), with what followed.
 #[utoipa::path(tag = "lesson",
-    params(("student_id" = String, Path, description = "The student id")),
+    params(("student_id" = inline(Id), Path, description = "The student id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The student's check-ins", body = StudentCheckins),

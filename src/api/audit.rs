@@ -4,6 +4,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::params::Id;
 use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -101,6 +102,7 @@ pub struct AuditParams {
     /// Entries before this time (RFC 3339 or YYYY-MM-DD, that day excluded).
     to: Option<String>,
     /// Only entries about this student (or class).
+    #[param(inline, value_type = Option<Id>)]
     subject_id: Option<String>,
     /// Only entries of this user (a token's `sub`).
     actor: Option<String>,

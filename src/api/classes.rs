@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, audit_read_marked, authorise, Scope};
-use super::params::{self, NamesQuery, Query, QueryParams, Whole};
+use super::params::{self, Id, NamesQuery, Query, QueryParams, Whole};
 use super::students::{FlagView, SkillView};
 use super::AppState;
 use crate::auth::{policy, Caller};
@@ -314,7 +314,7 @@ async fn load_with_helps(state: &AppState, org: &str, class: &str) -> Result<Cla
 /// Read from the maintained state in a handful of indexed queries, whatever the number of
 /// stored events.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id tools send in events"), NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id tools send in events"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Students × skills", body = Overview),
@@ -416,7 +416,7 @@ impl QueryParams for InsightsQuery {
 /// behaviour flags, and progress (most of the class mastered a skill, students ready for a
 /// challenge). Dismissed calls stay silent until new evidence arrives.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id"), InsightsQuery, NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id"), InsightsQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The insights", body = Insights),
@@ -509,8 +509,8 @@ pub struct InsightDecided {
 /// starts), and done ones are what the follow-up ("after you acted") looks at. `confirm`
 /// records agreement and silences nothing. Audited.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id"),
-           ("insight_id" = String, Path, description = "The insight's id")),
+    params(("class_id" = inline(Id), Path, description = "The class id"),
+           ("insight_id" = inline(Id), Path, description = "The insight's id")),
     request_body = DecisionBody,
     security(("bearer" = [])),
     responses(
@@ -647,7 +647,7 @@ fn examples_of(
 /// Deterministic; a student is in at most one group; students whose estimate awaits review
 /// are listed apart.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id"), GroupsQuery, NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id"), GroupsQuery, NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The groups", body = Groups),

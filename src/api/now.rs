@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
-use super::params::{self, NamesQuery, Query, QueryParams};
+use super::params::{self, Id, NamesQuery, Query, QueryParams};
 use super::AppState;
 use crate::auth::{Caller, Keys};
 use crate::config::MAX_SMALL_BODY_BYTES;
@@ -164,7 +164,7 @@ fn no_class() -> ApiError {
 /// Computed from this sitting's answers only (and the teacher's check-ins in it); the rules
 /// are in docs/lesson.md. `?anonymise=true` replaces names with stable labels.
 #[utoipa::path(tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"), NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The class now", body = NowView),
@@ -218,7 +218,7 @@ fn token_expiry(req: &HttpRequest, keys: &Keys) -> Option<i64> {
 /// with its token and opens `…/now/stream?ticket=…`. The ticket names the caller and the class
 /// only; the stream it opens ends when the token it was asked with expires.
 #[utoipa::path(tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id")),
+    params(("class_id" = inline(Id), Path, description = "The class id")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A ticket", body = StreamTicket),
@@ -298,7 +298,7 @@ impl QueryParams for StreamQuery {}
 /// event when the token it was opened with expires; a client that does not read for 10 seconds
 /// is dropped; a user may hold 4 streams at once.
 #[utoipa::path(tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id"), StreamQuery, NamesQuery),
+    params(("class_id" = inline(Id), Path, description = "The class id"), StreamQuery, NamesQuery),
     responses(
         (status = 200, description = "text/event-stream of `now` events (NowView)", content_type = "text/event-stream", body = String),
         (status = 401, description = "No valid ticket or token", body = ErrorBody),
@@ -497,7 +497,7 @@ fn check_checkin(body: &NewCheckins, enrolled: &[String]) -> Result<(), ApiError
 /// In the current sitting it clears the students' needs-a-person (and guessing, hints, giving
 /// up) state until new answers show it again.
 #[utoipa::path(tag = "lesson",
-    params(("class_id" = String, Path, description = "The class id")),
+    params(("class_id" = inline(Id), Path, description = "The class id")),
     request_body = NewCheckins,
     security(("bearer" = [])),
     responses(

@@ -257,6 +257,56 @@ pub fn class_students(
     Ok(())
 }
 
+/// An id in a path or a query string, as the API description gives it (`inline(Id)` in a
+/// handler's `params`): a student, class, skill, item, plan, insight or job id, the pattern and
+/// the length of [`crate::ingest::is_valid_id`]. Every id stored keeps that rule (ingest and
+/// the roster check it; plans, insights and jobs are given such ids), so the handlers check
+/// nothing more: another id is answered as any unknown one.
+pub struct Id;
+
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        id_schema(
+            crate::ingest::ID_PATTERN,
+            Some(crate::ingest::MAX_ID_LEN),
+            "1 to 128 characters of letters, digits and . _ : -",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Id {}
+
+/// A review item's id, as `GET /api/v1/reviews` gives it (`inline(ReviewId)`): the shape of
+/// [`crate::insights::reviews::review_id`]'s ids.
+pub struct ReviewId;
+
+impl utoipa::PartialSchema for ReviewId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        id_schema(
+            crate::insights::reviews::REVIEW_ID_PATTERN,
+            None,
+            "rv-, then the item's kind, student id and skill id in hex, separated by -",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ReviewId {}
+
+fn id_schema(
+    pattern: &str,
+    max_length: Option<usize>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .min_length(Some(1))
+        .max_length(max_length)
+        .pattern(Some(pattern))
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{audit_read, authorise, authorise_in, Scope};
-use super::params;
+use super::params::{self, Id};
 use super::AppState;
 use crate::auth::Caller;
 use crate::config::MAX_SMALL_BODY_BYTES;
@@ -132,7 +132,7 @@ fn check_members(students: &[String], enrolled: &[String]) -> Result<(), ApiErro
 
 /// Save a small-group plan for the class.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id")),
+    params(("class_id" = inline(Id), Path, description = "The class id")),
     request_body = NewPlanBody,
     security(("bearer" = [])),
     responses(
@@ -216,7 +216,7 @@ pub async fn create_plan(
 
 /// The class's saved plans, newest first.
 #[utoipa::path(tag = "classes",
-    params(("class_id" = String, Path, description = "The class id")),
+    params(("class_id" = inline(Id), Path, description = "The class id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The plans", body = Plans),
@@ -254,7 +254,7 @@ pub async fn list_plans(
 
 /// One saved plan.
 #[utoipa::path(tag = "classes",
-    params(("plan_id" = String, Path, description = "The plan's id")),
+    params(("plan_id" = inline(Id), Path, description = "The plan's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The plan", body = Plan),
@@ -291,7 +291,7 @@ pub async fn get_plan(
 
 /// Edit a plan's members or note, or mark it done (or not done).
 #[utoipa::path(tag = "classes",
-    params(("plan_id" = String, Path, description = "The plan's id")),
+    params(("plan_id" = inline(Id), Path, description = "The plan's id")),
     request_body = PlanPatch,
     security(("bearer" = [])),
     responses(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::admin::RefitResult;
-use super::params::{Query, QueryParams, Whole};
+use super::params::{Id, Query, QueryParams, Whole};
 use super::report_params::{FairnessSection, ModelHealthSection, ReportFormat};
 use super::AppState;
 use crate::auth::{policy, Caller};
@@ -403,7 +403,7 @@ pub async fn start_refit(
 /// students recomputed; `result` is what `POST /api/v1/admin/refit` answers. Administrators
 /// of the job's organisation only (404 otherwise).
 #[utoipa::path(tag = "administration",
-    params(("job_id" = String, Path, description = "The job id from the POST")),
+    params(("job_id" = inline(Id), Path, description = "The job id from the POST")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The job", body = RefitJobView),

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{audit_read, authorise, Scope};
 use super::classes::DecisionBody;
-use super::params::{self, NamesQuery, Query, QueryParams, Whole};
+use super::params::{self, Id, NamesQuery, Query, QueryParams, ReviewId, Whole};
 use super::AppState;
 use crate::auth::Caller;
 use crate::config::MAX_SMALL_BODY_BYTES;
@@ -33,6 +33,7 @@ pub struct Reviews {
 #[into_params(parameter_in = Query)]
 struct ReviewsQuery {
     /// Only this class's students (else the whole organisation's).
+    #[param(inline, value_type = Option<Id>)]
     class_id: Option<String>,
     /// open (default), confirmed, dismissed or all.
     status: Option<String>,
@@ -157,7 +158,7 @@ pub struct Decided {
 /// A dismissal silences the same call (and the insights resting on it) for that student and
 /// skill until new evidence arrives; a confirmation is recorded. Both keep who and when.
 #[utoipa::path(tag = "reviews",
-    params(("review_id" = String, Path, description = "The item's id from GET /api/v1/reviews")),
+    params(("review_id" = inline(ReviewId), Path, description = "The item's id from GET /api/v1/reviews")),
     request_body = DecisionBody,
     security(("bearer" = [])),
     responses(

@@ -4,7 +4,7 @@ use actix_web::{delete, get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::params::{NamesQuery, Query};
+use super::params::{Id, NamesQuery, Query};
 use super::AppState;
 use crate::auth::{policy, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -250,7 +250,7 @@ impl SkillView {
 /// read). A teacher reads the students of the classes they teach; an administrator any student
 /// of their organisation. Every read is recorded in the audit log.
 #[utoipa::path(tag = "students",
-    params(("student_id" = String, Path, description = "The student's pseudonymous id"), NamesQuery),
+    params(("student_id" = inline(Id), Path, description = "The student's pseudonymous id"), NamesQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The student's skills", body = StudentView),
@@ -388,7 +388,7 @@ async fn student_scope(
 /// enrolments, every practice event still held, the knowledge-tracing states and the items
 /// answered. Administrators only; recorded in the audit log.
 #[utoipa::path(tag = "privacy",
-    params(("student_id" = String, Path, description = "The student's pseudonymous id")),
+    params(("student_id" = inline(Id), Path, description = "The student's pseudonymous id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All the data held about the student", body = StudentExport),
@@ -449,7 +449,7 @@ pub struct ErasureResult {
 /// a student, when, and how many rows, without the id. A tool that sends new events for the id
 /// later starts a new record. Administrators only.
 #[utoipa::path(tag = "privacy",
-    params(("student_id" = String, Path, description = "The student's pseudonymous id")),
+    params(("student_id" = inline(Id), Path, description = "The student's pseudonymous id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The student's data is erased", body = ErasureResult),

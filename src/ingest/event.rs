@@ -7,7 +7,8 @@ use uuid::Uuid;
 /// How far in the future `occurred_at` may be (device clocks drift).
 const MAX_FUTURE: TimeDelta = TimeDelta::minutes(5);
 const MAX_RESPONSE_MS: i64 = 3_600_000;
-const MAX_ID_LEN: usize = 128;
+/// The longest id (student, class, skill, item): 128 characters (contract).
+pub const MAX_ID_LEN: usize = 128;
 const MAX_LABEL_LEN: usize = 200;
 
 /// One practice event (contract.md, "The practice event"), validated: what a tool sends, what
@@ -280,6 +281,10 @@ fn response(value: Option<String>) -> Result<Option<String>, Rejection> {
 fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
     value.ok_or_else(|| Rejection::new("missing_field", format!("{field} is required")))
 }
+
+/// [`is_valid_id`] as a regular expression (ECMA-262, the dialect of OpenAPI's `pattern`): the
+/// API description gives it for every id in a path or a query string (`api::params::Id`).
+pub const ID_PATTERN: &str = "^[A-Za-z0-9._:-]{1,128}$";
 
 /// Ids (students, classes, skills, items) are 1–128 characters of `A-Za-z0-9._:-` (contract).
 pub fn is_valid_id(value: &str) -> bool {

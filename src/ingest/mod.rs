@@ -5,4 +5,6 @@ mod batch;
 mod event;
 
 pub use batch::{conflict, prepare, Batch, BatchError, Prepared, Rejected, MAX_BATCH_EVENTS};
-pub use event::{domain_of, is_valid_id, validate, Event, Outcome, Rejection};
+pub use event::{
+    domain_of, is_valid_id, validate, Event, Outcome, Rejection, ID_PATTERN, MAX_ID_LEN,
+};

@@ -110,6 +110,12 @@ fn unhex(s: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// The shape of every id [`review_id`] gives, as a regular expression (ECMA-262, for the API
+/// description): `rv-` and three dash-separated hex strings, the third empty for an item
+/// without a skill. [`parse_review_id`] also decodes them; the pattern is necessary, not enough.
+pub const REVIEW_ID_PATTERN: &str =
+    "^rv-(?:[0-9A-Fa-f]{2})+-(?:[0-9A-Fa-f]{2})+-(?:[0-9A-Fa-f]{2})*$";
+
 /// The id of a review item: its key, readable back (`rv-<hex kind>-<hex student>-<hex skill>`),
 /// so a decision needs no stored queue.
 pub fn review_id(kind: &str, student: &str, skill: &str) -> String {
