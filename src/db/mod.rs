@@ -468,6 +468,23 @@ fn spawn_checkpointer(
     Ok(())
 }
 
+/// Runs `f` in one read-only transaction that sees the database as it was at its first read,
+/// for reads of several statements that must agree with one another (a student's export): a
+/// write committed meanwhile shows in none of them. PostgreSQL: REPEATABLE READ, READ ONLY;
+/// SQLite: one read transaction (WAL keeps its snapshot until it ends). Not for use inside
+/// another transaction (PostgreSQL sets the isolation level before a transaction's first query).
+pub fn read_snapshot<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    conn.transaction(|conn| {
+        if matches!(conn, DbConnection::Postgresql(_)) {
+            conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        f(conn)
+    })
+}
+
 /// `fsync`s a file's data (it covers every write to the file, from any descriptor). Opened
 /// each time (microseconds, against a millisecond sync) so that a WAL SQLite has recreated is
 /// never synced through a stale descriptor. A missing file holds nothing to sync.

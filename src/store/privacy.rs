@@ -253,8 +253,18 @@ pub struct ExportEnrolment {
 use crate::util::{rfc3339, rfc3339_of};
 
 /// Everything held about the student, or None when there is no such student (any more: an
-/// erasure may come between the access check and this read).
+/// erasure may come between the access check and this read). Read in one snapshot
+/// ([`crate::db::read_snapshot`]): an erasure committed while it reads shows in none of its
+/// statements, so the export is whole or None.
 pub fn export_student(
+    conn: &mut DbConnection,
+    scope: &StudentScope,
+    t: &crate::signals::Thresholds,
+) -> anyhow::Result<Option<StudentExport>> {
+    crate::db::read_snapshot(conn, |conn| export_in_snapshot(conn, scope, t))
+}
+
+fn export_in_snapshot(
     conn: &mut DbConnection,
     scope: &StudentScope,
     t: &crate::signals::Thresholds,

@@ -19,6 +19,7 @@ both_backends!(
     a_bad_roster_is_refused_whole,
     an_export_holds_everything_about_the_student,
     an_export_of_a_student_erased_after_the_access_check_finds_nothing,
+    exports_racing_an_erasure_are_whole_or_not_found,
     erasure_leaves_only_an_audit_entry_without_the_id,
     retention_purges_old_events_and_keeps_the_estimates,
     security_headers_are_on_every_answer_and_cors_is_closed,
@@ -340,6 +341,102 @@ async fn an_export_of_a_student_erased_after_the_access_check_finds_nothing(app:
         .await
         .expect("an export of an erased student is not an error");
     assert!(export.is_none(), "{export:?}");
+}
+
+/// Exports racing an erasure: each answer is the whole export (every section as it was before
+/// the erasure began) or a 404, never a student with part of their rows gone. Four readers
+/// export in a loop until they meet the 404, the erasure lands at a different moment each round.
+async fn exports_racing_an_erasure_are_whole_or_not_found(app: TestApp) {
+    let admin = app.token(Role::Admin, ORG);
+    let (mut whole, mut rounds_with_both) = (0, 0);
+    for round in 0..25_u64 {
+        let student = format!("stu-race-{round}");
+        let events: Vec<Value> = (0..40_i64)
+            .map(|i| {
+                event_with(json!({
+                    "student_id": student,
+                    "skill_id": format!("k.{}", i % 4),
+                    "item_id": format!("i{}", i % 10),
+                    "outcome": if i % 3 == 0 { "incorrect" } else { "correct" },
+                    "occurred_at": ago(3_600 - i * 30),
+                }))
+            })
+            .collect();
+        app.post_batch(&events).await;
+        let path = format!("/api/v1/students/{student}/export");
+        let response = get_as(&app, &admin, &path).await;
+        assert_eq!(response.status(), 200);
+        let reference: Value = response.json().await.expect("JSON");
+        for section in [
+            "enrolments",
+            "events",
+            "skill_states",
+            "items_seen",
+            "weekly_activity",
+            "prediction_tallies",
+        ] {
+            let rows = reference[section].as_array().expect(section);
+            assert!(!rows.is_empty(), "{section} is empty before the erasure");
+        }
+        assert_eq!(reference["events"].as_array().map(Vec::len), Some(40));
+        let reader = || async {
+            let mut answers = Vec::new();
+            for _ in 0..2_000 {
+                let response = get_as(&app, &admin, &path).await;
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.expect("a JSON answer");
+                answers.push((status, body));
+                if status != 200 {
+                    break;
+                }
+            }
+            answers
+        };
+        let erase = async {
+            actix_web::rt::time::sleep(Duration::from_millis(3 + round % 7 * 4)).await;
+            let response = app
+                .client
+                .delete(app.url(&format!("/api/v1/students/{student}")))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("DELETE");
+            assert_eq!(response.status(), 200);
+        };
+        let (a, b, c, d, ()) = tokio::join!(reader(), reader(), reader(), reader(), erase);
+        let (mut ok, mut not_found) = (0, 0);
+        for (status, body) in [a, b, c, d].into_iter().flatten() {
+            match status {
+                200 => {
+                    let differ: Vec<&String> = reference
+                        .as_object()
+                        .expect("an object")
+                        .iter()
+                        .filter(|(section, rows)| body[section.as_str()] != **rows)
+                        .map(|(section, _)| section)
+                        .collect();
+                    assert!(
+                        differ.is_empty(),
+                        "round {round}: an export during the erasure differs in {differ:?} \
+                         from the export before: {body}"
+                    );
+                    ok += 1;
+                }
+                404 => {
+                    assert_eq!(body["error"]["code"], "not_found", "{body}");
+                    not_found += 1;
+                }
+                other => panic!("round {round}: an export answered {other}: {body}"),
+            }
+        }
+        assert_eq!(not_found, 4, "round {round}: every reader ends on the 404");
+        whole += ok;
+        rounds_with_both += usize::from(ok > 0);
+    }
+    assert!(
+        whole > 0 && rounds_with_both > 0,
+        "the exports never overlapped the erasures"
+    );
 }
 
 async fn erasure_leaves_only_an_audit_entry_without_the_id(app: TestApp) {
