@@ -192,6 +192,11 @@ fn fill(
         classes: district.classes.len(),
         start: first_day,
         profiles: ProfileMix::mixed(),
+        // A class has a student or two who keep practising a skill without learning it: four
+        // weeks are too few tries at the skills' own pace for anyone else to be stuck.
+        wheel_spinners_per_class: 1,
+        // Every distinct problem of the catalogue: a wheel spinner meets most of them.
+        items_per_skill: crate::sim::catalogue::DISTINCT_ITEMS,
         ..Config::default()
     })
     .run();
@@ -462,6 +467,10 @@ fn decisions_and_plans(
             let Some((kind, student, skill)) = reviews::parse_review_id(&item.id) else {
                 continue;
             };
+            // A stuck flag stays for the teacher to find (each class has its wheel spinner).
+            if kind == reviews::flag_kind_key("wheel_spinning") {
+                continue;
+            }
             let day = recent[rng.random_range(0..recent.len().max(1))];
             let decided_at = at(day, 15, rng.random_range(0..59)).max(to_millis(item.created_at));
             // Decided on an earlier day: today's review limit is the teacher's to spend.

@@ -48,6 +48,9 @@ pub struct Config {
     pub learn_range: (f64, f64),
     /// A change of one skill's true parameters from a given school day on (model drift).
     pub drift: Option<Drift>,
+    /// Besides the mix, this many students of each class are wheel spinners
+    /// ([`Profile::WheelSpinner`]): the class's first students who drew diligent.
+    pub wheel_spinners_per_class: usize,
 }
 
 /// From school day `day` (0-based) on, skill `skill` (its index) behaves differently: a new
@@ -89,6 +92,13 @@ impl Drift {
     }
 }
 
+impl Config {
+    /// Whether some students are not diligent (then each school day's truth is kept).
+    fn has_profiles(&self) -> bool {
+        !self.profiles.only_diligent() || self.wheel_spinners_per_class > 0
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -106,6 +116,7 @@ impl Default for Config {
             profiles: ProfileMix::diligent(),
             learn_range: (0.05, 0.3),
             drift: None,
+            wheel_spinners_per_class: 0,
         }
     }
 }
@@ -131,10 +142,15 @@ pub enum Profile {
     GiverUpper,
     /// Practises diligently for a while, then stops practising altogether.
     Idle,
+    /// Diligent, but stuck on one skill: does not know it and learns nothing from practising
+    /// it, while the tool keeps serving it: 2–3 more of its items every day, until they run
+    /// out. The skill is one of the two the others learn fastest (in turn), whose usual number
+    /// of tries (the stuck flag waits for it) is the likeliest to fit in the skill's items.
+    WheelSpinner,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 7] = [
+    pub const ALL: [Profile; 8] = [
         Profile::Diligent,
         Profile::Struggling,
         Profile::RapidGuesser,
@@ -142,6 +158,7 @@ impl Profile {
         Profile::Gamer,
         Profile::GiverUpper,
         Profile::Idle,
+        Profile::WheelSpinner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +170,7 @@ impl Profile {
             Profile::Gamer => "gamer",
             Profile::GiverUpper => "giver_upper",
             Profile::Idle => "idle",
+            Profile::WheelSpinner => "wheel_spinner",
         }
     }
 
@@ -619,6 +637,8 @@ struct World {
     class_order: Vec<Vec<usize>>,
     /// Idle students stop practising after a while: from this school day on.
     stops: Vec<u32>,
+    /// The skill each wheel spinner is stuck on.
+    stuck_on: Vec<Option<usize>>,
 }
 
 impl World {
@@ -631,11 +651,12 @@ impl World {
         let class_ids = (0..n_classes)
             .map(|i| format!("class-{:02}", i + 1))
             .collect();
-        let profiles = if c.profiles.only_diligent() {
+        let mut profiles = if c.profiles.only_diligent() {
             vec![Profile::Diligent; c.students]
         } else {
             c.profiles.assign(c.students, brng)
         };
+        place_wheel_spinners(&mut profiles, n_classes, c.wheel_spinners_per_class);
         let students: Vec<Student> = (0..c.students)
             .map(|i| Student {
                 id: format!("stu-{:04}", i + 1),
@@ -651,6 +672,21 @@ impl World {
                 _ => u32::MAX,
             })
             .collect();
+        // The two skills learnt fastest, taken in turn: each skill's fit stays mostly
+        // learners' answers.
+        let mut fastest: Vec<usize> = (0..skills.len()).collect();
+        fastest.sort_by(|a, b| skills[*b].params.learn.total_cmp(&skills[*a].params.learn));
+        fastest.truncate(2);
+        let mut spinners = 0;
+        let stuck_on = students
+            .iter()
+            .map(|s| {
+                (s.profile == Profile::WheelSpinner).then(|| {
+                    spinners += 1;
+                    fastest[(spinners - 1) % fastest.len()]
+                })
+            })
+            .collect();
         let class_order = (0..n_classes)
             .map(|_| {
                 let mut order: Vec<usize> = (0..skills.len()).collect();
@@ -664,6 +700,20 @@ impl World {
             class_ids,
             class_order,
             stops,
+            stuck_on,
+        }
+    }
+}
+
+/// The first `n` students of each class (student `i` is in class `i % classes`) who drew
+/// diligent become wheel spinners.
+fn place_wheel_spinners(profiles: &mut [Profile], classes: usize, n: usize) {
+    let mut placed = vec![0; classes.max(1)];
+    for (i, p) in profiles.iter_mut().enumerate() {
+        let class = i % placed.len();
+        if *p == Profile::Diligent && placed[class] < n {
+            *p = Profile::WheelSpinner;
+            placed[class] += 1;
         }
     }
 }
@@ -799,11 +849,17 @@ impl<'w> Run<'w> {
             let events_before = self.record.events.len();
             let mut session = self.start_session(day, student);
             let order = &world.class_order[student.class];
+            let (items, mut stayed) = (self.items, true);
             for j in 0..self.per_day {
                 let k = order[(d * self.per_day + j) % order.len()];
-                if !self.practise_skill(&mut session, d, s, k) {
+                stayed = self.practise_skill(&mut session, d, s, k, items);
+                if !stayed {
                     break;
                 }
+            }
+            // The tool keeps serving the skill a wheel spinner has not learnt.
+            if let Some(k) = world.stuck_on[s].filter(|_| stayed) {
+                self.practise_skill(&mut session, d, s, k, (2, 3));
             }
             // A student who has met every item has nothing left to practise.
             truth.practised = self.record.events.len() > events_before;
@@ -814,7 +870,7 @@ impl<'w> Run<'w> {
             }
             truth.behaviours.extend(session.behaviours());
         }
-        if !c.profiles.only_diligent() {
+        if c.has_profiles() {
             self.record.days.push(truth);
         }
     }
@@ -844,19 +900,27 @@ impl<'w> Run<'w> {
         }
     }
 
-    /// Skill `k` in student `s`'s session: a few items not met before, each answered. False
-    /// when the student gave up and left the session.
-    fn practise_skill(&mut self, session: &mut Session, d: usize, s: usize, k: usize) -> bool {
+    /// Skill `k` in student `s`'s session: `items` (at least, at most) items not met before,
+    /// each answered. False when the student gave up and left the session.
+    fn practise_skill(
+        &mut self,
+        session: &mut Session,
+        d: usize,
+        s: usize,
+        k: usize,
+        items: (usize, usize),
+    ) -> bool {
         let world = self.world;
         let (student, skill) = (&world.students[s], &world.skills[k]);
-        let p = true_params(self.config, student, skill, k, d);
+        let stuck = world.stuck_on[s] == Some(k);
+        let p = true_params(self.config, student, skill, k, d, stuck);
         let slot = s * world.skills.len() + k;
         let mut prog = match self.progress[slot] {
             Some(prog) => prog,
             None => self.meet(s, k, p.prior),
         };
         let mut stayed = true;
-        for _ in 0..self.rng.random_range(self.items.0..=self.items.1) {
+        for _ in 0..self.rng.random_range(items.0..=items.1) {
             if prog.next_item >= skill.items.len() {
                 break; // every item seen: no new opportunity on this skill
             }
@@ -1007,9 +1071,23 @@ impl<'w> Run<'w> {
 }
 
 /// The true parameters of `skill` (index `k`) for `student` on school day `d`: a struggling
-/// student starts lower and learns slowly; a drift changes the skill from its day on.
-fn true_params(c: &Config, student: &Student, skill: &Skill, k: usize, d: usize) -> Params {
-    let p = if student.profile == Profile::Struggling {
+/// student starts lower and learns slowly; a wheel spinner neither knows nor learns the skill
+/// they are `stuck` on; a drift changes the skill from its day on.
+fn true_params(
+    c: &Config,
+    student: &Student,
+    skill: &Skill,
+    k: usize,
+    d: usize,
+    stuck: bool,
+) -> Params {
+    let p = if stuck {
+        Params {
+            prior: 0.0,
+            learn: 0.0,
+            ..skill.params
+        }
+    } else if student.profile == Profile::Struggling {
         Params {
             prior: skill.params.prior * 0.3,
             learn: skill.params.learn * 0.25,

@@ -111,3 +111,73 @@ fn sessions_spread_over_several_days() {
         .collect();
     assert!(days.len() >= 2, "{days:?}");
 }
+
+#[test]
+fn each_class_gets_its_wheel_spinners_who_never_learn_their_skill_and_practise_it_most() {
+    let config = Config {
+        students: 60,
+        classes: 3,
+        days: 20,
+        skills: 9,
+        profiles: ProfileMix::mixed(),
+        wheel_spinners_per_class: 2,
+        ..small()
+    };
+    let out = Simulation::new(config.clone()).run();
+    let spinners: Vec<&Student> = out
+        .students
+        .iter()
+        .filter(|s| s.profile == Profile::WheelSpinner)
+        .collect();
+    for class in 0..3 {
+        assert_eq!(spinners.iter().filter(|s| s.class == class).count(), 2);
+    }
+    // The mix's other profiles keep their numbers: only diligent students were chosen.
+    let without = Simulation::new(Config {
+        wheel_spinners_per_class: 0,
+        ..config
+    })
+    .run();
+    let count = |o: &Output, p: Profile| o.students.iter().filter(|s| s.profile == p).count();
+    for p in Profile::ALL {
+        let expected = match p {
+            Profile::Diligent => count(&without, p) - 6,
+            Profile::WheelSpinner => 6,
+            _ => count(&without, p),
+        };
+        assert_eq!(count(&out, p), expected, "{p:?}");
+    }
+    // Each spinner's skill: unknown throughout, and met far more often than the others meet
+    // it.
+    let mut fastest: Vec<&Skill> = out.skills.iter().collect();
+    fastest.sort_by(|a, b| b.params.learn.total_cmp(&a.params.learn));
+    for s in &spinners {
+        let i = out.students.iter().position(|x| x.id == s.id).unwrap_or(0) as u32;
+        let mut by_skill: Vec<&Truth> = out.truth.iter().filter(|t| t.student == i).collect();
+        by_skill.sort_by_key(|t| std::cmp::Reverse(t.steps.len()));
+        let stuck = by_skill[0];
+        let skill = &out.skills[stuck.skill as usize];
+        assert!(
+            fastest[..2].iter().any(|f| f.id == skill.id),
+            "{}",
+            skill.id
+        );
+        assert!(!stuck.known_at_start && stuck.steps.iter().all(|st| !st.known_after));
+        let others: Vec<usize> = out
+            .truth
+            .iter()
+            .filter(|t| t.skill == stuck.skill && t.student != i)
+            .map(|t| t.steps.len())
+            .collect();
+        let mean = others.iter().sum::<usize>() as f64 / others.len().max(1) as f64;
+        assert!(
+            stuck.steps.len() as f64 >= 1.8 * mean,
+            "{} tries against {mean:.1}",
+            stuck.steps.len()
+        );
+    }
+    assert_eq!(
+        ProfileMix::parse("diligent=9,wheel_spinner=1").map(|m| m.0),
+        Ok(vec![(Profile::Diligent, 9), (Profile::WheelSpinner, 1)])
+    );
+}

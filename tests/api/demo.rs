@@ -397,6 +397,58 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A class as its teacher sees it: the students with a stuck flag in the class grid (their
+/// ids), and those of them whom Today names on the skill they are stuck on (in a stuck
+/// insight, or in the struggling insight that tells it).
+async fn stuck_in_class(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    class: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (_, overview) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/classes/{class}/overview"),
+    )
+    .await;
+    let (_, insights) = get(
+        client,
+        base,
+        token,
+        &format!("api/v1/classes/{class}/insights"),
+    )
+    .await;
+    let mut stuck = Vec::new();
+    for s in overview["students"].as_array().cloned().unwrap_or_default() {
+        let id = s["student_id"].as_str().unwrap_or_default();
+        for f in s["flags"].as_array().cloned().unwrap_or_default() {
+            if f["kind"] == "wheel_spinning" && f["active"] == true {
+                stuck.push((
+                    id.to_owned(),
+                    f["skill_id"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+    }
+    let list = insights["insights"].as_array().cloned().unwrap_or_default();
+    let today: Vec<String> = stuck
+        .iter()
+        .filter(|(student, skill)| {
+            list.iter().any(|i| {
+                let tells = i["kind"] == "struggling_skill"
+                    || (i["kind"] == "behaviour" && i["flag_kind"] == "wheel_spinning");
+                tells
+                    && i["skill_id"] == skill.as_str()
+                    && strings(&i["students"]).contains(student)
+            })
+        })
+        .map(|(student, _)| student.clone())
+        .collect();
+    (stuck.into_iter().map(|(s, _)| s).collect(), today)
+}
+
 /// The flags of a student from their own page (every episode, ended ones included).
 async fn student_flags(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Vec<Value> {
     let (_, page) = get(client, base, token, &format!("api/v1/students/{id}")).await;
@@ -636,6 +688,36 @@ async fn the_demo_today_is_short_current_and_consistent(backend: Backend) {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Each teacher finds a student stuck in their class grid. Today names them where they
+    // rank among its 15 notes (or in the struggling note on their skill); elsewhere they are
+    // among the notes left to the class page. The demo's district (its default size and seed)
+    // has one teacher per class.
+    let district = huddle::sim::district::District::generate(150, 2026);
+    let emails: Vec<String> = district.teachers.iter().map(|t| t.email.clone()).collect();
+    assert_eq!(emails.len(), classes.len());
+    assert_eq!(emails[0], demo.teacher.0);
+    let mut on_today = 0;
+    for email in &emails {
+        let token = sign_in(
+            &client,
+            &base,
+            &(email.clone(), demo.teacher.1.clone()),
+            &demo.log,
+        )
+        .await;
+        let (_, mine) = get(&client, &base, &token, "api/v1/classes").await;
+        let class = mine["classes"][0]["class_id"].as_str().unwrap_or_default();
+        let (stuck, today) = stuck_in_class(&client, &base, &token, class).await;
+        println!(
+            "{backend:?} {class}: {} students stuck in the grid, {} of them named on Today",
+            stuck.len(),
+            today.len()
+        );
+        assert!(!stuck.is_empty(), "{class} ({email}): nobody stuck");
+        on_today += usize::from(!today.is_empty());
+    }
+    assert!(on_today > 0, "Today names no stuck student in any class");
 }
 
 #[actix_web::test]
