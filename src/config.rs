@@ -41,6 +41,9 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// Connections kept open for reads (and, on PostgreSQL, writes).
     pub pool_size: u32,
+    /// The SQLite writer's page cache, in MiB: the hot index pages of a large district's
+    /// ingest (each pooled reader keeps 4 MiB). Ignored on PostgreSQL.
+    pub sqlite_writer_cache_mib: u32,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// How often the background job refits the skills' models; None disables it.
@@ -105,6 +108,7 @@ impl Settings {
             bind: "127.0.0.1:8080".into(),
             jwt_secret,
             pool_size: 8,
+            sqlite_writer_cache_mib: crate::db::WRITER_CACHE_MIB,
             workers: 0,
             refit_interval: Some(DEFAULT_REFIT_INTERVAL),
             refit: crate::kt::RefitOptions::default(),

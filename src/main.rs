@@ -1,5 +1,6 @@
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
+    trim_freed_memory();
     huddle::cli::main()
 }
 
@@ -23,3 +24,28 @@ fn limit_malloc_arenas() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
+
+/// glibc returns freed memory to the system only from the top of its heap: a burst (a merge of
+/// the event ids, a large batch, a report) leaves pages the process keeps although nothing
+/// uses them, and each new peak raises the resident memory for good. A thread hands the freed
+/// pages back every few seconds (`malloc_trim` walks the heap in about a millisecond), so the
+/// resident memory follows what is in use: SQLite's caches, bounded, and the writer's memory.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_freed_memory() {
+    let trim = || loop {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        // SAFETY: malloc_trim only releases free memory; it takes the allocator's own locks.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("malloc-trim".into())
+        .spawn(trim)
+    {
+        eprintln!("the memory-trimming thread could not start: {e}");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_freed_memory() {}

@@ -37,9 +37,11 @@ impl Application {
         let database = settings.database.clone();
         let replica = settings.read_database.clone();
         let pool_size = settings.pool_size;
+        let writer_cache = settings.sqlite_writer_cache_mib;
         let db = crate::db::blocking(move || {
             crate::auth::passwords::prepare();
             let db = Db::open(&database, pool_size)?;
+            db.set_writer_cache(writer_cache)?;
             match &replica {
                 Some(url) => db.with_replica(url, pool_size),
                 None => Ok(db),

@@ -272,6 +272,9 @@ def run(args):
         "rss_mib": {"start": round(memory[0][1] / 1024, 1),
                     "after_warmup_max": round(max(after_warmup) / 1024, 1),
                     "last_minute_max": round(max(last_minute) / 1024, 1)},
+        "rss_mib_max_by_minute": [
+            round(max((k for t, k in memory if m * 60 <= t < (m + 1) * 60), default=0) / 1024, 1)
+            for m in range(int(args.minutes))],
         "rss_growth_after_warmup_percent": round(growth, 1),
         "sigterm_exit_code": code, "sigterm_seconds": round(drain, 2),
     }

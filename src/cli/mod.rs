@@ -125,6 +125,11 @@ struct ServeArgs {
     /// Database connections kept in the pool.
     #[arg(long, env = "HUDDLE_DB_POOL_SIZE", default_value_t = 8)]
     db_pool_size: u32,
+    /// The SQLite writer's page cache in MiB (the server's memory grows to about this plus
+    /// 4 MiB per pooled connection as the database is used; larger helps a large district's
+    /// ingest).
+    #[arg(long, env = "HUDDLE_SQLITE_WRITER_CACHE_MIB", default_value_t = crate::db::WRITER_CACHE_MIB)]
+    sqlite_writer_cache_mib: u32,
     /// How often to refit the knowledge-tracing models in the background (e.g. 6h, 30m);
     /// 0 disables the background refit.
     #[arg(long, env = "HUDDLE_REFIT_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration)]
@@ -235,6 +240,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.bind = args.bind;
     settings.workers = args.workers;
     settings.pool_size = args.db_pool_size.max(1);
+    settings.sqlite_writer_cache_mib = args.sqlite_writer_cache_mib.max(1);
     settings.refit_interval = Some(args.refit_interval).filter(|d| !d.is_zero());
     settings.refit.min_students = args.refit_min_students.max(1);
     settings.signals.enabled = args.signals == Switch::On;

@@ -153,6 +153,9 @@ pub const REPLICA_WAIT: Duration = Duration::from_millis(500);
 /// (`cluster`).
 pub const CHANGES_CHANNEL: &str = "huddle_changes";
 
+/// The SQLite writer's page cache unless set otherwise ([`Db::set_writer_cache`]).
+pub const WRITER_CACHE_MIB: u32 = 64;
+
 /// The database handle shared by the whole application.
 #[derive(Clone)]
 pub struct Db {
@@ -208,10 +211,11 @@ impl Db {
                 // database never holds up a batch.
                 // It commits without syncing: `write_events_blocking` syncs the WAL after the
                 // writer's lock is released (group commit, docs/operations.md).
-                first.batch_execute(
-                    "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;
+                first.batch_execute(&format!(
+                    "PRAGMA cache_size = -{}; PRAGMA wal_autocheckpoint = 0;
                      PRAGMA synchronous = NORMAL;",
-                )?;
+                    WRITER_CACHE_MIB * 1024
+                ))?;
                 let writer = Arc::new(Mutex::new(first));
                 spawn_checkpointer(url, Arc::downgrade(&writer))?;
                 Some(writer)
@@ -253,6 +257,16 @@ impl Db {
             .build_unchecked(Manager(url.clone()));
         self.replica = Some(pool);
         Ok(self)
+    }
+
+    /// Sets the SQLite writer's page cache (no-op on PostgreSQL). Its pages are allocated as
+    /// they are first used, so the server's memory grows by up to this much as it writes.
+    pub fn set_writer_cache(&self, mib: u32) -> anyhow::Result<()> {
+        if let Some(writer) = &self.writer {
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            conn.batch_execute(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        }
+        Ok(())
     }
 
     pub fn url(&self) -> &DbUrl {
