@@ -204,7 +204,7 @@ def run(args):
     log_path = os.path.join(work, "serve.log")
     with open(log_path, "w") as out:
         server = subprocess.Popen(
-            [args.bin, "serve", *store, "--bind", f"127.0.0.1:{port}"],
+            [args.bin, "serve", *store, "--bind", f"127.0.0.1:{port}", *args.serve_arg],
             stdout=out, stderr=subprocess.STDOUT, env={**env, "RUST_LOG": "warn"})
     try:
         for _ in range(600):
@@ -297,6 +297,8 @@ def main():
     p.add_argument("--report-every", type=float, default=5)
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="an argument for `huddle serve` (repeat), e.g. --serve-arg=--sqlite-writer-cache-mib=16")
     sys.exit(run(p.parse_args()))
 
 
