@@ -125,9 +125,8 @@ struct ServeArgs {
     /// Database connections kept in the pool.
     #[arg(long, env = "HUDDLE_DB_POOL_SIZE", default_value_t = 8)]
     db_pool_size: u32,
-    /// The SQLite writer's page cache in MiB (the server's memory grows to about this plus
-    /// 4 MiB per pooled connection as the database is used; larger helps a large district's
-    /// ingest).
+    /// The SQLite writer's page cache in MiB (the server's memory grows by about this plus
+    /// 4 MiB per pooled connection as the database is used).
     #[arg(long, env = "HUDDLE_SQLITE_WRITER_CACHE_MIB", default_value_t = crate::db::WRITER_CACHE_MIB)]
     sqlite_writer_cache_mib: u32,
     /// How often to refit the knowledge-tracing models in the background (e.g. 6h, 30m);

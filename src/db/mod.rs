@@ -154,7 +154,7 @@ pub const REPLICA_WAIT: Duration = Duration::from_millis(500);
 pub const CHANGES_CHANNEL: &str = "huddle_changes";
 
 /// The SQLite writer's page cache unless set otherwise ([`Db::set_writer_cache`]).
-pub const WRITER_CACHE_MIB: u32 = 64;
+pub const WRITER_CACHE_MIB: u32 = 16;
 
 /// The database handle shared by the whole application.
 #[derive(Clone)]
