@@ -206,16 +206,13 @@ impl Db {
         run_migrations(&mut first).context("applying migrations")?;
         let writer = match url {
             DbUrl::Sqlite(_) => {
-                // The writer gets a larger page cache (it holds the hot index pages) and leaves
-                // checkpoints to a thread of their own, so copying the WAL back into the
+                // The writer gets a page cache of its own size (`set_writer_cache`: it holds the
+                // hot index pages) and leaves checkpoints to a thread of their own, so copying the WAL back into the
                 // database never holds up a batch.
                 // It commits without syncing: `write_events_blocking` syncs the WAL after the
                 // writer's lock is released (group commit, docs/operations.md).
-                first.batch_execute(&format!(
-                    "PRAGMA cache_size = -{}; PRAGMA wal_autocheckpoint = 0;
-                     PRAGMA synchronous = NORMAL;",
-                    WRITER_CACHE_MIB * 1024
-                ))?;
+                first
+                    .batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL;")?;
                 let writer = Arc::new(Mutex::new(first));
                 spawn_checkpointer(url, Arc::downgrade(&writer))?;
                 Some(writer)
@@ -232,14 +229,16 @@ impl Db {
             DbUrl::Sqlite(path) => Some(PathBuf::from(format!("{}-wal", path.display()))),
             DbUrl::Postgres(_) => None,
         };
-        Ok(Db {
+        let db = Db {
             url: url.clone(),
             pool,
             replica: None,
             writer,
             wal,
             entity_writes: Arc::default(),
-        })
+        };
+        db.set_writer_cache(WRITER_CACHE_MIB)?;
+        Ok(db)
     }
 
     /// The same handle with reads of [`Db::read_replica`] sent to a PostgreSQL streaming
