@@ -81,9 +81,7 @@ impl RecentIds {
     /// that small too, so that it is rebuilt often (tests).
     pub fn merging_at(merge_at: usize) -> Self {
         RecentIds {
-            // Sized once for a whole run of ids: growing by doubling left the old table's
-            // memory behind at each step.
-            ids: HashMap::with_capacity(merge_at),
+            ids: HashMap::new(),
             merge_at,
             through: 0,
             merged_through: 0,
@@ -110,6 +108,9 @@ impl RecentIds {
     /// since this writer last looked (all of them when it starts, or another process's). What
     /// a transaction that did not commit had added is dropped here.
     pub fn sync(&mut self, c: &mut SqliteConnection) -> QueryResult<()> {
+        // Sized once for a whole run of ids (on SQLite only, at the first batch): growing by
+        // doubling left the old table's memory behind at each step.
+        self.ids.reserve(self.merge_at.saturating_sub(self.ids.len()));
         self.pending.clear();
         self.pending_merge = None;
         let merged: i64 = event_id_merges::table
