@@ -110,7 +110,8 @@ impl RecentIds {
     pub fn sync(&mut self, c: &mut SqliteConnection) -> QueryResult<()> {
         // Sized once for a whole run of ids (on SQLite only, at the first batch): growing by
         // doubling left the old table's memory behind at each step.
-        self.ids.reserve(self.merge_at.saturating_sub(self.ids.len()));
+        self.ids
+            .reserve(self.merge_at.saturating_sub(self.ids.len()));
         self.pending.clear();
         self.pending_merge = None;
         let merged: i64 = event_id_merges::table
@@ -236,18 +237,18 @@ impl RecentIds {
         if self.ids.len() < self.merge_at {
             return Ok(());
         }
-        // From the events themselves (an erased event's id is not merged), sorted here rather
-        // than by SQLite's sorter, which kept tens of megabytes after each merge.
-        let mut rows: Vec<([u8; 16], i64)> = Vec::with_capacity(self.ids.len());
-        for row in events::table
-            .filter(events::seq.gt(self.merged_through))
-            .filter(events::seq.le(self.through))
-            .select((events::org_id, events::event_id, events::seq))
-            .load_iter::<(String, Vec<u8>, i64), diesel::connection::DefaultLoadingMode>(c)?
-        {
-            let (org, id, seq) = row?;
-            rows.extend(key(&org, &id).map(|k| (k, seq)));
-        }
+        // From the events themselves (an erased event's id is not merged), read through a
+        // connection of its own: scanned through the writer's, 200,000 events filled its page
+        // cache with pages it does not use again, in place of the index pages it does. The
+        // events up to `through` are committed, so the other connection sees them all.
+        let mut rows = match database_file(c)? {
+            Some(file) => {
+                let mut own = SqliteConnection::establish(&file)
+                    .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+                self.unmerged(&mut own)?
+            }
+            None => self.unmerged(c)?,
+        };
         rows.sort_unstable();
         // Into the filter now: should the transaction roll back, an id too many only costs a
         // lookup.
@@ -286,6 +287,22 @@ impl RecentIds {
             .execute(c)?;
         self.pending_merge = Some(self.through);
         Ok(())
+    }
+
+    /// The ids of the stored events above the merged mark, up to `through`: sorted here rather
+    /// than by SQLite's sorter, which kept tens of megabytes after each merge.
+    fn unmerged(&self, c: &mut SqliteConnection) -> QueryResult<Vec<([u8; 16], i64)>> {
+        let mut rows = Vec::with_capacity(self.ids.len());
+        for row in events::table
+            .filter(events::seq.gt(self.merged_through))
+            .filter(events::seq.le(self.through))
+            .select((events::org_id, events::event_id, events::seq))
+            .load_iter::<(String, Vec<u8>, i64), diesel::connection::DefaultLoadingMode>(c)?
+        {
+            let (org, id, seq) = row?;
+            rows.extend(key(&org, &id).map(|k| (k, seq)));
+        }
+        Ok(rows)
     }
 
     /// The open transaction committed: keep what it added and merged.
@@ -353,6 +370,15 @@ fn in_a_run(
 ) -> diesel::dsl::EqAny<event_ids::run, diesel::dsl::Select<event_id_runs::table, event_id_runs::run>>
 {
     event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run))
+}
+
+/// The file of the connection's main database; `None` for one in memory.
+fn database_file(c: &mut SqliteConnection) -> QueryResult<Option<String>> {
+    let file: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT file FROM pragma_database_list WHERE name = 'main')",
+    ))
+    .get_result(c)?;
+    Ok(Some(file).filter(|f| !f.is_empty()))
 }
 
 /// The key an event id is kept under: the id within its organisation (the first 16 bytes of
