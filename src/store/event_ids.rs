@@ -237,18 +237,8 @@ impl RecentIds {
         if self.ids.len() < self.merge_at {
             return Ok(());
         }
-        // From the events themselves (an erased event's id is not merged), read through a
-        // connection of its own: scanned through the writer's, 200,000 events filled its page
-        // cache with pages it does not use again, in place of the index pages it does. The
-        // events up to `through` are committed, so the other connection sees them all.
-        let mut rows = match database_file(c)? {
-            Some(file) => {
-                let mut own = SqliteConnection::establish(&file)
-                    .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
-                self.unmerged(&mut own)?
-            }
-            None => self.unmerged(c)?,
-        };
+        // From the events themselves (an erased event's id is not merged).
+        let mut rows = self.unmerged(c)?;
         rows.sort_unstable();
         // Into the filter now: should the transaction roll back, an id too many only costs a
         // lookup.
@@ -370,15 +360,6 @@ fn in_a_run(
 ) -> diesel::dsl::EqAny<event_ids::run, diesel::dsl::Select<event_id_runs::table, event_id_runs::run>>
 {
     event_ids::run.eq_any(event_id_runs::table.select(event_id_runs::run))
-}
-
-/// The file of the connection's main database; `None` for one in memory.
-fn database_file(c: &mut SqliteConnection) -> QueryResult<Option<String>> {
-    let file: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
-        "(SELECT file FROM pragma_database_list WHERE name = 'main')",
-    ))
-    .get_result(c)?;
-    Ok(Some(file).filter(|f| !f.is_empty()))
 }
 
 /// The key an event id is kept under: the id within its organisation (the first 16 bytes of
