@@ -261,6 +261,11 @@ test('the review queue: an item is confirmed with a note, and the decision shows
     await page.getByRole('heading', { name: 'Skills' }).waitFor();
     const panel = page.locator('.skill-panel', { hasText: decided.skill || decided.skill_id });
     assert.equal(await panel.locator('.review-row').count(), 0, 'the student page no longer asks');
+    // A skill confirmed as mastered moves to the folded list of mastered skills: open it as
+    // the teacher would.
+    if (await panel.evaluate((el) => el.closest('details.mastered-skills') !== null)) {
+      await page.locator('details.mastered-skills > summary').click();
+    }
     assert.match(await panel.innerText(), /You checked this\./, 'the student page says it was checked');
     const groups = await apiFromPage(page, `/api/v1/classes/${encodeURIComponent(classId)}/groups`);
     assert.ok(
