@@ -40,6 +40,9 @@ impl Application {
         let writer_cache = settings.sqlite_writer_cache_mib;
         let db = crate::db::blocking(move || {
             crate::auth::passwords::prepare();
+            if database.is_sqlite() {
+                crate::db::page_memory::reserve(pool_size, writer_cache);
+            }
             let db = Db::open(&database, pool_size)?;
             db.set_writer_cache(writer_cache)?;
             match &replica {

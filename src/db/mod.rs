@@ -7,6 +7,7 @@
 
 pub mod backup;
 mod migrate;
+pub mod page_memory;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -80,16 +81,17 @@ impl DbUrl {
                 // Each pooled reader keeps a small page cache (4 MiB): the operating system's
                 // file cache holds the rest, shared, and the server's memory stays bounded
                 // (the writer's cache, larger, is set in `Db::open`).
-                conn.batch_execute(
+                conn.batch_execute(&format!(
                     "PRAGMA page_size = 4096;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 10000;
                      PRAGMA temp_store = MEMORY;
-                     PRAGMA cache_size = -4096;
+                     PRAGMA cache_size = -{};
                      PRAGMA secure_delete = ON;",
-                )
+                    page_memory::READER_CACHE_MIB * 1024
+                ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
