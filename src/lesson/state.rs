@@ -4,6 +4,8 @@
 //! the answers since the check-in count towards a problem (needs a person, guessing, clicking
 //! through hints, giving up), so a check-in clears the tile until new evidence arrives.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::Rules;
@@ -16,7 +18,8 @@ pub struct Answer {
     pub at: i64,
     /// The event's arrival order: answers at the same moment are taken in this order.
     pub seq: i64,
-    pub skill_id: String,
+    /// Shared by the answers on one skill: a class's answers of a lesson are held at once.
+    pub skill_id: Arc<str>,
     pub outcome: Outcome,
     pub attempt: i32,
     pub response_ms: Option<i32>,
@@ -242,7 +245,7 @@ impl StudentFold {
             state: state.0,
             since: Some(since),
             reason: state.1,
-            skill_id: Some(last.skill_id.clone()),
+            skill_id: Some(last.skill_id.to_string()),
             answers: answers.len(),
             first_tries,
             first_tries_right,
@@ -262,13 +265,13 @@ fn step(state: &mut Option<(State, String)>, since: &mut i64, next: (State, Stri
 /// The state shown by `fresh` (the answers since the latest check-in, for problems) and `all`
 /// (this sitting's answers so far, for doing well), with its reason.
 fn classify(fresh: &[Answer], all: &[Answer], rules: &Rules) -> (State, String) {
-    let Some(current) = all.last().map(|a| a.skill_id.as_str()) else {
+    let Some(current) = all.last().map(|a| &*a.skill_id) else {
         return (State::Working, String::new());
     };
     // Needs a person: recent first tries on the current skill mostly wrong ...
     let on_skill: Vec<&Answer> = fresh
         .iter()
-        .filter(|a| a.skill_id == current && a.evidence())
+        .filter(|a| &*a.skill_id == current && a.evidence())
         .collect();
     let recent = &on_skill[on_skill.len().saturating_sub(rules.stuck_of)..];
     let wrong = recent
@@ -338,7 +341,7 @@ fn classify(fresh: &[Answer], all: &[Answer], rules: &Rules) -> (State, String) 
     // Doing well: the last first tries on the current skill right, without hints.
     let mine: Vec<&Answer> = all
         .iter()
-        .filter(|a| a.skill_id == current && a.first_try())
+        .filter(|a| &*a.skill_id == current && a.first_try())
         .collect();
     let recent = &mine[mine.len().saturating_sub(rules.well_of)..];
     let right = recent

@@ -1,7 +1,8 @@
 //! The lesson's reads and writes: a teacher's check-ins, and the answers of a class's current
 //! practice that the Now view is computed from (`lesson`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::prelude::*;
 
@@ -174,28 +175,31 @@ pub fn latest_in_class(
 }
 
 /// Event rows as the lesson rules see them, by student; a rapid guess is judged against the
-/// item's (or skill's) typical response time as stored now.
+/// item's (or skill's) typical response time as stored now. The answers on one skill share its
+/// id.
 fn to_answers(
     conn: &mut DbConnection,
     org: &str,
     rows: Vec<EventCols>,
     t: &Thresholds,
 ) -> anyhow::Result<Vec<(String, Answer)>> {
-    let skills: Vec<&str> = rows
-        .iter()
-        .map(|r| r.2.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let norms = norms_of(conn, org, &skills)?;
-    Ok(rows
+    let mut skills: HashMap<String, Arc<str>> = HashMap::new();
+    for r in &rows {
+        if !skills.contains_key(&r.2) {
+            skills.insert(r.2.clone(), Arc::from(r.2.as_str()));
+        }
+    }
+    let names: Vec<&str> = skills.keys().map(String::as_str).collect();
+    let norms = norms_of(conn, org, &names)?;
+    let answers = rows
         .into_iter()
         .filter_map(
             |(seq, student, skill, item, at, outcome, attempt, response_ms, hints, bottom_out)| {
                 let outcome = Outcome::parse(&outcome)?;
+                let of_skill = norms.get(skill.as_str());
                 let typical = signals::typical_ms(
-                    norms.get(&(skill.clone(), item)),
-                    norms.get(&(skill.clone(), String::new())),
+                    of_skill.and_then(|n| n.get(item.as_str())),
+                    of_skill.and_then(|n| n.get("")),
                     t,
                 );
                 let threshold = signals::rapid_threshold_ms(typical, t);
@@ -208,12 +212,13 @@ fn to_answers(
                     response_ms,
                     hints_used: hints,
                     hint_bottom_out: bottom_out,
-                    skill_id: skill,
+                    skill_id: Arc::clone(skills.get(&skill)?),
                 };
                 Some((student, answer))
             },
         )
-        .collect())
+        .collect();
+    Ok(answers)
 }
 
 /// Events read by seq, for the live view.
@@ -320,13 +325,14 @@ pub fn last_seq(conn: &mut DbConnection) -> anyhow::Result<i64> {
     Ok(max.unwrap_or(0))
 }
 
-/// Item and skill response-time norms of `skills` (the rapid-guess thresholds).
+/// Item and skill response-time norms of `skills` (the rapid-guess thresholds), by skill and
+/// item (the skill's own under the empty item).
 fn norms_of(
     conn: &mut DbConnection,
     org: &str,
     skills: &[&str],
-) -> anyhow::Result<HashMap<(String, String), Norm>> {
-    let mut out = HashMap::new();
+) -> anyhow::Result<HashMap<String, HashMap<String, Norm>>> {
+    let mut out: HashMap<String, HashMap<String, Norm>> = HashMap::new();
     for chunk in skills.chunks(200) {
         let rows: Vec<(String, String, i32, f64)> = on_backend!(conn, |c| item_norms::table
             .filter(item_norms::org_id.eq(org))
@@ -338,15 +344,13 @@ fn norms_of(
                 item_norms::sum_log_ms,
             ))
             .load(c))?;
-        out.extend(rows.into_iter().map(|(s, i, n, sum)| {
-            (
-                (s, i),
-                Norm {
-                    responses: u32::try_from(n).unwrap_or(0),
-                    sum_log_ms: sum,
-                },
-            )
-        }));
+        for (skill, item, n, sum) in rows {
+            let norm = Norm {
+                responses: u32::try_from(n).unwrap_or(0),
+                sum_log_ms: sum,
+            };
+            out.entry(skill).or_default().insert(item, norm);
+        }
     }
     Ok(out)
 }
