@@ -82,7 +82,7 @@ impl DbUrl {
                 // file cache holds the rest, shared, and the server's memory stays bounded
                 // (the writer's cache, larger, is set in `Db::open`).
                 conn.batch_execute(&format!(
-                    "PRAGMA page_size = 4096;
+                    "PRAGMA page_size = {PAGE_SIZE};
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
@@ -90,7 +90,7 @@ impl DbUrl {
                      PRAGMA temp_store = MEMORY;
                      PRAGMA cache_size = -{};
                      PRAGMA secure_delete = ON;",
-                    page_memory::READER_CACHE_MIB * 1024
+                    READER_CACHE_MIB * 1024
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -154,6 +154,12 @@ pub const REPLICA_WAIT: Duration = Duration::from_millis(500);
 /// The PostgreSQL channel on which a write that changes entities is announced to every node
 /// (`cluster`).
 pub const CHANGES_CHANNEL: &str = "huddle_changes";
+
+/// The page size of the SQLite files Huddle creates.
+pub const PAGE_SIZE: usize = 4096;
+
+/// Each pooled SQLite reader's page cache.
+pub const READER_CACHE_MIB: usize = 4;
 
 /// The SQLite writer's page cache unless set otherwise ([`Db::set_writer_cache`]).
 pub const WRITER_CACHE_MIB: u32 = 16;
