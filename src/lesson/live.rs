@@ -125,7 +125,7 @@ impl LiveClass {
                 continue;
             };
             f.fold.advance(answers, &rules);
-            students.push((id.clone(), f.fold.finish(answers, active, now, &rules)));
+            students.push((id.clone(), f.fold.finish(active, now, &rules)));
         }
         in_need_order(&mut students);
         ClassNow { sitting, students }

@@ -9,11 +9,12 @@ pub mod sitting;
 pub mod state;
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
 pub use live::LiveClass;
-pub use sitting::{latest_sitting, Beat, Sitting, SittingScan};
+pub use sitting::{latest_sitting, Sitting, SittingScan};
 pub use state::{student_now, Answer, State, StudentFold, StudentNow};
 
 /// How far back the sitting is looked for (ms): a practice block is shorter than this. The Now
@@ -95,42 +96,94 @@ pub struct ClassNow {
 
 /// Works out the sitting and each student's state in it at `now`.
 pub fn class_now(data: &ClassAnswers, now: i64, rules: &Rules) -> ClassNow {
-    let mut beats: Vec<Beat> = data
+    let beats: Vec<(i64, &str)> = data
         .answers
         .iter()
-        .flat_map(|(s, list)| {
-            list.iter().map(move |a| Beat {
-                at: a.at,
-                student_id: s,
+        .flat_map(|(s, list)| list.iter().map(move |a| (a.at, s.as_str())))
+        .collect();
+    let mut class = ClassFold::new(sitting_of(beats, now, rules), &data.checkins, *rules);
+    for (student, list) in &data.answers {
+        for a in list {
+            class.push(student, a);
+        }
+    }
+    class.finish(&data.students, now)
+}
+
+/// The class's latest sitting at `now` (see [`latest_sitting`]), from each answer's time and
+/// student in any order.
+pub fn sitting_of<K: Clone + Eq + Hash + Ord>(
+    mut beats: Vec<(i64, K)>,
+    now: i64,
+    rules: &Rules,
+) -> Option<Sitting> {
+    beats.sort_unstable();
+    latest_sitting(beats, now, rules.sitting_students, rules.sitting_window_ms)
+}
+
+/// A class's sitting worked out student by student as its answers are read: one
+/// [`StudentFold`] per student, not the answers, so the Now view costs the same for a sitting
+/// of any length.
+pub struct ClassFold {
+    sitting: Option<Sitting>,
+    /// Each student's latest check-in within the sitting.
+    checkins: HashMap<String, i64>,
+    folds: HashMap<String, StudentFold>,
+    rules: Rules,
+}
+
+impl ClassFold {
+    /// `checkins`: each student's latest check-in in the class (those outside the sitting are
+    /// left out).
+    pub fn new(sitting: Option<Sitting>, checkins: &HashMap<String, i64>, rules: Rules) -> Self {
+        let checkins = checkins
+            .iter()
+            .filter(|(_, &at)| sitting.is_some_and(|s| s.contains(at)))
+            .map(|(s, &at)| (s.clone(), at))
+            .collect();
+        ClassFold {
+            sitting,
+            checkins,
+            folds: HashMap::new(),
+            rules,
+        }
+    }
+
+    /// Takes in one of `student`'s answers, each student's in (time, seq) order; answers outside
+    /// the sitting are left out.
+    pub fn push(&mut self, student: &str, answer: &Answer) {
+        if !self.sitting.is_some_and(|s| s.contains(answer.at)) {
+            return;
+        }
+        let fold = match self.folds.get_mut(student) {
+            Some(fold) => fold,
+            None => {
+                let checked = self.checkins.get(student).copied();
+                self.folds
+                    .entry(student.to_owned())
+                    .or_insert_with(|| StudentFold::new(checked))
+            }
+        };
+        fold.push(answer, &self.rules);
+    }
+
+    /// Each of `students` now, in the Now page's order.
+    pub fn finish(&self, students: &[String], now: i64) -> ClassNow {
+        let active = self.sitting.is_some_and(|s| s.is_active());
+        let absent = StudentFold::new(None);
+        let mut out: Vec<(String, StudentNow)> = students
+            .iter()
+            .map(|id| {
+                let fold = self.folds.get(id).unwrap_or(&absent);
+                (id.clone(), fold.finish(active, now, &self.rules))
             })
-        })
-        .collect();
-    beats.sort_by_key(|b| b.at);
-    let sitting = latest_sitting(&beats, now, rules.sitting_students, rules.sitting_window_ms);
-    let mut students: Vec<(String, StudentNow)> = data
-        .students
-        .iter()
-        .map(|id| {
-            let answers: Vec<Answer> = match (&sitting, data.answers.get(id)) {
-                (Some(s), Some(list)) => {
-                    list.iter().filter(|a| s.contains(a.at)).cloned().collect()
-                }
-                _ => Vec::new(),
-            };
-            let checked = data
-                .checkins
-                .get(id)
-                .copied()
-                .filter(|&at| sitting.is_some_and(|s| s.contains(at)));
-            let active = sitting.is_some_and(|s| s.is_active());
-            (
-                id.clone(),
-                student_now(&answers, checked, active, now, rules),
-            )
-        })
-        .collect();
-    in_need_order(&mut students);
-    ClassNow { sitting, students }
+            .collect();
+        in_need_order(&mut out);
+        ClassNow {
+            sitting: self.sitting,
+            students: out,
+        }
+    }
 }
 
 /// Most in need first; within a state, the longest waiting first.
@@ -138,5 +191,7 @@ fn in_need_order(students: &mut [(String, StudentNow)]) {
     students.sort_by(|a, b| (a.1.state, a.1.since, &a.0).cmp(&(b.1.state, b.1.since, &b.0)));
 }
 
+#[cfg(test)]
+mod as_written;
 #[cfg(test)]
 mod tests;

@@ -8,13 +8,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
-/// One answer as the sitting rule sees it: when, and by whom.
-#[derive(Debug, Clone, Copy)]
-pub struct Beat<'a> {
-    pub at: i64,
-    pub student_id: &'a str,
-}
-
 /// A span of practice, in milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sitting {
@@ -35,17 +28,18 @@ impl Sitting {
     }
 }
 
-/// The latest sitting among `beats` (sorted by time) as seen at `now`: the one going on, or the
-/// last one that ended. `None` when the class never reached `min_students` within `window_ms`.
-pub fn latest_sitting(
-    beats: &[Beat],
+/// The latest sitting among `beats` (each answer's time and student, sorted by time) as seen
+/// at `now`: the one going on, or the last one that ended. `None` when the class never reached
+/// `min_students` within `window_ms`.
+pub fn latest_sitting<K: Clone + Eq + Hash>(
+    beats: impl IntoIterator<Item = (i64, K)>,
     now: i64,
     min_students: usize,
     window_ms: i64,
 ) -> Option<Sitting> {
     let mut scan = SittingScan::new(min_students, window_ms);
-    for b in beats {
-        scan.push(b.at, b.student_id);
+    for (at, student) in beats {
+        scan.push(at, student);
     }
     scan.sitting(now)
 }
@@ -130,25 +124,23 @@ mod tests {
 
     const MIN: i64 = 60_000;
 
-    fn beats(spec: &[(i64, &'static str)]) -> Vec<Beat<'static>> {
-        spec.iter()
-            .map(|&(minute, s)| Beat {
-                at: minute * MIN,
-                student_id: s,
-            })
-            .collect()
+    fn beats(spec: &[(i64, &'static str)]) -> Vec<(i64, &'static str)> {
+        spec.iter().map(|&(minute, s)| (minute * MIN, s)).collect()
     }
 
     #[test]
     fn two_students_are_not_a_sitting() {
         let b = beats(&[(0, "a"), (1, "b"), (2, "a"), (3, "b")]);
-        assert_eq!(latest_sitting(&b, 4 * MIN, 3, 10 * MIN), None);
+        assert_eq!(
+            latest_sitting(b.iter().copied(), 4 * MIN, 3, 10 * MIN),
+            None
+        );
     }
 
     #[test]
     fn three_students_within_the_window_start_a_sitting_at_the_first_answer() {
         let b = beats(&[(0, "a"), (4, "b"), (9, "c")]);
-        let s = latest_sitting(&b, 9 * MIN, 3, 10 * MIN).unwrap();
+        let s = latest_sitting(b.iter().copied(), 9 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(s.started_at, 0);
         assert!(s.is_active());
     }
@@ -156,16 +148,19 @@ mod tests {
     #[test]
     fn answers_spread_wider_than_the_window_are_no_sitting() {
         let b = beats(&[(0, "a"), (11, "b"), (22, "c")]);
-        assert_eq!(latest_sitting(&b, 23 * MIN, 3, 10 * MIN), None);
+        assert_eq!(
+            latest_sitting(b.iter().copied(), 23 * MIN, 3, 10 * MIN),
+            None
+        );
     }
 
     #[test]
     fn the_sitting_ends_a_window_after_the_third_last_student_answered() {
         // a, b, c answer from minute 18 to 20; then only a goes on.
         let b = beats(&[(18, "a"), (19, "b"), (20, "c"), (25, "a"), (28, "a")]);
-        let going = latest_sitting(&b, 28 * MIN + 30_000, 3, 10 * MIN).unwrap();
+        let going = latest_sitting(b.iter().copied(), 28 * MIN + 30_000, 3, 10 * MIN).unwrap();
         assert!(going.is_active(), "b answered 9.5 minutes ago");
-        let ended = latest_sitting(&b, 31 * MIN, 3, 10 * MIN).unwrap();
+        let ended = latest_sitting(b.iter().copied(), 31 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(ended.ended_at, Some(29 * MIN));
         assert_eq!(ended.started_at, 18 * MIN);
         assert!(ended.contains(20 * MIN) && !ended.contains(30 * MIN));
@@ -175,7 +170,7 @@ mod tests {
     fn a_short_dip_below_the_count_continues_the_sitting() {
         // At minute 10 only b and c are within the window; a's answer at 12 brings it back.
         let b = beats(&[(0, "a"), (4, "b"), (9, "c"), (12, "a")]);
-        let s = latest_sitting(&b, 13 * MIN, 3, 10 * MIN).unwrap();
+        let s = latest_sitting(b.iter().copied(), 13 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(s.started_at, 0);
         assert!(s.is_active());
     }
@@ -190,11 +185,11 @@ mod tests {
             (61, "e"),
             (62, "f"),
         ]);
-        let s = latest_sitting(&b, 63 * MIN, 3, 10 * MIN).unwrap();
+        let s = latest_sitting(b.iter().copied(), 63 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(s.started_at, 60 * MIN);
         assert!(s.is_active());
         // Between the two, the first one is the latest and it has ended.
-        let s = latest_sitting(&b[..3], 30 * MIN, 3, 10 * MIN).unwrap();
+        let s = latest_sitting(b[..3].iter().copied(), 30 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(
             s,
             Sitting {
@@ -208,7 +203,7 @@ mod tests {
     fn the_start_is_the_first_answer_of_the_window_that_reached_the_count() {
         // a answers alone for a long time; the sitting starts at a's answer inside the window.
         let b = beats(&[(0, "a"), (15, "a"), (20, "b"), (22, "c")]);
-        let s = latest_sitting(&b, 23 * MIN, 3, 10 * MIN).unwrap();
+        let s = latest_sitting(b.iter().copied(), 23 * MIN, 3, 10 * MIN).unwrap();
         assert_eq!(s.started_at, 15 * MIN);
     }
 }

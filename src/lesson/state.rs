@@ -4,6 +4,7 @@
 //! the answers since the check-in count towards a problem (needs a person, guessing, clicking
 //! through hints, giving up), so a check-in clears the tile until new evidence arrives.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -30,21 +31,21 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn first_try(&self) -> bool {
+    pub fn first_try(&self) -> bool {
         self.attempt == 1
     }
 
     /// A first try that says something about knowledge: answered, and not a rapid guess.
-    fn evidence(&self) -> bool {
+    pub fn evidence(&self) -> bool {
         self.first_try() && self.outcome != Outcome::Skipped && !self.rapid
     }
 
-    fn rapid_guess(&self) -> bool {
+    pub fn rapid_guess(&self) -> bool {
         self.first_try() && self.rapid && self.outcome != Outcome::Skipped && self.hints_used == 0
     }
 
     /// Reached the last hint (the answer) quicker than the hints can be read.
-    fn clicked_through(&self, rules: &Rules) -> bool {
+    pub fn clicked_through(&self, rules: &Rules) -> bool {
         self.hint_bottom_out
             && self.response_ms.is_none_or(|ms| {
                 ms < rules
@@ -127,82 +128,162 @@ pub fn student_now(
 ) -> StudentNow {
     let mut fold = StudentFold::new(checked_in_at);
     fold.advance(answers, rules);
-    fold.finish(answers, sitting_active, now, rules)
+    fold.finish(sitting_active, now, rules)
 }
 
 /// [`student_now`] taken one answer at a time: the state after each answer and at the
-/// check-in, the current one having begun at the first point of its run. A class's live view
+/// check-in, the current one having begun at the first point of its run. It keeps counts and
+/// the last few answers' marks per skill, not the answers, so a sitting of any length costs the
+/// same: the Now view folds each student's answers as they are read, and a class's live view
 /// keeps one per student and feeds it only the answers that came since.
 #[derive(Debug, Clone)]
 pub struct StudentFold {
     /// The check-in the answers are read against (`i64::MIN` when none).
     checked: i64,
-    /// How many answers have been taken in.
-    seen: usize,
+    /// Answers taken in, first tries among them, and first tries right.
+    answers: usize,
+    first_tries: usize,
+    first_tries_right: usize,
+    /// The latest answer taken in: its time and skill.
+    last: Option<(i64, Arc<str>)>,
+    /// Per skill answered in the sitting.
+    skills: HashMap<Arc<str>, SkillMarks>,
+    /// The latest answers that count towards a problem (since the check-in), newest last: as
+    /// many as the guessing, hints and giving-up rules look at.
+    recent: VecDeque<Marks>,
     state: Option<(State, String)>,
     since: i64,
+}
+
+/// What the rules read of one skill's answers.
+#[derive(Debug, Clone, Default)]
+struct SkillMarks {
+    /// Evidence (answered first tries that are not rapid guesses) since the check-in: how many,
+    /// the current and the longest run right, and whether each of the latest `stuck_of` was
+    /// wrong.
+    evidence: usize,
+    run: usize,
+    longest_run: usize,
+    latest_wrong: VecDeque<bool>,
+    /// Whether each of the latest `well_of` first tries in the sitting (check-in or not) was
+    /// right without hints and not rapid.
+    latest_well: VecDeque<bool>,
+}
+
+impl SkillMarks {
+    /// Only the answers since the check-in count towards a problem.
+    fn forget_evidence(&mut self) {
+        self.evidence = 0;
+        self.run = 0;
+        self.longest_run = 0;
+        self.latest_wrong.clear();
+    }
+}
+
+/// What the guessing, hints and giving-up rules read of one answer.
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    rapid_guess: bool,
+    clicked_through: bool,
+    skipped: bool,
+}
+
+/// Pushes `value`, keeping only the latest `keep`.
+fn push_latest<T>(list: &mut VecDeque<T>, value: T, keep: usize) {
+    list.push_back(value);
+    while list.len() > keep {
+        list.pop_front();
+    }
 }
 
 impl StudentFold {
     pub fn new(checked_in_at: Option<i64>) -> Self {
         StudentFold {
             checked: checked_in_at.unwrap_or(i64::MIN),
-            seen: 0,
+            answers: 0,
+            first_tries: 0,
+            first_tries_right: 0,
+            last: None,
+            skills: HashMap::new(),
+            recent: VecDeque::new(),
             state: None,
             since: 0,
         }
     }
 
-    /// How many of the answers it has taken in.
+    /// How many answers it has taken in.
     pub fn seen(&self) -> usize {
-        self.seen
+        self.answers
     }
 
     /// Takes in `answers[self.seen()..]`; `answers[..self.seen()]` must be the answers it took
     /// in before.
     pub fn advance(&mut self, answers: &[Answer], rules: &Rules) {
+        for a in answers.get(self.answers..).unwrap_or_default() {
+            self.push(a, rules);
+        }
+    }
+
+    /// Takes in the next answer: no earlier, in (time, seq), than any before it.
+    pub fn push(&mut self, a: &Answer, rules: &Rules) {
         let checked = self.checked;
-        for end in self.seen..answers.len() {
-            let at = answers[end].at;
-            let seen = &answers[..=end];
-            if end > 0 && answers[end - 1].at <= checked && checked < at {
-                let before = &answers[..end];
-                step(
-                    &mut self.state,
-                    &mut self.since,
-                    classify(&[], before, rules),
-                    checked,
-                );
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(at, _)| *at <= checked && checked < a.at)
+        {
+            // The check-in: from its moment on, only the answers after it count towards a
+            // problem. Before it, every answer is evidence.
+            for marks in self.skills.values_mut() {
+                marks.forget_evidence();
             }
-            // The check-in counts from its moment on: before it, every answer is evidence.
-            let fresh_from = if checked < at {
-                seen.iter()
-                    .position(|a| a.at > checked)
-                    .unwrap_or(seen.len())
+            self.recent.clear();
+            let next = self.classify(true, rules);
+            step(&mut self.state, &mut self.since, next, checked);
+        }
+        self.take(a, rules);
+        let next = self.classify(true, rules);
+        step(&mut self.state, &mut self.since, next, a.at);
+    }
+
+    fn take(&mut self, a: &Answer, rules: &Rules) {
+        self.answers += 1;
+        if a.first_try() {
+            self.first_tries += 1;
+            self.first_tries_right += usize::from(a.outcome == Outcome::Correct);
+        }
+        let marks = self.skills.entry(Arc::clone(&a.skill_id)).or_default();
+        if a.evidence() {
+            marks.evidence += 1;
+            marks.run = if a.outcome == Outcome::Correct {
+                marks.run + 1
             } else {
                 0
             };
-            step(
-                &mut self.state,
-                &mut self.since,
-                classify(&seen[fresh_from..], seen, rules),
-                at,
+            marks.longest_run = marks.longest_run.max(marks.run);
+            push_latest(
+                &mut marks.latest_wrong,
+                a.outcome == Outcome::Incorrect,
+                rules.stuck_of,
             );
         }
-        self.seen = self.seen.max(answers.len());
+        if a.first_try() {
+            let well = a.outcome == Outcome::Correct && a.hints_used == 0 && !a.rapid;
+            push_latest(&mut marks.latest_well, well, rules.well_of);
+        }
+        let m = Marks {
+            rapid_guess: a.rapid_guess(),
+            clicked_through: a.clicked_through(rules),
+            skipped: a.outcome == Outcome::Skipped,
+        };
+        push_latest(&mut self.recent, m, rules.recent.max(rules.skips_of));
+        self.last = Some((a.at, Arc::clone(&a.skill_id)));
     }
 
-    /// The student now, from the answers taken in (the same `answers`), whether the class is
-    /// still in the sitting, and the current time.
-    pub fn finish(
-        &self,
-        answers: &[Answer],
-        sitting_active: bool,
-        now: i64,
-        rules: &Rules,
-    ) -> StudentNow {
-        debug_assert_eq!(answers.len(), self.seen, "finish after advance");
-        let Some(last) = answers.last() else {
+    /// The student now, from the answers taken in, whether the class is still in the sitting,
+    /// and the current time.
+    pub fn finish(&self, sitting_active: bool, now: i64, rules: &Rules) -> StudentNow {
+        let Some((last_at, skill)) = &self.last else {
             return StudentNow {
                 state: State::NotHere,
                 since: None,
@@ -214,43 +295,122 @@ impl StudentFold {
                 last_answer_at: None,
             };
         };
-        let first_tries = answers.iter().filter(|a| a.first_try()).count();
-        let first_tries_right = answers
-            .iter()
-            .filter(|a| a.first_try() && a.outcome == Outcome::Correct)
-            .count();
-        let checked = self.checked;
+        let (checked, last_at) = (self.checked, *last_at);
         let (mut state, mut since) = (self.state.clone(), self.since);
-        if checked >= last.at {
-            step(
-                &mut state,
-                &mut since,
-                classify(&[], answers, rules),
-                checked,
-            );
+        if checked >= last_at {
+            step(&mut state, &mut since, self.classify(false, rules), checked);
         }
         let mut state = state.unwrap_or((State::Working, String::new()));
-        if state.0 == State::Working && checked >= last.at {
+        if state.0 == State::Working && checked >= last_at {
             state.1 = "You checked in; no answer since.".into();
         }
-        if !state.0.is_problem() && sitting_active && now - last.at >= rules.idle_after_ms {
-            let minutes = (now - last.at) / 60_000;
+        if !state.0.is_problem() && sitting_active && now - last_at >= rules.idle_after_ms {
+            let minutes = (now - last_at) / 60_000;
             state = (
                 State::Idle,
                 format!("No answer for {minutes} minutes while the class is practising."),
             );
-            since = last.at + rules.idle_after_ms;
+            since = last_at + rules.idle_after_ms;
         }
         StudentNow {
             state: state.0,
             since: Some(since),
             reason: state.1,
-            skill_id: Some(last.skill_id.to_string()),
-            answers: answers.len(),
-            first_tries,
-            first_tries_right,
-            last_answer_at: Some(last.at),
+            skill_id: Some(skill.to_string()),
+            answers: self.answers,
+            first_tries: self.first_tries,
+            first_tries_right: self.first_tries_right,
+            last_answer_at: Some(last_at),
         }
+    }
+
+    /// The state the answers taken in show, with its reason. `fresh`: whether the answers since
+    /// the check-in are read for problems (needs a person, guessing, hints, giving up); without
+    /// them only doing well can show.
+    fn classify(&self, fresh: bool, rules: &Rules) -> (State, String) {
+        static UNSEEN: SkillMarks = SkillMarks {
+            evidence: 0,
+            run: 0,
+            longest_run: 0,
+            latest_wrong: VecDeque::new(),
+            latest_well: VecDeque::new(),
+        };
+        static NO_ANSWERS: VecDeque<Marks> = VecDeque::new();
+        let Some((_, current)) = &self.last else {
+            return (State::Working, String::new());
+        };
+        let marks = self.skills.get(current).unwrap_or(&UNSEEN);
+        let (evidence, recent) = if fresh {
+            (marks, &self.recent)
+        } else {
+            (&UNSEEN, &NO_ANSWERS)
+        };
+        // Needs a person: recent first tries on the current skill mostly wrong ...
+        let latest = &evidence.latest_wrong;
+        let wrong = latest.iter().filter(|&&w| w).count();
+        if latest.len() >= rules.stuck_of && wrong >= rules.stuck_wrong {
+            return (
+                State::NeedsPerson,
+                format!(
+                    "{wrong} of the last {} first tries on this skill were wrong.",
+                    latest.len()
+                ),
+            );
+        }
+        // ... or many tries without progress (never `progress_run` right in a row).
+        if evidence.evidence >= rules.spin_tries && evidence.longest_run < rules.progress_run {
+            return (
+                State::NeedsPerson,
+                format!(
+                    "{} tries on this skill in this sitting without {} right in a row.",
+                    evidence.evidence, rules.progress_run
+                ),
+            );
+        }
+        let latest = |n: usize| recent.iter().rev().take(n);
+        let seen = |n: usize| n.min(recent.len());
+        let guesses = latest(rules.recent).filter(|m| m.rapid_guess).count();
+        if guesses >= rules.guesses_min {
+            return (
+                State::Guessing,
+                format!(
+                    "{guesses} of the last {} answers came faster than the question can be read.",
+                    seen(rules.recent)
+                ),
+            );
+        }
+        let clicked = latest(rules.recent).filter(|m| m.clicked_through).count();
+        if clicked >= rules.hints_min {
+            return (
+                State::Hints,
+                format!(
+                    "Clicked through the hints to the answer {clicked} times in the last {} answers.",
+                    seen(rules.recent)
+                ),
+            );
+        }
+        let skips = latest(rules.skips_of).filter(|m| m.skipped).count();
+        if skips >= rules.skips_min {
+            return (
+                State::GivingUp,
+                format!(
+                    "Skipped {skips} of the last {} questions.",
+                    seen(rules.skips_of)
+                ),
+            );
+        }
+        // Doing well: the last first tries on the current skill right, without hints.
+        let right = marks.latest_well.iter().filter(|&&w| w).count();
+        if marks.latest_well.len() >= rules.well_of && right >= rules.well_right {
+            return (
+                State::DoingWell,
+                format!(
+                    "{right} of the last {} first tries on this skill right, without hints.",
+                    marks.latest_well.len()
+                ),
+            );
+        }
+        (State::Working, "Answering.".into())
     }
 }
 
@@ -260,115 +420,4 @@ fn step(state: &mut Option<(State, String)>, since: &mut i64, next: (State, Stri
         *since = at;
     }
     *state = Some(next);
-}
-
-/// The state shown by `fresh` (the answers since the latest check-in, for problems) and `all`
-/// (this sitting's answers so far, for doing well), with its reason.
-fn classify(fresh: &[Answer], all: &[Answer], rules: &Rules) -> (State, String) {
-    let Some(current) = all.last().map(|a| &*a.skill_id) else {
-        return (State::Working, String::new());
-    };
-    // Needs a person: recent first tries on the current skill mostly wrong ...
-    let on_skill: Vec<&Answer> = fresh
-        .iter()
-        .filter(|a| &*a.skill_id == current && a.evidence())
-        .collect();
-    let recent = &on_skill[on_skill.len().saturating_sub(rules.stuck_of)..];
-    let wrong = recent
-        .iter()
-        .filter(|a| a.outcome == Outcome::Incorrect)
-        .count();
-    if recent.len() >= rules.stuck_of && wrong >= rules.stuck_wrong {
-        return (
-            State::NeedsPerson,
-            format!(
-                "{wrong} of the last {} first tries on this skill were wrong.",
-                recent.len()
-            ),
-        );
-    }
-    // ... or many tries without progress (never `progress_run` right in a row).
-    if on_skill.len() >= rules.spin_tries && longest_right_run(&on_skill) < rules.progress_run {
-        return (
-            State::NeedsPerson,
-            format!(
-                "{} tries on this skill in this sitting without {} right in a row.",
-                on_skill.len(),
-                rules.progress_run
-            ),
-        );
-    }
-    let last_n = |n: usize| &fresh[fresh.len().saturating_sub(n)..];
-    let guesses = last_n(rules.recent)
-        .iter()
-        .filter(|a| a.rapid_guess())
-        .count();
-    if guesses >= rules.guesses_min {
-        return (
-            State::Guessing,
-            format!(
-                "{guesses} of the last {} answers came faster than the question can be read.",
-                last_n(rules.recent).len()
-            ),
-        );
-    }
-    let clicked = last_n(rules.recent)
-        .iter()
-        .filter(|a| a.clicked_through(rules))
-        .count();
-    if clicked >= rules.hints_min {
-        return (
-            State::Hints,
-            format!(
-                "Clicked through the hints to the answer {clicked} times in the last {} answers.",
-                last_n(rules.recent).len()
-            ),
-        );
-    }
-    let skips = last_n(rules.skips_of)
-        .iter()
-        .filter(|a| a.outcome == Outcome::Skipped)
-        .count();
-    if skips >= rules.skips_min {
-        return (
-            State::GivingUp,
-            format!(
-                "Skipped {skips} of the last {} questions.",
-                last_n(rules.skips_of).len()
-            ),
-        );
-    }
-    // Doing well: the last first tries on the current skill right, without hints.
-    let mine: Vec<&Answer> = all
-        .iter()
-        .filter(|a| &*a.skill_id == current && a.first_try())
-        .collect();
-    let recent = &mine[mine.len().saturating_sub(rules.well_of)..];
-    let right = recent
-        .iter()
-        .filter(|a| a.outcome == Outcome::Correct && a.hints_used == 0 && !a.rapid)
-        .count();
-    if recent.len() >= rules.well_of && right >= rules.well_right {
-        return (
-            State::DoingWell,
-            format!(
-                "{right} of the last {} first tries on this skill right, without hints.",
-                recent.len()
-            ),
-        );
-    }
-    (State::Working, "Answering.".into())
-}
-
-fn longest_right_run(answers: &[&Answer]) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for a in answers {
-        run = if a.outcome == Outcome::Correct {
-            run + 1
-        } else {
-            0
-        };
-        best = best.max(run);
-    }
-    best
 }

@@ -376,3 +376,154 @@ proptest! {
         }
     }
 }
+
+/// Rules near the defaults and far from them (zeros, ones), so every count's edge is met.
+fn rules() -> impl Strategy<Value = Rules> {
+    let any_rules = (
+        (1usize..5, 0usize..6, 0usize..7, 0usize..13, 0usize..5),
+        (0usize..8, 0usize..5, 0usize..4, 0i32..8_000),
+        (0usize..5, 0usize..7, 0usize..7, 0usize..8),
+    )
+        .prop_map(
+            |(
+                (sitting_students, stuck_wrong, stuck_of, spin_tries, progress_run),
+                (recent, guesses_min, hints_min, hint_ms_per_hint),
+                (skips_min, skips_of, well_right, well_of),
+            )| Rules {
+                sitting_students,
+                stuck_wrong,
+                stuck_of,
+                spin_tries,
+                progress_run,
+                recent,
+                guesses_min,
+                hints_min,
+                hint_ms_per_hint,
+                skips_min,
+                skips_of,
+                well_right,
+                well_of,
+                ..Rules::default()
+            },
+        );
+    prop_oneof![1 => Just(Rules::default()), 2 => any_rules]
+}
+
+/// One student's answers of a sitting, sorted by time (several at the same moment too), on
+/// three skills.
+fn answers() -> impl Strategy<Value = Vec<Answer>> {
+    let one = (
+        (prop_oneof![1 => Just(0i64), 3 => 1i64..90], 0u8..3, 0u8..3),
+        (1i32..3, any::<bool>(), 0i32..3, any::<bool>()),
+        proptest::option::of(300i32..30_000),
+    );
+    proptest::collection::vec(one, 0..60).prop_map(|list| {
+        let mut at = 10 * 3_600_000;
+        list.into_iter()
+            .enumerate()
+            .map(
+                |(
+                    i,
+                    ((gap_s, skill, outcome), (attempt, rapid, hints, bottom_out), response_ms),
+                )| {
+                    at += gap_s * S;
+                    Answer {
+                        at,
+                        seq: i as i64,
+                        skill_id: ["f", "g", "h"][skill as usize].into(),
+                        outcome: [Outcome::Correct, Outcome::Incorrect, Outcome::Skipped]
+                            [outcome as usize],
+                        attempt,
+                        response_ms,
+                        hints_used: hints,
+                        hint_bottom_out: bottom_out,
+                        rapid,
+                    }
+                },
+            )
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// The fold's counts give, answer by answer, what the rules as written give from every
+    /// answer before: the same state, moment, reason and counts, check-in or not.
+    #[test]
+    fn the_fold_is_the_rules_as_written(
+        answers in answers(),
+        rules in rules(),
+        checked in proptest::option::of(0usize..70),
+        checked_offset_s in -30i64..30,
+        active in any::<bool>(),
+        after_s in 0i64..900,
+    ) {
+        let last = answers.last().map_or(10 * 3_600_000, |a| a.at);
+        // A check-in at an answer's moment, just before or after it, or after the last one.
+        let checked = checked.map(|i| {
+            answers.get(i).map_or(last, |a| a.at) + checked_offset_s * S
+        });
+        let now = last + after_s * S;
+        prop_assert_eq!(
+            student_now(&answers, checked, active, now, &rules),
+            as_written::student_now(&answers, checked, active, now, &rules)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// The class folded answer by answer is the sitting's answers of each student read by the
+    /// rules as written, whatever order the students' answers come in.
+    #[test]
+    fn the_class_fold_is_each_student_by_the_rules_as_written(
+        lists in proptest::collection::vec(answers(), 4),
+        rules in rules(),
+        checkins in proptest::collection::vec(proptest::option::of(0i64..3_600), 4),
+        after_s in 0i64..3_600,
+    ) {
+        let start = 10 * 3_600_000;
+        let mut data = class(Vec::new(), &STUDENTS);
+        for (i, (list, checked)) in lists.into_iter().zip(checkins).enumerate() {
+            let list: Vec<Answer> = list
+                .into_iter()
+                .map(|mut a| {
+                    a.seq = a.seq * 10 + i as i64;
+                    a
+                })
+                .collect();
+            data.answers.insert(STUDENTS[i].to_owned(), list);
+            if let Some(s) = checked {
+                data.checkins.insert(STUDENTS[i].to_owned(), start + s * S);
+            }
+        }
+        let last = data.answers.values().flatten().map(|a| a.at).max().unwrap_or(start);
+        let now = last + after_s * S;
+
+        let beats: Vec<(i64, &str)> = data
+            .answers
+            .iter()
+            .flat_map(|(s, list)| list.iter().map(move |a| (a.at, s.as_str())))
+            .collect();
+        let sitting = sitting_of(beats, now, &rules);
+        let mut expected: Vec<(String, StudentNow)> = STUDENTS
+            .iter()
+            .map(|&id| {
+                let within = |at: i64| sitting.is_some_and(|s| s.contains(at));
+                let answers: Vec<Answer> = data.answers.get(id).into_iter().flatten()
+                    .filter(|a| within(a.at))
+                    .cloned()
+                    .collect();
+                let checked = data.checkins.get(id).copied().filter(|&at| within(at));
+                let active = sitting.is_some_and(|s| s.is_active());
+                (id.to_owned(), as_written::student_now(&answers, checked, active, now, &rules))
+            })
+            .collect();
+        in_need_order(&mut expected);
+        let got = class_now(&data, now, &rules);
+        prop_assert_eq!(got.sitting, sitting);
+        prop_assert_eq!(got.students, expected);
+    }
+}
