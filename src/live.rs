@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 mod feed;
 
-pub use feed::{read_class, skill_names, ClassRead, NowData, Picture, Pictures};
+pub use feed::{read_class, read_now, skill_names, ClassRead, NowData, NowRead, Picture, Pictures};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};

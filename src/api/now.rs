@@ -18,7 +18,7 @@ use crate::auth::{Caller, Keys};
 use crate::config::MAX_SMALL_BODY_BYTES;
 use crate::db::{from_millis, to_millis};
 use crate::error::{ApiError, ErrorBody};
-use crate::lesson::{self, State};
+use crate::lesson::State;
 use crate::live::{self, ClassKey, NowData, Pictures};
 use crate::store;
 use crate::store::audit::Subject;
@@ -95,15 +95,14 @@ pub async fn now_view(
         .db
         .read(move |conn| {
             let now = to_millis(Utc::now());
-            let Some(read) = live::read_class(conn, &org, &class, now, !anonymise, &thresholds)?
-            else {
+            let read = live::read_now(conn, &org, &class, now, !anonymise, &rules, &thresholds)?;
+            let Some(read) = read else {
                 return Ok(None);
             };
-            let c = lesson::class_now(&read.answers, now, &rules);
             let data = NowData {
                 generated_at: now,
-                skill_names: Arc::new(live::skill_names(conn, &org, &c)?),
-                class: c,
+                skill_names: Arc::new(live::skill_names(conn, &org, &read.class)?),
+                class: read.class,
                 names: Arc::new(read.names),
                 last_checkins: Arc::new(read.last_checkins),
             };

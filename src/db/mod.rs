@@ -41,6 +41,33 @@ macro_rules! on_backend {
     };
 }
 
+/// Hands each row of a query to a closure without holding the result: SQLite steps the
+/// statement, PostgreSQL reads in single-row mode (its default keeps the whole result in
+/// memory until the last row is read).
+#[macro_export]
+macro_rules! for_each_row {
+    ($conn:expr, $query:expr, $each:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => {
+                for row in diesel::RunQueryDsl::load_iter::<
+                    _,
+                    diesel::connection::DefaultLoadingMode,
+                >($query, c)?
+                {
+                    ($each)(row?);
+                }
+            }
+            $crate::db::DbConnection::Postgresql(c) => {
+                for row in diesel::RunQueryDsl::load_iter::<_, diesel::pg::PgRowByRowLoadingMode>(
+                    $query, c,
+                )? {
+                    ($each)(row?);
+                }
+            }
+        }
+    };
+}
+
 /// Where the data lives, parsed from `sqlite://PATH` or `postgres://…`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbUrl {

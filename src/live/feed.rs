@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::{ClassKey, Hub, Notice};
 use crate::db::{to_millis, Db, DbConnection};
-use crate::lesson::{ClassAnswers, ClassNow, LiveClass, Rules, LOOKBACK_MS};
+use crate::lesson::{self, ClassAnswers, ClassFold, ClassNow, LiveClass, Rules, LOOKBACK_MS};
 use crate::signals::Thresholds;
 use crate::store;
 
@@ -101,6 +101,62 @@ pub fn read_class(
     };
     Ok(Some(ClassRead {
         answers,
+        last_checkins,
+        names,
+    }))
+}
+
+/// A class's "now" as read for one request.
+pub struct NowRead {
+    pub class: ClassNow,
+    pub last_checkins: HashMap<String, i64>,
+    pub names: HashMap<String, String>,
+}
+
+/// Reads the class and works out its "now" at `now` (ms) without holding its answers: the
+/// sitting from each answer's time and student, then the sitting's answers folded student by
+/// student as they are read. `None` when there is no such class. `names`: read the roster
+/// names too.
+pub fn read_now(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    now: i64,
+    names: bool,
+    rules: &Rules,
+    thresholds: &Thresholds,
+) -> anyhow::Result<Option<NowRead>> {
+    if !store::classes::class_exists(conn, org, class)? {
+        return Ok(None);
+    }
+    let students = store::classes::class_students(conn, org, class)?;
+    let since = now - LOOKBACK_MS;
+    let beats = store::checkins::class_beats(conn, org, class, &students, since)?;
+    let sitting = lesson::sitting_of(beats.beats, now, rules);
+    let checkins = store::checkins::latest_in_class(conn, org, class, since)?;
+    let mut fold = ClassFold::new(sitting, &checkins, *rules);
+    if let Some(s) = sitting {
+        let span = (s.started_at, s.ended_at.unwrap_or(i64::MAX));
+        store::checkins::each_answer(
+            conn,
+            org,
+            class,
+            &students,
+            span,
+            &beats.skills,
+            thresholds,
+            |student, answer| fold.push(student, answer),
+        )?;
+    }
+    let last_checkins = store::checkins::latest_for_students(conn, org, &students)?;
+    let names = if names {
+        let ids: Vec<&str> = students.iter().map(String::as_str).collect();
+        store::privacy::display_names(conn, org, &ids)?
+    } else {
+        HashMap::new()
+    };
+    Ok(Some(NowRead {
+        class: fold.finish(&students, now),
         last_checkins,
         names,
     }))

@@ -1,7 +1,7 @@
 //! The lesson's reads and writes: a teacher's check-ins, and the answers of a class's current
 //! practice that the Now view is computed from (`lesson`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -10,8 +10,8 @@ use crate::db::schema::{checkins, events, item_norms};
 use crate::db::DbConnection;
 use crate::ingest::Outcome;
 use crate::lesson::{Answer, ClassAnswers};
-use crate::on_backend;
 use crate::signals::{self, Norm, Thresholds};
+use crate::{for_each_row, on_backend};
 
 /// A stored check-in.
 #[derive(Queryable, Selectable, Debug, Clone, PartialEq)]
@@ -183,42 +183,155 @@ fn to_answers(
     rows: Vec<EventCols>,
     t: &Thresholds,
 ) -> anyhow::Result<Vec<(String, Answer)>> {
-    let mut skills: HashMap<String, Arc<str>> = HashMap::new();
-    for r in &rows {
-        if !skills.contains_key(&r.2) {
-            skills.insert(r.2.clone(), Arc::from(r.2.as_str()));
-        }
+    let skills: HashSet<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    let mut rules = RapidRules::read(conn, org, skills, t)?;
+    Ok(rows.into_iter().filter_map(|r| rules.answer(r)).collect())
+}
+
+/// What turns event rows into answers: the skills' ids, shared by their answers, and the
+/// rapid-guess norms of their items.
+struct RapidRules {
+    skills: HashMap<String, Arc<str>>,
+    norms: HashMap<String, HashMap<String, Norm>>,
+    thresholds: Thresholds,
+}
+
+impl RapidRules {
+    /// The norms of `skills` as stored now.
+    fn read<'a>(
+        conn: &mut DbConnection,
+        org: &str,
+        skills: impl IntoIterator<Item = &'a str>,
+        t: &Thresholds,
+    ) -> anyhow::Result<Self> {
+        let skills: HashMap<String, Arc<str>> = skills
+            .into_iter()
+            .map(|s| (s.to_owned(), Arc::from(s)))
+            .collect();
+        let names: Vec<&str> = skills.keys().map(String::as_str).collect();
+        Ok(RapidRules {
+            norms: norms_of(conn, org, &names)?,
+            skills,
+            thresholds: *t,
+        })
     }
-    let names: Vec<&str> = skills.keys().map(String::as_str).collect();
-    let norms = norms_of(conn, org, &names)?;
-    let answers = rows
-        .into_iter()
-        .filter_map(
-            |(seq, student, skill, item, at, outcome, attempt, response_ms, hints, bottom_out)| {
-                let outcome = Outcome::parse(&outcome)?;
-                let of_skill = norms.get(skill.as_str());
-                let typical = signals::typical_ms(
-                    of_skill.and_then(|n| n.get(item.as_str())),
-                    of_skill.and_then(|n| n.get("")),
-                    t,
-                );
-                let threshold = signals::rapid_threshold_ms(typical, t);
-                let answer = Answer {
-                    at,
-                    seq,
-                    outcome,
-                    attempt,
-                    rapid: response_ms.is_some_and(|ms| ms < threshold),
-                    response_ms,
-                    hints_used: hints,
-                    hint_bottom_out: bottom_out,
-                    skill_id: Arc::clone(skills.get(&skill)?),
-                };
-                Some((student, answer))
-            },
-        )
-        .collect();
-    Ok(answers)
+
+    /// The row's student and answer; `None` for an outcome the lesson rules do not know.
+    fn answer(&mut self, row: EventCols) -> Option<(String, Answer)> {
+        let (seq, student, skill, item, at, outcome, attempt, response_ms, hints, bottom_out) = row;
+        let outcome = Outcome::parse(&outcome)?;
+        let t = &self.thresholds;
+        let of_skill = self.norms.get(skill.as_str());
+        let typical = signals::typical_ms(
+            of_skill.and_then(|n| n.get(item.as_str())),
+            of_skill.and_then(|n| n.get("")),
+            t,
+        );
+        let threshold = signals::rapid_threshold_ms(typical, t);
+        // A skill first answered after the norms were read (between the two reads of the Now
+        // view) has none yet: the defaults apply, as for any new skill.
+        let skill_id = self
+            .skills
+            .entry(skill)
+            .or_insert_with_key(|s| Arc::from(s.as_str()));
+        let skill_id = Arc::clone(skill_id);
+        let answer = Answer {
+            at,
+            seq,
+            outcome,
+            attempt,
+            rapid: response_ms.is_some_and(|ms| ms < threshold),
+            response_ms,
+            hints_used: hints,
+            hint_bottom_out: bottom_out,
+            skill_id,
+        };
+        Some((student, answer))
+    }
+}
+
+/// The outcomes the lesson rules read (every stored one).
+fn outcomes() -> [&'static str; 3] {
+    [Outcome::Correct, Outcome::Incorrect, Outcome::Skipped].map(Outcome::as_str)
+}
+
+/// What a class's sitting is found from.
+pub struct Beats {
+    /// Each answer's time and student (an index into the students asked for), in no
+    /// particular order.
+    pub beats: Vec<(i64, u32)>,
+    /// The skills answered.
+    pub skills: HashSet<String>,
+}
+
+/// The [`Beats`] of `class`'s `students` since `since` (ms). Read row by row through the
+/// events' (org, student, time) index; only the pairs are kept.
+pub fn class_beats(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    students: &[String],
+    since: i64,
+) -> anyhow::Result<Beats> {
+    let index: HashMap<&str, u32> = students.iter().map(String::as_str).zip(0..).collect();
+    let (mut beats, mut skills) = (Vec::new(), HashSet::new());
+    let mut take = |(student, skill, at): (String, String, i64)| {
+        if let Some(&i) = index.get(student.as_str()) {
+            beats.push((at, i));
+        }
+        if !skills.contains(&skill) {
+            skills.insert(skill);
+        }
+    };
+    for chunk in students.chunks(200) {
+        let query = || {
+            events::table
+                .filter(events::org_id.eq(org))
+                .filter(events::student_id.eq_any(chunk))
+                .filter(events::occurred_at.ge(since))
+                .filter(events::class_id.eq(class))
+                .filter(events::outcome.eq_any(outcomes()))
+                .select((events::student_id, events::skill_id, events::occurred_at))
+        };
+        for_each_row!(conn, query(), take);
+    }
+    Ok(Beats { beats, skills })
+}
+
+/// Hands `each` the answers in `class` of `students` from `from` to `to` (ms, both included),
+/// each student's in (time, seq) order, without holding them: the rows are read one at a
+/// time. `skills`: those answered (from [`class_beats`]), whose rapid-guess norms are read
+/// first.
+#[allow(clippy::too_many_arguments)]
+pub fn each_answer(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    students: &[String],
+    (from, to): (i64, i64),
+    skills: &HashSet<String>,
+    t: &Thresholds,
+    mut each: impl FnMut(&str, &Answer),
+) -> anyhow::Result<()> {
+    let mut rules = RapidRules::read(conn, org, skills.iter().map(String::as_str), t)?;
+    let mut take = |row: EventCols| {
+        if let Some((student, answer)) = rules.answer(row) {
+            each(&student, &answer);
+        }
+    };
+    for chunk in students.chunks(200) {
+        let query = || {
+            events::table
+                .filter(events::org_id.eq(org))
+                .filter(events::student_id.eq_any(chunk))
+                .filter(events::occurred_at.between(from, to))
+                .filter(events::class_id.eq(class))
+                .order((events::occurred_at, events::seq))
+                .select(event_cols())
+        };
+        for_each_row!(conn, query(), take);
+    }
+    Ok(())
 }
 
 /// Events read by seq, for the live view.

@@ -24,6 +24,7 @@ both_backends!(
     the_adoption_report_counts_checkins_and_the_students_checked_in_with,
     what_followed_a_checkin_or_a_finished_plan_is_a_today_insight,
     what_followed_an_insight_marked_done_is_followed_up,
+    the_now_read_and_the_stream_agree_on_a_busy_class,
 );
 
 const CLASS: &str = "class-now";
@@ -498,6 +499,85 @@ async fn the_stream_pushes_new_answers_and_checkins(app: TestApp) {
         })
         .await
         .expect("the check-in pushed within 2 s");
+}
+
+/// `GET …/now` folds the sitting's answers student by student as it reads them; the stream
+/// works from the class's answers read whole and kept. On a busy class (two skills, every
+/// kind of answer, an earlier sitting, an idle student, check-ins with answers after one) both
+/// show the same sitting and the same students.
+async fn the_now_read_and_the_stream_agree_on_a_busy_class(app: TestApp) {
+    let mut events = Vec::new();
+    for s in ["old-1", "old-2", "old-3"] {
+        events.extend(run(s, "iiii", 3 * 3_600, json!({})));
+    }
+    let mut x: u64 = 7;
+    for i in 0..10i64 {
+        // Student 9 stopped 5 minutes ago.
+        let last = if i == 9 { 300 } else { 20 };
+        for k in 0..24i64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = x >> 33;
+            let response_ms = [300, 2_500, 20_000][((r >> 9) % 3) as usize];
+            let patch = json!({
+                "skill_id": if r & 16 == 0 { SKILL } else { "fractions.compare" },
+                "attempt": 1 + (r >> 5) % 2,
+                "hints_used": (r >> 6) % 3,
+                "hint_bottom_out": (r >> 8) % 4 == 0,
+                "response_ms": response_ms,
+            });
+            let outcome = ["correct", "correct", "incorrect", "skipped"][(r % 4) as usize];
+            events.push(answer(
+                &format!("s{i}"),
+                last + (23 - k) * 30 + i,
+                outcome,
+                patch,
+            ));
+        }
+    }
+    app.post_batch(&events).await;
+    let teacher = add_user(&app, "t@school.test", Role::Teacher, ORG, &[CLASS]).await;
+    let token = token_for(&app, &teacher, Role::Teacher, ORG);
+    let r = checkin(&app, &token, json!({"student_ids": ["s1", "s2"]})).await;
+    assert_eq!(r.status(), 201);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    app.post_batch(&run("s1", "ic", 0, json!({}))).await;
+
+    let mut streamed = Value::Null;
+    let mut stream = open_stream(&app, &token).await;
+    // The first frame is the stream's own read (as GET …/now); the next comes from the live
+    // view.
+    for _ in 0..2 {
+        streamed = stream
+            .until(Duration::from_secs(20), |_| true)
+            .await
+            .expect("a frame");
+    }
+    let (status, read) = get_json(&app, &token, &format!("/api/v1/classes/{CLASS}/now")).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["sitting"], streamed["sitting"]);
+    assert!(read["sitting"]["active"].as_bool().unwrap(), "{read}");
+    let students = |now: &Value| -> Vec<Value> {
+        let mut list = now["students"].as_array().expect("students").clone();
+        for s in &mut list {
+            // Worked out at each one's own moment.
+            s.as_object_mut()
+                .unwrap()
+                .remove("minutes_since_last_answer");
+        }
+        list
+    };
+    assert_eq!(students(&read), students(&streamed));
+    let states: std::collections::HashSet<&str> = read["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["state"].as_str())
+        .collect();
+    assert!(states.len() >= 4, "a varied class: {states:?}");
+    assert_eq!(state_of(&read, "s9").as_deref(), Some("idle"), "{read}");
+    assert_eq!(state_of(&read, "old-1").as_deref(), Some("not_here"));
 }
 
 async fn stream_tickets_are_for_one_class_and_expire(app: TestApp) {
