@@ -85,7 +85,7 @@ class Soak:
         self.args, self.port = args, port
         self.tool, self.teachers, self.admin, self.classes = tool, teachers, admin, classes
         self.lock = threading.Lock()
-        self.reads = []  # (seconds since start, latency)
+        self.reads = []  # (seconds since start, latency, page)
         self.reports = []
         self.events = 0
         self.batches = 0
@@ -144,7 +144,8 @@ class Soak:
             if status != 200:
                 self.error(path, status, payload)
             with self.lock:
-                self.reads.append((time.time() - self.start, seconds))
+                page = "student" if "/students/" in path else path.rsplit("/", 1)[-1]
+                self.reads.append((time.time() - self.start, seconds, page))
             time.sleep(rng.uniform(0.5, 1.5))
 
     def reporter(self):
@@ -255,7 +256,11 @@ def run(args):
             shutil.rmtree(work, ignore_errors=True)
 
     warm = args.warmup * 60
-    latencies = [s for t, s in soak.reads if t >= warm]
+    latencies = [s for t, s, _ in soak.reads if t >= warm]
+    by_page = {}
+    for t, s, page in soak.reads:
+        if t >= warm:
+            by_page.setdefault(page, []).append(s)
     after_warmup = [k for t, k in memory if warm <= t < warm + 60]
     last_minute = [k for t, k in memory if t >= args.minutes * 60 - 60]
     growth = (max(last_minute) - max(after_warmup)) / max(after_warmup) * 100
@@ -267,6 +272,9 @@ def run(args):
         "read_ms_after_warmup": {p: round(percentile(latencies, q) * 1000, 1)
                                  for p, q in [("p50", 50), ("p95", 95), ("p99", 99),
                                               ("max", 100)]},
+        "read_ms_p50_p99_by_page": {
+            page: [round(percentile(ls, 50) * 1000, 1), round(percentile(ls, 99) * 1000, 1)]
+            for page, ls in sorted(by_page.items())},
         "report_ms": {"p50": round(percentile(soak.reports, 50) * 1000, 1),
                       "max": round(max(soak.reports) * 1000, 1)},
         "rss_mib": {"start": round(memory[0][1] / 1024, 1),

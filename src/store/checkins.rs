@@ -1,5 +1,5 @@
 //! The lesson's reads and writes: a teacher's check-ins, and the answers of a class's current
-//! practice that the Now view is computed from (`lesson`).
+//! practice that the Now view and the live view are computed from (`lesson`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -123,9 +123,10 @@ type EventCols = (
 );
 
 /// The answers in `class` of its enrolled `students` since `since` (ms), and their check-ins in
-/// the class since then: what the Now view is computed from. Read student by student through
-/// the events' (org, student, time) index, so the cost follows the class's recent practice,
-/// not the organisation's.
+/// the class since then, held whole: what a class's live view starts from and keeps up to date
+/// (a single Now read folds them as it reads instead: [`class_beats`], [`each_answer`]). Read
+/// student by student through the events' (org, student, time) index, so the cost follows the
+/// class's recent practice, not the organisation's.
 pub fn class_answers(
     conn: &mut DbConnection,
     org: &str,
