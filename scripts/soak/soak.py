@@ -251,8 +251,10 @@ def run(args):
     finally:
         if server.poll() is None:
             server.kill()
-        db.drop()
-        if not args.keep:
+        if args.keep:
+            print(f"kept: {work}, {db.url}", file=sys.stderr)
+        else:
+            db.drop()
             shutil.rmtree(work, ignore_errors=True)
 
     warm = args.warmup * 60
@@ -304,7 +306,7 @@ def main():
     p.add_argument("--teachers", type=int, default=32)
     p.add_argument("--report-every", type=float, default=5)
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
-    p.add_argument("--keep", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the work directory and database")
     p.add_argument("--serve-arg", action="append", default=[],
                    help="an argument for `huddle serve` (repeat), e.g. --serve-arg=--sqlite-writer-cache-mib=16")
     sys.exit(run(p.parse_args()))
