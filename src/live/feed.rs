@@ -115,9 +115,23 @@ pub struct NowRead {
 
 /// Reads the class and works out its "now" at `now` (ms) without holding its answers: the
 /// sitting from each answer's time and student, then the sitting's answers folded student by
-/// student as they are read. `None` when there is no such class. `names`: read the roster
-/// names too.
+/// student as they are read, both in one snapshot. `None` when there is no such class.
+/// `names`: read the roster names too.
 pub fn read_now(
+    conn: &mut DbConnection,
+    org: &str,
+    class: &str,
+    now: i64,
+    names: bool,
+    rules: &Rules,
+    thresholds: &Thresholds,
+) -> anyhow::Result<Option<NowRead>> {
+    crate::db::read_snapshot(conn, |conn| {
+        read_now_in_snapshot(conn, org, class, now, names, rules, thresholds)
+    })
+}
+
+fn read_now_in_snapshot(
     conn: &mut DbConnection,
     org: &str,
     class: &str,

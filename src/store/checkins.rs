@@ -229,8 +229,8 @@ impl RapidRules {
             t,
         );
         let threshold = signals::rapid_threshold_ms(typical, t);
-        // A skill first answered after the norms were read (between the two reads of the Now
-        // view) has none yet: the defaults apply, as for any new skill.
+        // A skill whose norms were not read (not among those given) has the defaults, as any
+        // new skill.
         let skill_id = self
             .skills
             .entry(skill)
