@@ -104,16 +104,18 @@ impl DbUrl {
                 // WAL lets dashboards read while a batch is written. synchronous=FULL syncs the
                 // WAL on every commit, so an acknowledged write survives a power cut, not only a
                 // crash (docs/operations.md); the writer connection syncs in its own way
-                // (`Db::open`). busy_timeout covers the rare writer outside `Db::write`.
+                // (`Db::open`). busy_timeout, set first, covers the rare writer outside
+                // `Db::write` and another connection's lock while this one sets up (switching to
+                // WAL takes a lock).
                 // Each pooled reader keeps a small page cache (4 MiB): the operating system's
                 // file cache holds the rest, shared, and the server's memory stays bounded
                 // (the writer's cache, larger, is set in `Db::open`).
                 conn.batch_execute(&format!(
-                    "PRAGMA page_size = {PAGE_SIZE};
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA page_size = {PAGE_SIZE};
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 10000;
                      PRAGMA temp_store = MEMORY;
                      PRAGMA cache_size = -{};
                      PRAGMA secure_delete = ON;",
@@ -508,10 +510,10 @@ fn spawn_checkpointer(
                     let _ = c.batch_execute("PRAGMA wal_checkpoint(RESTART)");
                 }
             }
-            // The last one out leaves a small WAL behind.
-            if let DbConnection::Sqlite(c) = &mut conn {
-                let _ = c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
-            }
+            // No last checkpoint here: a TRUNCATE takes the write lock and starts the WAL over,
+            // which fails the transaction of any writer that had begun reading meanwhile (a
+            // server opened on the same file, as `huddle demo` does after filling it). SQLite
+            // checkpoints and removes the WAL itself when the file's last connection closes.
         })?;
     Ok(())
 }
