@@ -192,3 +192,57 @@ async fn metrics_are_off_without_a_token() {
     let response = app.get("/metrics").await;
     crate::helpers::assert_error(response, 404, "not_found").await;
 }
+
+/// A `huddle` command beside the server (another connection to the SQLite file) writes while
+/// the server's writer is inside a write that has already read: the writer takes the file's
+/// write lock first, so the other waits and both writes are stored. A write that read before
+/// locking would fail at once ("database is locked").
+#[test]
+fn a_write_and_another_connections_write_to_the_file_both_land() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use huddle::db::{Changes, Db};
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("huddle.db");
+    let url = DbUrl::parse(&format!("sqlite://{}", path.display())).expect("a URL");
+    let db = Db::open(&url, 1).expect("the database");
+    db.write_blocking(Changes::Records, |conn| {
+        conn.batch_execute("CREATE TABLE probe (x INTEGER)")?;
+        Ok(())
+    })
+    .expect("a table");
+    let (read, other_may_write) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+        conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+        other_may_write.recv()?;
+        conn.batch_execute("INSERT INTO probe VALUES (2)")?;
+        Ok(())
+    });
+    db.write_blocking(Changes::Records, |conn| {
+        conn.transaction(|conn| {
+            conn.batch_execute("SELECT count(*) FROM probe")?;
+            read.send(())?;
+            std::thread::sleep(Duration::from_millis(300));
+            conn.batch_execute("INSERT INTO probe VALUES (1)")?;
+            Ok(())
+        })
+    })
+    .expect("the server's write");
+    other
+        .join()
+        .expect("the other thread")
+        .expect("the other write");
+    let rows: i64 = diesel::sql_query("SELECT count(*) AS n FROM probe")
+        .get_result::<Count>(&mut *db.conn().expect("a connection"))
+        .expect("a count")
+        .n;
+    assert_eq!(rows, 2);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
