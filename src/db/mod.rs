@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
@@ -388,7 +388,7 @@ impl Db {
         match &self.writer {
             Some(writer) => {
                 // A panic while writing poisons the lock but leaves the connection usable:
-                // `write_locked` rolls its transaction back.
+                // the transaction it was in has been rolled back by diesel.
                 let written = {
                     let mut conn = writer
                         .lock()
@@ -398,7 +398,7 @@ impl Db {
                     if changes == Changes::Entities {
                         self.entity_writes.fetch_add(1, Ordering::Relaxed);
                     }
-                    write_locked(&mut conn, f)?
+                    f(&mut conn)?
                 };
                 // Group commit: the writer commits without waiting for the disk, and the WAL
                 // is synced here, with the lock released, before the caller answers. The next
@@ -469,40 +469,6 @@ impl Drop for QueuedWrite {
 /// file cannot grow without bound. Each pause costs the frames not yet copied (about half a
 /// second's worth), however long the WAL: a larger bound means fewer pauses.
 const WAL_RESTART_PAGES: i64 = 65_536;
-
-/// Runs a write of the writer connection in one transaction that takes SQLite's write lock
-/// before its first read (`BEGIN IMMEDIATE`). A transaction that reads first fails at its first
-/// write, at once, if another connection to the file wrote meanwhile (a `huddle` command run
-/// beside the server, a checkpoint starting the WAL over); one that takes the lock first waits
-/// for the other instead (busy_timeout). The closure's own transactions become savepoints.
-fn write_locked<T>(
-    conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    type Manager = AnsiTransactionManager;
-    match &mut *conn {
-        DbConnection::Sqlite(c) => Manager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConnection::Postgresql(_) => return f(conn),
-    }
-    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
-    let DbConnection::Sqlite(c) = conn else {
-        return written.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    };
-    match written {
-        Ok(Ok(value)) => {
-            <Manager as TransactionManager<SqliteConnection>>::commit_transaction(c)?;
-            Ok(value)
-        }
-        Ok(Err(e)) => {
-            let _ = <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(c);
-            Err(e)
-        }
-        Err(panic) => {
-            let _ = <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(c);
-            std::panic::resume_unwind(panic)
-        }
-    }
-}
 
 /// Copies the SQLite WAL back into the database file in the background (a passive checkpoint
 /// every half second), until the writer connection is gone.
