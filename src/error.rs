@@ -81,6 +81,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Client { code, .. } | ApiError::RetryLater { code, .. } => code,
+            ApiError::Internal(cause) if transient(cause) => "database_busy",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -113,15 +114,44 @@ impl ErrorBody {
     }
 }
 
+/// A database conflict that passes if the request is sent again: another connection to the
+/// SQLite file wrote while a write that had begun reading was under way ("database is locked"),
+/// or PostgreSQL gave up a transaction for a serialisation failure or a deadlock.
+fn transient(cause: &anyhow::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    cause.chain().any(|e| match e.downcast_ref::<Error>() {
+        Some(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+        Some(Error::DatabaseError(_, info)) => {
+            info.message() == "database is locked" || info.message().contains("deadlock detected")
+        }
+        _ => false,
+    })
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Client { status, .. } | ApiError::RetryLater { status, .. } => *status,
+            ApiError::Internal(cause) if transient(cause) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            if transient(cause) {
+                tracing::warn!(
+                    error = format!("{cause:#}"),
+                    "a database conflict; retry asked"
+                );
+                return ApiError::unavailable(
+                    "database_busy",
+                    "the database was busy with another write; send this again in a second",
+                    1,
+                )
+                .error_response();
+            }
+        }
         let message = match self {
             ApiError::Client { message, .. } => message.clone(),
             ApiError::RetryLater {

@@ -192,3 +192,66 @@ async fn metrics_are_off_without_a_token() {
     let response = app.get("/metrics").await;
     crate::helpers::assert_error(response, 404, "not_found").await;
 }
+
+/// A `huddle user add` beside the server (another connection to the SQLite file) writes while
+/// one of the server's writes has read and not yet written: SQLite then refuses that write at
+/// once ("database is locked"). It is answered 503 `database_busy` with `Retry-After`, not 500,
+/// and the other connection's write is stored.
+#[test]
+fn a_write_overtaken_by_another_connection_to_the_file_is_answered_retry_later() {
+    use actix_web::ResponseError;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use huddle::db::{Changes, Db};
+    use huddle::error::ApiError;
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("huddle.db");
+    let url = DbUrl::parse(&format!("sqlite://{}", path.display())).expect("a URL");
+    let db = Db::open(&url, 1).expect("the database");
+    db.write_blocking(Changes::Records, |conn| {
+        conn.batch_execute("CREATE TABLE probe (x INTEGER)")?;
+        Ok(())
+    })
+    .expect("a table");
+    let (read, other_may_write) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+        conn.batch_execute("PRAGMA busy_timeout = 10000")?;
+        other_may_write.recv()?;
+        conn.batch_execute("INSERT INTO probe VALUES (2)")?;
+        Ok(())
+    });
+    let written = db.write_blocking(Changes::Records, |conn| {
+        conn.transaction(|conn| {
+            conn.batch_execute("SELECT count(*) FROM probe")?;
+            read.send(())?;
+            std::thread::sleep(Duration::from_millis(300));
+            conn.batch_execute("INSERT INTO probe VALUES (1)")?;
+            Ok(())
+        })
+    });
+    other
+        .join()
+        .expect("the other thread")
+        .expect("the other write");
+    let error = ApiError::from(written.expect_err("SQLite refuses the overtaken write"));
+    let answer = error.error_response();
+    assert_eq!(answer.status().as_u16(), 503);
+    assert_eq!(
+        answer.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert_eq!(error.code(), "database_busy");
+    let rows: i64 = diesel::sql_query("SELECT count(*) AS n FROM probe")
+        .get_result::<Count>(&mut *db.conn().expect("a connection"))
+        .expect("a count")
+        .n;
+    assert_eq!(rows, 1, "the other connection's write is stored");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
