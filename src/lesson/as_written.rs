@@ -1,7 +1,9 @@
 //! The student rules as docs/lesson.md words them, read over whole lists of answers: each
 //! answer's state is worked out again from every answer before it. Slow and plain, it is what
-//! [`StudentFold`](super::StudentFold)'s counts are checked against.
+//! [`StudentFold`](super::StudentFold)'s counts are checked against; what the clock adds at
+//! the end (`settle`) is the fold's own.
 
+use super::state::{settle, step};
 use super::{Answer, Rules, State, StudentNow};
 use crate::ingest::Outcome;
 
@@ -16,16 +18,7 @@ pub fn student_now(
 ) -> StudentNow {
     let checked = checked_in_at.unwrap_or(i64::MIN);
     let Some(last) = answers.last() else {
-        return StudentNow {
-            state: State::NotHere,
-            since: None,
-            reason: "No answer in this sitting.".into(),
-            skill_id: None,
-            answers: 0,
-            first_tries: 0,
-            first_tries_right: 0,
-            last_answer_at: None,
-        };
+        return StudentNow::not_here();
     };
     let (mut state, mut since) = (None, 0);
     for end in 0..answers.len() {
@@ -62,18 +55,7 @@ pub fn student_now(
             checked,
         );
     }
-    let mut state = state.unwrap_or((State::Working, String::new()));
-    if state.0 == State::Working && checked >= last.at {
-        state.1 = "You checked in; no answer since.".into();
-    }
-    if !state.0.is_problem() && sitting_active && now - last.at >= rules.idle_after_ms {
-        let minutes = (now - last.at) / 60_000;
-        state = (
-            State::Idle,
-            format!("No answer for {minutes} minutes while the class is practising."),
-        );
-        since = last.at + rules.idle_after_ms;
-    }
+    let (state, since) = settle(state, since, checked, last.at, sitting_active, now, rules);
     StudentNow {
         state: state.0,
         since: Some(since),
@@ -87,13 +69,6 @@ pub fn student_now(
             .count(),
         last_answer_at: Some(last.at),
     }
-}
-
-fn step(state: &mut Option<(State, String)>, since: &mut i64, next: (State, String), at: i64) {
-    if state.as_ref().is_none_or(|s| s.0 != next.0) {
-        *since = at;
-    }
-    *state = Some(next);
 }
 
 /// The state shown by `fresh` (the answers since the latest check-in, for problems) and `all`

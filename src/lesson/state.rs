@@ -284,34 +284,14 @@ impl StudentFold {
     /// and the current time.
     pub fn finish(&self, sitting_active: bool, now: i64, rules: &Rules) -> StudentNow {
         let Some((last_at, skill)) = &self.last else {
-            return StudentNow {
-                state: State::NotHere,
-                since: None,
-                reason: "No answer in this sitting.".into(),
-                skill_id: None,
-                answers: 0,
-                first_tries: 0,
-                first_tries_right: 0,
-                last_answer_at: None,
-            };
+            return StudentNow::not_here();
         };
         let (checked, last_at) = (self.checked, *last_at);
         let (mut state, mut since) = (self.state.clone(), self.since);
         if checked >= last_at {
             step(&mut state, &mut since, self.classify(false, rules), checked);
         }
-        let mut state = state.unwrap_or((State::Working, String::new()));
-        if state.0 == State::Working && checked >= last_at {
-            state.1 = "You checked in; no answer since.".into();
-        }
-        if !state.0.is_problem() && sitting_active && now - last_at >= rules.idle_after_ms {
-            let minutes = (now - last_at) / 60_000;
-            state = (
-                State::Idle,
-                format!("No answer for {minutes} minutes while the class is practising."),
-            );
-            since = last_at + rules.idle_after_ms;
-        }
+        let (state, since) = settle(state, since, checked, last_at, sitting_active, now, rules);
         StudentNow {
             state: state.0,
             since: Some(since),
@@ -414,8 +394,56 @@ impl StudentFold {
     }
 }
 
+impl StudentNow {
+    /// A student with no answer in the sitting.
+    pub(super) fn not_here() -> Self {
+        StudentNow {
+            state: State::NotHere,
+            since: None,
+            reason: "No answer in this sitting.".into(),
+            skill_id: None,
+            answers: 0,
+            first_tries: 0,
+            first_tries_right: 0,
+            last_answer_at: None,
+        }
+    }
+}
+
+/// The state once every answer (and a check-in after the last) is taken in, and what the
+/// clock adds: a check-in with no answer since is said so, and a student with no problem who
+/// stopped answering while the class practises is idle. Gives the state and when it began.
+pub(super) fn settle(
+    state: Option<(State, String)>,
+    since: i64,
+    checked: i64,
+    last_at: i64,
+    sitting_active: bool,
+    now: i64,
+    rules: &Rules,
+) -> ((State, String), i64) {
+    let mut state = state.unwrap_or((State::Working, String::new()));
+    if state.0 == State::Working && checked >= last_at {
+        state.1 = "You checked in; no answer since.".into();
+    }
+    if !state.0.is_problem() && sitting_active && now - last_at >= rules.idle_after_ms {
+        let minutes = (now - last_at) / 60_000;
+        let idle = (
+            State::Idle,
+            format!("No answer for {minutes} minutes while the class is practising."),
+        );
+        return (idle, last_at + rules.idle_after_ms);
+    }
+    (state, since)
+}
+
 /// Moves to `next` at `at`; a new state begins there, the same one goes on.
-fn step(state: &mut Option<(State, String)>, since: &mut i64, next: (State, String), at: i64) {
+pub(super) fn step(
+    state: &mut Option<(State, String)>,
+    since: &mut i64,
+    next: (State, String),
+    at: i64,
+) {
     if state.as_ref().is_none_or(|s| s.0 != next.0) {
         *since = at;
     }
