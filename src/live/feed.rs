@@ -92,13 +92,7 @@ pub fn read_class(
     let students = store::classes::class_students(conn, org, class)?;
     let answers =
         store::checkins::class_answers(conn, org, class, students, now - LOOKBACK_MS, thresholds)?;
-    let last_checkins = store::checkins::latest_for_students(conn, org, &answers.students)?;
-    let names = if names {
-        let ids: Vec<&str> = answers.students.iter().map(String::as_str).collect();
-        store::privacy::display_names(conn, org, &ids)?
-    } else {
-        HashMap::new()
-    };
+    let (last_checkins, names) = shown_beside(conn, org, &answers.students, names)?;
     Ok(Some(ClassRead {
         answers,
         last_checkins,
@@ -162,18 +156,30 @@ fn read_now_in_snapshot(
             |student, answer| fold.push(student, answer),
         )?;
     }
-    let last_checkins = store::checkins::latest_for_students(conn, org, &students)?;
+    let (last_checkins, names) = shown_beside(conn, org, &students, names)?;
+    Ok(Some(NowRead {
+        class: fold.finish(&students, now),
+        last_checkins,
+        names,
+    }))
+}
+
+/// What the Now view shows beside each of `students`: their latest check-in (any class) and,
+/// with `names`, their roster names.
+fn shown_beside(
+    conn: &mut DbConnection,
+    org: &str,
+    students: &[String],
+    names: bool,
+) -> anyhow::Result<(HashMap<String, i64>, HashMap<String, String>)> {
+    let last_checkins = store::checkins::latest_for_students(conn, org, students)?;
     let names = if names {
         let ids: Vec<&str> = students.iter().map(String::as_str).collect();
         store::privacy::display_names(conn, org, &ids)?
     } else {
         HashMap::new()
     };
-    Ok(Some(NowRead {
-        class: fold.finish(&students, now),
-        last_checkins,
-        names,
-    }))
+    Ok((last_checkins, names))
 }
 
 /// The names of the current skills of `class`'s students.

@@ -280,9 +280,7 @@ pub fn class_beats(
         if let Some(&i) = index.get(student.as_str()) {
             beats.push((at, i));
         }
-        if !skills.contains(&skill) {
-            skills.insert(skill);
-        }
+        skills.insert(skill);
     };
     for chunk in students.chunks(200) {
         let query = || {
