@@ -23,7 +23,26 @@ pub enum ApiError {
         retry_after: u64,
     },
     #[error("internal error: {0:#}")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// A cause of ours is a 500, except a database conflict that passes when the request is
+    /// sent again: that is a 503 `database_busy` asking for it again in a second.
+    fn from(cause: anyhow::Error) -> Self {
+        if !transient(&cause) {
+            return ApiError::Internal(cause);
+        }
+        tracing::warn!(
+            error = format!("{cause:#}"),
+            "a database conflict; retry asked"
+        );
+        ApiError::unavailable(
+            "database_busy",
+            "the database was busy with another write; send this again in a second",
+            1,
+        )
+    }
 }
 
 impl ApiError {
@@ -81,7 +100,6 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Client { code, .. } | ApiError::RetryLater { code, .. } => code,
-            ApiError::Internal(cause) if transient(cause) => "database_busy",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -132,26 +150,11 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Client { status, .. } | ApiError::RetryLater { status, .. } => *status,
-            ApiError::Internal(cause) if transient(cause) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            if transient(cause) {
-                tracing::warn!(
-                    error = format!("{cause:#}"),
-                    "a database conflict; retry asked"
-                );
-                return ApiError::unavailable(
-                    "database_busy",
-                    "the database was busy with another write; send this again in a second",
-                    1,
-                )
-                .error_response();
-            }
-        }
         let message = match self {
             ApiError::Client { message, .. } => message.clone(),
             ApiError::RetryLater {
